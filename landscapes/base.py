@@ -1,0 +1,116 @@
+"""The `Landscape` type: a batched objective with exact derivatives.
+
+Every method takes a batch `x` of shape `(N, d)` (float64) and returns arrays whose first
+axis is the batch: `f -> (N,)`, `grad -> (N, d)`, `hess -> (N, d, d)`, `lam_max -> (N,)`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Minimum:
+    """A named local or global minimum: location `x` of shape `(d,)` and value `f`."""
+
+    name: str
+    x: np.ndarray
+    f: float
+
+
+def lam_max_from_hessian(hess: np.ndarray) -> np.ndarray:
+    """Largest eigenvalue of a batch of symmetric matrices `(N, d, d) -> (N,)`.
+
+    Closed form for d <= 2, written to avoid cancellation: for d = 2 the eigenvalues are
+    `m +- r` with `m` the mean of the diagonal and `r = hypot((a-c)/2, b)`; when `m < 0` the
+    largest one is computed as `det / (m - r)`, which has no cancellation.
+    """
+    d = hess.shape[-1]
+    if d == 1:
+        return hess[:, 0, 0].copy()
+    if d == 2:
+        return lam_max_2x2(hess[:, 0, 0], hess[:, 0, 1], hess[:, 1, 1])
+    return np.linalg.eigvalsh(hess)[:, -1]
+
+
+def lam_max_2x2(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """Largest eigenvalue of `[[a, b], [b, c]]`, elementwise over `(N,)` arrays."""
+    m = 0.5 * (a + c)
+    r = np.hypot(0.5 * (a - c), b)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        small = np.where(m - r != 0.0, (a * c - b * b) / (m - r), m + r)
+    return np.where(m >= 0.0, m + r, small)
+
+
+class Landscape:
+    """Base class of every objective. Subclasses implement `f`, `grad` and `hess`.
+
+    Attributes:
+        name: registry name, e.g. ``"beale"``.
+        dim: number of coordinates d.
+        bounds: `(d, 2)` array of `[low, high]` per coordinate: the plotting domain and the
+            box random starts are drawn from.
+        f_target: the value the goodness score compares against (the global minimum value).
+        params: keyword parameters the landscape was built with (recorded in config.json).
+    """
+
+    name: str = ""
+    dim: int = 0
+    bounds: np.ndarray
+    f_target: float = 0.0
+
+    @property
+    def params(self) -> dict:
+        return {}
+
+    @property
+    def minima(self) -> tuple[Minimum, ...]:
+        """Named minima, global first."""
+        return ()
+
+    def f(self, x: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def grad(self, x: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def hess(self, x: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def lam_max(self, x: np.ndarray) -> np.ndarray:
+        """Largest Hessian eigenvalue `(N,)`; closed form for d <= 2."""
+        return lam_max_from_hessian(self.hess(x))
+
+    def evaluate(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """`(f (N,), grad (N, d), lam_max (N,))` at `x`; landscapes fuse this into one pass."""
+        return self.f(x), self.grad(x), self.lam_max(x)
+
+    def minimum(self, name: str) -> Minimum:
+        for m in self.minima:
+            if m.name == name:
+                return m
+        raise KeyError(f"{self.name} has no minimum named {name!r}")
+
+    def nearest_minimum(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For `x (N, d)`: index of the nearest named minimum `(N,)` and the distance `(N,)`."""
+        centers = np.stack([m.x for m in self.minima])  # (M, d)
+        dist = np.linalg.norm(x[:, None, :] - centers[None, :, :], axis=-1)  # (N, M)
+        idx = np.argmin(dist, axis=1)
+        return idx, dist[np.arange(len(x)), idx]
+
+    def describe(self) -> dict:
+        """JSON-ready description: name, parameters, bounds, minima."""
+        return {
+            "name": self.name,
+            "dim": self.dim,
+            "params": self.params,
+            "bounds": self.bounds.tolist(),
+            "f_target": self.f_target,
+            "minima": [{"name": m.name, "x": m.x.tolist(), "f": m.f} for m in self.minima],
+        }
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
+        return f"{type(self).__name__}({args})"

@@ -1,0 +1,91 @@
+"""The 1-D escape-count landscape: a wide (flat) global well beside a narrow (sharp) one."""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+import numpy as np
+
+from landscapes.base import Landscape, Minimum
+
+_WIDE = 4.5  # denominator of the wide Gaussian well
+_DEPTH = 2.5  # depth of the wide well
+
+
+class TwoWells(Landscape):
+    r"""`f(x) = 0.05 x^2 - 2.5 exp(-(x+1)^2 / 4.5) - exp(-(x-2)^2 / (2 s^2))`.
+
+    Domain `[-4, 4]` (random starts are drawn from it). `s` (default 0.055) is the width of
+    the sharp well. Minima, located numerically (scipy) at build time:
+    `flat` near x = -0.9173 (global, f'' ~ 1.21) and `sharp` near x = 1.998 (f'' ~ 330 for
+    s = 0.055); the barrier between them sits near x = 1.838. `f_target` = f(flat).
+    """
+
+    name = "two-wells"
+    dim = 1
+
+    def __init__(self, s: float = 0.055) -> None:
+        if not (np.isfinite(s) and s > 0):
+            raise ValueError(f"sharp-well width s must be a positive number, got {s!r}")
+        self.s = float(s)
+        self.bounds = np.array([[-4.0, 4.0]])
+
+    @property
+    def params(self) -> dict:
+        return {"s": self.s}
+
+    def _terms(self, x: np.ndarray):
+        p = x[:, 0]
+        wide = np.exp(-((p + 1.0) ** 2) / _WIDE)
+        sharp = np.exp(-((p - 2.0) ** 2) / (2.0 * self.s**2))
+        return p, wide, sharp
+
+    def f(self, x: np.ndarray) -> np.ndarray:
+        p, wide, sharp = self._terms(x)
+        return 0.05 * p * p - _DEPTH * wide - sharp
+
+    def _grad1(self, p, wide, sharp):
+        return 0.1 * p + _DEPTH * (2.0 * (p + 1.0) / _WIDE) * wide + (p - 2.0) / self.s**2 * sharp
+
+    def _hess1(self, p, wide, sharp):
+        s2 = self.s**2
+        return (
+            0.1
+            + _DEPTH * (2.0 / _WIDE) * wide * (1.0 - 2.0 * (p + 1.0) ** 2 / _WIDE)
+            + sharp / s2 * (1.0 - (p - 2.0) ** 2 / s2)
+        )
+
+    def grad(self, x: np.ndarray) -> np.ndarray:
+        return self._grad1(*self._terms(x))[:, None]
+
+    def hess(self, x: np.ndarray) -> np.ndarray:
+        return self._hess1(*self._terms(x))[:, None, None]
+
+    def lam_max(self, x: np.ndarray) -> np.ndarray:
+        return self._hess1(*self._terms(x))
+
+    def evaluate(self, x: np.ndarray):
+        p, wide, sharp = self._terms(x)
+        f = 0.05 * p * p - _DEPTH * wide - sharp
+        return f, self._grad1(p, wide, sharp)[:, None], self._hess1(p, wide, sharp)
+
+    @cached_property
+    def minima(self) -> tuple[Minimum, ...]:
+        """`flat` and `sharp`, by root-finding f' on brackets around the SPEC locations."""
+        from scipy.optimize import brentq
+
+        def fprime(t: float) -> float:
+            return float(self._grad1(*self._terms(np.array([[t]]))).item())
+
+        out = []
+        for name, (lo, hi) in (("flat", (-1.5, -0.3)), ("sharp", (2.0 - 2 * self.s, 2.0 + self.s))):
+            if fprime(lo) * fprime(hi) >= 0:  # a very wide "sharp" well merges or moves
+                continue
+            xm = brentq(fprime, lo, hi, xtol=1e-15, rtol=4 * np.finfo(float).eps)
+            if self._hess1(*self._terms(np.array([[xm]])))[0] > 0:
+                out.append(Minimum(name, np.array([xm]), float(self.f(np.array([[xm]]))[0])))
+        return tuple(out)
+
+    @property
+    def f_target(self) -> float:  # type: ignore[override]
+        return self.minimum("flat").f

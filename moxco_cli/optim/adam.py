@@ -1,0 +1,43 @@
+"""Adam (Kingma & Ba 2015) as a pure, batched `init`/`update` pair.
+
+    m = b1 m + (1 - b1) g
+    s = b2 s + (1 - b2) g^2
+    step = lr * (m / (1 - b1^(t+1))) / (sqrt(s / (1 - b2^(t+1))) + eps)
+
+The bias correction uses the step count `t + 1` (shared by the batch), never a parameter index.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from moxco_cli.optim.base import Optimizer
+
+
+class AdamState(NamedTuple):
+    count: int  # number of updates done so far (t)
+    m: np.ndarray  # (N, d) first-moment estimate
+    s: np.ndarray  # (N, d) second-moment estimate
+
+
+def adam(lr: float, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8) -> Optimizer:
+    """Adam with nominal learning rate `lr > 0` and SPEC's defaults for `b1, b2, eps`."""
+    if not lr > 0:
+        raise ValueError(f"lr must be > 0, got {lr!r}")
+    if not (0 <= b1 < 1 and 0 <= b2 < 1 and eps > 0):
+        raise ValueError(f"need 0 <= b1, b2 < 1 and eps > 0, got {b1}, {b2}, {eps}")
+
+    def init(theta: np.ndarray) -> AdamState:
+        return AdamState(0, np.zeros_like(theta, dtype=float), np.zeros_like(theta, dtype=float))
+
+    def update(grad: np.ndarray, state: AdamState) -> tuple[np.ndarray, AdamState]:
+        t = state.count + 1
+        m = b1 * state.m + (1.0 - b1) * grad
+        s = b2 * state.s + (1.0 - b2) * (grad * grad)
+        m_hat = m / (1.0 - b1**t)
+        s_hat = s / (1.0 - b2**t)
+        return lr * m_hat / (np.sqrt(s_hat) + eps), AdamState(t, m, s)
+
+    return Optimizer(init, update, float(lr))

@@ -1,0 +1,120 @@
+"""Optimizer settings shared by every command, validated in one place.
+
+The CLI options, a `config.json` being re-run, and Python callers all go through
+`OptimizerSettings.validate()`, so an invalid value gets the same one-line message everywhere.
+Defaults are the paper's Figure 1 settings (SPEC).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+
+from moxco_cli.goodness import COMMIT_MODES, CommitRule
+from moxco_cli.prox import NAMES as PROX_NAMES
+
+METHOD_NAMES = ("gd", "adam", "gd+moxco", "adam+moxco")
+
+
+class SettingsError(ValueError):
+    """An invalid option value. `option` is the CLI flag at fault (e.g. ``--lr``)."""
+
+    def __init__(self, option: str, message: str) -> None:
+        super().__init__(f"{option}: {message}")
+        self.option = option
+
+
+def _finite(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+@dataclass(frozen=True)
+class OptimizerSettings:
+    """Hyperparameters of the four named methods (and of any added later)."""
+
+    lr: float = 0.005
+    gd_moxco: tuple[float, float] = (0.9, 0.9)
+    adam_moxco: tuple[float, float] = (0.95, 0.5)
+    restart: tuple[float, float] = (0.1, 0.1)
+    threshold: float = 0.85
+    tau: float = 0.15
+    commit: str = "latch"
+    prox: str = "identity"
+    prox_weight: float = 0.0
+    noise_std: float = 0.0
+    seed: int = 0
+
+    def validate(self) -> OptimizerSettings:
+        """Raise `SettingsError` naming the first invalid option; return self when valid."""
+        if not (_finite(self.lr) and self.lr > 0):
+            raise SettingsError("--lr", f"must be a number > 0, got {self.lr!r}")
+        for name in ("gd_moxco", "adam_moxco", "restart"):
+            pair = getattr(self, name)
+            flag = "--" + name.replace("_", "-")
+            if not (isinstance(pair, (tuple, list)) and len(pair) == 2):
+                raise SettingsError(flag, f"expects ALPHA,BETA (two numbers), got {pair!r}")
+            for label, v in zip(("alpha", "beta"), pair, strict=True):
+                if not (_finite(v) and 0 <= v < 1):
+                    raise SettingsError(flag, f"{label} must be in [0, 1), got {v!r}")
+        if not (_finite(self.threshold) and 0 < self.threshold < 1):
+            raise SettingsError("--threshold", f"must be in (0, 1), got {self.threshold!r}")
+        if not (_finite(self.tau) and self.tau > 0):
+            raise SettingsError("--tau", f"must be a number > 0, got {self.tau!r}")
+        if self.commit not in COMMIT_MODES:
+            raise SettingsError(
+                "--commit", f"must be one of {', '.join(COMMIT_MODES)}; got {self.commit!r}")
+        if self.prox not in PROX_NAMES:
+            raise SettingsError(
+                "--prox", f"must be one of {', '.join(PROX_NAMES)}; got {self.prox!r}")
+        if not (_finite(self.prox_weight) and self.prox_weight >= 0):
+            raise SettingsError("--prox-weight", f"must be a number >= 0, got {self.prox_weight!r}")
+        if not (_finite(self.noise_std) and self.noise_std >= 0):
+            raise SettingsError("--noise-std", f"must be a number >= 0, got {self.noise_std!r}")
+        if not (isinstance(self.seed, int) and 0 <= self.seed < 2**63):
+            raise SettingsError("--seed", f"must be an integer in [0, 2^63), got {self.seed!r}")
+        return self
+
+    def to_dict(self) -> dict:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> OptimizerSettings:
+        """Build from `to_dict` output (e.g. config.json); unknown keys are an error."""
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise SettingsError(f"--{sorted(unknown)[0].replace('_', '-')}", "unknown setting")
+        clean = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+        return cls(**clean).validate()
+
+
+def parse_methods(text: str) -> tuple[str, ...]:
+    """`"gd,adam+moxco"` -> `("gd", "adam+moxco")`; raises SettingsError for unknown names."""
+    names = tuple(s.strip() for s in text.split(","))
+    bad = [s for s in names if s not in METHOD_NAMES]
+    if not text.strip() or bad:
+        raise SettingsError(
+            "--optimizers", f"unknown optimizer {bad[0] if bad else text!r}; "
+            f"choose any of: {', '.join(METHOD_NAMES)}")
+    if len(set(names)) != len(names):
+        raise SettingsError("--optimizers", f"lists an optimizer twice: {text!r}")
+    return names
+
+
+def build_method(name: str, settings: OptimizerSettings):
+    """The engine `Method` named `name` (one of METHOD_NAMES) under `settings`."""
+    from moxco_cli.engine import Method
+    from moxco_cli.optim import adam, gd
+    from moxco_cli.prox import make_prox
+
+    inner_name, _, wrapper = name.partition("+")
+    if name not in METHOD_NAMES:
+        raise SettingsError("--optimizers", f"unknown optimizer {name!r}")
+    inner = {"gd": gd, "adam": adam}[inner_name](settings.lr)
+    prox = make_prox(settings.prox, settings.prox_weight, settings.lr)
+    if wrapper == "moxco":
+        alpha, beta = settings.gd_moxco if inner_name == "gd" else settings.adam_moxco
+        rule = CommitRule(settings.commit, settings.threshold, alpha, beta, *settings.restart)
+    else:
+        rule = CommitRule("none", settings.threshold, 0.0, 0.0, *settings.restart)
+    return Method(name, inner, rule, settings.tau, prox)

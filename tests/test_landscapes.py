@@ -1,0 +1,138 @@
+"""One walk over the registry checks every landscape's exact derivatives and minima."""
+
+import numpy as np
+import pytest
+
+import landscapes
+
+POINTS = 1000
+
+
+def _all_landscapes():
+    out = [landscapes.get(name) for name in landscapes.names()]
+    # parameter variants worth checking too
+    out += [landscapes.get("two-wells", s=0.1), landscapes.get("quadratic", a=(3.0, 0.5))]
+    return out
+
+
+def _random_points(land, n, seed=0):
+    rng = np.random.default_rng(seed)
+    lo, hi = land.bounds[:, 0], land.bounds[:, 1]
+    pts = lo + (hi - lo) * rng.random((n, land.dim))
+    near = np.concatenate([m.x for m in land.minima])[None, :] if land.minima else None
+    if near is not None:  # also sample tightly around the minima (sharp wells live there)
+        k = n // 4
+        centers = np.stack([m.x for m in land.minima])[rng.integers(len(land.minima), size=k)]
+        pts[:k] = centers + 0.05 * rng.standard_normal((k, land.dim))
+    return pts
+
+
+def _central_diff(fun, x, h):
+    """Fourth-order central difference of `fun: (N, d) -> (N, ...)` along every coordinate."""
+    cols = []
+    for j in range(x.shape[1]):
+        e = np.zeros_like(x)
+        e[:, j] = h[:, 0]
+        hj = h[:, 0].reshape((-1,) + (1,) * (fun(x[:1]).ndim - 1))
+        stencil = -fun(x + 2 * e) + 8 * fun(x + e) - 8 * fun(x - e) + fun(x - 2 * e)
+        cols.append(stencil / (12 * hj))
+    return np.stack(cols, axis=-1)
+
+
+def _rel_err(approx, exact):
+    """Per-point relative error ||approx - exact|| / max(||exact||, 1)."""
+    n = len(exact)
+    diff = np.linalg.norm((approx - exact).reshape(n, -1), axis=1)
+    return diff / np.maximum(np.linalg.norm(exact.reshape(n, -1), axis=1), 1.0)
+
+
+@pytest.fixture(params=_all_landscapes(), ids=repr)
+def land(request):
+    return request.param
+
+
+def test_registry_lists_the_spec_landscapes():
+    assert {"beale", "two-wells", "quadratic"} <= set(landscapes.names())
+
+
+def test_unknown_landscape_error_lists_valid_names():
+    with pytest.raises(KeyError, match="beale"):
+        landscapes.get("nope")
+
+
+def test_shapes_are_batch_first(land):
+    x = _random_points(land, 7)
+    assert land.f(x).shape == (7,)
+    assert land.grad(x).shape == (7, land.dim)
+    assert land.hess(x).shape == (7, land.dim, land.dim)
+    assert land.lam_max(x).shape == (7,)
+
+
+def test_gradient_matches_finite_differences(land):
+    x = _random_points(land, POINTS)
+    h = 1e-4 * np.maximum(1.0, np.abs(x).max(axis=1, keepdims=True))
+    fd = _central_diff(land.f, x, h)
+    assert _rel_err(fd, land.grad(x)).max() <= 1e-6
+
+
+def test_hessian_matches_finite_differences_of_gradient(land):
+    x = _random_points(land, POINTS, seed=1)
+    h = 1e-4 * np.maximum(1.0, np.abs(x).max(axis=1, keepdims=True))
+    fd = _central_diff(land.grad, x, h)
+    assert _rel_err(fd, land.hess(x)).max() <= 1e-6
+
+
+def test_hessian_is_symmetric(land):
+    hs = land.hess(_random_points(land, POINTS, seed=2))
+    np.testing.assert_array_equal(hs, np.swapaxes(hs, 1, 2))
+
+
+def test_lam_max_equals_eigvalsh(land):
+    x = _random_points(land, POINTS, seed=3)
+    hs = land.hess(x)
+    scale = np.maximum(1.0, np.abs(hs).max(axis=(1, 2)))
+    err = np.abs(land.lam_max(x) - np.linalg.eigvalsh(hs)[:, -1]) / scale
+    assert err.max() <= 1e-12
+
+
+def test_fused_evaluate_equals_separate_calls_bit_for_bit(land):
+    x = _random_points(land, 50, seed=4)
+    f, g, lam = land.evaluate(x)
+    np.testing.assert_array_equal(f, land.f(x))
+    np.testing.assert_array_equal(g, land.grad(x))
+    np.testing.assert_array_equal(lam, land.lam_max(x))
+
+
+def test_named_minima_have_stated_value_zero_gradient_and_positive_curvature(land):
+    assert land.minima, "every registered landscape names its minima"
+    xs = np.stack([m.x for m in land.minima])
+    np.testing.assert_allclose(land.f(xs), [m.f for m in land.minima], rtol=0, atol=1e-12)
+    assert np.abs(land.grad(xs)).max() <= 1e-9
+    assert np.all(np.linalg.eigvalsh(land.hess(xs))[:, 0] > 0)
+    assert land.f_target == pytest.approx(min(m.f for m in land.minima), abs=1e-12)
+
+
+def test_beale_global_minimum_and_saddle():
+    b = landscapes.get("beale")
+    assert b.f(np.array([[3.0, 0.5]]))[0] == 0.0
+    saddle = np.array([[0.0, 1.0]])
+    np.testing.assert_allclose(b.grad(saddle), 0.0, atol=1e-15)
+    ev = np.linalg.eigvalsh(b.hess(saddle))[0]
+    assert ev[0] < 0 < ev[1]
+
+
+def test_two_wells_minima_match_spec_locations_and_curvatures():
+    tw = landscapes.get("two-wells")
+    flat, sharp = tw.minimum("flat"), tw.minimum("sharp")
+    assert flat.x[0] == pytest.approx(-0.9173, abs=1e-4)
+    assert sharp.x[0] == pytest.approx(1.998, abs=1e-3)
+    assert tw.lam_max(flat.x[None])[0] == pytest.approx(1.21, abs=0.01)
+    assert tw.lam_max(sharp.x[None])[0] == pytest.approx(330, rel=0.01)
+    assert flat.f < sharp.f  # flat is the global one
+    xs = np.linspace(1.7, 1.95, 2001)[:, None]
+    assert xs[np.argmax(tw.f(xs)), 0] == pytest.approx(1.838, abs=1e-3)  # barrier
+
+
+def test_two_wells_rejects_nonpositive_width():
+    with pytest.raises(ValueError, match="width"):
+        landscapes.get("two-wells", s=0.0)
