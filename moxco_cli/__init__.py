@@ -12,18 +12,36 @@ Python API (everything the CLI runs)::
 
 Building blocks: `optimizers.gd/adam` (pure init/update), `inertia.inertia` (the wrapper),
 `goodness.goodness` and `goodness.CommitRule`, `prox.make_prox`, `engine.Method`.
+Attributes are imported on first use, so `import moxco_cli` (and `moxco --help`) stays light.
 """
 
-import landscapes
-from moxco_cli import optim as optimizers
-from moxco_cli.engine import Method, Records, Trajectory, simulate
-from moxco_cli.goodness import CommitRule, goodness, inv_eta_eff
-from moxco_cli.settings import METHOD_NAMES, OptimizerSettings, SettingsError, build_method
+from importlib import import_module
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "METHOD_NAMES", "CommitRule", "Method", "OptimizerSettings", "Records", "SettingsError",
-    "Trajectory", "build_method", "goodness", "inv_eta_eff", "landscapes", "optimizers",
-    "simulate",
-]
+_LAZY = {
+    "landscapes": ("landscapes", None),
+    "optimizers": ("moxco_cli.optim", None),
+    "simulate": ("moxco_cli.engine", "simulate"),
+    "Method": ("moxco_cli.engine", "Method"),
+    "Records": ("moxco_cli.engine", "Records"),
+    "Trajectory": ("moxco_cli.engine", "Trajectory"),
+    "CommitRule": ("moxco_cli.goodness", "CommitRule"),
+    "goodness": ("moxco_cli.goodness", "goodness"),
+    "inv_eta_eff": ("moxco_cli.goodness", "inv_eta_eff"),
+    "METHOD_NAMES": ("moxco_cli.settings", "METHOD_NAMES"),
+    "OptimizerSettings": ("moxco_cli.settings", "OptimizerSettings"),
+    "SettingsError": ("moxco_cli.settings", "SettingsError"),
+    "build_method": ("moxco_cli.settings", "build_method"),
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str):
+    if name not in _LAZY:
+        raise AttributeError(f"module 'moxco_cli' has no attribute {name!r}")
+    module, attr = _LAZY[name]
+    value = import_module(module) if attr is None else getattr(import_module(module), attr)
+    globals()[name] = value
+    return value

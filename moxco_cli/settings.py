@@ -10,13 +10,15 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, fields
 
-from moxco_cli.goodness import COMMIT_MODES, CommitRule
-from moxco_cli.prox import NAMES as PROX_NAMES
+from moxco_cli.errors import MoxcoError
+
+COMMIT_MODES = ("latch", "reversible", "none")  # see goodness.CommitRule
+PROX_NAMES = ("identity", "l1", "binary")  # see prox.make_prox
 
 METHOD_NAMES = ("gd", "adam", "gd+moxco", "adam+moxco")
 
 
-class SettingsError(ValueError):
+class SettingsError(MoxcoError, ValueError):
     """An invalid option value. `option` is the CLI flag at fault (e.g. ``--lr``)."""
 
     def __init__(self, option: str, message: str) -> None:
@@ -104,6 +106,7 @@ def parse_methods(text: str) -> tuple[str, ...]:
 def build_method(name: str, settings: OptimizerSettings):
     """The engine `Method` named `name` (one of METHOD_NAMES) under `settings`."""
     from moxco_cli.engine import Method
+    from moxco_cli.goodness import CommitRule
     from moxco_cli.optim import adam, gd
     from moxco_cli.prox import make_prox
 

@@ -83,3 +83,11 @@ def test_none_never_commits():
 def test_unknown_commit_mode_is_rejected():
     with pytest.raises(ValueError, match="commit mode"):
         CommitRule("sometimes")
+
+
+def test_settings_lists_the_same_commit_modes_and_prox_names_as_the_engine():
+    from moxco_cli import prox, settings
+    from moxco_cli.goodness import COMMIT_MODES
+
+    assert settings.COMMIT_MODES == COMMIT_MODES
+    assert settings.PROX_NAMES == prox.NAMES

@@ -1,0 +1,68 @@
+"""Helpers every command uses: output folders, progress bars, printing. No numerics here."""
+
+from __future__ import annotations
+
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+
+import typer
+
+from moxco_cli.errors import MoxcoError
+
+
+def results_folder(out: Path | None, force: bool, command: str, landscape: str):
+    """The ResultsFolder for `--out`/`--force`, or the default timestamped folder."""
+    from moxco_cli.report import ResultsFolder, default_folder
+
+    if out is None:
+        if force:
+            raise MoxcoError("--force: only applies together with --out DIR")
+        return ResultsFolder(default_folder(command, landscape), make_parents=True)
+    return ResultsFolder(out, force=force)
+
+
+@contextmanager
+def progress_bar(description: str, total: int, enabled: bool = True):
+    """A rich progress bar on stderr; yields `advance(n)` (a no-op when disabled)."""
+    if not enabled:
+        yield lambda n: None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TimeRemainingColumn
+
+    console = Console(stderr=True)
+    with Progress("[progress.description]{task.description}", BarColumn(),
+                  "[progress.percentage]{task.percentage:>3.0f}%", TimeRemainingColumn(),
+                  console=console, transient=True, disable=not console.is_terminal) as bar:
+        task = bar.add_task(description, total=total)
+        yield lambda n: bar.advance(task, n)
+
+
+def warn(message: str) -> None:
+    print(f"Warning: {' '.join(message.split())}", file=sys.stderr)
+
+
+def interrupted() -> typer.Exit:
+    return typer.Exit(130)
+
+
+def print_table(frame, title: str, columns: list[str], formats: dict | None = None) -> None:
+    """Print `frame[columns]` as a rich table on stdout."""
+    from rich.console import Console
+    from rich.table import Table
+
+    formats = formats or {}
+    table = Table(title=title, title_justify="left")
+    for col in columns:
+        table.add_column(col, justify="left" if frame[col].dtype == object else "right",
+                         no_wrap=True)
+    for _, row in frame[columns].iterrows():
+        table.add_row(*[formats.get(c, _fmt)(row[c]) for c in columns])
+    Console(width=max(120, len(columns) * 16)).print(table)
+
+
+def _fmt(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return str(v)

@@ -1,0 +1,96 @@
+"""`moxco run LANDSCAPE`: the paper's Figure 1 as a command."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from moxco_cli.options import optimizer_options, parse_floats
+
+EPILOG = (
+    "Examples:\n\n"
+    "  moxco run beale                      # Figure 1 settings\n\n"
+    "  moxco run beale --start 1,1 --optimizers gd,gd+moxco --steps 2000\n\n"
+    "  moxco run two-wells --start 2.3 --commit reversible --out results/runs/tw --force"
+)
+
+
+def run(
+    landscape: Annotated[str, typer.Argument(help="Landscape name: beale, two-wells, quadratic, ...")] = "beale",
+    start: Annotated[str | None, typer.Option("--start", help="Start point X,Y (one number for 1-D). Default: beale -2.5,1.2 (Figure 1); two-wells 2.3.")] = None,
+    steps: Annotated[int, typer.Option("--steps", help="Number of optimizer steps, >= 1.")] = 800,
+    tol: Annotated[float | None, typer.Option("--tol", help="Distance to a named minimum that counts as reaching it. Default: 1e-2 (2-D), 0.05 (1-D).")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Results folder. Default: results/runs/run-<landscape>-<time>.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace the --out folder if it exists.")] = False,
+    *,
+    methods,
+    settings,
+) -> None:
+    """Run GD, Adam, GD+MoXCo and Adam+MoXCo from one start; write tables and figures."""
+    from moxco_cli.experiments.run import RunConfig
+
+    cfg = RunConfig(
+        landscape=landscape,
+        start=parse_floats(start, "--start") if start is not None else None,
+        steps=steps, methods=methods, settings=settings, tol=tol,
+    ).validate()
+    folder = results_folder(out, force, "run", landscape)
+    folder.check()  # refuse before computing anything
+    execute(cfg, folder)
+
+
+def execute(cfg, folder) -> None:
+    """Run `cfg`, write its folder, print the summary (shared with `moxco rerun`)."""
+    from moxco_cli.experiments.run import run_experiment
+    from moxco_cli.report import config_document
+
+    total = cfg.steps * len(cfg.methods)
+    with progress_bar(f"run {cfg.landscape}", total) as advance:
+        result = run_experiment(cfg, progress=advance)
+    for message in result.warnings:
+        warn(message)
+    with folder as out:
+        write_outputs(result, out)
+        out.write_json("config.json", config_document("run", cfg.to_options(), {
+            "landscape": result.landscape.describe(), "start_used": result.start.tolist(),
+            "tol_used": result.tol}))
+    show_summary(result, folder.path)
+
+
+def write_outputs(result, out) -> None:
+    from moxco_cli import plots
+    from moxco_cli.settings import build_method
+
+    land, cfg = result.landscape, result.config
+    out.write_csv("trajectories.csv", result.steps_table)
+    out.write_csv("summary.csv", result.summary)
+    where = ", ".join(f"{v:g}" for v in result.start)
+    title = f"{land.name}: from ({where}), {cfg.steps} steps, lr={cfg.settings.lr:g}"
+    out.write_figure("trajectory.png", plots.trajectory_figure(land, result.trajectories, title))
+    out.write_figure("loss.png", plots.loss_figure(land, result.trajectories, title))
+    methods = {name: build_method(name, cfg.settings) for name in cfg.methods}
+    out.write_figure("goodness.png", plots.goodness_figure(
+        result.trajectories, methods, cfg.settings.threshold, cfg.settings.lr, title))
+
+
+def show_summary(result, path) -> None:
+    frame = result.summary.copy()
+    d = result.landscape.dim
+    frame["final"] = [
+        "(" + ", ".join(f"{row[f'final_x{j}']:.4g}" for j in range(d)) + ")"
+        for _, row in frame.iterrows()]
+    frame["commit_step"] = frame["commit_step"].map(lambda v: "-" if v < 0 else str(v))
+    frame["diverged_step"] = frame["diverged_step"].map(lambda v: "-" if v < 0 else str(v))
+    print_table(frame, f"moxco run {result.landscape.name}: {result.config.steps} steps",
+                ["optimizer", "final", "final_loss", "distance_to_nearest", "outcome",
+                 "commit_step", "diverged_step"])
+    print(f"Results: {path}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("run", epilog=EPILOG)(optimizer_options(run))
+
+
+from moxco_cli.commands.common import print_table, progress_bar, results_folder, warn  # noqa: E402

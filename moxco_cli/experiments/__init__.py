@@ -1,0 +1,1 @@
+"""Experiments: build a config, call the engine, return pandas tables. No printing, no files."""

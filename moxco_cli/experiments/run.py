@@ -1,0 +1,133 @@
+"""`moxco run`: every chosen optimizer from one start on one landscape (the paper's Figure 1)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+import landscapes
+from moxco_cli.engine import Trajectory, simulate
+from moxco_cli.experiments.tables import default_tol, summary_frame, trajectories_frame
+from moxco_cli.settings import METHOD_NAMES, OptimizerSettings, SettingsError, build_method
+
+# Figure 1's start for Beale (from the authors' public code, SPEC); elsewhere a start inside
+# the basin that makes the comparison interesting (two-wells: the sharp well's basin).
+DEFAULT_STARTS = {"beale": (-2.5, 1.2), "two-wells": (2.3,), "quadratic": (1.5,)}
+MAX_STEPS = 10**7
+
+
+def default_start(land) -> tuple[float, ...]:
+    if land.name in DEFAULT_STARTS and len(DEFAULT_STARTS[land.name]) == land.dim:
+        return DEFAULT_STARTS[land.name]
+    lo, hi = land.bounds[:, 0], land.bounds[:, 1]
+    return tuple(float(v) for v in lo + 0.25 * (hi - lo))
+
+
+def build_landscape(name: str, params: dict, option: str = "LANDSCAPE"):
+    """Registry lookup with one-line errors naming the option."""
+    try:
+        return landscapes.get(name, **params)
+    except KeyError:
+        raise SettingsError(option, f"unknown landscape {name!r}; choose from: "
+                            f"{', '.join(landscapes.names())}") from None
+    except (TypeError, ValueError) as exc:
+        raise SettingsError(option, str(exc)) from None
+
+
+def validate_steps(steps) -> int:
+    if not (isinstance(steps, int) and 1 <= steps <= MAX_STEPS):
+        raise SettingsError("--steps", f"must be an integer in [1, {MAX_STEPS}], got {steps!r}")
+    return steps
+
+
+def validate_tol(tol) -> None:
+    if tol is not None and not (isinstance(tol, (int, float)) and math.isfinite(tol) and tol > 0):
+        raise SettingsError("--tol", f"must be a number > 0, got {tol!r}")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything `moxco run` needs; `to_options()` is what config.json stores."""
+
+    landscape: str = "beale"
+    landscape_params: dict = field(default_factory=dict)
+    start: tuple[float, ...] | None = None  # None: the landscape's default start
+    steps: int = 800
+    methods: tuple[str, ...] = METHOD_NAMES
+    settings: OptimizerSettings = field(default_factory=OptimizerSettings)
+    tol: float | None = None  # None: SPEC default for the landscape's dimension
+
+    def validate(self) -> RunConfig:
+        land = build_landscape(self.landscape, self.landscape_params)
+        validate_steps(self.steps)
+        validate_tol(self.tol)
+        if self.start is not None:
+            if len(self.start) != land.dim:
+                raise SettingsError("--start", f"{self.landscape} is {land.dim}-D: give "
+                                    f"{land.dim} comma-separated number(s), got {len(self.start)}")
+            if not all(math.isfinite(v) for v in self.start):
+                raise SettingsError("--start", f"expects finite numbers, got {self.start!r}")
+        for name in self.methods:
+            if name not in METHOD_NAMES:
+                raise SettingsError("--optimizers", f"unknown optimizer {name!r}; choose any of: "
+                                    f"{', '.join(METHOD_NAMES)}")
+        self.settings.validate()
+        return self
+
+    def to_options(self) -> dict:
+        return {
+            "landscape": self.landscape, "landscape_params": dict(self.landscape_params),
+            "start": list(self.start) if self.start is not None else None, "steps": self.steps,
+            "optimizers": list(self.methods), "tol": self.tol, **self.settings.to_dict(),
+        }
+
+    @classmethod
+    def from_options(cls, opts: dict) -> RunConfig:
+        opts = dict(opts)
+        keys = ("landscape", "landscape_params", "start", "steps", "optimizers", "tol")
+        own = {k: opts.pop(k) for k in keys if k in opts}
+        start = own.get("start")
+        return cls(
+            landscape=own.get("landscape", "beale"),
+            landscape_params=own.get("landscape_params") or {},
+            start=tuple(start) if start is not None else None,
+            steps=own.get("steps", 800),
+            methods=tuple(own.get("optimizers", METHOD_NAMES)),
+            settings=OptimizerSettings.from_dict(opts),
+            tol=own.get("tol"),
+        ).validate()
+
+
+@dataclass
+class RunResult:
+    config: RunConfig
+    landscape: object
+    start: np.ndarray  # (d,)
+    tol: float
+    trajectories: dict[str, Trajectory]
+    summary: pd.DataFrame
+    steps_table: pd.DataFrame
+    warnings: list[str]
+
+
+def run_experiment(cfg: RunConfig, progress=None) -> RunResult:
+    """Run every method of `cfg` from one start with per-step records."""
+    land = build_landscape(cfg.landscape, cfg.landscape_params)
+    start = np.array(cfg.start if cfg.start is not None else default_start(land), dtype=float)
+    warnings = []
+    lo, hi = land.bounds[:, 0], land.bounds[:, 1]
+    if np.any(start < lo) or np.any(start > hi):
+        box = " x ".join(f"[{a:g}, {b:g}]" for a, b in land.bounds)
+        warnings.append(f"--start {tuple(start.tolist())} is outside the {land.name} domain {box}")
+    s = cfg.settings
+    trajs = {
+        name: simulate(land, build_method(name, s), start[None, :], cfg.steps, record=True,
+                       noise_std=s.noise_std, seed=s.seed, progress=progress)
+        for name in cfg.methods
+    }
+    tol = cfg.tol if cfg.tol is not None else default_tol(land)
+    return RunResult(cfg, land, start, tol, trajs, summary_frame(trajs, land, tol),
+                     trajectories_frame(trajs), warnings)

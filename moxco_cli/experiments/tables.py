@@ -1,0 +1,78 @@
+"""Outcome classification and the tidy tables of SPEC "Results", shared by every experiment."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from landscapes.base import Landscape
+from moxco_cli.engine import Trajectory
+
+
+def default_tol(landscape: Landscape) -> float:
+    """SPEC: 0.05 for 1-D landscapes, 1e-2 otherwise (Beale)."""
+    return 0.05 if landscape.dim == 1 else 1e-2
+
+
+def classify(landscape: Landscape, final: np.ndarray, diverged: np.ndarray, tol: float):
+    """Outcome per trajectory: `diverged`, `minimum:<name>` (within `tol`), else `none`.
+
+    Returns `(outcome (N,) object, nearest minimum name (N,) object, distance (N,))`.
+    """
+    names = np.array([m.name for m in landscape.minima], dtype=object)
+    idx, dist = landscape.nearest_minimum(final)
+    nearest = names[idx]
+    outcome = np.where(dist <= tol, "minimum:" + nearest.astype(str), "none").astype(object)
+    outcome[diverged] = "diverged"
+    return outcome, nearest, dist
+
+
+def _coords(prefix: str, x: np.ndarray) -> dict:
+    return {f"{prefix}x{j}": x[..., j] for j in range(x.shape[-1])}
+
+
+def summary_frame(trajs: dict[str, Trajectory], landscape: Landscape, tol: float,
+                  start_ids: np.ndarray | None = None) -> pd.DataFrame:
+    """One row per (optimizer, start): SPEC summary columns plus the nearest-minimum distance."""
+    frames = []
+    for name, tr in trajs.items():
+        n = len(tr.final)
+        outcome, nearest, dist = classify(landscape, tr.final, tr.diverged, tol)
+        frames.append(pd.DataFrame({
+            "optimizer": name,
+            "start_id": np.arange(n) if start_ids is None else start_ids,
+            **_coords("start_", tr.x0),
+            **_coords("final_", tr.final),
+            "final_loss": tr.final_loss,
+            "outcome": outcome,
+            "commit_step": tr.commit_step,
+            "diverged_step": tr.diverged_step,
+            "nearest_minimum": nearest,
+            "distance_to_nearest": dist,
+        }))
+    return pd.concat(frames, ignore_index=True)
+
+
+def trajectories_frame(trajs: dict[str, Trajectory]) -> pd.DataFrame:
+    """Per-step long table (SPEC columns) from recorded trajectories."""
+    frames = []
+    for name, tr in trajs.items():
+        rec = tr.records
+        if rec is None:
+            raise ValueError(f"trajectory of {name} was run without record=True")
+        steps, n = rec.loss.shape
+        step = np.repeat(np.arange(steps), n)
+        frames.append(pd.DataFrame({
+            "optimizer": name,
+            "start_id": np.tile(np.arange(n), steps),
+            "step": step,
+            **_coords("", rec.x.reshape(steps * n, -1)),
+            "loss": rec.loss.ravel(),
+            "grad_norm": rec.grad_norm.ravel(),
+            "lam_max": rec.lam_max.ravel(),
+            "goodness": rec.goodness.ravel(),
+            "alpha": rec.alpha.ravel(),
+            "beta": rec.beta.ravel(),
+            "committed": rec.committed.ravel(),
+        }))
+    return pd.concat(frames, ignore_index=True)

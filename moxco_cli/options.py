@@ -1,0 +1,114 @@
+"""Command-line options shared by every command that runs optimizers: defined once here.
+
+`@optimizer_options` adds the options below to a Typer command and hands the command one
+validated `OptimizerSettings` as its `settings` argument. Defaults come from
+`OptimizerSettings()` (the paper's Figure 1 settings), so they cannot drift between commands.
+This module imports no numerical library: `moxco --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import math
+from typing import Annotated
+
+import typer
+
+from moxco_cli.settings import (
+    COMMIT_MODES,
+    METHOD_NAMES,
+    PROX_NAMES,
+    OptimizerSettings,
+    SettingsError,
+    parse_methods,
+)
+
+DEFAULTS = OptimizerSettings()
+PANEL = "Optimizer settings"
+
+
+def _pair(values: tuple[float, float]) -> str:
+    return ",".join(repr(v) for v in values)
+
+
+def parse_floats(text: str, option: str, count: int | None = None) -> tuple[float, ...]:
+    """`"1,2.5"` -> `(1.0, 2.5)`; one-line SettingsError naming `option` otherwise."""
+    parts = [p.strip() for p in str(text).split(",")]
+    try:
+        values = tuple(float(p) for p in parts)
+    except ValueError:
+        want = f"{count} comma-separated numbers" if count else "comma-separated numbers"
+        raise SettingsError(option, f"expects {want}, got {text!r}") from None
+    if count is not None and len(values) != count:
+        raise SettingsError(option, f"expects {count} comma-separated numbers, got {text!r}")
+    if not all(math.isfinite(v) for v in values):
+        raise SettingsError(option, f"expects finite numbers, got {text!r}")
+    return values
+
+
+def _opt(type_, flag: str, help: str, **kw):
+    return Annotated[type_, typer.Option(flag, help=help, rich_help_panel=PANEL, **kw)]
+
+
+# name -> (annotation, default). Order is the order in --help.
+SHARED: dict[str, tuple[object, object]] = {
+    "optimizers": (_opt(str, "--optimizers", f"Comma-separated subset of: {', '.join(METHOD_NAMES)}."),
+                   ",".join(METHOD_NAMES)),
+    "lr": (_opt(float, "--lr", "Learning rate (the nominal rate, also for Adam)."), DEFAULTS.lr),
+    "gd_moxco": (_opt(str, "--gd-moxco", "ALPHA,BETA exploration momenta of gd+moxco, each in [0, 1)."),
+                 _pair(DEFAULTS.gd_moxco)),
+    "adam_moxco": (_opt(str, "--adam-moxco", "ALPHA,BETA exploration momenta of adam+moxco, each in [0, 1)."),
+                   _pair(DEFAULTS.adam_moxco)),
+    "restart": (_opt(str, "--restart", "ALPHA,BETA momenta after commit, each in [0, 1)."),
+                _pair(DEFAULTS.restart)),
+    "threshold": (_opt(float, "--threshold", "Goodness above which a MoXCo run commits, in (0, 1)."),
+                  DEFAULTS.threshold),
+    "tau": (_opt(float, "--tau", "Goodness temperature, > 0."), DEFAULTS.tau),
+    "commit": (_opt(str, "--commit", f"Commit rule: {' | '.join(COMMIT_MODES)}."), DEFAULTS.commit),
+    "prox": (_opt(str, "--prox", f"Proximal map: {' | '.join(PROX_NAMES)}."), DEFAULTS.prox),
+    "prox_weight": (_opt(float, "--prox-weight", "Regularizer weight of --prox, >= 0."),
+                    DEFAULTS.prox_weight),
+    "noise_std": (_opt(float, "--noise-std", "Std of Gaussian noise added to every gradient, >= 0."),
+                  DEFAULTS.noise_std),
+    "seed": (_opt(int, "--seed", "Seed of every random draw (starts, gradient noise)."), DEFAULTS.seed),
+}
+
+
+def settings_from_options(values: dict) -> tuple[tuple[str, ...], OptimizerSettings]:
+    """Shared option values (strings as typed) -> (method names, validated settings)."""
+    methods = parse_methods(values["optimizers"])
+    settings = OptimizerSettings(
+        lr=values["lr"],
+        gd_moxco=parse_floats(values["gd_moxco"], "--gd-moxco", 2),
+        adam_moxco=parse_floats(values["adam_moxco"], "--adam-moxco", 2),
+        restart=parse_floats(values["restart"], "--restart", 2),
+        threshold=values["threshold"], tau=values["tau"], commit=values["commit"],
+        prox=values["prox"], prox_weight=values["prox_weight"], noise_std=values["noise_std"],
+        seed=values["seed"],
+    )
+    return methods, settings.validate()
+
+
+def optimizer_options(command):
+    """Decorator: append the SHARED options to `command`'s signature.
+
+    The decorated function receives `methods: tuple[str, ...]` and `settings` instead of the
+    raw option values; validation errors surface as one-line `SettingsError`s.
+    """
+    sig = inspect.signature(command, eval_str=True)
+    own = [p for p in sig.parameters.values() if p.name not in ("methods", "settings")]
+    shared = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default,
+                                annotation=annotation)
+              for name, (annotation, default) in SHARED.items()]
+
+    @functools.wraps(command)
+    def wrapper(**kwargs):
+        values = {name: kwargs.pop(name) for name in SHARED}
+        methods, settings = settings_from_options(values)
+        return command(**kwargs, methods=methods, settings=settings)
+
+    wrapper.__signature__ = sig.replace(parameters=own + shared)
+    wrapper.__annotations__ = {p.name: p.annotation for p in own + shared}
+    del wrapper.__wrapped__  # Typer must see the new signature, not the original
+    return wrapper

@@ -1,0 +1,226 @@
+"""Figures. Matplotlib only: every function draws data it is given and computes nothing else.
+
+Axes-level functions (`draw_*`) are reused by the run command and the reproduction figures;
+`*_figure` functions assemble complete figures. One style per optimizer everywhere.
+"""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib.colors import LogNorm  # noqa: E402
+
+STYLE = {
+    "gd": dict(color="#1f77b4", ls="-", label="GD"),
+    "adam": dict(color="#ff7f0e", ls="--", label="Adam"),
+    "gd+moxco": dict(color="#d62728", ls="-", label="GD+MoXCo"),
+    "adam+moxco": dict(color="#9400d3", ls="-.", label="Adam+MoXCo"),
+}
+_EXTRA = ["#2ca02c", "#8c564b", "#e377c2", "#17becf", "#bcbd22"]
+
+
+def style(name: str) -> dict:
+    if name in STYLE:
+        return STYLE[name]
+    color = _EXTRA[abs(hash(name)) % len(_EXTRA)]
+    return dict(color=color, ls=":", label=name)
+
+
+def _view_box(land, paths: list[np.ndarray]) -> np.ndarray:
+    """Plot limits `(d, 2)`: the domain, grown to show the paths (up to 3x the domain)."""
+    box = land.bounds.astype(float).copy()
+    span = box[:, 1] - box[:, 0]
+    for p in paths:
+        box[:, 0] = np.minimum(box[:, 0], np.maximum(p.min(axis=0), box[:, 0] - span))
+        box[:, 1] = np.maximum(box[:, 1], np.minimum(p.max(axis=0), box[:, 1] + span))
+    return box
+
+
+def _decades(levels: np.ndarray) -> np.ndarray:
+    lo, hi = np.ceil(np.log10(levels.min())), np.floor(np.log10(levels.max()))
+    return 10.0 ** np.arange(lo, hi + 1)
+
+
+def draw_contours(ax, land, box: np.ndarray, resolution: int = 300):
+    """Filled contours of `f - f_target` on a log scale over `box (2, 2)`; returns the mappable."""
+    xs = np.linspace(box[0, 0], box[0, 1], resolution)
+    ys = np.linspace(box[1, 0], box[1, 1], resolution)
+    gx, gy = np.meshgrid(xs, ys)
+    z = land.f(np.column_stack([gx.ravel(), gy.ravel()])).reshape(gx.shape) - land.f_target
+    z = np.clip(z, 1e-3, None)
+    levels = np.logspace(np.log10(z.min()), np.log10(z.max()), 28)
+    return ax.contourf(gx, gy, z, levels=levels, norm=LogNorm(), cmap="Greys_r", alpha=0.9)
+
+
+def draw_minima(ax, land, one_d: bool = False):
+    for k, m in enumerate(land.minima):
+        xy = (m.x[0], m.f) if one_d else (m.x[0], m.x[1])
+        label = f"{'global ' if m.f == land.f_target else ''}minimum"
+        ax.plot(*xy, marker="*", ms=17, color="black", mec="white", mew=1.0, ls="none",
+                zorder=6, label=label if k == 0 else None)
+
+
+def _annotate_event(ax, xy, text, color, offset):
+    ax.annotate(text, xy=xy, xytext=offset, textcoords="offset points", fontsize=8,
+                color=color, fontweight="bold",
+                arrowprops=dict(arrowstyle="-", color=color, lw=0.8),
+                bbox=dict(boxstyle="round,pad=0.2", fc="white", ec=color, lw=0.6, alpha=0.9),
+                zorder=8)
+
+
+def draw_paths_2d(ax, runs: dict, annotate: bool = True):
+    """Paths of `runs` ({name: Trajectory with records}, start 0) over existing contours."""
+    offsets = [(12, 14), (12, -20), (-70, 14), (-70, -20), (20, 28), (-40, 30)]
+    for k, (name, tr) in enumerate(runs.items()):
+        st = style(name)
+        p = tr.records.x[:, 0, :]
+        ax.plot(p[:, 0], p[:, 1], color=st["color"], ls=st["ls"], lw=1.7, label=st["label"],
+                zorder=4)
+        end_marker = "X" if tr.diverged_step[0] >= 0 else "D"
+        ax.plot(*p[-1], marker=end_marker, ms=9, color=st["color"], mec="black", mew=0.8,
+                ls="none", zorder=7)
+        c = tr.commit_step[0]
+        if c >= 0:
+            ax.plot(*p[c], marker="o", ms=10, mfc="none", mec=st["color"], mew=2.2, zorder=7)
+            if annotate:
+                _annotate_event(ax, p[c], f"{st['label']} commits, t={c}", st["color"],
+                                offsets[k % len(offsets)])
+        if tr.diverged_step[0] >= 0 and annotate:
+            _annotate_event(ax, p[-1], f"{st['label']} diverged, t={tr.diverged_step[0]}",
+                            st["color"], offsets[(k + 2) % len(offsets)])
+    start = next(iter(runs.values())).records.x[0, 0, :]
+    ax.plot(*start, marker="o", ms=10, color="black", mec="white", mew=1.2, ls="none",
+            zorder=9, label="start")
+
+
+def _marker_legend_handles():
+    from matplotlib.lines import Line2D
+
+    return [
+        Line2D([], [], marker="D", color="gray", mec="black", ls="none", label="end point"),
+        Line2D([], [], marker="o", mfc="none", mec="gray", mew=2, ls="none", label="commit"),
+    ]
+
+
+def trajectory_figure(land, runs: dict, title: str):
+    """2-D: paths over log contours. 1-D: f(x) with the paths on it, and x against step."""
+    if land.dim == 1:
+        return _trajectory_figure_1d(land, runs, title)
+    fig, ax = plt.subplots(figsize=(7.6, 6.2), layout="constrained")
+    box = _view_box(land, [tr.records.x[:, 0, :] for tr in runs.values()])
+    cs = draw_contours(ax, land, box)
+    cbar = fig.colorbar(cs, ax=ax, label=r"$f(\theta) - f_{target}$ (log scale)", shrink=0.85)
+    cbar.set_ticks(_decades(cs.levels))
+    draw_minima(ax, land)
+    draw_paths_2d(ax, runs)
+    handles, _ = ax.get_legend_handles_labels()
+    ax.legend(handles=handles + _marker_legend_handles(), loc="upper left", fontsize=8,
+              framealpha=0.92)
+    ax.set(xlim=box[0], ylim=box[1], xlabel=r"$x_0$", ylabel=r"$x_1$", title=title)
+    return fig
+
+
+def _trajectory_figure_1d(land, runs, title):
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4.6), layout="constrained",
+                                  gridspec_kw=dict(width_ratios=[1.1, 1]))
+    box = _view_box(land, [tr.records.x[:, 0, :] for tr in runs.values()])
+    xs = np.linspace(box[0, 0], box[0, 1], 4000)[:, None]
+    ax.plot(xs[:, 0], land.f(xs), color="0.3", lw=1.4, label=r"$f(x)$")
+    draw_minima(ax, land, one_d=True)
+    for name, tr in runs.items():
+        st = style(name)
+        p = tr.records.x[:, 0, 0]
+        ax.plot(p, tr.records.loss[:, 0], color=st["color"], ls="none", marker=".", ms=3,
+                alpha=0.5)
+        ax.plot(p[-1], tr.records.loss[-1, 0], marker="D", ms=9, color=st["color"],
+                mec="black", ls="none", label=f"{st['label']} end")
+        c = tr.commit_step[0]
+        if c >= 0:
+            ax.plot(p[c], tr.records.loss[c, 0], marker="o", ms=10, mfc="none",
+                    mec=st["color"], mew=2.2)
+        steps = np.arange(len(p))
+        ax2.plot(steps, p, color=st["color"], ls=st["ls"], lw=1.5, label=st["label"])
+        if c >= 0:
+            ax2.plot(c, p[c], marker="o", ms=9, mfc="none", mec=st["color"], mew=2)
+    p0 = next(iter(runs.values())).records
+    ax.plot(p0.x[0, 0, 0], p0.loss[0, 0], marker="o", ms=10, color="black", ls="none",
+            label="start", zorder=9)
+    for m in land.minima:
+        ax2.axhline(m.x[0], color="0.5", lw=0.8, ls=":")
+        ax2.annotate(m.name, (1.0, m.x[0]), xycoords=("axes fraction", "data"), fontsize=8,
+                     xytext=(3, 0), textcoords="offset points", va="center", color="0.3")
+    ax.set(xlabel="x", ylabel="f(x)", title="iterates on the landscape")
+    ax.legend(fontsize=8, loc="upper center")
+    ax2.set(xlabel="step", ylabel="x", title="position against step (o: commit)")
+    ax2.legend(fontsize=8)
+    fig.suptitle(title)
+    return fig
+
+
+def draw_loss(ax, runs: dict, f_target: float):
+    """`f - f_target` per step on a log axis, commit steps as dashed verticals."""
+    for name, tr in runs.items():
+        st = style(name)
+        gap = np.maximum(tr.records.loss[:, 0] - f_target, 1e-16)
+        ax.semilogy(np.arange(len(gap)), gap, color=st["color"], ls=st["ls"], lw=1.6,
+                    label=st["label"])
+        c = tr.commit_step[0]
+        if c >= 0:
+            ax.axvline(c, color=st["color"], ls=(0, (2, 2)), lw=1.0)
+            ax.plot(c, gap[c], marker="o", ms=8, mfc="none", mec=st["color"], mew=2)
+        if tr.diverged_step[0] >= 0:
+            ax.plot(tr.diverged_step[0], gap[tr.diverged_step[0]], marker="X", ms=9,
+                    color=st["color"], mec="black")
+    ax.set(xlabel="step", ylabel=r"$f(\theta_t) - f_{target}$ (log)")
+    ax.grid(alpha=0.3, which="both", lw=0.5)
+
+
+def loss_figure(land, runs: dict, title: str):
+    fig, ax = plt.subplots(figsize=(7.6, 4.6), layout="constrained")
+    draw_loss(ax, runs, land.f_target)
+    ax.legend(fontsize=8, title="o / dashed: commit step", title_fontsize=8)
+    ax.set_title(title)
+    return fig
+
+
+def goodness_figure(runs: dict, methods: dict, threshold: float, lr: float, title: str):
+    """Goodness against step with the threshold; lam_max against 2/lr and each 1/eta_eff."""
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(7.6, 7.0), sharex=True,
+                                      layout="constrained")
+    lam_all = []
+    for name, tr in runs.items():
+        st = style(name)
+        steps = np.arange(tr.records.goodness.shape[0])
+        top.plot(steps, tr.records.goodness[:, 0], color=st["color"], ls=st["ls"], lw=1.4,
+                 label=st["label"])
+        bottom.plot(steps, tr.records.lam_max[:, 0], color=st["color"], ls=st["ls"], lw=1.4)
+        lam_all.append(tr.records.lam_max[:, 0])
+        c = tr.commit_step[0]
+        if c >= 0:
+            top.axvline(c, color=st["color"], ls=(0, (2, 2)), lw=1.0)
+            top.plot(c, tr.records.goodness[c, 0], marker="o", ms=8, mfc="none",
+                     mec=st["color"], mew=2)
+    top.axhline(threshold, color="black", ls="--", lw=1.0, label=f"threshold {threshold:g}")
+    top.set(ylabel="goodness G", ylim=(-0.03, 1.03), title=title)
+    top.legend(fontsize=8, loc="center right")
+    bottom.axhline(2.0 / lr, color="black", ls="--", lw=1.0, label=f"2/lr = {2.0 / lr:.4g}")
+    for name, method in methods.items():
+        if method.rule.mode != "none" or method.rule.alpha or method.rule.beta:
+            st = style(name)
+            label = rf"1/$\tilde\eta$ {st['label']} = {method.inv_eta_eff:.4g} (Thm 2)"
+            bottom.axhline(method.inv_eta_eff, color=st["color"], ls=":", lw=1.3, label=label)
+    lam = np.concatenate(lam_all)
+    if np.nanmin(lam) > 0 and np.nanmax(lam) / np.nanmin(lam) > 50:
+        bottom.set_yscale("log")
+    else:
+        bottom.set_yscale("symlog", linthresh=1.0)
+    bottom.set(xlabel="step", ylabel=r"$\lambda_{max}(\nabla^2 f(\theta_t))$")
+    bottom.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3,
+                  title="reference curvatures (curves: optimizers, colours as above)",
+                  title_fontsize=8)
+    bottom.grid(alpha=0.3, lw=0.5)
+    top.grid(alpha=0.3, lw=0.5)
+    return fig

@@ -1,0 +1,176 @@
+"""Results folders and atomic writers for CSV, JSON and PNG outputs.
+
+A command writes into a hidden temporary folder beside its target and renames it into place
+when everything is written, so an interrupted run leaves no folder that looks finished (the
+temporary one is removed, or, after a hard kill, stays hidden as `.<name>.incomplete-<pid>`).
+An existing folder is never overwritten unless the caller passes `force=True`.
+Single files (e.g. committed figures) are written to a temporary name and renamed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+from moxco_cli.errors import MoxcoError
+
+RUNS_DIR = Path("results") / "runs"
+INCOMPLETE = ".incomplete-"
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write `data` to `path` through a temporary file in the same folder and a rename."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def csv_bytes(frame) -> bytes:
+    """A DataFrame as CSV with round-trip float precision (shortest repr digits)."""
+    return frame.to_csv(index=False, lineterminator="\n").encode()
+
+
+def json_bytes(obj) -> bytes:
+    return (json.dumps(obj, indent=2, sort_keys=False, allow_nan=False) + "\n").encode()
+
+
+def png_bytes(fig, dpi: int = 130) -> bytes:
+    """A matplotlib figure as PNG without date or version metadata (byte-stable reruns)."""
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
+    return buf.getvalue()
+
+
+def default_folder(command: str, landscape: str, base: Path = RUNS_DIR) -> Path:
+    """`results/runs/<command>-<landscape>-<YYYYmmdd-HHMMSS>`, plus `-2`, `-3`... if taken."""
+    stem = f"{command}-{landscape}-{time.strftime('%Y%m%d-%H%M%S')}"
+    path, k = base / stem, 2
+    while path.exists():
+        path, k = base / f"{stem}-{k}", k + 1
+    return path
+
+
+class ResultsFolder:
+    """Context manager collecting a command's outputs and publishing them all at once.
+
+        with ResultsFolder(path, force=False) as out:
+            out.write_csv("summary.csv", frame)
+            out.write_json("config.json", config)
+            out.write_figure("trajectory.png", fig)
+        # now `path` exists with every file, or (on error/interrupt) is untouched
+
+    Args:
+        path: the folder to publish. Its parent must exist unless `make_parents` (used for
+            the default `results/runs/...` location).
+        force: replace an existing folder at `path` (only its contents at publish time).
+    """
+
+    def __init__(self, path: Path, *, force: bool = False, make_parents: bool = False,
+                 option: str = "--out") -> None:
+        self.path = Path(path)
+        self.force = force
+        self.make_parents = make_parents
+        self.option = option
+        self.tmp = self.path.with_name(f".{self.path.name}{INCOMPLETE}{os.getpid()}")
+        self.files: list[str] = []
+
+    def check(self) -> None:
+        """Raise MoxcoError if publishing would overwrite or cannot work; writes nothing."""
+        if self.path.exists() and not self.force:
+            raise MoxcoError(f"{self.option}: {self.path} already exists; pass --force to "
+                             "replace it, or choose another folder")
+        if self.path.exists() and not self.path.is_dir():
+            raise MoxcoError(f"{self.option}: {self.path} exists and is not a folder")
+        parent = self.path.parent
+        if not parent.exists() and not self.make_parents:
+            raise MoxcoError(f"{self.option}: parent folder {parent} does not exist")
+
+    def __enter__(self) -> ResultsFolder:
+        self.check()
+        try:
+            if self.make_parents:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.tmp.mkdir()
+        except OSError as exc:
+            raise MoxcoError(f"{self.option}: cannot write to {self.path.parent} "
+                             f"({exc.strerror or exc})") from None
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            return
+        self._publish()
+
+    def _publish(self) -> None:
+        old = None
+        if self.path.exists():
+            if not self.force:  # appeared while we were computing
+                shutil.rmtree(self.tmp, ignore_errors=True)
+                raise MoxcoError(f"{self.option}: {self.path} appeared during the run; "
+                                 "results discarded, pass --force to replace it")
+            old = self.path.with_name(f".{self.path.name}.replaced-{os.getpid()}")
+            os.replace(self.path, old)
+        os.replace(self.tmp, self.path)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+
+    def _write(self, name: str, data: bytes) -> Path:
+        target = self.tmp / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(target, data)
+        self.files.append(name)
+        return self.path / name
+
+    def write_csv(self, name: str, frame) -> Path:
+        return self._write(name, csv_bytes(frame))
+
+    def write_json(self, name: str, obj) -> Path:
+        return self._write(name, json_bytes(obj))
+
+    def write_figure(self, name: str, fig) -> Path:
+        import matplotlib.pyplot as plt
+
+        data = png_bytes(fig)
+        plt.close(fig)
+        return self._write(name, data)
+
+    def write_text(self, name: str, text: str) -> Path:
+        return self._write(name, text.encode())
+
+
+def library_versions() -> dict:
+    """Versions of moxco and the numerical libraries, for config.json."""
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": platform.python_version()}
+    for pkg in ("moxco", "numpy", "scipy", "matplotlib", "pandas"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            out[pkg] = None
+    return out
+
+
+def config_document(command: str, options: dict, extra: dict | None = None) -> dict:
+    """The config.json of a run: the command, every option (enough to rerun it), versions.
+
+    `created` is the only field that differs between two identical runs.
+    """
+    doc = {"command": command, "options": options}
+    doc.update(extra or {})
+    doc["versions"] = library_versions()
+    doc["created"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    return doc
