@@ -1,0 +1,178 @@
+"""`moxco run` driven through the Typer app: outputs, contract, bad input, folder rules."""
+
+import json
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from moxco_cli.cli import app
+
+runner = CliRunner()
+SUMMARY_COLUMNS = ["optimizer", "start_id", "start_x0", "start_x1", "final_x0", "final_x1",
+                   "final_loss", "outcome", "commit_step", "diverged_step", "nearest_minimum",
+                   "distance_to_nearest"]
+STEP_COLUMNS = ["optimizer", "start_id", "step", "x0", "x1", "loss", "grad_norm", "lam_max",
+                "goodness", "alpha", "beta", "committed"]
+
+
+def invoke(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+@pytest.fixture(scope="module")
+def default_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "default"
+    result = invoke("run", "beale", "--out", out)
+    assert result.exit_code == 0, result.output
+    return out, result
+
+
+def test_default_run_writes_every_output(default_run):
+    out, result = default_run
+    assert sorted(p.name for p in out.iterdir()) == [
+        "config.json", "goodness.png", "loss.png", "summary.csv", "trajectories.csv",
+        "trajectory.png"]
+    assert str(out) in result.output and "gd+moxco" in result.output
+
+
+def test_summary_matches_spec_reference_values(default_run):
+    out, _ = default_run
+    s = pd.read_csv(out / "summary.csv").set_index("optimizer")
+    assert list(pd.read_csv(out / "summary.csv").columns) == SUMMARY_COLUMNS
+    assert list(s.index) == ["gd", "adam", "gd+moxco", "adam+moxco"]
+    assert s.loc["gd", "distance_to_nearest"] > 5 and s.loc["adam", "distance_to_nearest"] > 5
+    assert s.loc["gd+moxco", "distance_to_nearest"] <= 0.15
+    assert s.loc["gd+moxco", "commit_step"] >= 0
+    assert s.loc["gd", "commit_step"] == -1 and (s["diverged_step"] == -1).all()
+
+
+def test_trajectories_table_has_spec_columns_and_one_row_per_step(default_run):
+    out, _ = default_run
+    t = pd.read_csv(out / "trajectories.csv")
+    assert list(t.columns) == STEP_COLUMNS
+    assert len(t) == 4 * 801
+    first = t[(t.optimizer == "gd") & (t.step == 0)].iloc[0]
+    assert (first.x0, first.x1) == (-2.5, 1.2)
+    assert t[t.optimizer == "gd"][["alpha", "beta"]].eq(0).all().all()
+    moxco = t[t.optimizer == "gd+moxco"]
+    assert set(moxco.alpha) == {0.9, 0.1}
+
+
+def test_config_json_records_every_option_seed_and_versions(default_run):
+    out, _ = default_run
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["command"] == "run"
+    opts = cfg["options"]
+    for key in ("landscape", "start", "steps", "optimizers", "lr", "gd_moxco", "adam_moxco",
+                "restart", "threshold", "tau", "commit", "prox", "prox_weight", "noise_std",
+                "seed", "tol"):
+        assert key in opts
+    assert opts["steps"] == 800 and opts["lr"] == 0.005 and opts["gd_moxco"] == [0.9, 0.9]
+    assert cfg["start_used"] == [-2.5, 1.2]
+    for lib in ("moxco", "numpy", "scipy", "matplotlib"):
+        assert cfg["versions"][lib]
+
+
+def test_same_command_twice_gives_byte_identical_csvs(default_run, tmp_path):
+    out, _ = default_run
+    again = tmp_path / "again"
+    assert invoke("run", "beale", "--out", again).exit_code == 0
+    for name in ("summary.csv", "trajectories.csv"):
+        assert (out / name).read_bytes() == (again / name).read_bytes()
+
+
+def test_one_dimensional_run(tmp_path):
+    out = tmp_path / "tw"
+    result = invoke("run", "two-wells", "--start", "2.3", "--steps", "300", "--out", out)
+    assert result.exit_code == 0, result.output
+    s = pd.read_csv(out / "summary.csv")
+    assert "final_x1" not in s.columns and len(s) == 4
+    assert (out / "trajectory.png").stat().st_size > 10_000
+
+
+@pytest.mark.parametrize(("args", "option"), [
+    (["run", "nope"], "LANDSCAPE"),
+    (["run", "beale", "--start", "1"], "--start"),
+    (["run", "beale", "--start", "1,x"], "--start"),
+    (["run", "beale", "--start", "1,2,3"], "--start"),
+    (["run", "two-wells", "--start", "1,2"], "--start"),
+    (["run", "beale", "--lr", "0"], "--lr"),
+    (["run", "beale", "--lr", "-1"], "--lr"),
+    (["run", "beale", "--lr", "abc"], "--lr"),
+    (["run", "beale", "--gd-moxco", "1.0,0.5"], "--gd-moxco"),
+    (["run", "beale", "--adam-moxco", "0.5,-0.1"], "--adam-moxco"),
+    (["run", "beale", "--restart", "0.1"], "--restart"),
+    (["run", "beale", "--threshold", "1"], "--threshold"),
+    (["run", "beale", "--threshold", "0"], "--threshold"),
+    (["run", "beale", "--tau", "0"], "--tau"),
+    (["run", "beale", "--steps", "0"], "--steps"),
+    (["run", "beale", "--optimizers", "gd,sgd"], "--optimizers"),
+    (["run", "beale", "--commit", "maybe"], "--commit"),
+    (["run", "beale", "--prox", "l2"], "--prox"),
+    (["run", "beale", "--noise-std", "-1"], "--noise-std"),
+])
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(args, option, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error:") and option in lines[0]
+    assert "Traceback" not in result.output
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unknown_landscape_message_lists_valid_names(tmp_path):
+    result = invoke("run", "nope", "--out", tmp_path / "x")
+    assert "beale" in result.output and "two-wells" in result.output
+
+
+def test_existing_folder_is_never_overwritten_without_force(default_run):
+    out, _ = default_run
+    before = (out / "summary.csv").read_bytes()
+    result = invoke("run", "beale", "--out", out, "--steps", "5")
+    assert result.exit_code == 2 and "--force" in result.output
+    assert (out / "summary.csv").read_bytes() == before
+
+
+def test_force_replaces_the_named_folder(tmp_path):
+    out = tmp_path / "f"
+    assert invoke("run", "beale", "--out", out, "--steps", "5").exit_code == 0
+    (out / "stale.txt").write_text("old")
+    assert invoke("run", "beale", "--out", out, "--steps", "7", "--force").exit_code == 0
+    assert not (out / "stale.txt").exists()
+    assert pd.read_csv(out / "trajectories.csv").step.max() == 7
+
+
+def test_default_folders_get_a_suffix_instead_of_overwriting(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for _ in range(2):
+        assert invoke("run", "beale", "--steps", "3").exit_code == 0
+    runs = sorted(p.name for p in (tmp_path / "results" / "runs").iterdir())
+    assert len(runs) == 2 and runs[0].startswith("run-beale-")
+    assert not any(p.name.startswith(".") for p in (tmp_path / "results" / "runs").iterdir())
+
+
+def test_start_outside_domain_warns_and_runs(tmp_path):
+    result = invoke("run", "beale", "--start", "6,1", "--steps", "5", "--out", tmp_path / "o")
+    assert result.exit_code == 0 and "outside" in result.output
+
+
+def test_diverging_optimizer_is_reported_not_a_crash(tmp_path):
+    out = tmp_path / "div"
+    result = invoke("run", "beale", "--start", "4,4", "--lr", "0.5", "--steps", "50", "--out", out)
+    assert result.exit_code == 0, result.output
+    s = pd.read_csv(out / "summary.csv").set_index("optimizer")
+    for name in ("gd", "gd+moxco"):  # GD steps scale with the gradient: they blow up
+        assert s.loc[name, "outcome"] == "diverged" and s.loc[name, "diverged_step"] >= 0
+    for name in ("adam", "adam+moxco"):  # Adam's steps are bounded by ~lr: they do not
+        assert s.loc[name, "outcome"] != "diverged" and s.loc[name, "diverged_step"] == -1
+    assert s[["final_x0", "final_x1", "final_loss"]].notna().all().all()
+    assert "diverged" in result.output
+
+
+def test_help_shows_an_example_and_defaults():
+    result = invoke("run", "--help")
+    assert result.exit_code == 0
+    for text in ("moxco run beale", "0.005", "0.9,0.9", "0.95,0.5", "0.1,0.1", "0.85", "0.15"):
+        assert text in result.output
