@@ -44,6 +44,14 @@ def _decades(levels: np.ndarray) -> np.ndarray:
     return 10.0 ** np.arange(lo, hi + 1)
 
 
+def log_colorbar(fig, cs, ax, **kw):
+    """Colourbar of `draw_contours` output with one labelled tick per decade."""
+    cbar = fig.colorbar(cs, ax=ax, **kw)
+    cbar.set_ticks(_decades(cs.levels))
+    cbar.set_label(r"$f(\theta) - f_{target}$ (log scale)")
+    return cbar
+
+
 def draw_contours(ax, land, box: np.ndarray, resolution: int = 300):
     """Filled contours of `f - f_target` on a log scale over `box (2, 2)`; returns the mappable."""
     xs = np.linspace(box[0, 0], box[0, 1], resolution)
@@ -112,8 +120,7 @@ def trajectory_figure(land, runs: dict, title: str):
     fig, ax = plt.subplots(figsize=(7.6, 6.2), layout="constrained")
     box = _view_box(land, [tr.records.x[:, 0, :] for tr in runs.values()])
     cs = draw_contours(ax, land, box)
-    cbar = fig.colorbar(cs, ax=ax, label=r"$f(\theta) - f_{target}$ (log scale)", shrink=0.85)
-    cbar.set_ticks(_decades(cs.levels))
+    log_colorbar(fig, cs, ax, shrink=0.85)
     draw_minima(ax, land)
     draw_paths_2d(ax, runs)
     handles, _ = ax.get_legend_handles_labels()

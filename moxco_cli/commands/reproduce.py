@@ -1,0 +1,49 @@
+"""`moxco reproduce`: regenerate every paper figure and the written verdict (REPRODUCTION.md)."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+EPILOG = (
+    "Examples:\n\n"
+    "  moxco reproduce                 # results/figures/ and results/REPRODUCTION.md\n\n"
+    "  moxco reproduce --quick --out /tmp/repro   # small grids, for a smoke test"
+)
+
+
+def reproduce(
+    out: Annotated[Path, typer.Option("--out", help="Folder receiving figures/ and REPRODUCTION.md.")] = Path("results"),
+    quick: Annotated[bool, typer.Option("--quick", help="Small grids and samples (a smoke test; numbers are not the paper's).")] = False,
+) -> None:
+    """Regenerate all paper figures into OUT/figures and the claim-by-claim report OUT/REPRODUCTION.md."""
+    from moxco_cli.errors import MoxcoError
+    from moxco_cli.experiments.report_md import write_report
+    from moxco_cli.experiments.reproduce import reproduce as run_pipeline
+    from moxco_cli.report import ResultsFolder
+
+    if not out.exists():
+        try:
+            out.mkdir(parents=True)
+        except OSError as exc:
+            raise MoxcoError(f"--out: cannot create {out} ({exc.strerror or exc})") from None
+    started = time.perf_counter()
+
+    def progress(description: str, k: int, total: int) -> None:
+        print(f"[{k + 1}/{total}] {description} ({time.perf_counter() - started:.0f} s)",
+              file=sys.stderr, flush=True)
+
+    # The figures folder is the pipeline's own output: it is replaced as a whole, atomically.
+    with ResultsFolder(out / "figures", force=True) as figures:
+        run_pipeline(figures, quick=quick, progress=progress)
+    report = write_report(out / "figures", out / "REPRODUCTION.md")
+    print(f"Figures: {out / 'figures'}\nReport: {report}")
+    print(f"Done in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("reproduce", epilog=EPILOG)(reproduce)

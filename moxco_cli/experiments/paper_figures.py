@@ -1,0 +1,115 @@
+"""Computations behind the paper's Figures 1 and 3 (tables only; plots live in plots/paper.py).
+
+Figure 3's starts are chosen by a documented rule, not by hand. The paper says Adam gets
+"trapped in local stationary points when initiated in unfavorable energy zones", so on a grid of
+starts over the Beale domain we take the starts from which Adam (Figure 3 settings) is *trapped*:
+it ends more than 0.1 from the global minimum, not diverged, at a near-stationary point
+(final gradient norm < 0.1; this excludes starts where Adam merely had no time to move). The
+first chosen start is the trapped one where Adam ends with the highest loss, each next one the
+trapped start farthest from those already chosen (farthest-point sampling), so the three starts
+lie in different regions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+import landscapes
+from moxco_cli.engine import Trajectory, simulate
+from moxco_cli.experiments.tables import summary_frame, trajectories_frame
+from moxco_cli.settings import OptimizerSettings, build_method
+
+FIG1_START = (-2.5, 1.2)
+FIG1_STEPS = 800
+FIG1_SETTINGS = OptimizerSettings()  # lr 0.005, (0.9, 0.9) / (0.95, 0.5), restart (0.1, 0.1)
+FIG3_SETTINGS = OptimizerSettings(lr=0.001, adam_moxco=(0.99, 0.95), restart=(0.9, 0.8))
+FIG3_STEPS = 800
+REACHED = 0.1  # distance to (3, 0.5) that counts as reaching the global minimum in Fig 3
+STATIONARY = 0.1  # final gradient norm below which Adam counts as trapped, not just slow
+
+
+@dataclass
+class PathRuns:
+    """Recorded runs of several methods from the same starts."""
+
+    landscape: object
+    settings: OptimizerSettings
+    steps: int
+    starts: np.ndarray  # (S, 2)
+    trajectories: dict[str, Trajectory]  # one batched trajectory (all S starts) per method
+
+    def single(self, start_id: int) -> dict[str, Trajectory]:
+        """Per-method trajectories restricted to one start (for plotting)."""
+        out = {}
+        for name, tr in self.trajectories.items():
+            sl = slice(start_id, start_id + 1)
+            rec = tr.records
+            sub = type(rec)(**{k: getattr(rec, k)[:, sl] for k in rec.__dataclass_fields__})
+            out[name] = Trajectory(name, tr.steps, tr.x0[sl], tr.final[sl], tr.final_loss[sl],
+                                   tr.commit_step[sl], tr.diverged_step[sl], sub)
+        return out
+
+    def summary(self, tol: float) -> pd.DataFrame:
+        return summary_frame(self.trajectories, self.landscape, tol)
+
+    def steps_table(self) -> pd.DataFrame:
+        return trajectories_frame(self.trajectories)
+
+
+def run_paths(methods, starts, settings: OptimizerSettings, steps: int) -> PathRuns:
+    beale = landscapes.get("beale")
+    starts = np.asarray(starts, dtype=float).reshape(-1, 2)
+    trajs = {m: simulate(beale, build_method(m, settings), starts, steps, record=True,
+                         noise_std=settings.noise_std, seed=settings.seed) for m in methods}
+    return PathRuns(beale, settings, steps, starts, trajs)
+
+
+def figure1(variant: str) -> PathRuns:
+    """Fig 1a (GD+MoXCo vs GD, Adam) or 1b (Adam+MoXCo vs GD, Adam) from (-2.5, 1.2)."""
+    moxco = {"a": "gd+moxco", "b": "adam+moxco"}[variant]
+    return run_paths(("gd", "adam", moxco), [FIG1_START], FIG1_SETTINGS, FIG1_STEPS)
+
+
+def grid_starts(land, n: int) -> np.ndarray:
+    """`(n*n, 2)` starts on an n x n grid over the domain, x0 fastest."""
+    gx = np.linspace(*land.bounds[0], n)
+    gy = np.linspace(*land.bounds[1], n)
+    xx, yy = np.meshgrid(gx, gy)
+    return np.column_stack([xx.ravel(), yy.ravel()])
+
+
+@dataclass
+class Figure3Choice:
+    grid: np.ndarray  # (G, 2) candidate starts
+    adam_final_loss: np.ndarray  # (G,)
+    adam_stuck: np.ndarray  # (G,) bool: Adam ends > REACHED from the minimum, not diverged
+    adam_trapped: np.ndarray  # (G,) bool: stuck at a near-stationary point (the candidates)
+    moxco_reached: np.ndarray  # (G,) bool: Adam+MoXCo within REACHED of the minimum
+    chosen: np.ndarray  # (3,) indices into grid
+
+
+def choose_figure3_starts(grid_n: int = 41, count: int = 3) -> Figure3Choice:
+    """Apply the module docstring's rule on a grid_n x grid_n grid (batched, no recording)."""
+    beale = landscapes.get("beale")
+    grid = grid_starts(beale, grid_n)
+    goal = beale.minimum("global").x
+    adam = simulate(beale, build_method("adam", FIG3_SETTINGS), grid, FIG3_STEPS)
+    moxco = simulate(beale, build_method("adam+moxco", FIG3_SETTINGS), grid, FIG3_STEPS)
+    stuck = (np.linalg.norm(adam.final - goal, axis=1) > REACHED) & ~adam.diverged
+    reached = (np.linalg.norm(moxco.final - goal, axis=1) <= REACHED) & ~moxco.diverged
+    trapped = stuck & (np.linalg.norm(beale.grad(adam.final), axis=1) < STATIONARY)
+    candidates = np.flatnonzero(trapped)
+    chosen = [candidates[np.argmax(adam.final_loss[candidates])]]
+    while len(chosen) < min(count, len(candidates)):
+        d = np.min(np.linalg.norm(grid[candidates, None, :] - grid[None, chosen, :], axis=2),
+                   axis=1)
+        chosen.append(candidates[np.argmax(d)])
+    return Figure3Choice(grid, adam.final_loss, stuck, trapped, reached, np.array(chosen))
+
+
+def figure3(choice: Figure3Choice) -> PathRuns:
+    return run_paths(("adam", "adam+moxco"), choice.grid[choice.chosen], FIG3_SETTINGS,
+                     FIG3_STEPS)
