@@ -41,6 +41,13 @@ def run(
     execute(cfg, folder)
 
 
+def config_from_options(options: dict):
+    """A validated RunConfig from config.json's options (used by `moxco rerun`)."""
+    from moxco_cli.experiments.run import RunConfig
+
+    return RunConfig.from_options(options)
+
+
 def execute(cfg, folder) -> None:
     """Run `cfg`, write its folder, print the summary (shared with `moxco rerun`)."""
     from moxco_cli.experiments.run import run_experiment

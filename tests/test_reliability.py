@@ -1,0 +1,180 @@
+"""Nothing lost: interrupts, folder rules, config round trips, numerical edge cases."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+import landscapes
+from moxco_cli.cli import app
+from moxco_cli.engine import simulate
+from moxco_cli.errors import MoxcoError
+from moxco_cli.report import ResultsFolder
+from moxco_cli.settings import METHOD_NAMES, OptimizerSettings, build_method
+
+runner = CliRunner()
+
+
+def invoke(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def _start_and_interrupt(args, cwd, wait_for_s=2.5):
+    env = dict(os.environ, MPLBACKEND="Agg")
+    proc = subprocess.Popen([sys.executable, "-m", "moxco_cli", *map(str, args)], cwd=cwd,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    time.sleep(wait_for_s)
+    assert proc.poll() is None, "the run finished before it could be interrupted"
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    return proc.returncode, out, err
+
+
+LONG_RUN = ["run", "beale", "--steps", "2000000", "--optimizers", "gd"]
+
+
+def test_sigint_mid_run_exits_130_and_leaves_nothing(tmp_path):
+    target = tmp_path / "never"
+    code, out, err = _start_and_interrupt([*LONG_RUN, "--out", target], tmp_path)
+    assert code == 130
+    assert "Interrupted" in err and "Traceback" not in err
+    assert not target.exists()
+    assert list(tmp_path.iterdir()) == []  # no hidden half-written folder either
+
+
+def test_sigint_during_forced_rerun_keeps_the_earlier_folder_intact(tmp_path):
+    target = tmp_path / "earlier"
+    assert invoke("run", "beale", "--steps", "20", "--out", target).exit_code == 0
+    before = {p.name: p.read_bytes() for p in target.iterdir()}
+    code, _, err = _start_and_interrupt([*LONG_RUN, "--out", target, "--force"], tmp_path)
+    assert code == 130
+    assert {p.name: p.read_bytes() for p in target.iterdir()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["earlier"]
+
+
+def test_interrupt_while_writing_removes_the_partial_folder(tmp_path):
+    target = tmp_path / "partial"
+    with pytest.raises(KeyboardInterrupt), ResultsFolder(target) as out:
+        out.write_text("a.csv", "x\n")
+        raise KeyboardInterrupt
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_results_folder_refuses_existing_and_reports_missing_or_readonly_parent(tmp_path):
+    (tmp_path / "exists").mkdir()
+    with pytest.raises(MoxcoError, match="--force"):
+        ResultsFolder(tmp_path / "exists").check()
+    with pytest.raises(MoxcoError, match="does not exist"):
+        ResultsFolder(tmp_path / "no" / "such").check()
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o500)
+    try:
+        if os.access(ro, os.W_OK):  # root ignores permission bits: simulate with a file parent
+            parent = tmp_path / "file"
+            parent.write_text("")
+            result = invoke("run", "beale", "--steps", "3", "--out", parent / "x")
+        else:
+            result = invoke("run", "beale", "--steps", "3", "--out", ro / "x")
+        assert result.exit_code == 2
+        assert result.output.count("\n") == 1 and "--out" in result.output
+    finally:
+        ro.chmod(0o700)
+
+
+def test_rerun_reproduces_csvs_byte_for_byte(tmp_path):
+    first, second = tmp_path / "first", tmp_path / "second"
+    args = ["run", "two-wells", "--start", "2.3", "--steps", "200", "--noise-std", "0.3",
+            "--seed", "7", "--commit", "reversible"]
+    assert invoke(*args, "--out", first).exit_code == 0
+    result = invoke("rerun", first / "config.json", "--out", second)
+    assert result.exit_code == 0, result.output
+    for name in ("summary.csv", "trajectories.csv"):
+        assert (first / name).read_bytes() == (second / name).read_bytes()
+    a, b = (json.loads((p / "config.json").read_text()) for p in (first, second))
+    a.pop("created"), b.pop("created")
+    assert a == b
+
+
+@pytest.mark.parametrize(("key", "value", "option"), [
+    ("lr", -1, "--lr"), ("gd_moxco", [1.5, 0.1], "--gd-moxco"), ("threshold", 2, "--threshold"),
+    ("commit", "sometimes", "--commit"), ("steps", 0, "--steps"), ("start", [1], "--start"),
+    ("landscape", "nope", "LANDSCAPE"), ("bogus_key", 1, "--bogus-key"),
+])
+def test_hand_edited_config_gets_the_same_message_as_the_cli_option(tmp_path, key, value, option):
+    first = tmp_path / "first"
+    assert invoke("run", "beale", "--steps", "5", "--out", first).exit_code == 0
+    doc = json.loads((first / "config.json").read_text())
+    doc["options"][key] = value
+    edited = tmp_path / "edited.json"
+    edited.write_text(json.dumps(doc))
+    result = invoke("rerun", edited, "--out", tmp_path / "second")
+    assert result.exit_code == 2
+    assert result.output.startswith(f"Error: {option}") and result.output.count("\n") == 1
+    assert not (tmp_path / "second").exists()
+
+
+def test_different_seed_changes_noisy_results(tmp_path):
+    outs = []
+    for seed in (1, 2):
+        out = tmp_path / f"s{seed}"
+        assert invoke("run", "beale", "--steps", "50", "--noise-std", "0.5", "--seed", seed,
+                      "--out", out).exit_code == 0
+        outs.append((out / "summary.csv").read_bytes())
+    assert outs[0] != outs[1]
+
+
+EDGE_STARTS = {
+    "saddle": (0.0, 1.0), "minimum": (3.0, 0.5), "domain-edge": (4.5, -4.5),
+    "far-outside": (1e5, 1e5),
+}
+
+
+@pytest.mark.parametrize("where", list(EDGE_STARTS))
+def test_numerical_edge_starts_are_silent_and_well_formed(where, tmp_path):
+    start = ",".join(repr(v) for v in EDGE_STARTS[where])
+    out = tmp_path / where
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = invoke("run", "beale", "--start", start, "--steps", "100", "--out", out)
+    assert result.exit_code == 0, result.output
+    s = pd.read_csv(out / "summary.csv")
+    numeric = ["final_x0", "final_x1", "final_loss", "distance_to_nearest"]
+    assert s[numeric].notna().all().all()
+    assert set(s.outcome) <= {"minimum:global", "none", "diverged"}
+    assert ((s.outcome == "diverged") == (s.diverged_step >= 0)).all()
+    if where == "minimum":  # a fixed point of every method
+        assert (s.outcome == "minimum:global").all() and (s.final_loss == 0).all()
+    if where == "saddle":  # the gradient vanishes: plain GD and Adam never move
+        plain = s[s.optimizer.isin(["gd", "adam"])]
+        assert (plain.final_x0 == 0).all() and (plain.final_x1 == 1).all()
+
+
+def test_lr_so_large_that_every_optimizer_diverges_in_one_step(tmp_path):
+    out = tmp_path / "huge"
+    result = invoke("run", "beale", "--start", "1,1", "--lr", "1e7", "--steps", "10",
+                    "--out", out)
+    assert result.exit_code == 0, result.output
+    s = pd.read_csv(out / "summary.csv")
+    assert (s.outcome == "diverged").all() and (s.diverged_step == 0).all()
+    assert (s.final_x0 == 1.0).all() and (s.final_x1 == 1.0).all()  # frozen at the start
+    t = pd.read_csv(out / "trajectories.csv")
+    assert t[["x0", "x1", "loss", "goodness"]].notna().all().all()
+
+
+@pytest.mark.parametrize("name", METHOD_NAMES)
+def test_single_start_engine_run_is_silent(name):
+    beale = landscapes.get("beale")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        tr = simulate(beale, build_method(name, OptimizerSettings(lr=10.0)),
+                      np.array([[4.5, 4.5]]), 30, record=True)
+    assert np.isfinite(tr.records.x).all()
