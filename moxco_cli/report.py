@@ -79,6 +79,8 @@ class ResultsFolder:
     def __init__(self, path: Path, *, force: bool = False, make_parents: bool = False,
                  option: str = "--out") -> None:
         self.path = Path(path)
+        if self.path.name in ("", ".", ".."):  # `--out ''` or `--out .`: the folder itself
+            self.path = self.path.resolve()
         self.force = force
         self.make_parents = make_parents
         self.option = option

@@ -178,3 +178,13 @@ def test_single_start_engine_run_is_silent(name):
         tr = simulate(beale, build_method(name, OptimizerSettings(lr=10.0)),
                       np.array([[4.5, 4.5]]), 30, record=True)
     assert np.isfinite(tr.records.x).all()
+
+
+@pytest.mark.parametrize("name", ["", ".", ".."])
+def test_out_naming_the_current_or_parent_folder_is_refused_not_a_crash(name, tmp_path,
+                                                                         monkeypatch):
+    (tmp_path / "sub").mkdir()
+    monkeypatch.chdir(tmp_path / "sub")
+    result = invoke("run", "beale", "--steps", "2", "--out", name)
+    assert result.exit_code == 2 and "already exists" in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sub"]
