@@ -19,7 +19,7 @@ NAMES = {"gd": "GD", "adam": "Adam", "gd+moxco": "GD+MoXCo", "adam+moxco": "Adam
 
 def _read(folder: Path, name: str) -> pd.DataFrame | None:
     path = folder / name
-    return pd.read_csv(path, float_precision="round_trip") if path.exists() else None
+    return pd.read_csv(path) if path.exists() else None
 
 
 def _fmt(v, digits=3) -> str:
