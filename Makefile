@@ -27,5 +27,9 @@ test: install lint
 reproduce-figures: install
 	MPLBACKEND=Agg $(BIN)/moxco reproduce --out results
 
+# Engine throughput table -> results/benchmarks.csv (a few minutes; not part of `make test`).
+bench: install
+	MPLBACKEND=Agg $(BIN)/python benchmarks/bench_engine.py
+
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -1,0 +1,424 @@
+"""Engine throughput benchmark (issue 6): trajectory-steps per second, one table, one CSV.
+
+    make bench                                   # or: .venv/bin/python benchmarks/bench_engine.py
+    .venv/bin/python benchmarks/bench_engine.py --only engine,baseline --repeats 5
+
+Unit: trajectory-steps per second = N starts x T steps / wall seconds, goodness (exact lam_max)
+evaluated every step; workload Adam+MoXCo (SPEC defaults: lr 0.005, alpha, beta = 0.95, 0.5,
+latch, threshold 0.85, tau 0.15) on Beale, float64, T = 1000, starts uniform on [-4.5, 4.5]^2
+from `default_rng(0)`.
+
+Cases (all in one run, each the median of >= 3 repeats):
+- `baseline`: a naive per-trajectory loop over NumPy 2-vectors, written below. Its rate does
+  not depend on N, so it runs on a small sample of starts; every ratio is against it.
+- `reference`: the straightforward vectorized engine as it was before issue 6
+  (`benchmarks/reference_engine.py`), at each N.
+- `engine`: `moxco_cli.engine.simulate` (default chunking and threads) at each N.
+- `engine-1e6-rss`: N = 1e6 without per-step records, in a fresh process: peak RSS.
+- `cli`: `moxco --help`, `moxco run beale`, `moxco escape-count --inits 50` as whole processes
+  (wall time and peak RSS of the child); a command that fails is reported "not available".
+
+Before timing, the engine is checked against the reference on a sample (records included,
+plus noisy, reversible and chunked/threaded runs): every array must be equal bit for bit.
+Peak RSS: the high-water mark of this process during the case (reset through
+`/proc/self/clear_refs` before each case; where that is unavailable, the process-wide peak).
+The machine is shared: the 1-minute load average is printed with each case.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+
+import reference_engine  # noqa: E402
+
+import landscapes  # noqa: E402
+from moxco_cli.engine import simulate  # noqa: E402
+from moxco_cli.settings import METHOD_NAMES, OptimizerSettings, build_method  # noqa: E402
+
+STEPS = 1000
+SIZES = (1, 50, 1_000, 10_000, 100_000)
+METHOD = "adam+moxco"
+
+
+# ---- the naive baseline: one trajectory at a time, NumPy 2-vectors ---------------------------
+
+_C = np.array([1.5, 2.25, 2.625])
+_POW = np.array([1.0, 2.0, 3.0])
+
+
+def _beale_f_grad_hess(p):
+    """Beale at one point `p (2,)`: f, grad (2,), Hessian entries (hxx, hxy, hyy)."""
+    x, y = p
+    yp = y ** _POW  # y, y^2, y^3
+    r = _C + x * (yp - 1.0)
+    rx = yp - 1.0
+    ry = x * _POW * y ** (_POW - 1.0)
+    rxy = _POW * y ** (_POW - 1.0)
+    ryy = x * _POW * (_POW - 1.0) * y ** np.maximum(_POW - 2.0, 0.0)
+    f = r @ r
+    grad = 2.0 * np.array([r @ rx, r @ ry])
+    hxx = 2.0 * (rx @ rx)
+    hxy = 2.0 * (rx @ ry + r @ rxy)
+    hyy = 2.0 * (ry @ ry + r @ ryy)
+    return f, grad, (hxx, hxy, hyy)
+
+
+def _beale_grad(p):
+    x, y = p
+    yp = y ** _POW
+    r = _C + x * (yp - 1.0)
+    return 2.0 * np.array([r @ (yp - 1.0), r @ (x * _POW * y ** (_POW - 1.0))])
+
+
+def naive_trajectory(x0, steps, s: OptimizerSettings):
+    """Adam+MoXCo (latch) from one start; returns (final (2,), commit_step, diverged_step)."""
+    alpha, beta = s.adam_moxco
+    a_restart, b_restart = s.restart
+    lr, b1, b2, eps = s.lr, 0.9, 0.999, 1e-8
+    inv_eta = 2.0 * (1.0 + alpha) / (lr * (1.0 + 2.0 * beta))
+    x = np.array(x0, dtype=float)
+    prev = x.copy()
+    m = np.zeros(2)
+    v2 = np.zeros(2)
+    committed, commit_step, diverged_step = False, -1, -1
+    for t in range(steps):
+        f, g, (hxx, hxy, hyy) = _beale_f_grad_hess(x)
+        mean = 0.5 * (hxx + hyy)
+        rad = np.hypot(0.5 * (hxx - hyy), hxy)
+        lam = mean + rad if mean >= 0 or mean - rad == 0 else (hxx * hyy - hxy * hxy) / (mean - rad)
+        good = np.exp(-s.tau * (g @ g + max(lam - inv_eta, 0.0) + abs(f)))
+        if not committed and np.isfinite(good) and good > s.threshold:
+            committed, commit_step = True, t
+        a, b = (a_restart, b_restart) if committed else (alpha, beta)
+        d = x - prev
+        gv = _beale_grad(x + b * d)
+        m = b1 * m + (1.0 - b1) * gv
+        v2 = b2 * v2 + (1.0 - b2) * gv * gv
+        step = lr * (m / (1.0 - b1 ** (t + 1))) / (np.sqrt(v2 / (1.0 - b2 ** (t + 1))) + eps)
+        x_new = x + a * d - step
+        if not np.all(np.abs(x_new) <= 1e6):
+            diverged_step = t
+            break
+        prev, x = x, x_new
+    return x, commit_step, diverged_step
+
+
+# ---- measurement helpers ----------------------------------------------------------------------
+
+
+def _reset_peak_rss() -> bool:
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        return True
+    except OSError:
+        return False
+
+
+def _peak_rss_mib() -> float:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _load() -> float:
+    return os.getloadavg()[0]
+
+
+@dataclass
+class Row:
+    case: str
+    n: int | None
+    steps: int | None
+    times: list[float] = field(default_factory=list)
+    rss_mib: float | None = None
+    status: str = "ok"
+    note: str = ""
+    load: float = 0.0
+
+    @property
+    def median(self) -> float | None:
+        return float(np.median(self.times)) if self.times else None
+
+    @property
+    def rate(self) -> float | None:
+        if not self.times or self.n is None or self.steps is None:
+            return None
+        return self.n * self.steps / self.median
+
+
+def _starts(n: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).uniform(-4.5, 4.5, size=(n, 2))
+
+
+def _timed(fn, repeats: int) -> list[float]:
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return times
+
+
+def _measure(case, n, steps, fn, repeats, note="") -> Row:
+    row = Row(case, n, steps, note=note, load=_load())
+    exact = _reset_peak_rss()
+    row.times = _timed(fn, repeats)
+    row.rss_mib = _peak_rss_mib()
+    if not exact:
+        row.note = (row.note + "; " if row.note else "") + "RSS = process peak"
+    return row
+
+
+# ---- equality with the straightforward path ---------------------------------------------------
+
+
+def _assert_same(fast, ref, what: str) -> None:
+    for key in ("final", "final_loss", "commit_step", "diverged_step"):
+        np.testing.assert_array_equal(getattr(fast, key), getattr(ref, key),
+                                      err_msg=f"{what}: {key}")
+    if ref.records is not None:
+        for key in vars(ref.records):
+            np.testing.assert_array_equal(getattr(fast.records, key), getattr(ref.records, key),
+                                          err_msg=f"{what}: records.{key}")
+
+
+def check_equality(sample: int, steps: int) -> str:
+    """Engine == reference, bit for bit, on a sample; raises AssertionError otherwise."""
+    beale, wells = landscapes.get("beale"), landscapes.get("two-wells")
+    starts = _starts(sample, seed=1)
+    starts[:3] = [[4.0, 4.0], [0.0, 1.0], [3.0, 0.5]]  # saddle, minimum; [4, 4] diverges at lr .05
+    checks = 0
+    for name in METHOD_NAMES:
+        for s in (OptimizerSettings(), OptimizerSettings(lr=0.05, commit="reversible"),
+                  OptimizerSettings(noise_std=0.3, seed=4, prox="l1", prox_weight=0.5)):
+            m = build_method(name, s)
+            kw = dict(noise_std=s.noise_std, seed=s.seed)
+            _assert_same(simulate(beale, m, starts, steps, record=True, **kw),
+                         reference_engine.simulate(beale, m, starts, steps, record=True, **kw),
+                         f"beale {name} {s}")
+            checks += 1
+    wide = np.random.default_rng(2).uniform(-4, 4, (3 * 4096 + 5, 1))
+    m = build_method("adam+moxco", OptimizerSettings(noise_std=0.1))
+    _assert_same(simulate(wells, m, wide, 50, noise_std=0.1, seed=3, threads=2),
+                 reference_engine.simulate(wells, m, wide, 50, noise_std=0.1, seed=3),
+                 "two-wells chunked, threaded, noisy")
+    big = _starts(20_000, seed=3)
+    m = build_method(METHOD, OptimizerSettings())
+    _assert_same(simulate(beale, m, big, 100), reference_engine.simulate(beale, m, big, 100),
+                 "beale 20000 starts, default chunks and threads")
+    return (f"{checks + 2} runs equal bit for bit ({sample} starts x {steps} steps with records,"
+            " 4 optimizers x 3 settings; plus chunked/threaded two-wells and 20000-start Beale)")
+
+
+def check_baseline(n: int, steps: int, settings: OptimizerSettings) -> str:
+    """The naive loop computes the same thing: final points agree to 1e-9 on most starts."""
+    starts = _starts(n)
+    tr = simulate(landscapes.get("beale"), build_method(METHOD, settings), starts, steps)
+    close = 0
+    for i, x0 in enumerate(starts):
+        final, commit_step, _ = naive_trajectory(x0, steps, settings)
+        close += bool(np.allclose(final, tr.final[i], rtol=0, atol=1e-9)
+                      and commit_step == tr.commit_step[i])
+    return f"naive baseline agrees with the engine (final to 1e-9, same commit step) on {close}/{n}"
+
+
+# ---- cases ------------------------------------------------------------------------------------
+
+
+def bench_baseline(sample: int, steps: int, repeats: int, settings) -> Row:
+    starts = _starts(sample)
+
+    def run():
+        for x0 in starts:
+            naive_trajectory(x0, steps, settings)
+
+    return _measure("baseline", sample, steps, run, repeats,
+                    note="naive per-trajectory loop; rate independent of N")
+
+
+def bench_engine(case, fn_simulate, n, steps, repeats, method) -> Row:
+    beale, starts = landscapes.get("beale"), _starts(n)
+    return _measure(case, n, steps, lambda: fn_simulate(beale, method, starts, steps), repeats)
+
+
+_RSS_CHILD = """
+import resource, sys, time, numpy as np
+import landscapes
+from moxco_cli.engine import simulate
+from moxco_cli.settings import OptimizerSettings, build_method
+n, steps = int(sys.argv[1]), int(sys.argv[2])
+starts = np.random.default_rng(0).uniform(-4.5, 4.5, size=(n, 2))
+t0 = time.perf_counter()
+method = build_method("adam+moxco", OptimizerSettings())
+tr = simulate(landscapes.get("beale"), method, starts, steps)
+print(time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+"""
+
+
+def bench_million(n: int, steps: int) -> Row:
+    row = Row("engine-1e6-rss", n, steps, note="no per-step records; fresh process", load=_load())
+    out = subprocess.run([sys.executable, "-c", _RSS_CHILD, str(n), str(steps)], cwd=ROOT,
+                         capture_output=True, text=True, check=True)
+    seconds, rss = (float(v) for v in out.stdout.split())
+    row.times, row.rss_mib = [seconds], rss
+    return row
+
+
+def _moxco() -> list[str]:
+    script = Path(sys.executable).parent / "moxco"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "moxco_cli"]
+
+
+# Runs one command and reports its wall time and peak RSS. A small process of its own, so that
+# the child's peak RSS does not include a copy of this (large) benchmark process made at fork.
+_LAUNCHER = """
+import os, resource, subprocess, sys, time
+t0 = time.perf_counter()
+proc = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+elapsed = time.perf_counter() - t0
+rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+last = (proc.stderr.strip().splitlines() or [""])[-1]
+print(proc.returncode, elapsed, rss, last, sep="\\n")
+"""
+
+
+def bench_cli(label: str, args: list[str], repeats: int) -> Row:
+    row = Row(f"cli: moxco {label}", None, None, load=_load())
+    env = dict(os.environ, MPLBACKEND="Agg")
+    for i in range(repeats):
+        with tempfile.TemporaryDirectory() as tmp:
+            argv = [a.replace("{out}", str(Path(tmp) / f"out{i}")) for a in args]
+            out = subprocess.run([sys.executable, "-S", "-c", _LAUNCHER, *_moxco(), *argv],
+                                 cwd=tmp, env=env, capture_output=True, text=True, check=True)
+        code, elapsed, rss, last = out.stdout.split("\n")[:4]
+        if int(code) != 0:
+            row.status, row.note, row.times = "not available", (last or f"exit {code}")[:120], []
+            return row
+        row.times.append(float(elapsed))
+        row.rss_mib = max(row.rss_mib or 0.0, float(rss))
+    row.note = "whole process (wall); peak RSS of the command"
+    return row
+
+
+# ---- report -----------------------------------------------------------------------------------
+
+HEADER = ("case", "N", "T", "repeats", "median s", "traj-steps/s", "x baseline", "peak RSS MiB",
+          "load", "note")
+
+
+def _fmt(row: Row, base_rate: float | None) -> list[str]:
+    rate = row.rate
+    ratio = f"{rate / base_rate:.0f}x" if rate and base_rate else ""
+    if row.case == "baseline":
+        ratio = "1x"
+    med = row.median
+    return [row.case, "" if row.n is None else f"{row.n:g}", "" if row.steps is None else str(
+        row.steps), str(len(row.times)), "" if med is None else f"{med:.4g}",
+        "" if rate is None else f"{rate:.3g}", ratio,
+        "" if row.rss_mib is None else f"{row.rss_mib:.0f}", f"{row.load:.2f}",
+        row.status if row.status != "ok" else row.note]
+
+
+def print_row(row: Row, base_rate: float | None) -> None:
+    cells = _fmt(row, base_rate)
+    print(" | ".join(cells), flush=True)
+
+
+def write_csv(rows: list[Row], base_rate: float | None, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".csv.tmp")
+    with tmp.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["case", "n", "steps", "repeats", "median_s", "min_s", "max_s",
+                    "traj_steps_per_s", "ratio_to_baseline", "peak_rss_mib", "load_1min",
+                    "status", "note"])
+        for r in rows:
+            rate = r.rate
+            w.writerow([r.case, r.n if r.n is not None else "", r.steps or "", len(r.times),
+                        repr(r.median) if r.times else "", repr(min(r.times)) if r.times else "",
+                        repr(max(r.times)) if r.times else "", repr(rate) if rate else "",
+                        repr(rate / base_rate) if rate and base_rate else "",
+                        f"{r.rss_mib:.1f}" if r.rss_mib is not None else "", f"{r.load:.2f}",
+                        r.status, r.note])
+    tmp.replace(path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--repeats", type=int, default=3, help="repeats per case (>= 3)")
+    ap.add_argument("--steps", type=int, default=STEPS)
+    ap.add_argument("--sizes", default=",".join(str(s) for s in SIZES))
+    ap.add_argument("--only", default="equality,baseline,reference,engine,million,cli",
+                    help="comma-separated subset of the cases")
+    ap.add_argument("--baseline-sample", type=int, default=20)
+    ap.add_argument("--million", type=int, default=1_000_000, help="N of the RSS case")
+    ap.add_argument("--million-steps", type=int, default=100,
+                    help="T of the RSS case (peak RSS does not grow with T without records)")
+    ap.add_argument("--out", type=Path, default=ROOT / "results" / "benchmarks.csv")
+    args = ap.parse_args(argv)
+    if args.repeats < 3:
+        ap.error("--repeats must be >= 3 (the table quotes medians)")
+    only = set(args.only.split(","))
+    sizes = [int(float(s)) for s in args.sizes.split(",")]
+    settings = OptimizerSettings()
+    method = build_method(METHOD, settings)
+
+    print(f"moxco engine benchmark: {METHOD} on beale, float64, T={args.steps}, "
+          f"goodness every step | python {platform.python_version()}, numpy {np.__version__}, "
+          f"{os.cpu_count()} cpus, load {_load():.2f}", flush=True)
+    if "equality" in only:
+        print("equality:", check_equality(256, 300), flush=True)
+    rows: list[Row] = []
+    base_rate = None
+    print(" | ".join(HEADER), flush=True)
+    if "baseline" in only:
+        row = bench_baseline(args.baseline_sample, args.steps, args.repeats, settings)
+        rows.append(row)
+        base_rate = row.rate
+        print_row(row, base_rate)
+    for n in sizes:
+        for case, fn in (("reference", reference_engine.simulate), ("engine", simulate)):
+            if case in only:
+                rows.append(bench_engine(case, fn, n, args.steps, args.repeats, method))
+                print_row(rows[-1], base_rate)
+    if "million" in only:
+        rows.append(bench_million(args.million, args.million_steps))
+        print_row(rows[-1], base_rate)
+    if "cli" in only:
+        commands = (("--help", ["--help"]), ("run beale", ["run", "beale", "--out", "{out}"]),
+                    ("escape-count --inits 50",
+                     ["escape-count", "--inits", "50", "--out", "{out}"]))
+        for label, cmd in commands:
+            rows.append(bench_cli(label, cmd, args.repeats))
+            if rows[-1].status != "ok":
+                print(f"moxco {label}: not available ({rows[-1].note})", flush=True)
+            print_row(rows[-1], base_rate)
+    if "baseline" in only:
+        print(check_baseline(args.baseline_sample, args.steps, settings), flush=True)
+    write_csv(rows, base_rate, args.out)
+    print(f"wrote {args.out}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
