@@ -2,6 +2,11 @@
 
 Every method takes a batch `x` of shape `(N, d)` (float64) and returns arrays whose first
 axis is the batch: `f -> (N,)`, `grad -> (N, d)`, `hess -> (N, d, d)`, `lam_max -> (N,)`.
+
+For the engine's inner loop a landscape may also provide `evaluator(n)`, an `Evaluator` that
+computes the same numbers, bit for bit, in one fused pass over preallocated buffers. The
+default evaluator simply calls the public methods, so a landscape needs nothing more than
+`f`, `grad` and `hess` to run.
 """
 
 from __future__ import annotations
@@ -35,6 +40,26 @@ def lam_max_from_hessian(hess: np.ndarray) -> np.ndarray:
     return np.linalg.eigvalsh(hess)[:, -1]
 
 
+def lam_max_2x2_into(a, b, c, out: np.ndarray, work: np.ndarray) -> np.ndarray:
+    """`lam_max_2x2(a, b, c)` written into `out (n,)`, bit for bit, using `work (2, n)` scratch.
+
+    The same operations in the same order; the cancellation-free branch (`m < 0`, rare) is
+    evaluated on those rows only. Warnings are the caller's business (the engine ignores them).
+    """
+    m, r = work
+    np.add(a, c, out=m)
+    np.multiply(m, 0.5, out=m)
+    np.subtract(a, c, out=out)
+    np.multiply(out, 0.5, out=out)
+    np.hypot(out, b, out=r)
+    np.add(m, r, out=out)
+    if m.min() < 0.0:  # NaN rows are NaN on both branches
+        rows = np.flatnonzero(m < 0.0)
+        ar, br, cr, mr = a[rows], b[rows], c[rows], m[rows] - r[rows]
+        out[rows] = np.where(mr != 0.0, (ar * cr - br * br) / mr, out[rows])
+    return out
+
+
 def lam_max_2x2(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
     """Largest eigenvalue of `[[a, b], [b, c]]`, elementwise over `(N,)` arrays."""
     m = 0.5 * (a + c)
@@ -42,6 +67,29 @@ def lam_max_2x2(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         small = np.where(m - r != 0.0, (a * c - b * b) / (m - r), m + r)
     return np.where(m >= 0.0, m + r, small)
+
+
+class Evaluator:
+    """Fused evaluation for a fixed batch size `n`; one per thread (it owns scratch buffers).
+
+    `evaluate(x) -> (f (n,), grad (n, d), lam_max (n,))` and `grad(x) -> (n, d)` for `x (n, d)`
+    float64 in any memory layout; returned arrays are new (the caller may keep them). They
+    equal `landscape.evaluate(x)` / `landscape.grad(x)` bit for bit. This default copies `x`
+    into a C-ordered buffer (so reductions see the layout they always see) and calls those
+    public methods; landscapes override `Landscape.evaluator` to fuse the work.
+    """
+
+    def __init__(self, landscape: Landscape, n: int) -> None:
+        self.landscape = landscape
+        self._x = np.empty((n, landscape.dim))
+
+    def evaluate(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        np.copyto(self._x, x)
+        return self.landscape.evaluate(self._x)
+
+    def grad(self, x: np.ndarray) -> np.ndarray:
+        np.copyto(self._x, x)
+        return self.landscape.grad(self._x)
 
 
 class Landscape:
@@ -86,6 +134,10 @@ class Landscape:
     def evaluate(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """`(f (N,), grad (N, d), lam_max (N,))` at `x`; landscapes fuse this into one pass."""
         return self.f(x), self.grad(x), self.lam_max(x)
+
+    def evaluator(self, n: int) -> Evaluator:
+        """An `Evaluator` for batches of `n` points (the engine makes one per chunk)."""
+        return Evaluator(self, n)
 
     def minimum(self, name: str) -> Minimum:
         for m in self.minima:

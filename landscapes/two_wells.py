@@ -6,7 +6,7 @@ from functools import cached_property
 
 import numpy as np
 
-from landscapes.base import Landscape, Minimum
+from landscapes.base import Evaluator, Landscape, Minimum
 
 _WIDE = 4.5  # denominator of the wide Gaussian well
 _DEPTH = 2.5  # depth of the wide well
@@ -64,6 +64,9 @@ class TwoWells(Landscape):
     def lam_max(self, x: np.ndarray) -> np.ndarray:
         return self._hess1(*self._terms(x))
 
+    def evaluator(self, n: int) -> _TwoWellsEvaluator:
+        return _TwoWellsEvaluator(self, n)
+
     def evaluate(self, x: np.ndarray):
         p, wide, sharp = self._terms(x)
         f = 0.05 * p * p - _DEPTH * wide - sharp
@@ -89,3 +92,70 @@ class TwoWells(Landscape):
     @property
     def f_target(self) -> float:  # type: ignore[override]
         return self.minimum("flat").f
+
+
+class _TwoWellsEvaluator(Evaluator):
+    """`TwoWells.evaluate` / `TwoWells.grad` over buffers, bit for bit (same operations, same
+    order; `(.)**2` is `np.square`, as NumPy computes it)."""
+
+    def __init__(self, landscape: TwoWells, n: int) -> None:
+        super().__init__(landscape, n)
+        self._s2 = landscape.s**2
+        # rows: p + 1, (p + 1)^2, wide, p - 2, (p - 2)^2, sharp, two scratch rows
+        self._buf = np.empty((8, n))
+
+    def _terms(self, x: np.ndarray):
+        p = x[:, 0]
+        q, q2, wide, u, u2, sharp, t, _ = self._buf
+        np.add(p, 1.0, out=q)
+        np.square(q, out=q2)
+        np.negative(q2, out=t)
+        np.divide(t, _WIDE, out=t)
+        np.exp(t, out=wide)
+        np.subtract(p, 2.0, out=u)
+        np.square(u, out=u2)
+        np.negative(u2, out=t)
+        np.divide(t, 2.0 * self._s2, out=t)
+        np.exp(t, out=sharp)
+        return p
+
+    def _grad_into(self, p, out):
+        q, _, wide, u, _, sharp, t, t2 = self._buf
+        np.multiply(p, 0.1, out=out)
+        np.multiply(q, 2.0, out=t)
+        np.divide(t, _WIDE, out=t)
+        np.multiply(t, _DEPTH, out=t)
+        np.multiply(t, wide, out=t)
+        np.add(out, t, out=out)
+        np.divide(u, self._s2, out=t2)
+        np.multiply(t2, sharp, out=t2)
+        np.add(out, t2, out=out)
+        return out
+
+    def grad(self, x: np.ndarray) -> np.ndarray:
+        p = self._terms(x)
+        return self._grad_into(p, np.empty(x.shape[0]))[:, None]
+
+    def evaluate(self, x: np.ndarray):
+        p = self._terms(x)
+        _, q2, wide, _, u2, sharp, t, t2 = self._buf
+        out = np.empty((3, x.shape[0]))  # f, f', f''
+        f, g, h = out
+        np.multiply(p, 0.05, out=f)
+        np.multiply(f, p, out=f)
+        np.multiply(wide, _DEPTH, out=t)
+        np.subtract(f, t, out=f)
+        np.subtract(f, sharp, out=f)
+        self._grad_into(p, g)
+        np.multiply(wide, _DEPTH * (2.0 / _WIDE), out=h)
+        np.multiply(q2, 2.0, out=t)
+        np.divide(t, _WIDE, out=t)
+        np.subtract(1.0, t, out=t)
+        np.multiply(h, t, out=h)
+        np.add(h, 0.1, out=h)
+        np.divide(u2, self._s2, out=t)
+        np.subtract(1.0, t, out=t)
+        np.divide(sharp, self._s2, out=t2)
+        np.multiply(t2, t, out=t2)
+        np.add(h, t2, out=h)
+        return f, g[:, None], h

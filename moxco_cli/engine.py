@@ -23,8 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from landscapes.base import Landscape
-from moxco_cli.goodness import CommitRule, goodness, inv_eta_eff
-from moxco_cli.inertia import inertia
+from moxco_cli.goodness import CommitRule, inv_eta_eff
 from moxco_cli.optim.base import Optimizer
 from moxco_cli.prox import Prox, identity
 
@@ -117,87 +116,180 @@ def _noise_draw(seed: int, start: int, n: int, d: int) -> Callable[[], np.ndarra
     return lambda: np.concatenate([r.standard_normal((s, d)) for r, s in pairs])
 
 
-def _sq_norm(g: np.ndarray) -> np.ndarray:
-    """Row-wise squared norm `(N, d) -> (N,)`, summed column by column (batch-invariant)."""
-    out = g[:, 0] * g[:, 0]
-    for j in range(1, g.shape[1]):
-        out += g[:, j] * g[:, j]
-    return out
+class _Goodness:
+    """`goodness(f, ||g||^2, lam_max)` for a batch of `n`, over buffers, bit for bit.
+
+    Keeps `grad_sq (n,)` of the last call (the recorder takes `grad_norm` from it).
+    """
+
+    def __init__(self, n: int, d: int, *, f_target: float, inv_eta: float, tau: float) -> None:
+        self.f_target, self.inv_eta, self.tau = f_target, inv_eta, tau
+        self._g2 = np.empty((d, n))
+        self._pen = np.empty(n)
+        self._tmp = np.empty(n)
+        self.grad_sq = np.empty(n)
+
+    def __call__(self, f: np.ndarray, g: np.ndarray, lam: np.ndarray) -> np.ndarray:
+        g2 = np.multiply(g.T, g.T, out=self._g2)  # (d, n): columns first, as `_sq_norm` sums
+        gs = self.grad_sq
+        np.copyto(gs, g2[0])
+        for j in range(1, len(g2)):
+            gs += g2[j]
+        pen, tmp = self._pen, self._tmp
+        np.subtract(lam, self.inv_eta, out=pen)
+        np.maximum(pen, 0.0, out=pen)
+        np.add(gs, pen, out=pen)
+        np.subtract(f, self.f_target, out=tmp)
+        np.abs(tmp, out=tmp)
+        pen += tmp
+        np.multiply(pen, -self.tau, out=pen)
+        good = np.exp(pen)
+        if self.tau > 0:  # then exp(-tau * penalty) is in [0, 1] or NaN: NaN counts as 0
+            return np.fmax(good, 0.0, out=good)
+        return np.where(np.isfinite(good), good, 0.0)
+
+
+class _Commit:
+    """The commit rule's per-step state for one chunk: latch, commit steps and momenta.
+
+    `a`, `b` are Python floats while every row uses the same value (the common case), else
+    `(n,)` arrays; the arithmetic is the same either way. Mirrors `CommitRule.apply` followed
+    by the engine's bookkeeping, including that rows frozen by divergence get the momenta of
+    their (masked) decision but never count as committed.
+    """
+
+    def __init__(self, rule: CommitRule, n: int) -> None:
+        self.rule, self.n = rule, n
+        self.a, self.b = rule.alpha, rule.beta
+        self.latched = np.zeros(n, dtype=bool)
+        self.never = np.ones(n, dtype=bool)  # commit_step < 0
+        self.commit_step = np.full(n, -1)
+        self._above = np.empty(n, dtype=bool)
+        self._decided = 0  # rows with the restart momenta in the current (a, b)
+
+    def _momenta(self, decision: np.ndarray) -> None:
+        rule, count = self.rule, int(np.count_nonzero(decision))
+        if count == self._decided and (count == 0 or count == self.n):
+            return
+        if count == 0:
+            self.a, self.b = rule.alpha, rule.beta
+        elif count == self.n:
+            self.a, self.b = rule.alpha_restart, rule.beta_restart
+        else:
+            self.a = np.where(decision, rule.alpha_restart, rule.alpha)
+            self.b = np.where(decision, rule.beta_restart, rule.beta)
+        self._decided = count
+
+    def step(self, t: int, good: np.ndarray, alive: np.ndarray | None) -> np.ndarray:
+        """Apply the rule to goodness `(n,)` at step `t`; returns the committed mask `(n,)`."""
+        rule = self.rule
+        above = np.greater(good, rule.threshold, out=self._above)
+        if rule.mode == "latch":
+            decision = np.logical_or(self.latched, above)
+            if alive is None and np.count_nonzero(decision) == np.count_nonzero(self.latched):
+                return self.latched  # nothing new: decision == latched, momenta unchanged
+        else:
+            decision = above.copy()
+        self._momenta(decision)
+        committed = decision if alive is None else np.logical_and(decision, alive, out=decision)
+        newly = committed & self.never
+        if newly.any():
+            self.commit_step[newly] = t
+            self.never &= ~newly
+        if rule.mode == "latch":
+            self.latched = committed
+        return committed
 
 
 def _run_chunk(landscape, method, x0, steps, rec, rows, noise_std, seed, start, progress):
-    """Advance the starts `x0 (n, d)` (global rows `rows`); fill `rec[:, rows]` if recording."""
+    """Advance the starts `x0 (n, d)` (global rows `rows`); fill `rec[:, rows]` if recording.
+
+    State is held columns first, `(d, n)` C-ordered, so that every column is contiguous and
+    per-row factors `(n,)` broadcast along the fast axis; the landscape, the inner optimizer
+    and the prox see `(n, d)` views (`.T`) of it. Each operation is the one of the inertia
+    wrapper (`moxco_cli.inertia`) and of the goodness/commit rule, in the same order, so the
+    numbers are those of the straightforward engine (`benchmarks/reference_engine.py`).
+    """
     n, d = x0.shape
-    rule = method.rule
-    step_fn = inertia(method.optimizer, method.prox)
-    inv_eta, f_target = method.inv_eta_eff, landscape.f_target
+    rule, opt, prox = method.rule, method.optimizer, method.prox
     need_goodness = rec is not None or rule.mode != "none"
     share_grad = rule.beta_always_zero  # v_t == theta_t: reuse the gradient at theta_t
     draw = _noise_draw(seed, start, n, d) if noise_std > 0 else None
+    evaluator = landscape.evaluator(n)
+    good_of = _Goodness(n, d, f_target=landscape.f_target, inv_eta=method.inv_eta_eff,
+                        tau=method.tau)
+    commit = _Commit(rule, n)
 
-    x = np.array(x0, dtype=float)
-    state = step_fn.init(x)
-    latched = np.zeros(n, dtype=bool)
+    x = np.array(x0.T, dtype=float, order="C")  # theta_t, (d, n)
+    prev = x.copy()  # theta_{t-1}; theta_{-1} = theta_0
+    x_new, diff, work = (np.empty_like(x) for _ in range(3))
+    opt_state = opt.init(x.T)
     alive = np.ones(n, dtype=bool)
-    commit_step = np.full(n, -1)
+    dead = None  # ~alive once a row has diverged
     diverged_step = np.full(n, -1)
-    explore_a = np.full((n, 1), rule.alpha)
-    explore_b = np.full((n, 1), rule.beta)
-    a, b, committed = explore_a, explore_b, latched
+    committed = commit.latched
     report_every = max(1, min(100, steps // 20))
     reported = 0
 
-    def record(t, f, g, lam, good):
-        rec.x[t, rows] = x
+    def record(t, f, lam, good, committed):
+        rec.x[t, rows] = x.T
         rec.loss[t, rows] = f
-        rec.grad_norm[t, rows] = np.sqrt(_sq_norm(g))
+        np.sqrt(good_of.grad_sq, out=rec.grad_norm[t, rows])
         rec.lam_max[t, rows] = lam
         rec.goodness[t, rows] = good
+        rec.alpha[t, rows], rec.beta[t, rows] = commit.a, commit.b
+        rec.committed[t, rows] = committed
 
     for t in range(steps):
         g = None
         if need_goodness:
-            f, g, lam = landscape.evaluate(x)
-            good = goodness(f, _sq_norm(g), lam, f_target=f_target,
-                            inv_eta=inv_eta, tau=method.tau)
+            f, g, lam = evaluator.evaluate(x.T)
+            good = good_of(f, g, lam)
             if rule.mode != "none":
-                a, b, committed = rule.apply(good, latched)
-                committed &= alive
-                newly = committed & (commit_step < 0)
-                commit_step[newly] = t
-                latched = committed if rule.mode == "latch" else latched
+                committed = commit.step(t, good, None if dead is None else alive)
             if rec is not None:
-                record(t, f, g, lam, good)
-                rec.alpha[t, rows], rec.beta[t, rows] = a[:, 0], b[:, 0]
-                rec.committed[t, rows] = committed
+                record(t, f, lam, good, committed)
         elif share_grad:
-            g = landscape.grad(x)
+            g = evaluator.grad(x.T)
 
-        g_v = g if share_grad else landscape.grad(step_fn.query(x, state, b))
+        np.subtract(x, prev, out=diff)  # d_t
+        if share_grad:
+            g_v = g
+        else:  # v_t = theta_t + b_t d_t
+            np.multiply(diff, commit.b, out=work)
+            np.add(x, work, out=work)
+            g_v = evaluator.grad(work.T)
         if draw is not None:
-            g_v = g_v + noise_std * draw()
-        x_new, state = step_fn.update(x, g_v, state, a)
+            noise = draw()
+            np.multiply(noise, noise_std, out=noise)
+            g_v = np.add(g_v.T, noise.T).T  # a new array: the optimizer may keep it
+        step, opt_state = opt.update(g_v, opt_state)
+        np.multiply(diff, commit.a, out=work)  # u_t = theta_t + a_t d_t
+        np.add(x, work, out=work)
+        np.subtract(work, step.T, out=x_new)
+        if prox is not identity:
+            np.copyto(x_new, prox(x_new.T).T)
 
-        ok = np.all(np.abs(x_new) <= DIVERGENCE_LIMIT, axis=1)  # False for NaN and inf
-        newly = alive & ~ok
-        if newly.any():
-            diverged_step[newly] = t
-            alive &= ok
-        if not alive.all():  # frozen rows stay at their last finite point, for good
-            x_new = np.where(alive[:, None], x_new, x)
-        x = x_new
+        if dead is not None:  # frozen rows stay at their last finite point, for good
+            np.copyto(x_new, x, where=dead)
+        if not (x_new.max() <= DIVERGENCE_LIMIT and x_new.min() >= -DIVERGENCE_LIMIT):
+            ok = np.all(np.abs(x_new) <= DIVERGENCE_LIMIT, axis=0)  # False for NaN and inf
+            newly = alive & ~ok
+            if newly.any():
+                diverged_step[newly] = t
+                alive &= ok
+                dead = ~alive
+                np.copyto(x_new, x, where=newly)
+        prev, x, x_new = x, x_new, prev
         if progress is not None and ((t + 1) % report_every == 0 or t + 1 == steps):
             progress(n * (t + 1 - reported))
             reported = t + 1
 
     if rec is not None:
-        f, g, lam = landscape.evaluate(x)
-        good = goodness(f, _sq_norm(g), lam, f_target=f_target,
-                        inv_eta=inv_eta, tau=method.tau)
-        record(steps, f, g, lam, good)
-        rec.alpha[steps, rows], rec.beta[steps, rows] = a[:, 0], b[:, 0]
-        rec.committed[steps, rows] = committed
-    return x, landscape.f(x), commit_step, diverged_step
+        f, g, lam = evaluator.evaluate(x.T)
+        record(steps, f, lam, good_of(f, g, lam), committed)
+    final = np.ascontiguousarray(x.T)
+    return final, landscape.f(final), commit.commit_step, diverged_step
 
 
 def simulate(
@@ -238,8 +330,9 @@ def simulate(
 
     def job(lo_hi):
         lo, hi = lo_hi
-        return _run_chunk(landscape, method, x0[lo:hi], steps, rec, slice(lo, hi), noise_std,
-                          seed, lo, progress)
+        with np.errstate(all="ignore"):  # error state is per thread: set it in the worker
+            return _run_chunk(landscape, method, x0[lo:hi], steps, rec, slice(lo, hi),
+                              noise_std, seed, lo, progress)
 
     with np.errstate(all="ignore"):
         if threads is None:

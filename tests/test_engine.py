@@ -99,3 +99,82 @@ def test_wrong_dimension_and_zero_steps_are_rejected():
         simulate(beale, build_method("gd", S), np.zeros((2, 3)), 5)
     with pytest.raises(ValueError, match="steps"):
         simulate(beale, build_method("gd", S), np.zeros((2, 2)), 0)
+
+
+def _reference_engine():
+    """`benchmarks/reference_engine.py`: the straightforward engine from before issue 6."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "reference_engine.py"
+    spec = importlib.util.spec_from_file_location("reference_engine", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _assert_same_trajectory(fast, ref):
+    for key in ("final", "final_loss", "commit_step", "diverged_step"):
+        np.testing.assert_array_equal(getattr(fast, key), getattr(ref, key), err_msg=key)
+    if ref.records is not None:
+        for key in vars(ref.records):
+            np.testing.assert_array_equal(getattr(fast.records, key), getattr(ref.records, key),
+                                          err_msg=f"records.{key}")
+
+
+@pytest.mark.parametrize("name", METHOD_NAMES)
+@pytest.mark.parametrize("settings", [
+    OptimizerSettings(),
+    OptimizerSettings(lr=0.05, commit="reversible", restart=(0.5, 0.0)),
+    OptimizerSettings(noise_std=0.3, seed=4, prox="binary", prox_weight=0.5, commit="none"),
+], ids=["defaults", "reversible-diverging", "noisy-prox"])
+def test_fast_engine_equals_reference_engine_bit_for_bit(name, settings):
+    ref = _reference_engine()
+    beale = landscapes.get("beale")
+    starts = np.random.default_rng(7).uniform(-4.5, 4.5, size=(40, 2))
+    starts[:4] = [[4.0, 4.0], [0.0, 1.0], [3.0, 0.5], [-0.0, 0.0]]  # diverges, saddle, minimum
+    method = build_method(name, settings)
+    kw = dict(record=True, noise_std=settings.noise_std, seed=settings.seed)
+    _assert_same_trajectory(simulate(beale, method, starts, 150, **kw),
+                            ref.simulate(beale, method, starts, 150, **kw))
+
+
+def test_fast_engine_equals_reference_on_chunked_threaded_two_wells_and_quadratic():
+    ref = _reference_engine()
+    tw = landscapes.get("two-wells")
+    starts = np.random.default_rng(3).uniform(-4, 4, size=(2 * NOISE_BLOCK + 9, 1))
+    method = build_method("adam+moxco", OptimizerSettings(noise_std=0.1))
+    _assert_same_trajectory(simulate(tw, method, starts, 30, noise_std=0.1, seed=2, threads=2),
+                            ref.simulate(tw, method, starts, 30, noise_std=0.1, seed=2))
+    quad = landscapes.get("quadratic", a=(1.0, 50.0, 400.0))  # the default (unfused) evaluator
+    x0 = np.random.default_rng(4).uniform(-2, 2, size=(30, 3))
+    method = build_method("gd+moxco", OptimizerSettings())
+    _assert_same_trajectory(simulate(quad, method, x0, 100, record=True),
+                            ref.simulate(quad, method, x0, 100, record=True))
+
+
+@pytest.mark.parametrize("name,params", [("beale", {}), ("two-wells", {}), ("quadratic", {})])
+def test_landscape_evaluator_equals_public_methods_bit_for_bit(name, params):
+    land = landscapes.get(name, **params)
+    rng = np.random.default_rng(11)
+    lo, hi = land.bounds[:, 0], land.bounds[:, 1]
+    x = lo + (hi - lo) * rng.uniform(-0.5, 1.5, size=(64, land.dim))  # also outside the box
+    x[0], x[1], x[2] = 0.0, -0.0, 1e6
+    evaluator = land.evaluator(len(x))
+    for layout in (np.ascontiguousarray(x), np.asfortranarray(x)):
+        for _ in range(2):  # the evaluator's buffers are reused
+            f, g, lam = evaluator.evaluate(layout)
+            np.testing.assert_array_equal(f, land.f(x))
+            np.testing.assert_array_equal(g, land.grad(x))
+            np.testing.assert_array_equal(lam, land.lam_max(x))
+            np.testing.assert_array_equal(evaluator.grad(layout), land.grad(x))
+
+
+def test_threaded_chunks_let_no_floating_point_warning_escape():
+    beale = landscapes.get("beale")
+    starts = np.tile([[1e60, 1e60], [3.0, 0.5]], (NOISE_BLOCK + 1, 1))  # f overflows at 1e60
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        tr = simulate(beale, build_method("gd", OptimizerSettings(lr=1.0)), starts, 5,
+                      chunk_size=NOISE_BLOCK, threads=2)
+    assert tr.diverged[0::2].all() and not tr.diverged[1::2].any()
