@@ -148,6 +148,9 @@ class ResultsFolder:
         plt.close(fig)
         return self._write(name, data)
 
+    def write_bytes(self, name: str, data: bytes) -> Path:
+        return self._write(name, data)
+
     def write_text(self, name: str, text: str) -> Path:
         return self._write(name, text.encode())
 

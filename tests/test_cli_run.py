@@ -176,3 +176,20 @@ def test_help_shows_an_example_and_defaults():
     assert result.exit_code == 0
     for text in ("moxco run beale", "0.005", "0.9,0.9", "0.95,0.5", "0.1,0.1", "0.85", "0.15"):
         assert text in result.output
+
+
+def test_animate_writes_a_small_gif_with_one_frame_per_shown_step(tmp_path):
+    from PIL import Image
+
+    from moxco_cli.plots.animate import frame_steps
+
+    out = tmp_path / "anim"
+    result = invoke("run", "beale", "--steps", "800", "--animate", "--out", out)
+    assert result.exit_code == 0, result.output
+    gif = out / "trajectory.gif"
+    assert gif.stat().st_size < 5_000_000
+    with Image.open(gif) as im:
+        assert im.n_frames == len(frame_steps(800)) == 120
+    np_steps = frame_steps(800)
+    assert np_steps[0] == 0 and np_steps[-1] == 800
+    assert frame_steps(10).tolist() == list(range(11))  # short runs: every step

@@ -13,7 +13,8 @@ EPILOG = (
     "Examples:\n\n"
     "  moxco run beale                      # Figure 1 settings\n\n"
     "  moxco run beale --start 1,1 --optimizers gd,gd+moxco --steps 2000\n\n"
-    "  moxco run two-wells --start 2.3 --commit reversible --out results/runs/tw --force"
+    "  moxco run two-wells --start 2.3 --commit reversible --out results/runs/tw --force\n\n"
+    "  moxco run beale --animate            # also trajectory.gif"
 )
 
 
@@ -24,6 +25,7 @@ def run(
     tol: Annotated[float | None, typer.Option("--tol", help="Distance to a named minimum that counts as reaching it. Default: 1e-2 (2-D), 0.05 (1-D).")] = None,
     out: Annotated[Path | None, typer.Option("--out", help="Results folder. Default: results/runs/run-<landscape>-<time>.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace the --out folder if it exists.")] = False,
+    animate: Annotated[bool, typer.Option("--animate", help="Also write trajectory.gif: all optimizers moving together.")] = False,
     *,
     methods,
     settings,
@@ -34,7 +36,7 @@ def run(
     cfg = RunConfig(
         landscape=landscape,
         start=parse_floats(start, "--start") if start is not None else None,
-        steps=steps, methods=methods, settings=settings, tol=tol,
+        steps=steps, methods=methods, settings=settings, tol=tol, animate=animate,
     ).validate()
     folder = results_folder(out, force, "run", landscape)
     folder.check()  # refuse before computing anything
@@ -80,6 +82,10 @@ def write_outputs(result, out) -> None:
     methods = {name: build_method(name, cfg.settings) for name in cfg.methods}
     out.write_figure("goodness.png", plots.goodness_figure(
         result.trajectories, methods, cfg.settings.threshold, cfg.settings.lr, title))
+    if cfg.animate:
+        from moxco_cli.plots.animate import animation_bytes
+
+        out.write_bytes("trajectory.gif", animation_bytes(land, result.trajectories, title))
 
 
 def show_summary(result, path) -> None:

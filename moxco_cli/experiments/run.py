@@ -59,6 +59,7 @@ class RunConfig:
     methods: tuple[str, ...] = METHOD_NAMES
     settings: OptimizerSettings = field(default_factory=OptimizerSettings)
     tol: float | None = None  # None: SPEC default for the landscape's dimension
+    animate: bool = False  # also write trajectory.gif
 
     def validate(self) -> RunConfig:
         land = build_landscape(self.landscape, self.landscape_params)
@@ -81,13 +82,14 @@ class RunConfig:
         return {
             "landscape": self.landscape, "landscape_params": dict(self.landscape_params),
             "start": list(self.start) if self.start is not None else None, "steps": self.steps,
-            "optimizers": list(self.methods), "tol": self.tol, **self.settings.to_dict(),
+            "optimizers": list(self.methods), "tol": self.tol, "animate": self.animate,
+            **self.settings.to_dict(),
         }
 
     @classmethod
     def from_options(cls, opts: dict) -> RunConfig:
         opts = dict(opts)
-        keys = ("landscape", "landscape_params", "start", "steps", "optimizers", "tol")
+        keys = ("landscape", "landscape_params", "start", "steps", "optimizers", "tol", "animate")
         own = {k: opts.pop(k) for k in keys if k in opts}
         start = own.get("start")
         return cls(
@@ -98,6 +100,7 @@ class RunConfig:
             methods=tuple(own.get("optimizers", METHOD_NAMES)),
             settings=OptimizerSettings.from_dict(opts),
             tol=own.get("tol"),
+            animate=bool(own.get("animate", False)),
         ).validate()
 
 
