@@ -1,0 +1,95 @@
+"""`moxco outcome-map LANDSCAPE`: the outcome of every start of a grid (rigorous Figure 1)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from moxco_cli.options import optimizer_options, parse_floats
+
+EPILOG = (
+    "Classes: global-1e-2 (within 1e-2 of a global minimum), global-0.1 (within 0.1), "
+    "other-minimum (within 0.1 of another named minimum), stuck (finite, elsewhere), "
+    "diverged.\n\n"
+    "Examples:\n\n"
+    "  moxco outcome-map beale                      # 101 x 101 starts, Figure 1 settings\n\n"
+    "  moxco outcome-map beale --grid 201 --optimizers gd,gd+moxco\n\n"
+    "  moxco outcome-map two-wells --grid 400       # 1-D: one strip per optimizer\n\n"
+    "  moxco outcome-map beale --domain -4.5,4.5,-2,2 --out results/runs/om --force"
+)
+
+
+def outcome_map(
+    landscape: Annotated[str, typer.Argument(help="Landscape name (1-D or 2-D, with named minima): beale, two-wells, ...")] = "beale",
+    grid: Annotated[int, typer.Option("--grid", help="Starts per coordinate: N x N starts in 2-D (N in [2, 501]), N in 1-D (N in [2, 100000]); endpoints included.")] = 101,
+    steps: Annotated[int, typer.Option("--steps", help="Number of optimizer steps, >= 1.")] = 800,
+    domain: Annotated[str | None, typer.Option("--domain", help="Start box LO0,HI0[,LO1,HI1]. Default: the landscape's domain (beale: -4.5,4.5,-4.5,4.5).")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Results folder. Default: results/runs/outcome-map-<landscape>-<time>.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace the --out folder if it exists.")] = False,
+    *,
+    methods,
+    settings,
+) -> None:
+    """Run every optimizer from a grid of starts at once; map and count where they end."""
+    from moxco_cli.experiments.outcome_map import OutcomeMapConfig
+
+    cfg = OutcomeMapConfig(
+        landscape=landscape, grid=grid, steps=steps, methods=methods, settings=settings,
+        domain=parse_floats(domain, "--domain") if domain is not None else None,
+    ).validate()
+    folder = results_folder(out, force, "outcome-map", landscape)
+    folder.check()  # refuse before computing anything
+    execute(cfg, folder)
+
+
+def config_from_options(options: dict):
+    """A validated OutcomeMapConfig from config.json's options (used by `moxco rerun`)."""
+    from moxco_cli.experiments.outcome_map import OutcomeMapConfig
+
+    return OutcomeMapConfig.from_options(options)
+
+
+def execute(cfg, folder) -> None:
+    """Run `cfg`, write its folder, print the fractions (shared with a future `moxco rerun`)."""
+    from moxco_cli.experiments.outcome_map import outcome_map as run_map
+    from moxco_cli.report import config_document
+
+    total = cfg.steps * len(cfg.methods) * cfg.n_starts()
+    with progress_bar(f"outcome-map {cfg.landscape}", total) as advance:
+        result = run_map(cfg, progress=advance)
+    with folder as out:
+        write_outputs(result, out)
+        out.write_json("config.json", config_document("outcome-map", cfg.to_options(), {
+            "landscape": result.landscape.describe(),
+            "domain_used": [[float(a[0]), float(a[-1])] for a in result.axes],
+            "classes": list(result.classes),
+            "class_tolerances": {"global-1e-2": 1e-2, "global-0.1": 0.1, "other-minimum": 0.1}}))
+    show_fractions(result, folder.path)
+
+
+def write_outputs(result, out) -> None:
+    out.write_csv("outcomes.csv", result.outcomes)
+    out.write_csv("fractions.csv", result.fractions)
+    from moxco_cli.plots.outcome_map import result_figure
+
+    out.write_figure("outcome_map.png", result_figure(result))
+
+
+def show_fractions(result, path) -> None:
+    frame = result.fractions.pivot(index="optimizer", columns="class", values="fraction")
+    frame = frame.reindex(index=list(result.config.methods), columns=list(result.classes))
+    frame = frame.reset_index()
+    formats = {c: (lambda v: f"{v:.2%}") for c in result.classes}
+    n = len(result.starts)
+    print_table(frame, f"moxco outcome-map {result.landscape.name}: fractions of {n} starts, "
+                f"{result.config.steps} steps", ["optimizer", *result.classes], formats)
+    print(f"Results: {path}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("outcome-map", epilog=EPILOG)(optimizer_options(outcome_map))
+
+
+from moxco_cli.commands.common import print_table, progress_bar, results_folder  # noqa: E402
