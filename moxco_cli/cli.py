@@ -25,6 +25,18 @@ def fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
+def _usage_message(text: str) -> str:
+    """Click's message, with stray arguments quoted so that even an empty one is visible."""
+    import re
+    import shlex
+
+    found = re.fullmatch(r"Got unexpected extra argument(?:\(s\)|s)? \((.*)\)", text.strip(), re.S)
+    if found:
+        return (f"unexpected extra argument(s): {shlex.quote(found.group(1))}; each command "
+                "takes its arguments first, then --options (see --help)")
+    return text
+
+
 class OneLineErrors(TyperGroup):
     """A Typer group whose usage errors are one line (no rich panel, no traceback)."""
 
@@ -38,7 +50,8 @@ class OneLineErrors(TyperGroup):
             if not (hasattr(exc, "exit_code") and hasattr(exc, "format_message")):
                 raise  # a bug: let it show
             # click's usage errors (bad type, unknown option, missing argument)
-            rv = fail(exc.format_message(), code=2 if exc.exit_code != 0 else 0).exit_code
+            rv = fail(_usage_message(exc.format_message()),
+                      code=2 if exc.exit_code != 0 else 0).exit_code
         rv = rv if isinstance(rv, int) else 0
         if rv == 130:
             print("Interrupted: unfinished results were discarded.", file=sys.stderr)

@@ -91,12 +91,14 @@ def _fast_reproduce(monkeypatch):
 def test_fuzzed_command_lines_exit_cleanly_with_one_line_errors(case):
     name, line = case
     cwd = os.getcwd()
+    before = set(os.listdir(cwd))
     with tempfile.TemporaryDirectory() as tmp:
         os.chdir(tmp)
         try:
             result = runner.invoke(app, line)
         finally:
             os.chdir(cwd)
+    assert set(os.listdir(cwd)) == before, f"{line!r} wrote outside its temporary folder"
     shown = f"{line!r} -> exit {result.exit_code}: {result.output!r}"
     assert result.exception is None or isinstance(result.exception, SystemExit), (
         shown + f" raised {result.exception!r}")
@@ -107,7 +109,7 @@ def test_fuzzed_command_lines_exit_cleanly_with_one_line_errors(case):
         assert message.startswith("Error:") and "\n" not in message, shown
         names = [t.split("=")[0] for t in line if t.startswith("-")]
         names += [p.name.upper() for p in _arguments(COMMANDS[name])]
-        names += ["CONFIG", "LANDSCAPE", "No such command"]
+        names += ["CONFIG", "LANDSCAPE", "No such command", "unexpected extra argument"]
         assert any(n and n.lower() in message.lower() for n in names), shown
         SEEN[message.split(":")[1].strip() if ":" in message else message] += 1
     SEEN[f"exit {result.exit_code}"] += 1
