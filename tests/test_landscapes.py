@@ -12,6 +12,10 @@ def _all_landscapes():
     out = [landscapes.get(name) for name in landscapes.names()]
     # parameter variants worth checking too
     out += [landscapes.get("two-wells", s=0.1), landscapes.get("quadratic", a=(3.0, 0.5))]
+    out += [landscapes.get("rosenbrock", b=10.0), landscapes.get("ackley", smooth=0.1)]
+    # formula landscapes (minima found numerically) must pass the same checks
+    out += [landscapes.from_expression("(1-x)**2 + 100*(y-x**2)**2", "-2,2,-1,3"),
+            landscapes.from_expression("sin(3*x) + 0.1*x**2", "-4,4")]
     return out
 
 
