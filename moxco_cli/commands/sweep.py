@@ -1,0 +1,252 @@
+"""`moxco sweep LANDSCAPE`: a metric over a grid of hyperparameters, with resume and Dask.
+
+Folders. A sweep builds its results in a visible sibling folder `<out>.incomplete/` holding
+`config.json`, an `INCOMPLETE` note and `cells/` (one small JSON file per finished cell,
+written atomically). That folder survives an interrupt, a crash or a kill, and
+`moxco sweep --resume <out>.incomplete` continues it without recomputing finished cells. Only
+when every cell is done are `sweep.csv`, `config.json` and the heatmap published into `<out>`
+at once (the same atomic `ResultsFolder` as every command), and the `.incomplete` folder is
+removed. So a folder named `<out>` is always complete, and an incomplete one always carries
+both the suffix and the INCOMPLETE note.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import shutil
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from moxco_cli.errors import MoxcoError
+from moxco_cli.options import SHARED, settings_from_options
+from moxco_cli.settings import METHOD_NAMES
+
+SUFFIX = ".incomplete"
+MARKER = "INCOMPLETE"
+EPILOG = (
+    "Examples:\n\n"
+    "  moxco sweep beale --optimizer adam+moxco --grid alpha=0:0.99:12 --grid beta=0:0.95:12\n\n"
+    "  moxco sweep beale --optimizer gd+moxco --grid alpha=0:0.9:4 --grid lr=1e-3,5e-3 "
+    "--starts random:1000 --metric final-loss\n\n"
+    "  moxco sweep two-wells --optimizer gd+moxco --grid alpha=0:0.99:12 --grid beta=0:0.95:12 "
+    "--starts random:1000 --steps 1000 --metric escape\n\n"
+    "  moxco sweep --resume results/runs/sweep-beale-20261128-101500.incomplete\n\n"
+    "  moxco sweep beale --grid alpha=0:0.99:12 --grid beta=0:0.95:12 --scheduler local-cluster:2"
+)
+# Options that only say how to run, not what: allowed together with --resume.
+HOW_ONLY = {"resume", "scheduler", "workers", "force", "ctx"}
+SETTING_KEYS = [k for k in SHARED if k != "optimizers"]
+
+
+def sweep(
+    ctx: typer.Context,
+    landscape: Annotated[str | None, typer.Argument(help="Landscape name: beale, two-wells, ... (omit with --resume).")] = None,
+    optimizer: Annotated[str, typer.Option("--optimizer", help=f"The optimizer swept: one of {', '.join(METHOD_NAMES)}.")] = "adam+moxco",
+    grid: Annotated[list[str] | None, typer.Option("--grid", help="NAME=LO:HI:COUNT (inclusive linspace) or NAME=V1,V2,...; repeat per axis. NAME: alpha, beta (exploration momenta of --optimizer), lr, threshold, tau, alpha_restart, beta_restart. A swept axis overrides its fixed option.")] = None,
+    starts: Annotated[str, typer.Option("--starts", help="grid:N (N x N grid over the domain; N points in 1-D) or random:N (uniform, from --seed).")] = "grid:21",
+    steps: Annotated[int, typer.Option("--steps", help="Optimizer steps from every start, >= 1.")] = 800,
+    metric: Annotated[str, typer.Option("--metric", help="success (end within --tol of the global minimum) | escape (from a non-global basin to the global minimum) | final-loss (median, IQR).")] = "success",
+    tol: Annotated[float | None, typer.Option("--tol", help="Distance to a minimum that counts as reaching it. Default: 1e-2 (2-D), 0.05 (1-D).")] = None,
+    heatmap: Annotated[str | None, typer.Option("--heatmap", help="X,Y: the two swept axes of the heatmap (others become facets). Default: alpha,beta if swept, else the first two.")] = None,
+    scheduler: Annotated[str | None, typer.Option("--scheduler", help="Run cells on Dask: tcp://HOST:PORT, or local-cluster:K to start K local workers. Needs pip install 'moxco\\[distributed]'.")] = None,
+    workers: Annotated[int | None, typer.Option("--workers", help="Local processes running cells (without --scheduler). Default: min(2, cores).", min=1, max=256)] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Results folder. Default: results/runs/sweep-<landscape>-<time>.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace the --out folder (and an unfinished <out>.incomplete) if it exists.")] = False,
+    resume: Annotated[Path | None, typer.Option("--resume", help="Continue the interrupted sweep in DIR (an <out>.incomplete folder) with its own options.")] = None,
+    *,
+    settings,
+) -> None:
+    """Run an optimizer over a grid of hyperparameters; metric, CI and heatmaps per cell."""
+    from moxco_cli.experiments.sweep import SweepConfig, parse_grid, parse_scheduler
+
+    if scheduler is not None:
+        parse_scheduler(scheduler)
+    if resume is not None:
+        given = [name for name in ctx.params if name not in HOW_ONLY
+                 and ctx.get_parameter_source(name).name in ("COMMANDLINE", "ENVIRONMENT")]
+        if given:
+            flag = "LANDSCAPE" if given[0] == "landscape" else "--" + given[0].replace("_", "-")
+            raise MoxcoError(f"--resume: the sweep's options come from its config.json; "
+                             f"drop {flag}")
+        cfg, folder = resume_target(resume, force)
+        folder.check()
+        execute(cfg, folder, scheduler=scheduler, workers=workers, resume=True)
+        return
+    if landscape is None:
+        raise MoxcoError("LANDSCAPE: missing; name a landscape (e.g. beale) or pass --resume DIR")
+    axes = tuple(parse_grid(g) for g in grid or [])
+    cfg = SweepConfig(
+        landscape=landscape, optimizer=optimizer, grid=axes, starts=starts, steps=steps,
+        metric=metric, tol=tol, settings=settings,
+        plot_axes=tuple(s.strip() for s in heatmap.split(",")) if heatmap is not None else None,
+    ).validate()
+    folder = results_folder(out, force, "sweep", landscape)
+    folder.check()  # refuse before computing anything
+    work = work_path(folder.path)
+    if work.exists() and not force:
+        raise MoxcoError(f"--out: an unfinished sweep is in {work}; resume it with "
+                         f"--resume {work}, or pass --force to start over")
+    execute(cfg, folder, scheduler=scheduler, workers=workers)
+
+
+def work_path(target: Path) -> Path:
+    """The in-progress folder of a sweep publishing to `target`."""
+    return target.with_name(target.name + SUFFIX)
+
+
+def resume_target(resume: Path, force: bool):
+    """`(cfg, ResultsFolder)` for `--resume DIR` (DIR = `<out>.incomplete` or `<out>`)."""
+    import json
+
+    from moxco_cli.report import ResultsFolder
+
+    work = resume
+    if not work.name.endswith(SUFFIX) and work_path(work).exists():
+        work = work_path(work)
+    if not (work / MARKER).exists():
+        if (work / "sweep.csv").exists():
+            raise MoxcoError(f"--resume: {work} is a finished sweep; nothing to resume")
+        raise MoxcoError(f"--resume: {work} is not an unfinished sweep (no {MARKER} file)")
+    target = work.with_name(work.name.removesuffix(SUFFIX))
+    try:
+        doc = json.loads((work / "config.json").read_text())
+        options = doc["options"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise MoxcoError(f"--resume: cannot read {work / 'config.json'} ({exc})") from None
+    if doc.get("command") != "sweep":
+        raise MoxcoError(f"--resume: {work} holds a {doc.get('command')!r} run, not a sweep")
+    cfg = config_from_options(options)
+    replace = bool(doc.get("replace_existing")) or force
+    return cfg, ResultsFolder(target, force=replace)
+
+
+def config_from_options(options: dict):
+    """A validated SweepConfig from config.json's options (used by `moxco rerun`)."""
+    from moxco_cli.experiments.sweep import SweepConfig
+
+    return SweepConfig.from_options(options)
+
+
+def execute(cfg, folder, *, scheduler: str | None = None, workers: int | None = None,
+            resume: bool = False) -> None:
+    """Run `cfg` (resuming its `.incomplete` folder if `resume`), publish `folder`, print the
+    best cells (shared with `moxco rerun`)."""
+    from moxco_cli.experiments.sweep import CellStore, make_executor, run_sweep, tasks_for
+    from moxco_cli.report import atomic_write_bytes, config_document, json_bytes
+
+    work = work_path(folder.path)
+    executor = make_executor(scheduler, workers)  # a bad scheduler fails before any write
+    total = len(tasks_for(cfg))
+    try:
+        if not resume:
+            if work.exists():
+                shutil.rmtree(work)  # --force: start over
+            try:
+                work.mkdir(parents=folder.make_parents)
+            except OSError as exc:
+                raise MoxcoError(f"--out: cannot write {work} ({exc.strerror or exc})") from None
+            atomic_write_bytes(work / "config.json", json_bytes(config_document(
+                "sweep", cfg.to_options(), {"replace_existing": folder.force})))
+            (work / MARKER).write_text(
+                f"This sweep is not finished: {total} cells and plain-optimizer baselines, "
+                "the finished ones in cells/.\n"
+                f"Continue it with:  moxco sweep --resume {work}\n"
+                f"When done, results are published in {folder.path} and this folder is "
+                "removed.\n")
+        store = CellStore(work / "cells")
+        with progress_bar(f"sweep {cfg.landscape} {cfg.optimizer} ({executor.description})",
+                          total) as advance:
+            result = run_sweep(cfg, store=store, executor=executor, progress=advance)
+    except BaseException as exc:
+        if work.exists() and (work / MARKER).exists():
+            done = len(list((work / "cells").glob("*.json"))) if (work / "cells").exists() else 0
+            print(f"Stopped: {done} of {total} cells (grid cells and plain-optimizer baselines) "
+                  f"are saved in {work}; continue with "
+                  f"moxco sweep --resume {work}", file=sys.stderr)
+        if isinstance(exc, KeyboardInterrupt):
+            raise SystemExit(130) from None
+        raise
+    finally:
+        executor.close()
+    with folder as out:
+        write_outputs(result, out)
+        out.write_json("config.json", config_document("sweep", cfg.to_options(), {
+            "landscape": result.landscape.describe(), "tol_used": result.tol,
+            "starts_used": len(result.starts),
+            "theorem2_curvatures": _curvatures(result.landscape),
+            "confidence": "95% Wilson score intervals (scipy.stats.binomtest); final-loss: "
+                          "median and interquartile range",
+            "execution": executor.description}))
+    shutil.rmtree(work, ignore_errors=True)
+    show_summary(result, folder.path)
+
+
+def _curvatures(land):
+    from moxco_cli.experiments.sweep import theorem2_curvatures
+
+    return theorem2_curvatures(land)
+
+
+def write_outputs(result, out) -> None:
+    from moxco_cli.plots.sweep import sweep_figure
+
+    cfg = result.config
+    out.write_csv("sweep.csv", result.frame)
+    s = cfg.settings
+    title = (f"moxco sweep {result.landscape.name}: {cfg.optimizer}, {len(result.starts)} starts "
+             f"({cfg.starts}), {cfg.steps} steps, seed {s.seed}")
+    out.write_figure(f"sweep-{cfg.metric}.png", sweep_figure(
+        result.frame, cfg.heatmap_axes, boundaries=_curvatures(result.landscape),
+        title=title, tol=result.tol))
+
+
+def show_summary(result, path) -> None:
+    """The five best cells, the plain baseline, and how many cells beat it."""
+    frame = result.frame
+    cfg = result.config
+    ascending = cfg.metric == "final-loss"
+    best = frame.sort_values("value", ascending=ascending, kind="stable").head(5).copy()
+    best["interval"] = [f"[{lo:.4g}, {hi:.4g}]" for lo, hi in zip(best["ci_low"], best["ci_high"],
+                                                                    strict=True)]
+    best["baseline"] = [f"{v:.4g}" for v in best["baseline_value"]]
+    columns = [*cfg.axis_names, "value", "interval", "baseline", "vs_baseline",
+               "diverged_fraction", "median_commit_step"]
+    print_table(best, f"moxco sweep {result.landscape.name} {cfg.optimizer}: {cfg.metric}, "
+                f"best of {len(frame)} cells", columns)
+    tally = frame["vs_baseline"].value_counts()
+    print(f"vs plain {frame['baseline'].iloc[0]}: {tally.get('better', 0)} cells better, "
+          f"{tally.get('same', 0)} not distinguishable, {tally.get('worse', 0)} worse "
+          f"(95% intervals apart)")
+    print(f"Results: {path}")
+
+
+def _with_settings(command):
+    """Append the shared optimizer options (all but --optimizers) to `command`; it receives
+    one validated `OptimizerSettings` as `settings`."""
+    sig = inspect.signature(command, eval_str=True)
+    own = [p for p in sig.parameters.values() if p.name != "settings"]
+    shared = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=SHARED[name][1],
+                                annotation=SHARED[name][0]) for name in SETTING_KEYS]
+
+    @functools.wraps(command)
+    def wrapper(**kwargs):
+        values = {name: kwargs.pop(name) for name in SETTING_KEYS}
+        _, settings = settings_from_options({**values, "optimizers": "gd"})
+        return command(**kwargs, settings=settings)
+
+    wrapper.__signature__ = sig.replace(parameters=own + shared)
+    wrapper.__annotations__ = {p.name: p.annotation for p in own + shared}
+    del wrapper.__wrapped__
+    return wrapper
+
+
+def register(app: typer.Typer) -> None:
+    app.command("sweep", epilog=EPILOG)(_with_settings(sweep))
+
+
+from moxco_cli.commands.common import print_table, progress_bar, results_folder  # noqa: E402
+

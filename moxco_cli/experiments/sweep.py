@@ -1,0 +1,755 @@
+"""`moxco sweep`: over which region of (alpha, beta, lr, threshold, ...) does MoXCo help?
+
+A sweep is a grid of *cells*, one per combination of the swept hyperparameters (the
+`itertools.product` of the axes in the order given: first axis slowest, last fastest). Every
+cell runs the chosen optimizer from the same starts, all of them in ONE batched `simulate`
+call, and reduces the end points to one metric:
+
+    success     fraction of starts ending within `tol` of the global (first named) minimum,
+                diverged runs counting as failures; 95% Wilson interval
+    escape      among the starts whose gradient-flow basin is a non-global named minimum
+                (two-wells: `sharp`), the fraction ending within `tol` of the global one
+                (`flat`); 95% Wilson interval
+    final-loss  median final loss with its interquartile range as the interval; a diverged
+                run counts as +inf (so the median is inf once half the runs diverge)
+
+The plain inner optimizer (gd or adam) is run once per distinct learning rate, the only
+swept value it depends on, and its metric is written beside every cell (`baseline_*`), with
+`vs_baseline` saying where the cell's interval lies wholly above or below the baseline's.
+
+Cells and baselines are independent *tasks*, each a pure function of (its hyperparameters,
+the starts, steps, seed): `run_task`. Executors run them locally in order, on a local
+process pool, or on a Dask cluster (`executors.py`-style classes below); whatever the order
+results arrive in, `sweep_frame` assembles them in grid order, so the CSV bytes are the same.
+A `CellStore` keeps every finished task on disk, so an interrupted sweep resumes without
+recomputing what is done.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from landscapes.base import Landscape
+from moxco_cli.engine import simulate
+from moxco_cli.experiments.run import build_landscape, validate_steps, validate_tol
+from moxco_cli.experiments.tables import default_tol
+from moxco_cli.goodness import inv_eta_eff
+from moxco_cli.settings import METHOD_NAMES, OptimizerSettings, SettingsError, build_method
+
+AXES = ("alpha", "beta", "lr", "threshold", "tau", "alpha_restart", "beta_restart")
+MOMENTUM_AXES = ("alpha", "beta", "alpha_restart", "beta_restart")
+METRICS = ("success", "escape", "final-loss")
+CONFIDENCE = 0.95
+MAX_AXIS_VALUES = 1000
+MAX_CELLS = 100_000
+MAX_GRID_SIDE = 1000  # grid:N -> N^2 starts in 2-D
+MAX_RANDOM_STARTS = 10**6
+SIGNIFICANT_DIGITS = 12  # range values are rounded: 0.09, not 0.09000000000000001
+# The phase diagram of the reproduction: 12 x 12 (alpha, beta) as in the issue.
+PHASE_ALPHAS = tuple(float(f"{v:.12g}") for v in np.linspace(0.0, 0.99, 12))
+PHASE_BETAS = tuple(float(f"{v:.12g}") for v in np.linspace(0.0, 0.95, 12))
+
+COLUMNS = ["cell", "optimizer", *AXES, "inv_eta_eff", "metric", "value", "ci_low", "ci_high",
+           "n", "k", "other_minimum_fraction", "diverged_fraction", "committed_fraction",
+           "median_commit_step",
+           "theorem2_unstable_starts", "baseline", "baseline_value", "baseline_ci_low",
+           "baseline_ci_high", "baseline_diverged_fraction", "vs_baseline"]
+
+
+# ----------------------------------------------------------------------------- parsing
+
+@dataclass(frozen=True)
+class Axis:
+    """One swept hyperparameter: `name` (one of AXES) and its `values`, in sweep order."""
+
+    name: str
+    values: tuple[float, ...]
+
+
+def _check_values(name: str, values: tuple[float, ...], spec: str) -> None:
+    def bad(why: str):
+        return SettingsError("--grid", f"{name}: {why} (in {spec!r})")
+
+    if not values:
+        raise bad("no values")
+    if len(values) > MAX_AXIS_VALUES:
+        raise bad(f"at most {MAX_AXIS_VALUES} values per axis, got {len(values)}")
+    if len(set(values)) != len(values):
+        raise bad("lists a value twice")
+    for v in values:
+        if not math.isfinite(v):
+            raise bad(f"values must be finite, got {v!r}")
+        if name in MOMENTUM_AXES and not 0 <= v < 1:
+            raise bad(f"values must be in [0, 1), got {v!r}")
+        if name == "threshold" and not 0 < v < 1:
+            raise bad(f"values must be in (0, 1), got {v!r}")
+        if name in ("lr", "tau") and not v > 0:
+            raise bad(f"values must be > 0, got {v!r}")
+
+
+def parse_grid(spec: str) -> Axis:
+    """`"alpha=0:0.99:12"` (linspace, both ends included) or `"lr=1e-3,5e-3"` -> Axis.
+
+    Raises a one-line `SettingsError("--grid", ...)` for an unknown name, bad syntax, a count
+    below 1, or a value out of range (momenta in [0, 1), threshold in (0, 1), lr and tau > 0).
+    """
+    text = str(spec).strip()
+    name, eq, rhs = text.partition("=")
+    name = name.strip().replace("-", "_")
+    if not eq or not name:
+        raise SettingsError("--grid", f"expects NAME=LO:HI:COUNT or NAME=V1,V2,..., got {spec!r}")
+    if name not in AXES:
+        raise SettingsError("--grid", f"unknown axis {name!r}; choose from: {', '.join(AXES)}")
+    rhs = rhs.strip()
+    if ":" in rhs:
+        parts = [p.strip() for p in rhs.split(":")]
+        if len(parts) != 3:
+            raise SettingsError("--grid", f"{name}: a range is LO:HI:COUNT, got {rhs!r}")
+        try:
+            lo, hi = float(parts[0]), float(parts[1])
+        except ValueError:
+            raise SettingsError("--grid", f"{name}: LO and HI must be numbers, "
+                                f"got {rhs!r}") from None
+        try:
+            count = int(parts[2])
+        except ValueError:
+            raise SettingsError("--grid", f"{name}: COUNT must be an integer, "
+                                f"got {parts[2]!r}") from None
+        if count < 1:
+            raise SettingsError("--grid", f"{name}: COUNT must be >= 1, got {count}")
+        if not (math.isfinite(lo) and math.isfinite(hi)) or lo > hi:
+            raise SettingsError("--grid", f"{name}: needs finite LO <= HI, got {rhs!r}")
+        if count == 1 and hi != lo:
+            raise SettingsError("--grid", f"{name}: COUNT 1 would drop HI; write {name}={parts[0]}")
+        if count > MAX_AXIS_VALUES:
+            raise SettingsError("--grid", f"{name}: at most {MAX_AXIS_VALUES} values per axis, "
+                                f"got {count}")
+        raw = np.linspace(lo, hi, count) if count > 1 else np.array([lo])
+        values = tuple(float(f"{v:.{SIGNIFICANT_DIGITS}g}") for v in raw)
+    else:
+        try:
+            values = tuple(float(p) for p in rhs.split(","))
+        except ValueError:
+            raise SettingsError("--grid", f"{name}: expects comma-separated numbers or "
+                                f"LO:HI:COUNT, got {rhs!r}") from None
+    _check_values(name, values, text)
+    return Axis(name, values)
+
+
+def parse_starts(spec: str) -> tuple[str, int]:
+    """`"grid:41"` or `"random:1000"` -> `(kind, N)`; one-line SettingsError otherwise."""
+    kind, colon, count = str(spec).strip().partition(":")
+    if kind not in ("grid", "random") or not colon:
+        raise SettingsError("--starts", f"expects grid:N or random:N, got {spec!r}")
+    try:
+        n = int(count)
+    except ValueError:
+        raise SettingsError("--starts", f"N must be an integer, got {count!r}") from None
+    limit = MAX_GRID_SIDE if kind == "grid" else MAX_RANDOM_STARTS
+    if not 1 <= n <= limit:
+        raise SettingsError("--starts", f"{kind}:N needs N in [1, {limit}], got {n}")
+    return kind, n
+
+
+def make_starts(land: Landscape, spec: str, seed: int) -> np.ndarray:
+    """The starts `(N, d)` of `spec` on `land`'s domain.
+
+    `grid:N`: 2-D, an N x N grid with x0 fastest (`start_id = j N + i` is `(xs[i], ys[j])`,
+    endpoints included); 1-D, N evenly spaced points. `random:N`: uniform on the domain from
+    `numpy.random.default_rng(seed)`, `uniform(lo, hi, size=(N, d))`.
+    """
+    kind, n = parse_starts(spec)
+    lo, hi = land.bounds[:, 0].astype(float), land.bounds[:, 1].astype(float)
+    if kind == "random":
+        return np.random.default_rng(seed).uniform(lo, hi, size=(n, land.dim))
+    axes = [np.linspace(a, b, n) for a, b in zip(lo, hi, strict=True)]
+    mesh = np.meshgrid(*axes)  # x0 varies along the last axis: x0 fastest after ravel
+    return np.column_stack([m.ravel() for m in mesh])
+
+
+# ----------------------------------------------------------------------------- config
+
+def _inner(optimizer: str) -> str:
+    return optimizer.partition("+")[0]
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    """Everything `moxco sweep` needs; `to_options()` is what config.json stores.
+
+    `settings` gives every value that is not swept; a swept axis overrides it in each cell
+    (`alpha`, `beta` are the exploration momenta of `optimizer`, i.e. `settings.gd_moxco` or
+    `settings.adam_moxco`; `alpha_restart`, `beta_restart` are `settings.restart`).
+    """
+
+    landscape: str = "beale"
+    landscape_params: dict = field(default_factory=dict)
+    optimizer: str = "adam+moxco"
+    grid: tuple[Axis, ...] = ()
+    starts: str = "grid:21"
+    steps: int = 800
+    metric: str = "success"
+    tol: float | None = None
+    settings: OptimizerSettings = field(default_factory=OptimizerSettings)
+    plot_axes: tuple[str, str] | None = None  # heatmap axes; None: see `heatmap_axes`
+
+    def build_landscape(self) -> Landscape:
+        return build_landscape(self.landscape, self.landscape_params)
+
+    def validate(self) -> SweepConfig:
+        land = self.build_landscape()
+        if self.optimizer not in METHOD_NAMES:
+            raise SettingsError("--optimizer", f"unknown optimizer {self.optimizer!r}; choose "
+                                f"one of: {', '.join(METHOD_NAMES)}")
+        if not self.grid:
+            raise SettingsError("--grid", "give at least one axis to sweep, e.g. "
+                                "--grid alpha=0:0.99:12")
+        names = [a.name for a in self.grid]
+        for k, name in enumerate(names):
+            if name in names[:k]:
+                raise SettingsError("--grid", f"axis {name!r} is given twice")
+            _check_values(name, tuple(self.grid[k].values), name)
+            if "+" not in self.optimizer and name != "lr":
+                raise SettingsError("--grid", f"{name} has no effect on plain {self.optimizer}; "
+                                    f"sweep lr only, or use {self.optimizer}+moxco")
+        cells = math.prod(len(a.values) for a in self.grid)
+        if cells > MAX_CELLS:
+            raise SettingsError("--grid", f"{cells} cells; at most {MAX_CELLS}")
+        parse_starts(self.starts)
+        validate_steps(self.steps)
+        validate_tol(self.tol)
+        if self.metric not in METRICS:
+            raise SettingsError("--metric", f"must be one of {', '.join(METRICS)}; "
+                                f"got {self.metric!r}")
+        if self.metric in ("success", "escape") and not land.minima:
+            raise SettingsError("--metric", f"{self.metric} needs a landscape with named "
+                                f"minima; {self.landscape} has none (use final-loss)")
+        if self.metric == "escape" and len(land.minima) < 2:
+            raise SettingsError("--metric", f"escape needs a landscape with a non-global "
+                                f"named minimum to escape from (e.g. two-wells); "
+                                f"{self.landscape} has {len(land.minima)}")
+        if self.plot_axes is not None:
+            pair = tuple(self.plot_axes)
+            if len(pair) != 2 or pair[0] == pair[1] or not set(pair) <= set(names):
+                raise SettingsError("--heatmap", f"expects X,Y: two different swept axes "
+                                    f"(swept: {', '.join(names)}), got {','.join(pair)!r}")
+        self.settings.validate()
+        return self
+
+    @property
+    def heatmap_axes(self) -> tuple[str, ...]:
+        """The heatmap's (x, y): `plot_axes`, else (alpha, beta) when both are swept, else
+        the first two swept axes; a single swept axis gives a line plot."""
+        if self.plot_axes is not None:
+            return tuple(self.plot_axes)
+        names = self.axis_names
+        if "alpha" in names and "beta" in names:
+            return ("alpha", "beta")
+        return names[:2]
+
+    @property
+    def axis_names(self) -> tuple[str, ...]:
+        return tuple(a.name for a in self.grid)
+
+    def cells(self) -> list[dict[str, float]]:
+        """Every cell's full hyperparameters (all of AXES), in grid order."""
+        fixed = fixed_values(self.optimizer, self.settings)
+        out = []
+        for combo in itertools.product(*(a.values for a in self.grid)):
+            values = dict(fixed)
+            values.update(zip(self.axis_names, combo, strict=True))
+            out.append(values)
+        return out
+
+    def baseline_lrs(self) -> list[float]:
+        """Distinct learning rates in grid order: one plain-optimizer run each."""
+        return list(dict.fromkeys(c["lr"] for c in self.cells()))
+
+    def to_options(self) -> dict:
+        return {
+            "landscape": self.landscape, "landscape_params": dict(self.landscape_params),
+            "optimizer": self.optimizer,
+            "grid": [{"name": a.name, "values": list(a.values)} for a in self.grid],
+            "starts": self.starts, "steps": self.steps, "metric": self.metric, "tol": self.tol,
+            "heatmap": list(self.plot_axes) if self.plot_axes is not None else None,
+            **self.settings.to_dict(),
+        }
+
+    @classmethod
+    def from_options(cls, opts: dict) -> SweepConfig:
+        opts = dict(opts)
+        keys = ("landscape", "landscape_params", "optimizer", "grid", "starts", "steps",
+                "metric", "tol", "heatmap")
+        own = {k: opts.pop(k) for k in keys if k in opts}
+        grid = []
+        for item in own.get("grid") or []:
+            if not (isinstance(item, dict) and set(item) == {"name", "values"}
+                    and isinstance(item["values"], list)):
+                raise SettingsError("--grid", f"config grid entries are {{name, values}}, "
+                                    f"got {item!r}")
+            if item["name"] not in AXES:
+                raise SettingsError("--grid", f"unknown axis {item['name']!r}; choose from: "
+                                    f"{', '.join(AXES)}")
+            if not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                       for v in item["values"]):
+                raise SettingsError("--grid", f"{item['name']}: values must be numbers")
+            grid.append(Axis(item["name"], tuple(float(v) for v in item["values"])))
+        return cls(
+            landscape=own.get("landscape", "beale"),
+            landscape_params=own.get("landscape_params") or {},
+            optimizer=own.get("optimizer", "adam+moxco"),
+            grid=tuple(grid),
+            starts=own.get("starts", "grid:21"),
+            steps=own.get("steps", 800),
+            metric=own.get("metric", "success"),
+            tol=own.get("tol"),
+            settings=OptimizerSettings.from_dict(opts),
+            plot_axes=tuple(own["heatmap"]) if own.get("heatmap") is not None else None,
+        ).validate()
+
+
+def fixed_values(optimizer: str, settings: OptimizerSettings) -> dict[str, float]:
+    """The AXES values `settings` gives `optimizer` when nothing is swept."""
+    alpha, beta = settings.gd_moxco if _inner(optimizer) == "gd" else settings.adam_moxco
+    if "+" not in optimizer:
+        alpha, beta = 0.0, 0.0
+    return {"alpha": alpha, "beta": beta, "lr": settings.lr, "threshold": settings.threshold,
+            "tau": settings.tau, "alpha_restart": settings.restart[0],
+            "beta_restart": settings.restart[1]}
+
+
+def cell_settings(optimizer: str, settings: OptimizerSettings,
+                  values: dict[str, float]) -> OptimizerSettings:
+    """`settings` with one cell's hyperparameters `values` (keys from AXES) put in place."""
+    pair = (values["alpha"], values["beta"])
+    moxco = {"gd_moxco": pair} if _inner(optimizer) == "gd" else {"adam_moxco": pair}
+    if "+" not in optimizer:
+        moxco = {}
+    return replace(settings, lr=values["lr"], threshold=values["threshold"], tau=values["tau"],
+                   restart=(values["alpha_restart"], values["beta_restart"]), **moxco).validate()
+
+
+# ----------------------------------------------------------------------------- one task
+
+@dataclass(frozen=True)
+class Task:
+    """A unit of work: a grid `cell` (index into `cells()`) or a plain-optimizer `baseline`
+    (index into `baseline_lrs()`). `key` names its result file and must be unique."""
+
+    kind: str
+    index: int
+    optimizer: str
+    values: tuple[tuple[str, float], ...]
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind}-{self.index:06d}"
+
+
+def tasks_for(cfg: SweepConfig) -> list[Task]:
+    """Baselines first (one per distinct lr), then every cell in grid order."""
+    base = fixed_values(_inner(cfg.optimizer), cfg.settings)
+    out = [Task("baseline", k, _inner(cfg.optimizer), tuple({**base, "lr": lr}.items()))
+           for k, lr in enumerate(cfg.baseline_lrs())]
+    out += [Task("cell", k, cfg.optimizer, tuple(v.items())) for k, v in enumerate(cfg.cells())]
+    return out
+
+
+def wilson(successes: int, trials: int) -> tuple[float, float]:
+    """95% Wilson score interval (NaN, NaN without trials)."""
+    if trials == 0:
+        return math.nan, math.nan
+    from scipy.stats import binomtest
+
+    ci = binomtest(int(successes), int(trials)).proportion_ci(confidence_level=CONFIDENCE,
+                                                               method="wilson")
+    return float(ci.low), float(ci.high)
+
+
+def quantile_with_inf(values: np.ndarray, q: float) -> float:
+    """Linear-interpolation quantile that keeps +inf entries as the largest values.
+
+    (`numpy.quantile` would give NaN when interpolating between two infinities.)
+    """
+    v = np.sort(values)
+    pos = q * (len(v) - 1)
+    lo, hi = math.floor(pos), math.ceil(pos)
+    if v[lo] == v[hi] or lo == hi:
+        return float(v[lo])
+    if math.isinf(v[hi]):
+        return math.inf
+    return float(v[lo] + (v[hi] - v[lo]) * (pos - lo))
+
+
+def reduce_metric(metric: str, land: Landscape, final: np.ndarray, final_loss: np.ndarray,
+                  diverged: np.ndarray, tol: float, group: np.ndarray | None) -> dict:
+    """`value, ci_low, ci_high, n, k, other_minimum_fraction` of `metric` from end points
+    `final (N, d)`.
+
+    `group (N,) bool` marks the starts an `escape` is counted over (non-global basins).
+    `other_minimum_fraction`: of the same runs, those ending within `tol` of a non-global
+    named minimum (two-wells, escape: still in the sharp minimum).
+    """
+    others = [m.x for m in land.minima[1:]]
+    if others:
+        dist = np.linalg.norm(final[:, None, :] - np.stack(others)[None], axis=2).min(axis=1)
+        at_other = (dist <= tol) & ~diverged
+    else:
+        at_other = np.zeros(len(final), dtype=bool)
+    if metric == "final-loss":
+        loss = np.where(diverged, np.inf, final_loss)
+        return {"value": quantile_with_inf(loss, 0.5), "ci_low": quantile_with_inf(loss, 0.25),
+                "ci_high": quantile_with_inf(loss, 0.75), "n": len(loss), "k": None,
+                "other_minimum_fraction": float(np.mean(at_other))}
+    target = land.minima[0].x
+    reached = (np.linalg.norm(final - target, axis=1) <= tol) & ~diverged
+    if metric == "escape":
+        reached, at_other = reached[group], at_other[group]
+    n, k = len(reached), int(np.count_nonzero(reached))
+    lo, hi = wilson(k, n)
+    return {"value": k / n if n else math.nan, "ci_low": lo, "ci_high": hi, "n": n, "k": k,
+            "other_minimum_fraction": float(np.mean(at_other)) if n else math.nan}
+
+
+def run_task(cfg: SweepConfig, task: Task, starts: np.ndarray, group: np.ndarray | None,
+             threads: int | None = None) -> dict:
+    """Run one task: its optimizer from every start, batched; reduce to the metric.
+
+    A pure function of its arguments (the engine is deterministic), so it gives the same
+    numbers in any process. Returns plain Python numbers (JSON- and pickle-friendly).
+    """
+    land = cfg.build_landscape()
+    values = dict(task.values)
+    settings = cell_settings(task.optimizer, cfg.settings, values)
+    method = build_method(task.optimizer, settings)
+    traj = simulate(land, method, starts, cfg.steps, noise_std=settings.noise_std,
+                    seed=settings.seed, threads=threads)
+    tol = cfg.tol if cfg.tol is not None else default_tol(land)
+    out = reduce_metric(cfg.metric, land, traj.final, traj.final_loss, traj.diverged, tol, group)
+    committed = traj.commit_step >= 0
+    out["diverged_fraction"] = float(np.mean(traj.diverged))
+    out["committed_fraction"] = float(np.mean(committed))
+    out["median_commit_step"] = (float(np.median(traj.commit_step[committed]))
+                                 if committed.any() else math.nan)
+    return {k: (float(v) if isinstance(v, (float, np.floating)) else v) for k, v in out.items()}
+
+
+# ----------------------------------------------------------------------------- executors
+
+class LocalExecutor:
+    """Runs tasks in this process (`workers=1`) or on a process pool of `workers`.
+
+    `run(jobs)` yields `(job index, result)` as tasks finish. With a pool, each task runs
+    the engine single-threaded (`threads=1`): the pool already keeps the cores busy.
+    """
+
+    def __init__(self, workers: int = 1) -> None:
+        self.workers = max(1, int(workers))
+        self.description = "local" if self.workers == 1 else f"local, {self.workers} processes"
+
+    def run(self, cfg, tasks, starts, group) -> Iterator[tuple[int, dict]]:
+        if self.workers == 1 or len(tasks) < 2:
+            for k, task in enumerate(tasks):
+                yield k, run_task(cfg, task, starts, group)
+            return
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        # forkserver: workers never inherit this process's threads (e.g. a progress bar's)
+        methods = multiprocessing.get_all_start_methods()
+        context = multiprocessing.get_context("forkserver" if "forkserver" in methods
+                                              else "spawn")
+        pool = ProcessPoolExecutor(max_workers=min(self.workers, len(tasks)),
+                                   mp_context=context, initializer=_ignore_sigint)
+        try:
+            futures = {pool.submit(run_task, cfg, t, starts, group, 1): k
+                       for k, t in enumerate(tasks)}
+            for fut in as_completed(futures):
+                yield futures[fut], fut.result()
+        finally:  # also on an interrupt or an error in the consumer: drop queued tasks
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def close(self) -> None:
+        pass
+
+
+def _ignore_sigint() -> None:
+    """Pool workers leave Ctrl-C to the parent, which cancels what is queued."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+DASK_MISSING = ("--scheduler needs Dask distributed, an optional extra: "
+                "pip install 'moxco[distributed]'")
+
+
+def parse_scheduler(spec: str) -> tuple[str, str | int]:
+    """`"tcp://HOST:PORT"` -> ("address", spec); `"local-cluster:K"` -> ("local", K)."""
+    text = str(spec).strip()
+    if text.startswith("local-cluster:"):
+        count = text.removeprefix("local-cluster:")
+        if not count.isdigit() or not 1 <= int(count) <= 256:
+            raise SettingsError("--scheduler", f"local-cluster:K needs K in [1, 256], "
+                                f"got {count!r}")
+        return "local", int(count)
+    if text.startswith("tcp://"):
+        host, colon, port = text.removeprefix("tcp://").rpartition(":")
+        if host and colon and port.isdigit() and 1 <= int(port) <= 65535:
+            return "address", text
+    raise SettingsError("--scheduler", f"expects tcp://HOST:PORT or local-cluster:K, got {spec!r}")
+
+
+def require_dask() -> None:
+    """Raise a one-line SettingsError naming the extra to install when Dask is missing."""
+    try:
+        import dask  # noqa: F401
+        import distributed  # noqa: F401
+    except ImportError:
+        raise SettingsError("--scheduler", DASK_MISSING.removeprefix("--scheduler ")) from None
+
+
+class DaskExecutor:
+    """Submits every task to a Dask distributed cluster and yields results as they finish.
+
+    `scheduler` is `tcp://HOST:PORT` (an existing cluster whose workers can import moxco) or
+    `local-cluster:K` (a `LocalCluster` of K single-threaded worker processes on 127.0.0.1,
+    started here and closed by `close()`). Dask is imported only here.
+    """
+
+    def __init__(self, scheduler: str, timeout: float = 20.0) -> None:
+        kind, where = parse_scheduler(scheduler)
+        require_dask()
+        from distributed import Client, LocalCluster
+
+        self.cluster = None
+        try:
+            if kind == "local":
+                self.cluster = LocalCluster(n_workers=where, threads_per_worker=1,
+                                            processes=True, host="127.0.0.1",
+                                            dashboard_address=None)
+                self.client = Client(self.cluster, timeout=timeout)
+            else:
+                self.client = Client(where, timeout=timeout)
+        except OSError as exc:
+            self.close()
+            raise SettingsError("--scheduler", f"cannot reach {scheduler}: "
+                                f"{' '.join(str(exc).split())}") from None
+        self.description = f"dask {scheduler}"
+
+    def run(self, cfg, tasks, starts, group) -> Iterator[tuple[int, dict]]:
+        from distributed import as_completed
+
+        starts_f = self.client.scatter(starts, broadcast=True)
+        group_f = self.client.scatter(group, broadcast=True) if group is not None else None
+        futures = [self.client.submit(run_task, cfg, t, starts_f, group_f, 1, pure=False)
+                   for t in tasks]
+        index = {f.key: k for k, f in enumerate(futures)}
+        try:
+            for fut in as_completed(futures):
+                yield index[fut.key], fut.result()
+        finally:
+            self.client.cancel(futures)
+
+    def close(self) -> None:
+        client, cluster = getattr(self, "client", None), getattr(self, "cluster", None)
+        if client is not None:
+            client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def make_executor(scheduler: str | None = None, workers: int | None = None):
+    """`DaskExecutor(scheduler)` when a scheduler is given, else a `LocalExecutor`
+    (default: min(2, cores) processes)."""
+    if scheduler is not None:
+        return DaskExecutor(scheduler)
+    if workers is None:
+        workers = min(2, os.cpu_count() or 1)
+    return LocalExecutor(workers)
+
+
+# ----------------------------------------------------------------------------- storage
+
+class CellStore:
+    """Finished task results on disk, one small JSON file per task in `folder`.
+
+    Each file is written atomically (temporary name, then rename) and carries the task's
+    hyperparameters; `load()` checks them against the tasks, so results of a different sweep
+    are never mixed in. JSON keeps every float exactly (repr digits; inf and NaN included).
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
+
+    def save(self, task: Task, result: dict) -> None:
+        from moxco_cli.report import atomic_write_bytes
+
+        self.folder.mkdir(parents=True, exist_ok=True)
+        doc = {"key": task.key, "optimizer": task.optimizer, "values": dict(task.values),
+               "result": result}
+        atomic_write_bytes(self.folder / f"{task.key}.json", (json.dumps(doc) + "\n").encode())
+
+    def load(self, tasks: list[Task]) -> dict[str, dict]:
+        """Results already on disk for `tasks`, by key; raises if one does not match."""
+        from moxco_cli.errors import MoxcoError
+
+        done = {}
+        for task in tasks:
+            path = self.folder / f"{task.key}.json"
+            if not path.exists():
+                continue
+            try:
+                doc = json.loads(path.read_text())
+            except (OSError, ValueError) as exc:
+                raise MoxcoError(f"--resume: cannot read {path} ({exc}); delete it to "
+                                 "recompute that cell") from None
+            if doc.get("optimizer") != task.optimizer or doc.get("values") != dict(task.values):
+                raise MoxcoError(f"--resume: {path} belongs to a different sweep than "
+                                 f"{self.folder.parent / 'config.json'}")
+            done[task.key] = doc["result"]
+        return done
+
+
+# ----------------------------------------------------------------------------- the sweep
+
+@dataclass
+class SweepResult:
+    config: SweepConfig
+    landscape: Landscape
+    tol: float
+    starts: np.ndarray  # (N, d)
+    frame: pd.DataFrame  # sweep.csv
+    computed: int  # tasks run by this call (the rest came from the store)
+
+
+def escape_group(land: Landscape, starts: np.ndarray, tol: float) -> np.ndarray:
+    """`(N,) bool`: starts whose gradient-flow basin is a non-global named minimum."""
+    from moxco_cli.experiments.escape_count import start_basins
+
+    basin, _ = start_basins(land, starts, tol)
+    others = [m.name for m in land.minima[1:]]
+    return np.isin(basin, others)
+
+
+def theorem2_curvatures(land: Landscape) -> dict[str, float]:
+    """Largest Hessian eigenvalue at every named minimum (the curvature Theorem 2 compares
+    `1/eta_eff` with), by minimum name."""
+    if not land.minima:
+        return {}
+    lam = land.lam_max(np.stack([m.x for m in land.minima]))
+    return {m.name: float(v) for m, v in zip(land.minima, lam, strict=True)}
+
+
+def vs_baseline(metric: str, cell: dict, base: dict) -> str:
+    """`better`/`worse` when the cell's interval lies wholly on one side of the baseline's
+    (success, escape: Wilson intervals; final-loss: the median outside the baseline's IQR,
+    lower being better), else `same`."""
+    if metric == "final-loss":
+        if cell["value"] < base["ci_low"]:
+            return "better"
+        if cell["value"] > base["ci_high"]:
+            return "worse"
+        return "same"
+    if any(math.isnan(x) for x in (cell["ci_low"], base["ci_low"])):
+        return "same"
+    if cell["ci_low"] > base["ci_high"]:
+        return "better"
+    if cell["ci_high"] < base["ci_low"]:
+        return "worse"
+    return "same"
+
+
+def sweep_frame(cfg: SweepConfig, tasks: list[Task], results: dict[str, dict],
+                lam_start: np.ndarray) -> pd.DataFrame:
+    """sweep.csv: one row per cell in grid order (COLUMNS), baseline beside each cell."""
+    base_by_lr = {dict(t.values)["lr"]: results[t.key] for t in tasks if t.kind == "baseline"}
+    rows = []
+    for task in tasks:
+        if task.kind != "cell":
+            continue
+        values, res = dict(task.values), results[task.key]
+        base = base_by_lr[values["lr"]]
+        bound = inv_eta_eff(values["lr"], values["alpha"], values["beta"])
+        rows.append({
+            "cell": task.index, "optimizer": task.optimizer, **values, "inv_eta_eff": bound,
+            "metric": cfg.metric, "value": res["value"], "ci_low": res["ci_low"],
+            "ci_high": res["ci_high"], "n": res["n"], "k": res["k"],
+            "other_minimum_fraction": res["other_minimum_fraction"],
+            "diverged_fraction": res["diverged_fraction"],
+            "committed_fraction": res["committed_fraction"],
+            "median_commit_step": res["median_commit_step"],
+            "theorem2_unstable_starts": float(np.mean(lam_start > bound)),
+            "baseline": _inner(cfg.optimizer), "baseline_value": base["value"],
+            "baseline_ci_low": base["ci_low"], "baseline_ci_high": base["ci_high"],
+            "baseline_diverged_fraction": base["diverged_fraction"],
+            "vs_baseline": vs_baseline(cfg.metric, res, base),
+        })
+    frame = pd.DataFrame(rows, columns=COLUMNS)
+    frame["k"] = frame["k"].astype("Int64")  # empty for final-loss, an integer otherwise
+    return frame
+
+
+def run_sweep(cfg: SweepConfig, *, store: CellStore | None = None, executor=None,
+              progress: Callable[[int], None] | None = None) -> SweepResult:
+    """Run every task of `cfg` not already in `store`; return the assembled table.
+
+    Args:
+        store: where finished tasks are saved (before `progress` hears of them) and loaded
+            from; None keeps results in memory only.
+        executor: a `LocalExecutor` (default: in this process) or `DaskExecutor`.
+        progress: called with the number of tasks finished since its last call (first with
+            the number already in the store, if any). An exception it raises stops the sweep;
+            every task saved until then is kept.
+    """
+    cfg.validate()
+    land = cfg.build_landscape()
+    tol = cfg.tol if cfg.tol is not None else default_tol(land)
+    starts = make_starts(land, cfg.starts, cfg.settings.seed)
+    group = escape_group(land, starts, tol) if cfg.metric == "escape" else None
+    tasks = tasks_for(cfg)
+    results = store.load(tasks) if store is not None else {}
+    if results and progress is not None:
+        progress(len(results))
+    pending = [t for t in tasks if t.key not in results]
+    executor = executor or LocalExecutor(1)
+    if pending:
+        for k, result in executor.run(cfg, pending, starts, group):
+            task = pending[k]
+            if store is not None:
+                store.save(task, result)
+            results[task.key] = result
+            if progress is not None:
+                progress(1)
+    lam_start = land.lam_max(starts)
+    frame = sweep_frame(cfg, tasks, results, lam_start)
+    return SweepResult(cfg, land, tol, starts, frame, len(pending))
+
+
+def phase_diagram(landscape: str = "beale", optimizer: str = "adam+moxco",
+                  alphas=PHASE_ALPHAS, betas=PHASE_BETAS, starts: str = "grid:21",
+                  steps: int = 800, settings: OptimizerSettings | None = None,
+                  metric: str = "success", tol: float | None = None, executor=None,
+                  progress: Callable[[int], None] | None = None) -> pd.DataFrame:
+    """The (alpha, beta) phase diagram of `optimizer` as a sweep.csv-shaped DataFrame.
+
+    `settings` (default: the paper's Figure 1 settings, lr 0.005) fixes everything else.
+    Values are rounded to 12 significant digits, as `--grid` ranges are.
+    """
+    def axis(name, values):
+        return Axis(name, tuple(float(f"{float(v):.{SIGNIFICANT_DIGITS}g}") for v in values))
+
+    cfg = SweepConfig(landscape=landscape, optimizer=optimizer,
+                      grid=(axis("alpha", alphas), axis("beta", betas)), starts=starts,
+                      steps=steps, metric=metric, tol=tol,
+                      settings=settings or OptimizerSettings()).validate()
+    return run_sweep(cfg, executor=executor, progress=progress).frame

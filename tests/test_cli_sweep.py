@@ -1,0 +1,126 @@
+"""`moxco sweep` driven through the Typer app: outputs, rerun, resume, folder rules, bad input."""
+
+import json
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from moxco_cli.cli import app
+from moxco_cli.experiments.sweep import COLUMNS
+
+runner = CliRunner()
+SMALL = ["beale", "--optimizer", "gd+moxco", "--grid", "alpha=0:0.9:2", "--grid", "beta=0,0.5",
+         "--starts", "grid:4", "--steps", "40", "--tol", "0.5", "--workers", "1"]
+
+
+def invoke(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+@pytest.fixture(scope="module")
+def small_sweep(tmp_path_factory):
+    out = tmp_path_factory.mktemp("sweeps") / "small"
+    result = invoke("sweep", *SMALL, "--out", out)
+    assert result.exit_code == 0, result.output
+    return out, result
+
+
+def test_sweep_writes_csv_config_and_heatmap_and_nothing_incomplete(small_sweep):
+    out, result = small_sweep
+    assert sorted(p.name for p in out.iterdir()) == ["config.json", "sweep-success.png",
+                                                    "sweep.csv"]
+    assert not out.with_name("small.incomplete").exists()
+    frame = pd.read_csv(out / "sweep.csv")
+    assert list(frame.columns) == COLUMNS and len(frame) == 4
+    assert list(frame["cell"]) == [0, 1, 2, 3] and set(frame["baseline"]) == {"gd"}
+    doc = json.loads((out / "config.json").read_text())
+    assert doc["command"] == "sweep" and doc["options"]["grid"][0] == {"name": "alpha",
+                                                                       "values": [0.0, 0.9]}
+    assert "best of 4 cells" in result.output and str(out) in result.output
+
+
+def test_rerun_of_config_json_gives_identical_csv(small_sweep, tmp_path):
+    out, _ = small_sweep
+    again = tmp_path / "again"
+    result = invoke("rerun", out / "config.json", "--out", again)
+    assert result.exit_code == 0, result.output
+    assert (again / "sweep.csv").read_bytes() == (out / "sweep.csv").read_bytes()
+
+
+def test_interrupted_sweep_keeps_its_cells_and_resumes_to_the_same_bytes(small_sweep, tmp_path,
+                                                                          monkeypatch):
+    from moxco_cli.experiments import sweep as sweep_module
+
+    out, _ = small_sweep
+    target = tmp_path / "cut"
+    real, calls = sweep_module.run_task, []
+
+    def interrupted_after_two(*args, **kwargs):
+        calls.append(1)
+        if len(calls) > 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(sweep_module, "run_task", interrupted_after_two)
+    result = invoke("sweep", *SMALL, "--out", target)
+    assert result.exit_code == 130
+    work = tmp_path / "cut.incomplete"
+    assert not target.exists() and (work / "INCOMPLETE").exists()
+    assert "2 of 5 cells (grid cells and plain-optimizer baselines) are saved" in result.output
+    assert "--resume" in result.output
+    assert len(list((work / "cells").glob("*.json"))) == 2
+    # a new sweep to the same place is refused: resume it or start over with --force
+    refused = invoke("sweep", *SMALL, "--out", target)
+    assert refused.exit_code == 2 and "unfinished sweep" in refused.output
+    # resuming takes the options from the folder; giving others is refused
+    mixed = invoke("sweep", "--resume", work, "--grid", "alpha=0.1")
+    assert mixed.exit_code == 2 and "drop --grid" in mixed.output
+    monkeypatch.setattr(sweep_module, "run_task", real)
+    calls.clear()
+    resumed = invoke("sweep", "--resume", work)
+    assert resumed.exit_code == 0, resumed.output
+    assert not work.exists()
+    assert (target / "sweep.csv").read_bytes() == (out / "sweep.csv").read_bytes()
+    finished = invoke("sweep", "--resume", target)
+    assert finished.exit_code == 2 and "finished sweep" in finished.output
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--grid", "gamma=0:1:2"], "--grid: unknown axis 'gamma'"),
+    (["--grid", "alpha=0:0.9:0"], "COUNT must be >= 1"),
+    (["--grid", "alpha=0,1"], "[0, 1)"),
+    (["--grid", "lr=-1"], "> 0"),
+    (["--grid", "alpha=0.5", "--grid", "alpha=0.6"], "given twice"),
+    (["--grid", "alpha=0.5", "--starts", "grid"], "--starts: expects grid:N or random:N"),
+    (["--grid", "alpha=0.5", "--metric", "escape"], "--metric: escape needs"),
+    (["--grid", "alpha=0.5", "--metric", "accuracy"], "--metric: must be one of"),
+    (["--grid", "alpha=0.5", "--optimizer", "sgd"], "--optimizer: unknown optimizer"),
+    (["--grid", "alpha=0.5", "--scheduler", "localhost:1"], "--scheduler: expects tcp://"),
+    (["--grid", "alpha=0.5", "--lr", "0"], "--lr: must be a number > 0"),
+    (["--grid", "alpha=0.5,0.6", "--heatmap", "alpha,beta"], "--heatmap: "),
+    ([], "--grid: give at least one axis"),
+])
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, args, words):
+    out = tmp_path / "never"
+    result = invoke("sweep", "beale", *args, "--out", out)
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: ") and words in lines[0]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_missing_dask_explains_how_to_install(tmp_path, monkeypatch):
+    monkeypatch.setitem(__import__("sys").modules, "distributed", None)
+    result = invoke("sweep", "beale", "--grid", "alpha=0.5", "--scheduler", "local-cluster:2",
+                    "--out", tmp_path / "x")
+    assert result.exit_code == 2
+    assert "pip install 'moxco[distributed]'" in result.output
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_resume_of_a_folder_that_is_no_sweep_is_refused(tmp_path):
+    result = invoke("sweep", "--resume", tmp_path)
+    assert result.exit_code == 2 and "not an unfinished sweep" in result.output
+    missing = invoke("sweep")
+    assert missing.exit_code == 2 and "LANDSCAPE" in missing.output

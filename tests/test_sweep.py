@@ -1,0 +1,224 @@
+"""`moxco_cli.experiments.sweep`: grid parsing, metrics against direct engine calls, resume,
+and byte-identical tables from every executor (in-process, process pool, Dask LocalCluster)."""
+
+import math
+
+import numpy as np
+import pytest
+from scipy.stats import binomtest
+
+import landscapes
+from moxco_cli.engine import simulate
+from moxco_cli.experiments.sweep import (
+    Axis,
+    CellStore,
+    LocalExecutor,
+    SweepConfig,
+    make_starts,
+    parse_grid,
+    parse_scheduler,
+    parse_starts,
+    quantile_with_inf,
+    require_dask,
+    run_sweep,
+    tasks_for,
+)
+from moxco_cli.report import csv_bytes
+from moxco_cli.settings import OptimizerSettings, SettingsError, build_method
+
+TINY = SweepConfig(landscape="beale", optimizer="gd+moxco",
+                   grid=(Axis("alpha", (0.0, 0.9)), Axis("beta", (0.0, 0.5))),
+                   starts="grid:5", steps=60, tol=0.5)
+
+
+def test_grid_range_is_inclusive_linspace_rounded_to_12_digits():
+    axis = parse_grid("alpha=0:0.99:12")
+    assert axis.name == "alpha" and len(axis.values) == 12
+    assert axis.values[0] == 0.0 and axis.values[-1] == 0.99 and axis.values[4] == 0.36
+    assert parse_grid("lr=1e-3,5e-3") == Axis("lr", (0.001, 0.005))
+    assert parse_grid("threshold=0.7:0.7:1").values == (0.7,)
+
+
+@pytest.mark.parametrize("spec, words", [
+    ("gamma=0:1:3", "unknown axis 'gamma'"),
+    ("alpha", "NAME=LO:HI:COUNT"),
+    ("alpha=0:0.9", "LO:HI:COUNT"),
+    ("alpha=0:0.9:0", "COUNT must be >= 1"),
+    ("alpha=0:0.9:x", "COUNT must be an integer"),
+    ("alpha=0:0.9:1", "COUNT 1 would drop HI"),
+    ("alpha=0.9:0:3", "LO <= HI"),
+    ("alpha=0:1:3", "[0, 1)"),
+    ("beta=-0.1,0.2", "[0, 1)"),
+    ("lr=0,1e-3", "> 0"),
+    ("threshold=0.5,1", "(0, 1)"),
+    ("tau=a,b", "comma-separated numbers"),
+    ("lr=1e-3,1e-3", "twice"),
+])
+def test_bad_grid_specs_give_one_line_errors_naming_the_option(spec, words):
+    with pytest.raises(SettingsError) as info:
+        parse_grid(spec)
+    message = str(info.value)
+    assert message.startswith("--grid: ") and words in message and "\n" not in message
+
+
+def test_starts_grid_has_x0_fastest_and_random_uses_default_rng():
+    beale = landscapes.get("beale")
+    grid = make_starts(beale, "grid:3", seed=0)
+    assert grid.shape == (9, 2)
+    assert np.array_equal(grid[:3, 0], [-4.5, 0.0, 4.5]) and np.all(grid[:3, 1] == -4.5)
+    rand = make_starts(beale, "random:7", seed=3)
+    expected = np.random.default_rng(3).uniform([-4.5, -4.5], [4.5, 4.5], size=(7, 2))
+    assert np.array_equal(rand, expected)
+    assert make_starts(landscapes.get("two-wells"), "grid:5", 0).shape == (5, 1)
+    for bad in ("grid", "mesh:4", "grid:0", "random:x"):
+        with pytest.raises(SettingsError, match="^--starts: "):
+            parse_starts(bad)
+
+
+def test_config_validation_rejects_what_cannot_run():
+    with pytest.raises(SettingsError, match="^--grid: give at least one axis"):
+        SweepConfig(grid=()).validate()
+    with pytest.raises(SettingsError, match="^--grid: alpha has no effect on plain gd"):
+        SweepConfig(optimizer="gd", grid=(Axis("alpha", (0.5,)),)).validate()
+    with pytest.raises(SettingsError, match="^--metric: escape needs"):
+        SweepConfig(metric="escape", grid=(Axis("alpha", (0.5,)),)).validate()
+    with pytest.raises(SettingsError, match="^--heatmap: "):
+        SweepConfig(grid=(Axis("alpha", (0.5,)),), plot_axes=("alpha", "beta")).validate()
+
+
+def test_config_round_trips_through_options():
+    cfg = SweepConfig(landscape="beale", optimizer="adam+moxco",
+                      grid=(Axis("lr", (0.001, 0.005)), Axis("tau", (0.1, 0.2))),
+                      metric="final-loss",
+                      settings=OptimizerSettings(seed=4, threshold=0.7), plot_axes=("tau", "lr"))
+    assert SweepConfig.from_options(cfg.to_options()) == cfg.validate()
+
+
+def test_success_metric_and_wilson_interval_match_direct_engine_calls():
+    result = run_sweep(TINY)
+    frame = result.frame
+    beale = landscapes.get("beale")
+    starts = make_starts(beale, "grid:5", 0)
+    goal = beale.minimum("global").x
+    assert list(frame[["alpha", "beta"]].itertuples(index=False, name=None)) == [
+        (0.0, 0.0), (0.0, 0.5), (0.9, 0.0), (0.9, 0.5)]
+    plain = simulate(beale, build_method("gd", OptimizerSettings()), starts, 60)
+    base_k = int(np.sum((np.linalg.norm(plain.final - goal, axis=1) <= 0.5) & ~plain.diverged))
+    for _, row in frame.iterrows():
+        settings = OptimizerSettings(gd_moxco=(row["alpha"], row["beta"]))
+        traj = simulate(beale, build_method("gd+moxco", settings), starts, 60)
+        ok = (np.linalg.norm(traj.final - goal, axis=1) <= 0.5) & ~traj.diverged
+        k = int(ok.sum())
+        ci = binomtest(k, 25).proportion_ci(method="wilson")
+        assert (row["n"], row["k"], row["value"]) == (25, k, k / 25)
+        assert (row["ci_low"], row["ci_high"]) == (ci.low, ci.high)
+        assert row["diverged_fraction"] == traj.diverged.mean()
+        assert row["baseline_value"] == base_k / 25
+        assert row["baseline_diverged_fraction"] == plain.diverged.mean()
+        assert row["inv_eta_eff"] == 2 * (1 + row["alpha"]) / (0.005 * (1 + 2 * row["beta"]))
+
+
+def test_final_loss_is_median_and_iqr_with_diverged_runs_as_inf():
+    cfg = SweepConfig(landscape="beale", optimizer="gd+moxco", grid=(Axis("alpha", (0.9,)),),
+                      starts="grid:4", steps=40, metric="final-loss")
+    row = run_sweep(cfg).frame.iloc[0]
+    beale = landscapes.get("beale")
+    traj = simulate(beale, build_method("gd+moxco", OptimizerSettings()),
+                    make_starts(beale, "grid:4", 0), 40)
+    loss = np.where(traj.diverged, np.inf, traj.final_loss)
+    assert row["value"] == quantile_with_inf(loss, 0.5)
+    assert (row["ci_low"], row["ci_high"]) == (quantile_with_inf(loss, 0.25),
+                                               quantile_with_inf(loss, 0.75))
+    assert math.isinf(quantile_with_inf(np.array([1.0, np.inf, np.inf]), 0.75))
+    assert quantile_with_inf(np.array([3.0, 1.0, 2.0, 4.0]), 0.5) == 2.5
+
+
+def test_escape_counts_sharp_basin_starts_that_end_in_the_flat_minimum():
+    start_basins = pytest.importorskip("moxco_cli.experiments.escape_count").start_basins
+
+    cfg = SweepConfig(landscape="two-wells", optimizer="gd+moxco",
+                      grid=(Axis("alpha", (0.0, 0.99)), Axis("beta", (0.0,))),
+                      starts="random:60", steps=1000, metric="escape")
+    frame = run_sweep(cfg).frame
+    tw = landscapes.get("two-wells")
+    starts = make_starts(tw, "random:60", 0)
+    basin, _ = start_basins(tw, starts, 0.05)
+    sharp = basin == "sharp"
+    flat = tw.minimum("flat").x
+    for _, row in frame.iterrows():
+        settings = OptimizerSettings(gd_moxco=(row["alpha"], row["beta"]))
+        traj = simulate(tw, build_method("gd+moxco", settings), starts, 1000)
+        ok = (np.abs(traj.final[:, 0] - flat[0]) <= 0.05) & ~traj.diverged
+        assert (row["n"], row["k"]) == (sharp.sum(), ok[sharp].sum())
+    assert frame["k"].iloc[1] > frame["k"].iloc[0] == 0  # alpha 0.99 escapes, alpha 0 cannot
+
+
+class Interrupt(Exception):
+    pass
+
+
+def test_interrupted_and_resumed_sweep_gives_the_same_csv_bytes(tmp_path):
+    whole = csv_bytes(run_sweep(TINY).frame)
+    store = CellStore(tmp_path / "cells")
+    calls = []
+
+    def stop_after_three(n):
+        calls.append(n)
+        if len(calls) == 3:
+            raise Interrupt
+
+    with pytest.raises(Interrupt):
+        run_sweep(TINY, store=store, progress=stop_after_three)
+    assert len(list((tmp_path / "cells").glob("*.json"))) == 3
+    seen = []
+    resumed = run_sweep(TINY, store=store, progress=seen.append)
+    assert resumed.computed == len(tasks_for(TINY)) - 3 and seen[0] == 3
+    assert csv_bytes(resumed.frame) == whole
+
+
+def test_store_refuses_cells_of_another_sweep(tmp_path):
+    from moxco_cli.errors import MoxcoError
+
+    store = CellStore(tmp_path / "cells")
+    run_sweep(TINY, store=store)
+    other = SweepConfig(**{**TINY.__dict__, "grid": (Axis("alpha", (0.1, 0.9)),
+                                                     Axis("beta", (0.0, 0.5)))})
+    with pytest.raises(MoxcoError, match="different sweep"):
+        run_sweep(other, store=store)
+
+
+def test_process_pool_gives_the_same_csv_bytes_as_in_process():
+    one = csv_bytes(run_sweep(TINY, executor=LocalExecutor(1)).frame)
+    two = csv_bytes(run_sweep(TINY, executor=LocalExecutor(2)).frame)
+    assert one == two
+
+
+def test_scheduler_specs_are_checked_and_missing_dask_names_the_extra(monkeypatch):
+    assert parse_scheduler("tcp://127.0.0.1:8786") == ("address", "tcp://127.0.0.1:8786")
+    assert parse_scheduler("local-cluster:2") == ("local", 2)
+    for bad in ("127.0.0.1:8786", "tcp://host", "local-cluster:0", "local-cluster:x"):
+        with pytest.raises(SettingsError, match="^--scheduler: "):
+            parse_scheduler(bad)
+    monkeypatch.setitem(__import__("sys").modules, "distributed", None)
+    with pytest.raises(SettingsError, match=r"pip install 'moxco\[distributed\]'"):
+        require_dask()
+
+
+def test_dask_local_cluster_gives_the_same_csv_bytes_as_a_local_run():
+    pytest.importorskip("distributed")
+    from distributed import LocalCluster
+
+    from moxco_cli.experiments.sweep import DaskExecutor
+
+    local = csv_bytes(run_sweep(TINY).frame)
+    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                           dashboard_address=None)
+    executor = None
+    try:
+        executor = DaskExecutor(cluster.scheduler_address)
+        assert len(executor.client.scheduler_info()["workers"]) == 2
+        assert csv_bytes(run_sweep(TINY, executor=executor).frame) == local
+    finally:
+        if executor is not None:
+            executor.close()
+        cluster.close()
