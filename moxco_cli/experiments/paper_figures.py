@@ -113,3 +113,51 @@ def choose_figure3_starts(grid_n: int = 41, count: int = 3) -> Figure3Choice:
 def figure3(choice: Figure3Choice) -> PathRuns:
     return run_paths(("adam", "adam+moxco"), choice.grid[choice.chosen], FIG3_SETTINGS,
                      FIG3_STEPS)
+
+
+def theorem1_table(settings: OptimizerSettings = FIG1_SETTINGS) -> pd.DataFrame:
+    """Theorem 1 checked at every named minimum of beale and two-wells, for both MoXCo settings.
+
+    Hypotheses: (a) local minimum, (b) stable fixed point of GD with learning rate eta~, read
+    literally as `lam_max <= 2/eta~`, (c) `eps = |f - f_target|`. Claim: `G >= exp(-tau eps)`.
+    `holds_if_lam_le_inv_eta` says whether the minimum also satisfies the stricter reading
+    `lam_max <= 1/eta~` (Theorem 2's bound), under which the claim is always true.
+    """
+    from moxco_cli.goodness import goodness, inv_eta_eff
+
+    rows = []
+    for method, (alpha, beta) in (("gd+moxco", settings.gd_moxco),
+                                  ("adam+moxco", settings.adam_moxco)):
+        inv = inv_eta_eff(settings.lr, alpha, beta)
+        for name in ("beale", "two-wells"):
+            land = landscapes.get(name)
+            for m in land.minima:
+                x = m.x[None, :]
+                f, g, lam = land.f(x), land.grad(x), land.lam_max(x)
+                good = goodness(f, (g * g).sum(axis=1), lam, f_target=land.f_target,
+                                inv_eta=inv, tau=settings.tau)[0]
+                eps = abs(float(f[0]) - land.f_target)
+                bound = float(np.exp(-settings.tau * eps))
+                rows.append({
+                    "method": method, "landscape": name, "minimum": m.name,
+                    "lam_max": float(lam[0]), "inv_eta_eff": inv, "gd_stable_limit": 2 * inv,
+                    "hypotheses_hold": bool(lam[0] <= 2 * inv), "eps": eps,
+                    "goodness": float(good), "claimed_lower_bound": bound,
+                    "claim_holds": bool(good >= bound * (1 - 1e-12)),
+                    "holds_if_lam_le_inv_eta": bool(lam[0] <= inv),
+                })
+    return pd.DataFrame(rows)
+
+
+def theorem1_quadratic_scan(settings: OptimizerSettings = FIG1_SETTINGS,
+                            points: int = 221) -> pd.DataFrame:
+    """Goodness at the minimum of `a x^2/2` for `a` from 0 to 2.2/eta~ (eps = 0: claim G >= 1)."""
+    from moxco_cli.goodness import goodness, inv_eta_eff
+
+    alpha, beta = settings.gd_moxco
+    inv = inv_eta_eff(settings.lr, alpha, beta)
+    ratio = np.linspace(0.0, 2.2, points)
+    good = goodness(np.zeros(points), np.zeros(points), ratio * inv, f_target=0.0, inv_eta=inv,
+                    tau=settings.tau)
+    return pd.DataFrame({"a_times_eta_eff": ratio, "curvature": ratio * inv, "goodness": good,
+                         "gd_stable": ratio <= 2.0, "claim_holds": good >= 1.0})

@@ -65,10 +65,71 @@ def _fig3(out, sizes):
         choice, f"Figure 3 start rule on a {n}x{n} grid (Figure 3 settings)"))
 
 
+def _outcome_map(out, sizes):
+    from moxco_cli.experiments.outcome_map import OutcomeMapConfig, outcome_map
+    from moxco_cli.plots.outcome_map import result_figure
+
+    result = outcome_map(OutcomeMapConfig(landscape="beale", grid=sizes["map_grid"]).validate())
+    out.write_csv("outcome_map_fractions.csv", result.fractions)
+    out.write_figure("outcome_map.png", result_figure(result))
+
+
+def _theorem1(out, sizes):
+    from moxco_cli.experiments import paper_figures as pf
+    from moxco_cli.plots import paper
+
+    table, scan = pf.theorem1_table(), pf.theorem1_quadratic_scan()
+    out.write_csv("theorem1.csv", table)
+    out.write_csv("theorem1_quadratic.csv", scan)
+    out.write_figure("theorem1.png", paper.theorem1_figure(
+        scan, table, "Theorem 1: goodness at minima vs the claimed lower bound"))
+
+
+def _theorem2(out, sizes):
+    import numpy as np
+
+    from moxco_cli.experiments.eos_check import EosConfig, eos_check
+    from moxco_cli.plots.eos import eos_figure
+
+    cfg = EosConfig(lr=0.005, alphas=tuple(np.linspace(0, 0.99, sizes["eos_alphas"]).round(4)),
+                    betas=tuple(np.linspace(0, 3, sizes["eos_betas"]).round(4))).validate()
+    result = eos_check(cfg)
+    out.write_csv("theorem2.csv", result.table)
+    out.write_figure("theorem2.png", eos_figure(result.table, lr=cfg.lr, steps=cfg.steps,
+                                                tol=cfg.tol, max_rel_error=result.max_rel_error))
+
+
+def _ablation(out, sizes):
+    import dataclasses
+
+    import pandas as pd
+
+    from moxco_cli.experiments.outcome_map import OutcomeMapConfig, outcome_map
+    from moxco_cli.plots.paper import ablation_figure
+    from moxco_cli.settings import OptimizerSettings
+
+    frames = []
+    for mode in ("latch", "reversible", "none"):
+        settings = dataclasses.replace(OptimizerSettings(), commit=mode)
+        cfg = OutcomeMapConfig(landscape="beale", grid=sizes["ablation_grid"],
+                               methods=("gd+moxco", "adam+moxco"), settings=settings).validate()
+        frames.append(outcome_map(cfg).fractions.assign(commit=mode))
+    table = pd.concat(frames, ignore_index=True)[["commit", "optimizer", "class", "count",
+                                                  "fraction"]]
+    out.write_csv("ablation.csv", table)
+    n = sizes["ablation_grid"]
+    out.write_figure("ablation.png", ablation_figure(
+        table, f"Commit-rule ablation on Beale: {n}x{n} starts, Figure 1 settings, 800 steps"))
+
+
 STEPS = [
     Step("fig1a", "Figure 1a: GD+MoXCo vs GD, Adam on Beale", _fig1("a")),
     Step("fig1b", "Figure 1b: Adam+MoXCo vs GD, Adam on Beale", _fig1("b")),
     Step("fig3", "Figure 3: Adam vs Adam+MoXCo from trapped starts", _fig3),
+    Step("outcome-map", "Outcome map: Figure 1 over a grid of starts", _outcome_map),
+    Step("theorem1", "Theorem 1: goodness at minima vs its lower bound", _theorem1),
+    Step("theorem2", "Theorem 2: divergence boundary measured vs formula", _theorem2),
+    Step("ablation", "Ablation: commit modes latch / reversible / none", _ablation),
 ]
 
 

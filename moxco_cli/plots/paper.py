@@ -100,3 +100,58 @@ def figure3_map(choice, title: str):
               fontsize=8, ncol=2)
     ax.set(xlabel=r"$x_0$ of start", ylabel=r"$x_1$ of start", title=title)
     return fig
+
+
+def ablation_figure(table, title: str):
+    """Grouped bars: fraction of starts per outcome class, per commit mode and optimizer."""
+    from moxco_cli.plots.run import style
+
+    classes = [c for c in ("global-1e-2", "global-0.1", "stuck", "diverged")
+               if c in set(table["class"])]
+    modes = list(dict.fromkeys(table["commit"]))
+    optimizers = list(dict.fromkeys(table["optimizer"]))
+    fig, axes = plt.subplots(1, len(optimizers), figsize=(6.2 * len(optimizers), 4.6),
+                             layout="constrained", sharey=True, squeeze=False)
+    hatches = {"latch": "", "reversible": "//", "none": ".."}
+    width = 0.8 / len(modes)
+    for ax, opt in zip(axes[0], optimizers, strict=True):
+        color = style(opt)["color"]
+        for k, mode in enumerate(modes):
+            sub = table[(table.optimizer == opt) & (table.commit == mode)].set_index("class")
+            values = [float(sub.fraction.get(c, 0.0)) for c in classes]
+            xs = np.arange(len(classes)) + (k - (len(modes) - 1) / 2) * width
+            bars = ax.bar(xs, values, width, color=color, alpha=1.0 - 0.25 * k,
+                          hatch=hatches.get(mode, ""), edgecolor="black", lw=0.6,
+                          label=f"commit: {mode}")
+            ax.bar_label(bars, labels=[f"{v:.0%}" if v >= 0.005 else "" for v in values],
+                         fontsize=7, padding=1)
+        ax.set_xticks(np.arange(len(classes)), classes)
+        ax.set(title=style(opt)["label"], ylabel="fraction of starts", ylim=(0, 1.08))
+        ax.grid(axis="y", alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle(title)
+    return fig
+
+
+def theorem1_figure(scan, table, title: str):
+    """Goodness at a minimum vs its curvature (quadratic, eps = 0), against Theorem 1's bound."""
+    fig, ax = plt.subplots(figsize=(7.6, 4.6), layout="constrained")
+    r, g = scan["a_times_eta_eff"].to_numpy(), scan["goodness"].to_numpy()
+    ax.axvspan(0, 2, color="#dddddd", label=r"hypothesis (b): GD with lr $\tilde\eta$ stable")
+    ax.axvspan(1, 2, color="#f4b6b6", label="hypotheses hold, claim fails")
+    ax.semilogy(r, np.maximum(g, 1e-300), color="black", lw=1.8,
+                label=r"goodness at the minimum ($\epsilon = 0$)")
+    ax.axhline(1.0, color="#1f77b4", ls="--", label=r"claimed bound $e^{-\tau\epsilon} = 1$")
+    sub = table[table.method == "gd+moxco"]
+    inv = float(sub.inv_eta_eff.iloc[0])
+    for k, row in enumerate(sub.itertuples()):
+        ratio = row.lam_max / inv
+        ax.plot(ratio, max(row.goodness, 1e-300), "o", color="#d62728", mec="black")
+        ax.annotate(f"{row.landscape} {row.minimum}: G = {row.goodness:.2g}, bound "
+                    f"{row.claimed_lower_bound:.2g}", (ratio, max(row.goodness, 1e-300)),
+                    xytext=(8, -14 - 13 * k), textcoords="offset points", fontsize=8,
+                    arrowprops=dict(arrowstyle="-", color="0.4", lw=0.6))
+    ax.set(xlabel=r"curvature $\lambda_{max}$ in units of $1/\tilde\eta$ (GD+MoXCo, Figure 1)",
+           ylabel="goodness (log)", xlim=(0, 2.2), ylim=(1e-40, 3), title=title)
+    ax.legend(fontsize=8, loc="lower left")
+    return fig
