@@ -1,0 +1,134 @@
+"""`moxco escape-count`: the paper's Figure 2 (where N random starts end) as a command."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from moxco_cli.options import optimizer_options, parse_floats
+
+EPILOG = (
+    "Examples:\n\n"
+    "  moxco escape-count                          # Figure 2: 50 starts on two-wells, seed 0\n\n"
+    "  moxco escape-count --inits 10000 --sharp-width 0.03 --out results/runs/ec --force\n\n"
+    "  moxco escape-count --landscape beale --inits 2000 --steps 800"
+)
+
+
+def escape_count(
+    inits: Annotated[int, typer.Option("--inits", help="Number of random starts N, >= 1.")] = 50,
+    steps: Annotated[int, typer.Option("--steps", help="Optimizer steps from every start, >= 1.")] = 1000,
+    landscape: Annotated[str, typer.Option("--landscape", help="Any landscape with named minima: two-wells, beale, quadratic, ...")] = "two-wells",
+    sharp_width: Annotated[float | None, typer.Option("--sharp-width", help="Width s of the two-wells sharp well, > 0. Default: 0.055.")] = None,
+    domain: Annotated[str | None, typer.Option("--domain", help="LO,HI: starts are uniform on [LO, HI] in every coordinate. Default: the landscape's domain (two-wells: -4,4).")] = None,
+    tol: Annotated[float | None, typer.Option("--tol", help="Distance to a named minimum that counts as ending in it. Default: 0.05 (1-D), 1e-2 (2-D).")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Results folder. Default: results/runs/escape-count-<landscape>-<time>.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace the --out folder if it exists.")] = False,
+    *,
+    methods,
+    settings,
+) -> None:
+    """Run every optimizer from N uniform random starts; count where each ends (Wilson 95% CIs)."""
+    from moxco_cli.experiments.escape_count import EscapeConfig
+
+    cfg = EscapeConfig(
+        landscape=landscape,
+        landscape_params={} if sharp_width is None else {"s": sharp_width},
+        inits=inits, steps=steps,
+        domain=parse_floats(domain, "--domain", 2) if domain is not None else None,
+        methods=methods, settings=settings, tol=tol,
+    ).validate()
+    folder = results_folder(out, force, "escape-count", landscape)
+    folder.check()  # refuse before computing anything
+    execute(cfg, folder)
+
+
+def config_from_options(options: dict):
+    """A validated EscapeConfig from config.json's options (used by `moxco rerun`)."""
+    from moxco_cli.experiments.escape_count import EscapeConfig
+
+    return EscapeConfig.from_options(options)
+
+
+def execute(cfg, folder) -> None:
+    """Run `cfg`, write its folder, print the counts (shared with `moxco rerun`)."""
+    from moxco_cli.experiments.escape_count import (
+        flow_description,
+        progress_total,
+        run_escape_count,
+    )
+    from moxco_cli.report import config_document
+
+    with progress_bar(f"escape-count {cfg.landscape}, N={cfg.inits}",
+                      progress_total(cfg)) as advance:
+        result = run_escape_count(cfg, progress=advance)
+    with folder as out:
+        write_outputs(result, out)
+        out.write_json("config.json", config_document("escape-count", cfg.to_options(), {
+            "landscape": result.landscape.describe(), "domain_used": result.box.tolist(),
+            "tol_used": result.tol,
+            "start_basin": {**flow_description(), "steps_taken": result.flow_steps},
+            "confidence": "95% Wilson score intervals (scipy.stats.binomtest)"}))
+    show_counts(result, folder.path)
+
+
+def write_outputs(result, out) -> None:
+    from moxco_cli.experiments.escape_count import global_minima
+    from moxco_cli.plots.escape import escape_count_figure
+
+    out.write_csv("outcomes.csv", result.outcomes)
+    out.write_csv("counts.csv", result.counts)
+    out.write_csv("escape.csv", result.escape)
+    cfg = result.config
+    title = (f"Escape count on {result.landscape.name}: N = {cfg.inits} starts, {cfg.steps} "
+             f"steps, seed {cfg.settings.seed}, lr {cfg.settings.lr:g}")
+    out.write_figure("escape_count.png", escape_count_figure(
+        result.landscape, result.counts, result.escape, result.starts, result.basin,
+        result.box, result.tol, title, global_minima(result.landscape)))
+
+
+def _p(v: float) -> str:
+    """A proportion to 3 decimals, with enough digits not to show a bound as 0 or 1."""
+    if 0 < v < 1e-3:
+        return f"{v:.1e}"
+    return f"{v:.6f}".rstrip("0") if 1 - 1e-3 < v < 1 else f"{v:.3f}"
+
+
+def show_counts(result, path) -> None:
+    """Rows: end bins, then escape rates; columns: optimizers. Cells: count (fraction)
+    and the 95% Wilson interval."""
+    import pandas as pd
+
+    counts, escape = result.counts, result.escape
+    methods = list(dict.fromkeys(counts["optimizer"]))
+    rows = []
+    for b in dict.fromkeys(counts["bin"]):
+        row = {"ended in": b}
+        for _, c in counts[counts["bin"] == b].iterrows():
+            row[c["optimizer"]] = (f"{c['count']} ({_p(c['fraction'])})\n"
+                                   f"[{_p(c['ci_low'])}, {_p(c['ci_high'])}]")
+        rows.append(row)
+    for b in dict.fromkeys(escape["from_basin"]):
+        row = {}
+        for _, e in escape[escape["from_basin"] == b].iterrows():
+            row["ended in"] = f"escaped\n{b}\u2192{e['to_minimum']}"
+            row[e["optimizer"]] = ("no start in basin" if e["starts"] == 0 else
+                                   f"{e['escaped']}/{e['starts']} ({_p(e['rate'])})\n"
+                                   f"[{_p(e['ci_low'])}, {_p(e['ci_high'])}]")
+        rows.append(row)
+    frame = pd.DataFrame(rows, columns=["ended in", *methods]).astype(object)
+    cfg = result.config
+    print_table(frame, f"moxco escape-count {result.landscape.name}: N = {cfg.inits} starts, "
+                f"{cfg.steps} steps, seed {cfg.settings.seed}", list(frame.columns))
+    print("Cells: count (fraction) and [95% Wilson interval]. escaped A\u2192B: of the starts "
+          "in A's basin (where gradient flow takes them), how many ended in B.")
+    print(f"Results: {path}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("escape-count", epilog=EPILOG)(optimizer_options(escape_count))
+
+
+from moxco_cli.commands.common import print_table, progress_bar, results_folder  # noqa: E402
