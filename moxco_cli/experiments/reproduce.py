@@ -39,6 +39,22 @@ def _fig1(variant: str):
     return run
 
 
+def _fig2(out, sizes):
+    from moxco_cli.experiments.escape_count import EscapeConfig, global_minima, run_escape_count
+    from moxco_cli.plots.escape import escape_count_figure
+
+    for n in (sizes["fig2_small"], sizes["fig2_large"]):
+        cfg = EscapeConfig(inits=n, steps=1000).validate()
+        result = run_escape_count(cfg)
+        out.write_csv(f"fig2_n{n}_counts.csv", result.counts)
+        out.write_csv(f"fig2_n{n}_escape.csv", result.escape)
+        title = (f"Figure 2: escape count on two-wells, N = {n} starts, {cfg.steps} steps, "
+                 f"seed {cfg.settings.seed}, lr {cfg.settings.lr:g}")
+        out.write_figure(f"fig2_n{n}.png", escape_count_figure(
+            result.landscape, result.counts, result.escape, result.starts, result.basin,
+            result.box, result.tol, title, global_minima(result.landscape)))
+
+
 def _fig3(out, sizes):
     import numpy as np
     import pandas as pd
@@ -125,6 +141,7 @@ def _ablation(out, sizes):
 STEPS = [
     Step("fig1a", "Figure 1a: GD+MoXCo vs GD, Adam on Beale", _fig1("a")),
     Step("fig1b", "Figure 1b: Adam+MoXCo vs GD, Adam on Beale", _fig1("b")),
+    Step("fig2", "Figure 2: escape count on two-wells (50 and many starts)", _fig2),
     Step("fig3", "Figure 3: Adam vs Adam+MoXCo from trapped starts", _fig3),
     Step("outcome-map", "Outcome map: Figure 1 over a grid of starts", _outcome_map),
     Step("theorem1", "Theorem 1: goodness at minima vs its lower bound", _theorem1),
