@@ -53,7 +53,7 @@ def sweep(
     tol: Annotated[float | None, typer.Option("--tol", help="Distance to a minimum that counts as reaching it. Default: 1e-2 (2-D), 0.05 (1-D).")] = None,
     heatmap: Annotated[str | None, typer.Option("--heatmap", help="X,Y: the two swept axes of the heatmap (others become facets). Default: alpha,beta if swept, else the first two.")] = None,
     scheduler: Annotated[str | None, typer.Option("--scheduler", help="Run cells on Dask: tcp://HOST:PORT, or local-cluster:K to start K local workers. Needs pip install 'moxco\\[distributed]'.")] = None,
-    workers: Annotated[int | None, typer.Option("--workers", help="Local processes running cells (without --scheduler). Default: min(2, cores).", min=1, max=256)] = None,
+    workers: Annotated[int | None, typer.Option("--workers", help="Local processes running cells (without --scheduler). Default: min(2, cores).", min=1, max=64)] = None,
     out: Annotated[Path | None, typer.Option("--out", help="Results folder. Default: results/runs/sweep-<landscape>-<time>.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace the --out folder (and an unfinished <out>.incomplete) if it exists.")] = False,
     resume: Annotated[Path | None, typer.Option("--resume", help="Continue the interrupted sweep in DIR (an <out>.incomplete folder) with its own options.")] = None,

@@ -448,38 +448,47 @@ def run_task(cfg: SweepConfig, task: Task, starts: np.ndarray, group: np.ndarray
 class LocalExecutor:
     """Runs tasks in this process (`workers=1`) or on a process pool of `workers`.
 
-    `run(jobs)` yields `(job index, result)` as tasks finish. With a pool, each task runs
-    the engine single-threaded (`threads=1`): the pool already keeps the cores busy.
+    `run(...)` yields `(job index, result)` as tasks finish. With a pool, each task runs the
+    engine single-threaded (`threads=1`): the pool already keeps the cores busy. The pool is
+    started here, at construction, so that on Linux its workers are forked before any other
+    thread (a progress bar's) exists; elsewhere they are spawned. `close()` stops it.
     """
 
     def __init__(self, workers: int = 1) -> None:
         self.workers = max(1, int(workers))
         self.description = "local" if self.workers == 1 else f"local, {self.workers} processes"
+        self.pool = None
+        if self.workers > 1:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+            self.pool = ProcessPoolExecutor(max_workers=self.workers,
+                                            mp_context=multiprocessing.get_context(method),
+                                            initializer=_ignore_sigint)
+            for fut in [self.pool.submit(int, 0) for _ in range(self.workers)]:
+                fut.result()  # start every worker now
 
     def run(self, cfg, tasks, starts, group) -> Iterator[tuple[int, dict]]:
-        if self.workers == 1 or len(tasks) < 2:
+        if self.pool is None:
             for k, task in enumerate(tasks):
                 yield k, run_task(cfg, task, starts, group)
             return
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor, as_completed
+        from concurrent.futures import as_completed
 
-        # forkserver: workers never inherit this process's threads (e.g. a progress bar's)
-        methods = multiprocessing.get_all_start_methods()
-        context = multiprocessing.get_context("forkserver" if "forkserver" in methods
-                                              else "spawn")
-        pool = ProcessPoolExecutor(max_workers=min(self.workers, len(tasks)),
-                                   mp_context=context, initializer=_ignore_sigint)
+        futures = {self.pool.submit(run_task, cfg, t, starts, group, 1): k
+                   for k, t in enumerate(tasks)}
         try:
-            futures = {pool.submit(run_task, cfg, t, starts, group, 1): k
-                       for k, t in enumerate(tasks)}
             for fut in as_completed(futures):
                 yield futures[fut], fut.result()
         finally:  # also on an interrupt or an error in the consumer: drop queued tasks
-            pool.shutdown(wait=True, cancel_futures=True)
+            for fut in futures:
+                fut.cancel()
 
     def close(self) -> None:
-        pass
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool = None
 
 
 def _ignore_sigint() -> None:
@@ -498,8 +507,8 @@ def parse_scheduler(spec: str) -> tuple[str, str | int]:
     text = str(spec).strip()
     if text.startswith("local-cluster:"):
         count = text.removeprefix("local-cluster:")
-        if not count.isdigit() or not 1 <= int(count) <= 256:
-            raise SettingsError("--scheduler", f"local-cluster:K needs K in [1, 256], "
+        if not count.isdigit() or not 1 <= int(count) <= 64:
+            raise SettingsError("--scheduler", f"local-cluster:K needs K in [1, 64], "
                                 f"got {count!r}")
         return "local", int(count)
     if text.startswith("tcp://"):
@@ -634,8 +643,11 @@ class SweepResult:
 
 def escape_group(land: Landscape, starts: np.ndarray, tol: float) -> np.ndarray:
     """`(N,) bool`: starts whose gradient-flow basin is a non-global named minimum."""
-    from moxco_cli.experiments.escape_count import start_basins
-
+    try:  # the basin rule of `moxco escape-count`, shared rather than written twice
+        from moxco_cli.experiments.escape_count import start_basins
+    except ImportError:
+        raise SettingsError("--metric", "escape needs moxco_cli.experiments.escape_count "
+                            "(the escape-count command), which this install lacks") from None
     basin, _ = start_basins(land, starts, tol)
     others = [m.name for m in land.minima[1:]]
     return np.isin(basin, others)
