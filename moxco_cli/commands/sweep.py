@@ -220,7 +220,8 @@ def show_summary(result, path) -> None:
     tally = frame["vs_baseline"].value_counts()
     print(f"vs plain {frame['baseline'].iloc[0]}: {tally.get('better', 0)} cells better, "
           f"{tally.get('same', 0)} not distinguishable, {tally.get('worse', 0)} worse "
-          f"(95% intervals apart)")
+          + ("(median outside the plain optimizer's IQR)" if cfg.metric == "final-loss"
+             else "(95% intervals apart)"))
     print(f"Results: {path}")
 
 

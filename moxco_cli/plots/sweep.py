@@ -244,19 +244,22 @@ def heatmap_figure(frame, x: str = "alpha", y: str = "beta", *,
         for ax in row_axes:
             footer += [n for n in _boundary(ax, sub, x, y, xs, ys, boundaries)
                        if n not in footer]
-        lr_note = f", lr {sub['lr'].iloc[0]:g}" if one_lr and "lr" not in (x, y) else ""
+        lr_in_name = frame["lr"].nunique() > 1  # then the facet name carries lr
+        lr_note = f", lr {sub['lr'].iloc[0]:g}" if one_lr and not lr_in_name else ""
         if one_lr:
-            line = (f"Plain {plain}{lr_note.replace(',', ' at')}: {metric} "
+            line = (f"Plain {plain} at lr {sub['lr'].iloc[0]:g}: {metric} "
                     f"{_fmt_value(metric, float(b['baseline_value']))} "
                     f"[{_fmt_value(metric, float(b['baseline_ci_low']))}, "
                     f"{_fmt_value(metric, float(b['baseline_ci_high']))}], "
                     f"{100 * float(b['baseline_diverged_fraction']):.0f}% of its runs diverged.")
             if line not in footer:
-                footer.insert(0, line)
+                footer.insert(sum(f.startswith("Plain ") for f in footer), line)
             how = f"vs plain {plain} (red mark on the colour bar)"
         else:
             how = f"vs plain {plain} at the same lr"
-        ax_m.set_title(f"{name}{lr_note}: {metric}\n+ better, − worse {how}, 95% intervals apart",
+        rule = ("median outside its IQR" if metric == "final-loss"
+                else "95% intervals apart")
+        ax_m.set_title(f"{name}{lr_note}: {metric}\n+ better, − worse {how}, {rule}",
                        fontsize=9)
         ax_d.set_title(f"{name}{lr_note}: diverged runs\n(left the box |x| <= 1e6)", fontsize=9)
     if title:
@@ -274,7 +277,8 @@ def heatmap_figure(frame, x: str = "alpha", y: str = "beta", *,
     if labels:
         fig.legend(handles, labels, loc="lower left", fontsize=8, framealpha=0.9,
                    bbox_to_anchor=(0.0, footer_in / height))
-    fig.tight_layout(rect=(0, (footer_in + legend_in + 0.1) / height, 1, 1))
+    top = 1 - (0.45 / height if title else 0.0)
+    fig.tight_layout(rect=(0, (footer_in + legend_in + 0.1) / height, 1, top))
     return fig
 
 
