@@ -87,8 +87,10 @@ farther than that.
 
 
 def section_fig2(folder: Path):
-    cfg = _read_json(folder)
-    small, large = cfg["sizes"]["fig2_small"], cfg["sizes"]["fig2_large"]
+    sizes = _read_json(folder).get("sizes", {})
+    if "fig2_small" not in sizes or "fig2_large" not in sizes:
+        return None
+    small, large = sizes["fig2_small"], sizes["fig2_large"]
     counts = {n: _read(folder, f"fig2_n{n}_counts.csv") for n in (small, large)}
     escape = {n: _read(folder, f"fig2_n{n}_escape.csv") for n in (small, large)}
     if any(v is None for v in (*counts.values(), *escape.values())):
@@ -258,10 +260,9 @@ the exploration momenta; latch commit; divergence when |x| > 1e6).
 
 def section_outcome_map(folder: Path):
     fr = _read(folder, "outcome_map_fractions.csv")
-    if fr is None:
+    n = _read_json(folder).get("sizes", {}).get("map_grid")
+    if fr is None or n is None:
         return None
-    cfg = _read_json(folder)
-    n = cfg["sizes"]["map_grid"]
     wide = fr.pivot(index="optimizer", columns="class", values="fraction").fillna(0.0)
     order = [m for m in NAMES if m in wide.index]
     wide = wide.loc[order]
@@ -387,10 +388,9 @@ other stability conditions are implied for alpha in [0, 1), beta >= 0.)
 
 def section_ablation(folder: Path):
     t = _read(folder, "ablation.csv")
-    if t is None:
+    n = _read_json(folder).get("sizes", {}).get("ablation_grid")
+    if t is None or n is None:
         return None
-    cfg = _read_json(folder)
-    n = cfg["sizes"]["ablation_grid"]
     wide = t.pivot_table(index=["optimizer", "commit"], columns="class", values="fraction",
                          fill_value=0.0)
     rows, best = [], {}
