@@ -543,9 +543,7 @@ class DaskExecutor:
         self.cluster = None
         try:
             if kind == "local":
-                self.cluster = LocalCluster(n_workers=where, threads_per_worker=1,
-                                            processes=True, host="127.0.0.1",
-                                            dashboard_address=None)
+                self.cluster = _quiet_local_cluster(LocalCluster, where)
                 self.client = Client(self.cluster, timeout=timeout)
             else:
                 self.client = Client(where, timeout=timeout)
@@ -575,6 +573,29 @@ class DaskExecutor:
             client.close()
         if cluster is not None:
             cluster.close()
+
+
+def _quiet_local_cluster(local_cluster, workers: int):
+    """A LocalCluster whose worker processes leave Ctrl-C to this process (which cancels
+    the tasks and closes the cluster) instead of each printing a traceback. Worker logs are
+    silenced: a task's error reaches this process through its future, and shutdown races
+    (a heartbeat to a scheduler already gone) are noise."""
+    import logging
+    import signal
+    import threading
+
+    def start():
+        return local_cluster(n_workers=workers, threads_per_worker=1, processes=True,
+                             host="127.0.0.1", dashboard_address=None,
+                             silence_logs=logging.CRITICAL)
+
+    if threading.current_thread() is not threading.main_thread():
+        return start()  # signal dispositions can only be changed from the main thread
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # inherited by the spawned workers
+    try:
+        return start()
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def make_executor(scheduler: str | None = None, workers: int | None = None):
