@@ -9,7 +9,7 @@ import pkgutil
 from importlib import import_module
 
 # Order of the commands in `moxco --help`; modules not listed come after, alphabetically.
-ORDER = ("run", "escape_count", "outcome_map", "eos_check", "reproduce", "rerun")
+ORDER = ("run", "escape_count", "outcome_map", "eos_check", "sweep", "reproduce", "rerun")
 
 
 def command_modules() -> list[str]:

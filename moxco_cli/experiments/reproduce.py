@@ -12,9 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 FULL = dict(fig2_small=50, fig2_large=10_000, fig3_grid=41, map_grid=101, ablation_grid=101,
-            eos_alphas=12, eos_betas=13)
+            eos_alphas=12, eos_betas=13, phase_axis=12, phase_starts=21)
 QUICK = dict(fig2_small=50, fig2_large=400, fig3_grid=15, map_grid=21, ablation_grid=15,
-             eos_alphas=3, eos_betas=3)
+             eos_alphas=3, eos_betas=3, phase_axis=3, phase_starts=5)
+PHASE_TOL = 0.1  # "reached (3, 0.5)": within 1e-2 almost nothing arrives in 800 steps
 
 
 @dataclass(frozen=True)
@@ -138,6 +139,32 @@ def _ablation(out, sizes):
         table, f"Commit-rule ablation on Beale: {n}x{n} starts, Figure 1 settings, 800 steps"))
 
 
+def _phase(out, sizes):
+    import numpy as np
+    import pandas as pd
+
+    import landscapes
+    from moxco_cli.experiments.sweep import make_executor, phase_diagram, theorem2_curvatures
+    from moxco_cli.plots.sweep import heatmap_figure
+
+    k = sizes["phase_axis"]
+    axes = dict(alphas=tuple(np.linspace(0, 0.99, k).round(4)),
+                betas=tuple(np.linspace(0, 0.95, k).round(4)),
+                starts=f"grid:{sizes['phase_starts']}", tol=PHASE_TOL)
+    executor = make_executor()
+    try:
+        frame = pd.concat([phase_diagram("beale", name, executor=executor, **axes)
+                           for name in ("gd+moxco", "adam+moxco")], ignore_index=True)
+    finally:
+        executor.close()
+    out.write_csv("phase_beale.csv", frame)
+    n = sizes["phase_starts"]
+    out.write_figure("phase_beale.png", heatmap_figure(
+        frame, boundaries=theorem2_curvatures(landscapes.get("beale")), tol=PHASE_TOL,
+        title=(f"Phase diagram on Beale: success (within {PHASE_TOL:g} of (3, 0.5)) over "
+               f"(alpha, beta), {n}x{n} starts, lr 0.005, 800 steps")))
+
+
 STEPS = [
     Step("fig1a", "Figure 1a: GD+MoXCo vs GD, Adam on Beale", _fig1("a")),
     Step("fig1b", "Figure 1b: Adam+MoXCo vs GD, Adam on Beale", _fig1("b")),
@@ -147,6 +174,7 @@ STEPS = [
     Step("theorem1", "Theorem 1: goodness at minima vs its lower bound", _theorem1),
     Step("theorem2", "Theorem 2: divergence boundary measured vs formula", _theorem2),
     Step("ablation", "Ablation: commit modes latch / reversible / none", _ablation),
+    Step("phase", "Phase diagram: success over (alpha, beta) for both MoXCo variants", _phase),
 ]
 
 
