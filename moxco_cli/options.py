@@ -112,3 +112,29 @@ def optimizer_options(command):
     wrapper.__annotations__ = {p.name: p.annotation for p in own + shared}
     del wrapper.__wrapped__  # Typer must see the new signature, not the original
     return wrapper
+
+
+# Landscape from a user formula: shared by every command that takes a landscape.
+LANDSCAPE_PANEL = "User formula landscape"
+ExprOption = Annotated[str | None, typer.Option("--expr", help='A formula in x (1-D) or x, y (2-D) used instead of the named landscape, e.g. "(1-x)**2 + 100*(y-x**2)**2"; exact derivatives by sympy. Its domain is --domain (default -5,5 per coordinate).', rich_help_panel=LANDSCAPE_PANEL)]
+MinimaOption = Annotated[str | None, typer.Option("--minima", help="With --expr: known minima as X,Y;X,Y;... (1-D: X;X), global first. Default: found numerically.", rich_help_panel=LANDSCAPE_PANEL)]
+
+
+def landscape_spec(name: str, expr: str | None, minima: str | None,
+                   domain: list[float] | None = None) -> tuple[str, dict]:
+    """(registry name, params) for a named landscape or, with `--expr`, a formula landscape.
+
+    The formula itself is checked when the landscape is built (`build_landscape`), with
+    errors naming `--expr`.
+    """
+    if expr is None:
+        if minima is not None:
+            raise SettingsError("--minima", "only applies together with --expr")
+        return name, {}
+    points = None
+    if minima is not None:
+        points = [list(parse_floats(p, "--minima")) for p in minima.split(";") if p.strip()]
+        if not points:
+            raise SettingsError("--minima", f"expects points X,Y;X,Y, got {minima!r}")
+    return "expr", {"formula": expr, "domain": list(domain) if domain is not None else None,
+                    "minima": points}

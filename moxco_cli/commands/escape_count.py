@@ -7,7 +7,14 @@ from typing import Annotated
 
 import typer
 
-from moxco_cli.options import optimizer_options, parse_floats
+from moxco_cli.options import (
+    ExprOption,
+    MinimaOption,
+    landscape_spec,
+    optimizer_options,
+    parse_floats,
+)
+from moxco_cli.settings import SettingsError
 
 EPILOG = (
     "Examples:\n\n"
@@ -26,6 +33,8 @@ def escape_count(
     tol: Annotated[float | None, typer.Option("--tol", help="Distance to a named minimum that counts as ending in it. Default: 0.05 (1-D), 1e-2 (2-D).")] = None,
     out: Annotated[Path | None, typer.Option("--out", help="Results folder. Default: results/runs/escape-count-<landscape>-<time>.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace the --out folder if it exists.")] = False,
+    expr: ExprOption = None,
+    minima: MinimaOption = None,
     *,
     methods,
     settings,
@@ -33,11 +42,21 @@ def escape_count(
     """Run every optimizer from N uniform random starts; count where each ends (Wilson 95% CIs)."""
     from moxco_cli.experiments.escape_count import EscapeConfig
 
+    box = parse_floats(domain, "--domain", 2) if domain is not None else None
+    if expr is not None and sharp_width is not None:
+        raise SettingsError("--sharp-width", "applies to two-wells, not to --expr")
+    if expr is not None:  # a 2-D formula's domain is [LO, HI]^2, as for the starts
+        is_2d = "y" in expr
+        landscape, params = landscape_spec(landscape, expr, minima,
+                                           None if box is None else list(box) * (2 if is_2d else 1))
+    else:
+        landscape, params = landscape_spec(landscape, expr, minima)
+        params = {} if sharp_width is None else {"s": sharp_width}
     cfg = EscapeConfig(
         landscape=landscape,
-        landscape_params={} if sharp_width is None else {"s": sharp_width},
+        landscape_params=params,
         inits=inits, steps=steps,
-        domain=parse_floats(domain, "--domain", 2) if domain is not None else None,
+        domain=box,
         methods=methods, settings=settings, tol=tol,
     ).validate()
     folder = results_folder(out, force, "escape-count", landscape)

@@ -7,7 +7,13 @@ from typing import Annotated
 
 import typer
 
-from moxco_cli.options import optimizer_options, parse_floats
+from moxco_cli.options import (
+    ExprOption,
+    MinimaOption,
+    landscape_spec,
+    optimizer_options,
+    parse_floats,
+)
 
 EPILOG = (
     "Classes: global-1e-2 (within 1e-2 of a global minimum), global-0.1 (within 0.1), "
@@ -28,6 +34,8 @@ def outcome_map(
     domain: Annotated[str | None, typer.Option("--domain", help="Start box LO0,HI0[,LO1,HI1]. Default: the landscape's domain (beale: -4.5,4.5,-4.5,4.5).")] = None,
     out: Annotated[Path | None, typer.Option("--out", help="Results folder. Default: results/runs/outcome-map-<landscape>-<time>.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace the --out folder if it exists.")] = False,
+    expr: ExprOption = None,
+    minima: MinimaOption = None,
     *,
     methods,
     settings,
@@ -35,9 +43,11 @@ def outcome_map(
     """Run every optimizer from a grid of starts at once; map and count where they end."""
     from moxco_cli.experiments.outcome_map import OutcomeMapConfig
 
+    box = parse_floats(domain, "--domain") if domain is not None else None
+    landscape, params = landscape_spec(landscape, expr, minima, box)
     cfg = OutcomeMapConfig(
-        landscape=landscape, grid=grid, steps=steps, methods=methods, settings=settings,
-        domain=parse_floats(domain, "--domain") if domain is not None else None,
+        landscape=landscape, landscape_params=params, grid=grid, steps=steps, methods=methods,
+        settings=settings, domain=box,
     ).validate()
     folder = results_folder(out, force, "outcome-map", landscape)
     folder.check()  # refuse before computing anything

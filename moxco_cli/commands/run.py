@@ -7,14 +7,23 @@ from typing import Annotated
 
 import typer
 
-from moxco_cli.options import optimizer_options, parse_floats
+from moxco_cli.options import (
+    LANDSCAPE_PANEL,
+    ExprOption,
+    MinimaOption,
+    landscape_spec,
+    optimizer_options,
+    parse_floats,
+)
+from moxco_cli.settings import SettingsError
 
 EPILOG = (
     "Examples:\n\n"
     "  moxco run beale                      # Figure 1 settings\n\n"
     "  moxco run beale --start 1,1 --optimizers gd,gd+moxco --steps 2000\n\n"
     "  moxco run two-wells --start 2.3 --commit reversible --out results/runs/tw --force\n\n"
-    "  moxco run beale --animate            # also trajectory.gif"
+    "  moxco run beale --animate            # also trajectory.gif\n\n"
+    "  moxco run --expr \"(1-x)**2 + 100*(y-x**2)**2\" --domain -2,2,-1,3"
 )
 
 
@@ -26,6 +35,9 @@ def run(
     out: Annotated[Path | None, typer.Option("--out", help="Results folder. Default: results/runs/run-<landscape>-<time>.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace the --out folder if it exists.")] = False,
     animate: Annotated[bool, typer.Option("--animate", help="Also write trajectory.gif: all optimizers moving together.")] = False,
+    expr: ExprOption = None,
+    domain: Annotated[str | None, typer.Option("--domain", help="With --expr: the formula's domain LO0,HI0[,LO1,HI1] (plot box, default start).", rich_help_panel=LANDSCAPE_PANEL)] = None,
+    minima: MinimaOption = None,
     *,
     methods,
     settings,
@@ -33,8 +45,12 @@ def run(
     """Run GD, Adam, GD+MoXCo and Adam+MoXCo from one start; write tables and figures."""
     from moxco_cli.experiments.run import RunConfig
 
+    if domain is not None and expr is None:
+        raise SettingsError("--domain", "only applies together with --expr")
+    landscape, params = landscape_spec(
+        landscape, expr, minima, parse_floats(domain, "--domain") if domain is not None else None)
     cfg = RunConfig(
-        landscape=landscape,
+        landscape=landscape, landscape_params=params,
         start=parse_floats(start, "--start") if start is not None else None,
         steps=steps, methods=methods, settings=settings, tol=tol, animate=animate,
     ).validate()

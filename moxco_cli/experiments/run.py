@@ -27,7 +27,9 @@ def default_start(land) -> tuple[float, ...]:
 
 
 def build_landscape(name: str, params: dict, option: str = "LANDSCAPE"):
-    """Registry lookup with one-line errors naming the option."""
+    """Registry lookup (or a `--expr` formula) with one-line errors naming the option."""
+    if name == landscapes.EXPRESSION:
+        option = "--expr"
     try:
         return landscapes.get(name, **params)
     except KeyError:
