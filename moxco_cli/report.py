@@ -23,15 +23,27 @@ INCOMPLETE = ".incomplete-"
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write `data` to `path` through a temporary file in the same folder and a rename."""
+    atomic_write_with(path, lambda fh: fh.write(data))
+
+
+def atomic_write_with(path: Path, write) -> None:
+    """Call `write(binary file)` on a temporary file beside `path`, then rename it to `path`."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
         with open(tmp, "wb") as fh:
-            fh.write(data)
+            write(fh)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def write_csv_file(path: Path, frame) -> None:
+    """`frame` as CSV (round-trip floats) streamed to `path` atomically: a large table is
+    never held in memory as one string."""
+    atomic_write_with(path, lambda fh: frame.to_csv(fh, index=False, lineterminator="\n",
+                                                     chunksize=100_000))
 
 
 def csv_bytes(frame) -> bytes:
@@ -128,15 +140,19 @@ class ResultsFolder:
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
 
-    def _write(self, name: str, data: bytes) -> Path:
+    def _target(self, name: str) -> Path:
         target = self.tmp / name
         target.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(target, data)
         self.files.append(name)
+        return target
+
+    def _write(self, name: str, data: bytes) -> Path:
+        atomic_write_bytes(self._target(name), data)
         return self.path / name
 
     def write_csv(self, name: str, frame) -> Path:
-        return self._write(name, csv_bytes(frame))
+        write_csv_file(self._target(name), frame)
+        return self.path / name
 
     def write_json(self, name: str, obj) -> Path:
         return self._write(name, json_bytes(obj))

@@ -188,3 +188,29 @@ def test_out_naming_the_current_or_parent_folder_is_refused_not_a_crash(name, tm
     result = invoke("run", "beale", "--steps", "2", "--out", name)
     assert result.exit_code == 2 and "already exists" in result.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["sub"]
+
+
+def test_escape_count_memory_grows_linearly_and_a_million_starts_fit_in_1_gib(tmp_path):
+    """Memory model of `escape-count` without per-step recording: traced peak (NumPy and
+    pandas allocations, plus streaming outcomes.csv) at two sizes gives bytes per start;
+    extrapolated to 10^6 starts it must stay under 1 GiB. (The real 10^6 run's whole-process
+    peak RSS is reported in the issue note.)"""
+    import tracemalloc
+
+    from moxco_cli.experiments.escape_count import EscapeConfig, run_escape_count
+    from moxco_cli.report import write_csv_file
+
+    def traced_peak(n):
+        tracemalloc.start()
+        try:
+            result = run_escape_count(EscapeConfig(inits=n, steps=20).validate())
+            write_csv_file(tmp_path / f"outcomes-{n}.csv", result.outcomes)
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    small, large = 5_000, 20_000
+    p_small, p_large = traced_peak(small), traced_peak(large)
+    per_start = (p_large - p_small) / (large - small)
+    assert 0 < per_start < 1_000, f"{per_start:.0f} bytes per start"
+    assert p_small + per_start * (1_000_000 - small) < 2**30
