@@ -20,7 +20,7 @@ import pandas as pd
 from landscapes.base import Landscape
 from moxco_cli.engine import Trajectory, simulate
 from moxco_cli.experiments.run import build_landscape, validate_steps, validate_tol
-from moxco_cli.experiments.tables import classify, default_tol, summary_frame
+from moxco_cli.experiments.tables import classify, default_tol, labels, summary_frame
 from moxco_cli.settings import METHOD_NAMES, OptimizerSettings, SettingsError, build_method
 
 MAX_INITS = 10**6  # outcomes.csv holds 4 N rows; beyond this the tables, not the engine, hurt
@@ -307,9 +307,9 @@ def outcomes_frame(trajs: dict[str, Trajectory], land: Landscape, tol: float,
     """SPEC summary columns per (optimizer, start), plus `bin` (outcome without the
     `minimum:` prefix) and `start_basin`."""
     frame = summary_frame(trajs, land, tol)
-    frame.insert(frame.columns.get_loc("outcome") + 1, "bin",
-                 frame["outcome"].str.removeprefix("minimum:"))
-    frame["start_basin"] = np.tile(basin, len(trajs))
+    bins = frame["outcome"].cat.rename_categories(lambda c: c.removeprefix("minimum:"))
+    frame.insert(frame.columns.get_loc("outcome") + 1, "bin", bins)
+    frame["start_basin"] = labels(np.tile(basin, len(trajs)))
     return frame
 
 
