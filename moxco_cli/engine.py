@@ -7,10 +7,14 @@ the commit rule -> gradient at the query point v_t (+ optional noise) -> inner o
 step -> theta_{t+1} = prox(u_t - step) -> divergence check (non-finite or |x| > 1e6: frozen at
 the last finite point and flagged). No NumPy floating-point warning escapes.
 
-Starts are processed in independent chunks (rows never interact), on a thread pool for large
-N: NumPy releases the GIL inside ufuncs, so chunks run on both cores. Results do not depend on
-the chunking: every operation is row-wise, and gradient noise comes from one generator per
-block of `NOISE_BLOCK` starts, `default_rng([seed, block_index])`.
+Starts are processed in independent chunks (rows never interact), on two threads once there
+are at least THREAD_CHUNK starts per thread (NumPy releases the GIL inside ufuncs; shorter
+calls only pass the GIL back and forth). Within a chunk the state is held columns first over
+preallocated buffers and the landscape is evaluated in one fused pass (`Landscape.evaluator`).
+Results do not depend on the chunking or the threads: every operation is row-wise and the
+same, in the same order, as in the straightforward engine kept in
+`benchmarks/reference_engine.py` (tests check equality bit for bit), and gradient noise comes
+from one generator per block of `NOISE_BLOCK` starts, `default_rng([seed, block_index])`.
 """
 
 from __future__ import annotations
@@ -29,7 +33,11 @@ from moxco_cli.prox import Prox, identity
 
 DIVERGENCE_LIMIT = 1e6
 NOISE_BLOCK = 4096
-DEFAULT_CHUNK = 4096  # starts per chunk: (chunk, d) float64 temporaries stay in L2 cache
+# Chunking, measured with benchmarks/bench_engine.py on 2 cores (see `_chunks`):
+DEFAULT_CHUNK = 8192  # starts per chunk on one thread (the measured optimum)
+THREAD_CHUNK = 16384  # starts per chunk with threads, and the least worth a thread: with
+# shorter chunks the NumPy calls are so short that the threads only hand the GIL back and
+# forth (CPU time = wall time with 2 threads at 5000 starts each), i.e. run one at a time.
 
 
 @dataclass(frozen=True)
@@ -127,20 +135,25 @@ class _Goodness:
         self._g2 = np.empty((d, n))
         self._pen = np.empty(n)
         self._tmp = np.empty(n)
-        self.grad_sq = np.empty(n)
+        self._gs = np.empty(n)
+        self.grad_sq = self._gs
 
     def __call__(self, f: np.ndarray, g: np.ndarray, lam: np.ndarray) -> np.ndarray:
-        g2 = np.multiply(g.T, g.T, out=self._g2)  # (d, n): columns first, as `_sq_norm` sums
-        gs = self.grad_sq
-        np.copyto(gs, g2[0])
-        for j in range(1, len(g2)):
-            gs += g2[j]
+        g2 = np.multiply(g.T, g.T, out=self._g2)  # (d, n): summed column by column
+        if len(g2) == 1:
+            self.grad_sq = g2[0]
+        else:
+            self.grad_sq = gs = np.add(g2[0], g2[1], out=self._gs)
+            for j in range(2, len(g2)):
+                gs += g2[j]
         pen, tmp = self._pen, self._tmp
         np.subtract(lam, self.inv_eta, out=pen)
         np.maximum(pen, 0.0, out=pen)
-        np.add(gs, pen, out=pen)
-        np.subtract(f, self.f_target, out=tmp)
-        np.abs(tmp, out=tmp)
+        np.add(self.grad_sq, pen, out=pen)
+        if self.f_target == 0.0:  # f - 0.0 is f, bit for bit (NaN, inf and -0.0 included)
+            np.abs(f, out=tmp)
+        else:
+            np.abs(np.subtract(f, self.f_target, out=tmp), out=tmp)
         pen += tmp
         np.multiply(pen, -self.tau, out=pen)
         good = np.exp(pen)
@@ -152,45 +165,58 @@ class _Goodness:
 class _Commit:
     """The commit rule's per-step state for one chunk: latch, commit steps and momenta.
 
-    `a`, `b` are Python floats while every row uses the same value (the common case), else
-    `(n,)` arrays; the arithmetic is the same either way. Mirrors `CommitRule.apply` followed
-    by the engine's bookkeeping, including that rows frozen by divergence get the momenta of
-    their (masked) decision but never count as committed.
+    Mirrors `CommitRule.apply` followed by the engine's bookkeeping, including that rows
+    frozen by divergence get the momenta of their (unmasked) decision but never count as
+    committed. The momenta are kept stacked as `ba = [b, a]`, shape `(2, 1, 1)` while every
+    row uses the same pair (the common case) or `(2, 1, n)`, so that the query point and the
+    step origin are computed in one pass; the products are the same either way. While no row
+    has diverged, a latch only ever adds rows, so `ba` is updated on the new rows alone.
     """
 
     def __init__(self, rule: CommitRule, n: int) -> None:
         self.rule, self.n = rule, n
-        self.a, self.b = rule.alpha, rule.beta
+        self._explore = np.array([rule.beta, rule.alpha])[:, None, None]
+        self._restart = np.array([rule.beta_restart, rule.alpha_restart])[:, None, None]
+        self.ba = self._explore
         self.latched = np.zeros(n, dtype=bool)
         self.never = np.ones(n, dtype=bool)  # commit_step < 0
         self.commit_step = np.full(n, -1)
         self._above = np.empty(n, dtype=bool)
-        self._decided = 0  # rows with the restart momenta in the current (a, b)
+        self._count = 0  # rows latched (latch mode, no divergence yet)
 
-    def _momenta(self, decision: np.ndarray) -> None:
-        rule, count = self.rule, int(np.count_nonzero(decision))
-        if count == self._decided and (count == 0 or count == self.n):
-            return
+    def _select(self, decision: np.ndarray) -> np.ndarray:
+        count = np.count_nonzero(decision)
         if count == 0:
-            self.a, self.b = rule.alpha, rule.beta
-        elif count == self.n:
-            self.a, self.b = rule.alpha_restart, rule.beta_restart
-        else:
-            self.a = np.where(decision, rule.alpha_restart, rule.alpha)
-            self.b = np.where(decision, rule.beta_restart, rule.beta)
-        self._decided = count
+            return self._explore
+        if count == self.n:
+            return self._restart
+        return np.where(decision, self._restart, self._explore)  # (2, 1, n)
 
     def step(self, t: int, good: np.ndarray, alive: np.ndarray | None) -> np.ndarray:
-        """Apply the rule to goodness `(n,)` at step `t`; returns the committed mask `(n,)`."""
+        """Apply the rule to goodness `(n,)` at step `t`; returns the committed mask `(n,)`.
+
+        `alive` is None while no row has diverged.
+        """
         rule = self.rule
         above = np.greater(good, rule.threshold, out=self._above)
-        if rule.mode == "latch":
+        if rule.mode == "latch" and alive is None:
             decision = np.logical_or(self.latched, above)
-            if alive is None and np.count_nonzero(decision) == np.count_nonzero(self.latched):
-                return self.latched  # nothing new: decision == latched, momenta unchanged
-        else:
-            decision = above.copy()
-        self._momenta(decision)
+            count = np.count_nonzero(decision)
+            if count == self._count:
+                return self.latched  # decision == latched: nothing changes
+            rows = np.flatnonzero(decision & ~self.latched)  # commit_step < 0 on all of them
+            self.commit_step[rows] = t
+            self.never[rows] = False
+            if count == self.n:
+                self.ba = self._restart
+            else:
+                if self.ba is self._explore:
+                    self.ba = np.repeat(self._explore, self.n, axis=2)
+                self.ba[:, :, rows] = self._restart
+            self.latched, self._count = decision, count
+            return decision
+        decision = np.logical_or(self.latched, above) if rule.mode == "latch" else above.copy()
+        self.ba = self._select(decision)
         committed = decision if alive is None else np.logical_and(decision, alive, out=decision)
         newly = committed & self.never
         if newly.any():
@@ -198,6 +224,7 @@ class _Commit:
             self.never &= ~newly
         if rule.mode == "latch":
             self.latched = committed
+            self._count = -1  # `ba` follows the unmasked decision now: no incremental updates
         return committed
 
 
@@ -222,7 +249,8 @@ def _run_chunk(landscape, method, x0, steps, rec, rows, noise_std, seed, start, 
 
     x = np.array(x0.T, dtype=float, order="C")  # theta_t, (d, n)
     prev = x.copy()  # theta_{t-1}; theta_{-1} = theta_0
-    x_new, diff, work = (np.empty_like(x) for _ in range(3))
+    x_new, diff = np.empty_like(x), np.empty_like(x)
+    vu = np.empty((2, d, n))  # [v_t, u_t]
     opt_state = opt.init(x.T)
     alive = np.ones(n, dtype=bool)
     dead = None  # ~alive once a row has diverged
@@ -237,7 +265,7 @@ def _run_chunk(landscape, method, x0, steps, rec, rows, noise_std, seed, start, 
         np.sqrt(good_of.grad_sq, out=rec.grad_norm[t, rows])
         rec.lam_max[t, rows] = lam
         rec.goodness[t, rows] = good
-        rec.alpha[t, rows], rec.beta[t, rows] = commit.a, commit.b
+        rec.alpha[t, rows], rec.beta[t, rows] = commit.ba[1, 0], commit.ba[0, 0]
         rec.committed[t, rows] = committed
 
     for t in range(steps):
@@ -254,19 +282,21 @@ def _run_chunk(landscape, method, x0, steps, rec, rows, noise_std, seed, start, 
 
         np.subtract(x, prev, out=diff)  # d_t
         if share_grad:
+            u = vu[1]
+            np.multiply(diff, commit.ba[1], out=u)
+            np.add(x, u, out=u)  # u_t = theta_t + a_t d_t
             g_v = g
-        else:  # v_t = theta_t + b_t d_t
-            np.multiply(diff, commit.b, out=work)
-            np.add(x, work, out=work)
-            g_v = evaluator.grad(work.T)
+        else:
+            np.multiply(diff, commit.ba, out=vu)
+            np.add(x, vu, out=vu)  # v_t = theta_t + b_t d_t, u_t = theta_t + a_t d_t
+            u = vu[1]
+            g_v = evaluator.grad(vu[0].T)
         if draw is not None:
             noise = draw()
             np.multiply(noise, noise_std, out=noise)
             g_v = np.add(g_v.T, noise.T).T  # a new array: the optimizer may keep it
         step, opt_state = opt.update(g_v, opt_state)
-        np.multiply(diff, commit.a, out=work)  # u_t = theta_t + a_t d_t
-        np.add(x, work, out=work)
-        np.subtract(work, step.T, out=x_new)
+        np.subtract(u, step.T, out=x_new)
         if prox is not identity:
             np.copyto(x_new, prox(x_new.T).T)
 
@@ -292,6 +322,30 @@ def _run_chunk(landscape, method, x0, steps, rec, rows, noise_std, seed, start, 
     return final, landscape.f(final), commit.commit_step, diverged_step
 
 
+def _chunks(n: int, chunk_size: int | None, threads: int, *,
+            aligned: bool) -> list[tuple[int, int]]:
+    """Row ranges `[lo, hi)` covering `n` starts.
+
+    With gradient noise (`aligned`), chunks are multiples of NOISE_BLOCK (each block has its
+    own generator). Otherwise the starts are split into equal chunks, their number a multiple
+    of `threads` so that every thread gets the same work: of at most `chunk_size` starts, or
+    by default of about DEFAULT_CHUNK (one thread) or THREAD_CHUNK starts.
+    """
+    if aligned:
+        size = chunk_size or (DEFAULT_CHUNK if threads == 1 else THREAD_CHUNK)
+        if n > size:
+            size = max(NOISE_BLOCK, size // NOISE_BLOCK * NOISE_BLOCK)
+        return [(lo, min(lo + size, n)) for lo in range(0, n, size)]
+    if chunk_size is None:
+        count = max(1, round(n / (DEFAULT_CHUNK if threads == 1 else THREAD_CHUNK)))
+    else:
+        count = max(1, -(-n // max(1, chunk_size)))
+    if threads > 1 and n >= threads:
+        count = -(-count // threads) * threads
+    size = max(1, -(-n // count))
+    return [(lo, min(lo + size, n)) for lo in range(0, n, size)]
+
+
 def simulate(
     landscape: Landscape,
     method: Method,
@@ -301,7 +355,7 @@ def simulate(
     record: bool = False,
     noise_std: float = 0.0,
     seed: int = 0,
-    chunk_size: int = DEFAULT_CHUNK,
+    chunk_size: int | None = None,
     threads: int | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> Trajectory:
@@ -311,8 +365,11 @@ def simulate(
         record: keep per-step `Records` (memory `~ 8 (T+1) N (d+7)` bytes).
         noise_std: standard deviation of Gaussian noise added to each gradient query.
         seed: seeds the gradient noise (SPEC "Gradient noise").
-        chunk_size: starts per chunk (rounded to a multiple of NOISE_BLOCK when N is larger).
-        threads: worker threads for chunks (default: min(2, cores) when there are >= 2 chunks).
+        chunk_size: at most this many starts per chunk (with gradient noise: a multiple of
+            NOISE_BLOCK when N is larger). Default: about DEFAULT_CHUNK starts per chunk on
+            one thread, THREAD_CHUNK with threads.
+        threads: worker threads for the chunks. Default: min(2, cores) once there are at
+            least THREAD_CHUNK starts per thread, else 1.
         progress: called with the number of trajectory-steps done since its last call.
     """
     x0 = np.asarray(x0, dtype=float)
@@ -324,9 +381,9 @@ def simulate(
     if steps < 1:
         raise ValueError(f"steps must be >= 1, got {steps}")
     rec = Records.empty(steps, n, d) if record else None
-    if n > chunk_size:
-        chunk_size = max(NOISE_BLOCK, chunk_size // NOISE_BLOCK * NOISE_BLOCK)
-    bounds = [(s, min(s + chunk_size, n)) for s in range(0, n, chunk_size)]
+    if threads is None:
+        threads = max(1, min(2, os.cpu_count() or 1, n // THREAD_CHUNK))
+    bounds = _chunks(n, chunk_size, threads, aligned=noise_std > 0)
 
     def job(lo_hi):
         lo, hi = lo_hi
@@ -335,8 +392,6 @@ def simulate(
                               noise_std, seed, lo, progress)
 
     with np.errstate(all="ignore"):
-        if threads is None:
-            threads = min(2, os.cpu_count() or 1)
         if len(bounds) > 1 and threads > 1:
             with ThreadPoolExecutor(max_workers=threads) as pool:
                 parts = list(pool.map(job, bounds))
