@@ -92,14 +92,23 @@ class OptimizerSettings:
 
 def parse_methods(text: str) -> tuple[str, ...]:
     """`"gd,adam+moxco"` -> `("gd", "adam+moxco")`; raises SettingsError for unknown names."""
-    names = tuple(s.strip() for s in text.split(","))
-    bad = [s for s in names if s not in METHOD_NAMES]
-    if not text.strip() or bad:
-        raise SettingsError(
-            "--optimizers", f"unknown optimizer {bad[0] if bad else text!r}; "
-            f"choose any of: {', '.join(METHOD_NAMES)}")
+    if not text.strip():
+        raise SettingsError("--optimizers", f"choose any of: {', '.join(METHOD_NAMES)}")
+    return validate_methods(s.strip() for s in text.split(","))
+
+
+def validate_methods(names) -> tuple[str, ...]:
+    """Raise SettingsError (`--optimizers`) unless `names` is a non-empty list of known,
+    distinct method names; return them as a tuple."""
+    names = tuple(names)
+    if not names:
+        raise SettingsError("--optimizers", "choose at least one optimizer")
+    for name in names:
+        if name not in METHOD_NAMES:
+            raise SettingsError("--optimizers", f"unknown optimizer {name!r}; choose any of: "
+                                f"{', '.join(METHOD_NAMES)}")
     if len(set(names)) != len(names):
-        raise SettingsError("--optimizers", f"lists an optimizer twice: {text!r}")
+        raise SettingsError("--optimizers", f"lists an optimizer twice: {','.join(names)}")
     return names
 
 

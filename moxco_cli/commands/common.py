@@ -22,6 +22,15 @@ def results_folder(out: Path | None, force: bool, command: str, landscape: str):
     return ResultsFolder(out, force=force)
 
 
+def launch(cfg, out: Path | None, force: bool, command: str, execute) -> None:
+    """Check the results folder (refuse before computing anything), then `execute(cfg, folder)`.
+
+    `execute` is the command module's own, shared with `moxco rerun`."""
+    folder = results_folder(out, force, command, getattr(cfg, "landscape", command))
+    folder.check()
+    execute(cfg, folder)
+
+
 @contextmanager
 def progress_bar(description: str, total: int, enabled: bool = True):
     """A rich progress bar on stderr; yields `advance(n)` (a no-op when disabled)."""

@@ -61,9 +61,7 @@ def eos_check(
 
     cfg = EosConfig(lr=lr, alphas=parse_grid(alphas, "--alphas"),
                     betas=parse_grid(betas, "--betas"), steps=steps, tol=tol).validate()
-    folder = results_folder(out, force, "eos-check", "quadratic")
-    folder.check()  # refuse before computing anything
-    execute(cfg, folder)
+    launch(cfg, out, force, "eos-check", execute)
 
 
 def config_from_options(options: dict):
@@ -114,4 +112,4 @@ def register(app: typer.Typer) -> None:
     app.command("eos-check", epilog=EPILOG)(eos_check)
 
 
-from moxco_cli.commands.common import print_table, progress_bar, results_folder  # noqa: E402
+from moxco_cli.commands.common import launch, print_table, progress_bar  # noqa: E402

@@ -59,9 +59,7 @@ def escape_count(
         domain=box,
         methods=methods, settings=settings, tol=tol,
     ).validate()
-    folder = results_folder(out, force, "escape-count", landscape)
-    folder.check()  # refuse before computing anything
-    execute(cfg, folder)
+    launch(cfg, out, force, "escape-count", execute)
 
 
 def config_from_options(options: dict):
@@ -150,4 +148,4 @@ def register(app: typer.Typer) -> None:
     app.command("escape-count", epilog=EPILOG)(optimizer_options(escape_count))
 
 
-from moxco_cli.commands.common import print_table, progress_bar, results_folder  # noqa: E402
+from moxco_cli.commands.common import launch, print_table, progress_bar  # noqa: E402

@@ -49,9 +49,7 @@ def outcome_map(
         landscape=landscape, landscape_params=params, grid=grid, steps=steps, methods=methods,
         settings=settings, domain=box,
     ).validate()
-    folder = results_folder(out, force, "outcome-map", landscape)
-    folder.check()  # refuse before computing anything
-    execute(cfg, folder)
+    launch(cfg, out, force, "outcome-map", execute)
 
 
 def config_from_options(options: dict):
@@ -102,4 +100,4 @@ def register(app: typer.Typer) -> None:
     app.command("outcome-map", epilog=EPILOG)(optimizer_options(outcome_map))
 
 
-from moxco_cli.commands.common import print_table, progress_bar, results_folder  # noqa: E402
+from moxco_cli.commands.common import launch, print_table, progress_bar  # noqa: E402

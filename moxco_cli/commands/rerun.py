@@ -26,7 +26,7 @@ def rerun(
     force: Annotated[bool, typer.Option("--force", help="Replace the --out folder if it exists.")] = False,
 ) -> None:
     """Re-run the command recorded in CONFIG with exactly its options."""
-    from moxco_cli.commands.common import results_folder
+    from moxco_cli.commands.common import launch
 
     try:
         doc = json.loads(config.read_text())
@@ -39,9 +39,7 @@ def rerun(
     command = doc.get("command")
     module = _command_module(command)
     cfg = module.config_from_options(doc["options"])
-    folder = results_folder(out, force, str(command), getattr(cfg, "landscape", "x"))
-    folder.check()
-    module.execute(cfg, folder)
+    launch(cfg, out, force, str(command), module.execute)
 
 
 def _command_module(command):

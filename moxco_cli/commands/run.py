@@ -54,9 +54,7 @@ def run(
         start=parse_floats(start, "--start") if start is not None else None,
         steps=steps, methods=methods, settings=settings, tol=tol, animate=animate,
     ).validate()
-    folder = results_folder(out, force, "run", landscape)
-    folder.check()  # refuse before computing anything
-    execute(cfg, folder)
+    launch(cfg, out, force, "run", execute)
 
 
 def config_from_options(options: dict):
@@ -122,4 +120,4 @@ def register(app: typer.Typer) -> None:
     app.command("run", epilog=EPILOG)(optimizer_options(run))
 
 
-from moxco_cli.commands.common import print_table, progress_bar, results_folder, warn  # noqa: E402
+from moxco_cli.commands.common import launch, print_table, progress_bar, warn  # noqa: E402

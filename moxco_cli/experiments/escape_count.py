@@ -21,7 +21,13 @@ from landscapes.base import Landscape
 from moxco_cli.engine import Trajectory, simulate
 from moxco_cli.experiments.run import build_landscape, validate_steps, validate_tol
 from moxco_cli.experiments.tables import classify, default_tol, labels, summary_frame
-from moxco_cli.settings import METHOD_NAMES, OptimizerSettings, SettingsError, build_method
+from moxco_cli.settings import (
+    METHOD_NAMES,
+    OptimizerSettings,
+    SettingsError,
+    build_method,
+    validate_methods,
+)
 
 MAX_INITS = 10**6  # outcomes.csv holds 4 N rows; beyond this the tables, not the engine, hurt
 CONFIDENCE = 0.95
@@ -73,10 +79,7 @@ class EscapeConfig:
                 raise SettingsError("--domain", f"expects finite numbers, got {self.domain!r}")
             if lo >= hi:
                 raise SettingsError("--domain", f"needs LO < HI, got {lo!r},{hi!r}")
-        for name in self.methods:
-            if name not in METHOD_NAMES:
-                raise SettingsError("--optimizers", f"unknown optimizer {name!r}; choose any of: "
-                                    f"{', '.join(METHOD_NAMES)}")
+        validate_methods(self.methods)
         self.settings.validate()
         return self
 

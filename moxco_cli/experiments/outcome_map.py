@@ -31,7 +31,13 @@ import pandas as pd
 
 from moxco_cli.engine import Trajectory, simulate
 from moxco_cli.experiments.run import build_landscape, validate_steps
-from moxco_cli.settings import METHOD_NAMES, OptimizerSettings, SettingsError, build_method
+from moxco_cli.settings import (
+    METHOD_NAMES,
+    OptimizerSettings,
+    SettingsError,
+    build_method,
+    validate_methods,
+)
 
 TIGHT, LOOSE = 1e-2, 0.1  # distances to a global minimum that count as reaching it
 CLASSES = ("global-1e-2", "global-0.1", "other-minimum", "stuck", "diverged")
@@ -130,12 +136,7 @@ class OutcomeMapConfig:
             raise SettingsError("--grid", f"must be an integer in [2, {top}] for a "
                                 f"{land.dim}-D landscape, got {self.grid!r}")
         validate_steps(self.steps)
-        if not self.methods:
-            raise SettingsError("--optimizers", "choose at least one optimizer")
-        for name in self.methods:
-            if name not in METHOD_NAMES:
-                raise SettingsError("--optimizers", f"unknown optimizer {name!r}; choose any "
-                                    f"of: {', '.join(METHOD_NAMES)}")
+        validate_methods(self.methods)
         _validate_domain(self.domain, land.dim)
         self.settings.validate()
         return self

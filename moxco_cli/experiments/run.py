@@ -11,7 +11,13 @@ import pandas as pd
 import landscapes
 from moxco_cli.engine import Trajectory, simulate
 from moxco_cli.experiments.tables import default_tol, summary_frame, trajectories_frame
-from moxco_cli.settings import METHOD_NAMES, OptimizerSettings, SettingsError, build_method
+from moxco_cli.settings import (
+    METHOD_NAMES,
+    OptimizerSettings,
+    SettingsError,
+    build_method,
+    validate_methods,
+)
 
 # Figure 1's start for Beale (from the authors' public code, SPEC); elsewhere a start inside
 # the basin that makes the comparison interesting (two-wells: the sharp well's basin).
@@ -73,10 +79,7 @@ class RunConfig:
                                     f"{land.dim} comma-separated number(s), got {len(self.start)}")
             if not all(math.isfinite(v) for v in self.start):
                 raise SettingsError("--start", f"expects finite numbers, got {self.start!r}")
-        for name in self.methods:
-            if name not in METHOD_NAMES:
-                raise SettingsError("--optimizers", f"unknown optimizer {name!r}; choose any of: "
-                                    f"{', '.join(METHOD_NAMES)}")
+        validate_methods(self.methods)
         self.settings.validate()
         return self
 
