@@ -15,6 +15,9 @@ Cases (all in one run, each the median of >= 3 repeats):
   (`benchmarks/reference_engine.py`), at each N.
 - `engine`: `moxco_cli.engine.simulate` (default chunking and threads) at each N.
 - `engine-1e6-rss`: N = 1e6 without per-step records, in a fresh process: peak RSS.
+- `fused-numba`, `fused-numba-exact` (only if numba is installed; not adopted): the
+  evaluation of a compiled backend (`benchmarks/fused_numba.py`) at N = 1e4 and 1e5, two
+  threads, with its largest difference from the engine's results.
 - `cli`: `moxco --help`, `moxco run beale`, `moxco escape-count --inits 50` as whole processes
   (wall time and peak RSS of the child); a command that fails is reported "not available".
 
@@ -289,6 +292,34 @@ def _moxco() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "moxco_cli"]
 
 
+def bench_fused(steps: int, repeats: int, settings, base_rate) -> list[Row]:
+    """The numba evaluation rows (empty, with a message, when numba is not installed)."""
+    try:
+        import fused_numba
+    except ImportError:
+        print("fused-numba: numba not installed, evaluation skipped", flush=True)
+        return []
+    beale, method = landscapes.get("beale"), build_method(METHOD, settings)
+    fused_numba.simulate_adam_moxco_beale(_starts(4), 3, settings)  # compile or load the cache
+    fused_numba.simulate_adam_moxco_beale_exact(_starts(4), 3, settings)
+    rows = []
+    for n in (10_000, 100_000):
+        starts = _starts(n)
+        want = simulate(beale, method, starts, steps)
+        for case, fn in (("fused-numba", fused_numba.simulate_adam_moxco_beale),
+                         ("fused-numba-exact", fused_numba.simulate_adam_moxco_beale_exact)):
+            final, commit_step, diverged_step = fn(starts, steps, settings)
+            same = (np.array_equal(commit_step, want.commit_step)
+                    and np.array_equal(diverged_step, want.diverged_step))
+            diff = float(np.abs(final - want.final).max())
+            note = (f"vs engine: max |final diff| {diff:.3g}, steps {'equal' if same else 'DIFFER'}"
+                    "; not adopted")
+            rows.append(_measure(case, n, steps, lambda fn=fn, s=starts: fn(s, steps, settings),
+                                 repeats, note=note))
+            print_row(rows[-1], base_rate)
+    return rows
+
+
 # Runs one command and reports its wall time and peak RSS. A small process of its own, so that
 # the child's peak RSS does not include a copy of this (large) benchmark process made at fork.
 _LAUNCHER = """
@@ -368,7 +399,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeats", type=int, default=3, help="repeats per case (>= 3)")
     ap.add_argument("--steps", type=int, default=STEPS)
     ap.add_argument("--sizes", default=",".join(str(s) for s in SIZES))
-    ap.add_argument("--only", default="equality,baseline,reference,engine,million,cli",
+    ap.add_argument("--only", default="equality,baseline,reference,engine,fused,million,cli",
                     help="comma-separated subset of the cases")
     ap.add_argument("--baseline-sample", type=int, default=20)
     ap.add_argument("--million", type=int, default=1_000_000, help="N of the RSS case")
@@ -401,6 +432,8 @@ def main(argv: list[str] | None = None) -> int:
             if case in only:
                 rows.append(bench_engine(case, fn, n, args.steps, args.repeats, method))
                 print_row(rows[-1], base_rate)
+    if "fused" in only:
+        rows.extend(bench_fused(args.steps, args.repeats, settings, base_rate))
     if "million" in only:
         rows.append(bench_million(args.million, args.million_steps))
         print_row(rows[-1], base_rate)
