@@ -32,6 +32,7 @@ from moxco_cli.optim.base import Optimizer
 from moxco_cli.prox import Prox, identity
 
 DIVERGENCE_LIMIT = 1e6
+RESTARTS = ("function", "gradient")  # velocity reset when f rose / when grad . step > 0
 NOISE_BLOCK = 4096
 # Chunking, measured with benchmarks/bench_engine.py on 2 cores (see `_chunks`):
 DEFAULT_CHUNK = 8192  # starts per chunk on one thread (the measured optimum)
@@ -52,6 +53,7 @@ class Method:
     rule: CommitRule = field(default_factory=lambda: CommitRule(mode="none"))
     tau: float = 0.15
     prox: Prox = identity
+    restart: str | None = None  # adaptive restart (O'Donoghue & Candes 2015): None, RESTARTS
 
     @property
     def lr(self) -> float:
@@ -228,6 +230,18 @@ class _Commit:
         return committed
 
 
+def _restart_fired(scheme, f, last_f, last_gv, diff):
+    """Rows `(n,)` whose velocity is reset at this step, or None on the first step.
+
+    `function`: f(theta_t) > f(theta_{t-1}); `gradient`: grad f(v_{t-1}) . (theta_t -
+    theta_{t-1}) > 0 (O'Donoghue & Candes 2015, with v the point the gradient was taken at)."""
+    if scheme == "function":
+        return None if last_f is None else f > last_f
+    if last_gv is None:
+        return None
+    return np.einsum("dn,dn->n", last_gv, diff) > 0.0
+
+
 def _run_chunk(landscape, method, x0, steps, rec, rows, noise_std, seed, start, progress):
     """Advance the starts `x0 (n, d)` (global rows `rows`); fill `rec[:, rows]` if recording.
 
@@ -239,7 +253,8 @@ def _run_chunk(landscape, method, x0, steps, rec, rows, noise_std, seed, start, 
     """
     n, d = x0.shape
     rule, opt, prox = method.rule, method.optimizer, method.prox
-    need_goodness = rec is not None or rule.mode != "none"
+    restart = method.restart
+    need_goodness = rec is not None or rule.mode != "none" or restart == "function"
     share_grad = rule.beta_always_zero  # v_t == theta_t: reuse the gradient at theta_t
     draw = _noise_draw(seed, start, n, d) if noise_std > 0 else None
     evaluator = landscape.evaluator(n)
@@ -256,6 +271,8 @@ def _run_chunk(landscape, method, x0, steps, rec, rows, noise_std, seed, start, 
     dead = None  # ~alive once a row has diverged
     diverged_step = np.full(n, -1)
     committed = commit.latched
+    first_restart = np.full(n, -1) if restart is not None else None
+    last_f = last_gv = None  # f(theta_{t-1}) and grad f(v_{t-1}), for adaptive restart
     report_every = max(1, min(100, steps // 20))
     reported = 0
 
@@ -269,7 +286,7 @@ def _run_chunk(landscape, method, x0, steps, rec, rows, noise_std, seed, start, 
         rec.committed[t, rows] = committed
 
     for t in range(steps):
-        g = None
+        f = g = None
         if need_goodness:
             f, g, lam = evaluator.evaluate(x.T)
             good = good_of(f, g, lam)
@@ -281,6 +298,14 @@ def _run_chunk(landscape, method, x0, steps, rec, rows, noise_std, seed, start, 
             g = evaluator.grad(x.T)
 
         np.subtract(x, prev, out=diff)  # d_t
+        if restart is not None:
+            fired = _restart_fired(restart, f if need_goodness else None, last_f, last_gv, diff)
+            if fired is not None:
+                diff[:, fired] = 0.0  # zero velocity: this step is a plain inner step
+                first_restart[fired & (first_restart < 0)] = t
+                if rec is not None:
+                    rec.committed[t, rows] = fired
+            last_f = None if f is None else f.copy()
         if share_grad:
             u = vu[1]
             np.multiply(diff, commit.ba[1], out=u)
@@ -296,6 +321,8 @@ def _run_chunk(landscape, method, x0, steps, rec, rows, noise_std, seed, start, 
             np.multiply(noise, noise_std, out=noise)
             g_v = np.add(g_v.T, noise.T).T  # a new array: the optimizer may keep it
         step, opt_state = opt.update(g_v, opt_state)
+        if restart == "gradient":
+            last_gv = np.array(g_v.T)  # (d, n) copy: the evaluator reuses its buffers
         np.subtract(u, step.T, out=x_new)
         if prox is not identity:
             np.copyto(x_new, prox(x_new.T).T)
@@ -319,7 +346,8 @@ def _run_chunk(landscape, method, x0, steps, rec, rows, noise_std, seed, start, 
         f, g, lam = evaluator.evaluate(x.T)
         record(steps, f, lam, good_of(f, g, lam), committed)
     final = np.ascontiguousarray(x.T)
-    return final, landscape.f(final), commit.commit_step, diverged_step
+    events = commit.commit_step if restart is None else first_restart
+    return final, landscape.f(final), events, diverged_step
 
 
 def _chunks(n: int, chunk_size: int | None, threads: int, *,

@@ -16,6 +16,7 @@ from typing import Annotated
 import typer
 
 from moxco_cli.settings import (
+    BASELINE_NAMES,
     COMMIT_MODES,
     METHOD_NAMES,
     PROX_NAMES,
@@ -53,7 +54,7 @@ def _opt(type_, flag: str, help: str, **kw):
 
 # name -> (annotation, default). Order is the order in --help.
 SHARED: dict[str, tuple[object, object]] = {
-    "optimizers": (_opt(str, "--optimizers", f"Comma-separated subset of: {', '.join(METHOD_NAMES)}."),
+    "optimizers": (_opt(str, "--optimizers", f"Comma-separated subset of: {', '.join(METHOD_NAMES)}; baselines: {', '.join(BASELINE_NAMES)} (GD inside, momentum = the --gd-moxco alpha)."),
                    ",".join(METHOD_NAMES)),
     "lr": (_opt(float, "--lr", "Learning rate (the nominal rate, also for Adam)."), DEFAULTS.lr),
     "gd_moxco": (_opt(str, "--gd-moxco", "ALPHA,BETA exploration momenta of gd+moxco, each in [0, 1)."),

@@ -15,7 +15,11 @@ from moxco_cli.errors import MoxcoError
 COMMIT_MODES = ("latch", "reversible", "none")  # see goodness.CommitRule
 PROX_NAMES = ("identity", "l1", "binary")  # see prox.make_prox
 
-METHOD_NAMES = ("gd", "adam", "gd+moxco", "adam+moxco")
+METHOD_NAMES = ("gd", "adam", "gd+moxco", "adam+moxco")  # the paper's four: the defaults
+# Baselines, by name (not run unless asked for): the inertia wrapper with fixed settings, with
+# GD inside and momentum = the GD+MoXCo exploration alpha, so that only the rule differs.
+BASELINE_NAMES = ("heavy-ball", "nesterov", "nesterov+restart-fn", "nesterov+restart-grad")
+ALL_METHOD_NAMES = METHOD_NAMES + BASELINE_NAMES
 
 
 class SettingsError(MoxcoError, ValueError):
@@ -93,7 +97,7 @@ class OptimizerSettings:
 def parse_methods(text: str) -> tuple[str, ...]:
     """`"gd,adam+moxco"` -> `("gd", "adam+moxco")`; raises SettingsError for unknown names."""
     if not text.strip():
-        raise SettingsError("--optimizers", f"choose any of: {', '.join(METHOD_NAMES)}")
+        raise SettingsError("--optimizers", f"choose any of: {', '.join(ALL_METHOD_NAMES)}")
     return validate_methods(s.strip() for s in text.split(","))
 
 
@@ -104,29 +108,46 @@ def validate_methods(names) -> tuple[str, ...]:
     if not names:
         raise SettingsError("--optimizers", "choose at least one optimizer")
     for name in names:
-        if name not in METHOD_NAMES:
+        if name not in ALL_METHOD_NAMES:
             raise SettingsError("--optimizers", f"unknown optimizer {name!r}; choose any of: "
-                                f"{', '.join(METHOD_NAMES)}")
+                                f"{', '.join(ALL_METHOD_NAMES)}")
     if len(set(names)) != len(names):
         raise SettingsError("--optimizers", f"lists an optimizer twice: {','.join(names)}")
     return names
 
 
 def build_method(name: str, settings: OptimizerSettings):
-    """The engine `Method` named `name` (one of METHOD_NAMES) under `settings`."""
+    """The engine `Method` named `name` (one of ALL_METHOD_NAMES) under `settings`.
+
+    - `gd`, `adam`: the inner optimizer alone (alpha = beta = 0).
+    - `gd+moxco`, `adam+moxco`: inertia with the exploration momenta and the commit rule.
+    - `heavy-ball` (beta = 0) and `nesterov` (beta = alpha): GD inside, alpha = the `gd_moxco`
+      alpha, never committing.
+    - `nesterov+restart-fn` / `-grad`: that Nesterov with O'Donoghue & Candes' adaptive
+      restart (velocity reset when f rises / when the gradient points along the last step).
+    """
     from moxco_cli.engine import Method
     from moxco_cli.goodness import CommitRule
     from moxco_cli.optim import adam, gd
     from moxco_cli.prox import make_prox
 
-    inner_name, _, wrapper = name.partition("+")
-    if name not in METHOD_NAMES:
+    if name not in ALL_METHOD_NAMES:
         raise SettingsError("--optimizers", f"unknown optimizer {name!r}")
-    inner = {"gd": gd, "adam": adam}[inner_name](settings.lr)
     prox = make_prox(settings.prox, settings.prox_weight, settings.lr)
+    restart = settings.restart
+
+    def rule(mode, alpha, beta):
+        return CommitRule(mode, settings.threshold, alpha, beta, *restart)
+
+    if name in BASELINE_NAMES:
+        momentum = settings.gd_moxco[0]
+        beta = 0.0 if name == "heavy-ball" else momentum
+        scheme = {"nesterov+restart-fn": "function", "nesterov+restart-grad": "gradient"}
+        return Method(name, gd(settings.lr), rule("none", momentum, beta), settings.tau, prox,
+                      restart=scheme.get(name))
+    inner_name, _, wrapper = name.partition("+")
+    inner = {"gd": gd, "adam": adam}[inner_name](settings.lr)
     if wrapper == "moxco":
         alpha, beta = settings.gd_moxco if inner_name == "gd" else settings.adam_moxco
-        rule = CommitRule(settings.commit, settings.threshold, alpha, beta, *settings.restart)
-    else:
-        rule = CommitRule("none", settings.threshold, 0.0, 0.0, *settings.restart)
-    return Method(name, inner, rule, settings.tau, prox)
+        return Method(name, inner, rule(settings.commit, alpha, beta), settings.tau, prox)
+    return Method(name, inner, rule("none", 0.0, 0.0), settings.tau, prox)

@@ -103,32 +103,34 @@ def figure3_map(choice, title: str):
 
 
 def ablation_figure(table, title: str):
-    """Grouped bars: fraction of starts per outcome class, per commit mode and optimizer."""
+    """Grouped bars: fraction of starts per outcome class, one bar per stopping rule, one
+    panel per inner optimizer family."""
     from moxco_cli.plots.run import style
 
     classes = [c for c in ("global-1e-2", "global-0.1", "stuck", "diverged")
                if c in set(table["class"])]
-    modes = list(dict.fromkeys(table["commit"]))
-    optimizers = list(dict.fromkeys(table["optimizer"]))
-    fig, axes = plt.subplots(1, len(optimizers), figsize=(6.2 * len(optimizers), 4.6),
+    families = list(dict.fromkeys(table["family"]))
+    fig, axes = plt.subplots(1, len(families), figsize=(7.4 * len(families), 4.8),
                              layout="constrained", sharey=True, squeeze=False)
-    hatches = {"latch": "", "reversible": "//", "none": ".."}
-    width = 0.8 / len(modes)
-    for ax, opt in zip(axes[0], optimizers, strict=True):
-        color = style(opt)["color"]
-        for k, mode in enumerate(modes):
-            sub = table[(table.optimizer == opt) & (table.commit == mode)].set_index("class")
-            values = [float(sub.fraction.get(c, 0.0)) for c in classes]
-            xs = np.arange(len(classes)) + (k - (len(modes) - 1) / 2) * width
-            bars = ax.bar(xs, values, width, color=color, alpha=1.0 - 0.25 * k,
-                          hatch=hatches.get(mode, ""), edgecolor="black", lw=0.6,
-                          label=f"commit: {mode}")
+    hatches = ["", "//", "..", "xx", "\\\\"]
+    for ax, family in zip(axes[0], families, strict=True):
+        sub_family = table[table.family == family]
+        rules = list(dict.fromkeys(sub_family["rule"]))
+        width = 0.84 / len(rules)
+        for k, rule in enumerate(rules):
+            sub = sub_family[sub_family.rule == rule]
+            color = style(sub.optimizer.iloc[0])["color"]
+            values = [float(sub.set_index("class").fraction.get(c, 0.0)) for c in classes]
+            xs = np.arange(len(classes)) + (k - (len(rules) - 1) / 2) * width
+            bars = ax.bar(xs, values, width, color=color, alpha=0.95 - 0.12 * (k % 3),
+                          hatch=hatches[k % len(hatches)], edgecolor="black", lw=0.6,
+                          label=f"{rule} ({style(sub.optimizer.iloc[0])['label']})")
             ax.bar_label(bars, labels=[f"{v:.0%}" if v >= 0.005 else "" for v in values],
-                         fontsize=7, padding=1)
+                         fontsize=6.5, padding=1, rotation=90 if len(rules) > 3 else 0)
         ax.set_xticks(np.arange(len(classes)), classes)
-        ax.set(title=style(opt)["label"], ylabel="fraction of starts", ylim=(0, 1.08))
+        ax.set(title=family, ylabel="fraction of starts", ylim=(0, 1.15))
         ax.grid(axis="y", alpha=0.3)
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=7.5, title="stopping rule", title_fontsize=8, loc="upper left")
     fig.suptitle(title)
     return fig
 

@@ -18,6 +18,10 @@ STYLE = {
     "adam": dict(color="#ff7f0e", ls="--", label="Adam"),
     "gd+moxco": dict(color="#d62728", ls="-", label="GD+MoXCo"),
     "adam+moxco": dict(color="#9400d3", ls="-.", label="Adam+MoXCo"),
+    "heavy-ball": dict(color="#2ca02c", ls=":", label="Heavy ball"),
+    "nesterov": dict(color="#8c564b", ls=":", label="Nesterov"),
+    "nesterov+restart-fn": dict(color="#17becf", ls="--", label="Nesterov+restart (f)"),
+    "nesterov+restart-grad": dict(color="#e377c2", ls="--", label="Nesterov+restart (grad)"),
 }
 _EXTRA = ["#2ca02c", "#8c564b", "#e377c2", "#17becf", "#bcbd22"]
 
@@ -25,7 +29,9 @@ _EXTRA = ["#2ca02c", "#8c564b", "#e377c2", "#17becf", "#bcbd22"]
 def style(name: str) -> dict:
     if name in STYLE:
         return STYLE[name]
-    color = _EXTRA[abs(hash(name)) % len(_EXTRA)]
+    import zlib
+
+    color = _EXTRA[zlib.crc32(name.encode()) % len(_EXTRA)]  # stable across processes
     return dict(color=color, ls=":", label=name)
 
 
