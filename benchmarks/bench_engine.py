@@ -278,12 +278,15 @@ print(time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_SELF).ru_maxr
 """
 
 
-def bench_million(n: int, steps: int) -> Row:
-    row = Row("engine-1e6-rss", n, steps, note="no per-step records; fresh process", load=_load())
-    out = subprocess.run([sys.executable, "-c", _RSS_CHILD, str(n), str(steps)], cwd=ROOT,
-                         capture_output=True, text=True, check=True)
-    seconds, rss = (float(v) for v in out.stdout.split())
-    row.times, row.rss_mib = [seconds], rss
+def bench_million(n: int, steps: int, repeats: int) -> Row:
+    row = Row("engine-1e6-rss", n, steps, note="no per-step records; fresh process each repeat",
+              load=_load())
+    for _ in range(repeats):
+        out = subprocess.run([sys.executable, "-c", _RSS_CHILD, str(n), str(steps)], cwd=ROOT,
+                             capture_output=True, text=True, check=True)
+        seconds, rss = (float(v) for v in out.stdout.split())
+        row.times.append(seconds)
+        row.rss_mib = max(row.rss_mib or 0.0, rss)
     return row
 
 
@@ -359,7 +362,9 @@ HEADER = ("case", "N", "T", "repeats", "median s", "traj-steps/s", "x baseline",
 
 def _fmt(row: Row, base_rate: float | None) -> list[str]:
     rate = row.rate
-    ratio = f"{rate / base_rate:.0f}x" if rate and base_rate else ""
+    ratio = ""
+    if rate and base_rate:
+        ratio = f"{rate / base_rate:.2g}x" if rate < 10 * base_rate else f"{rate / base_rate:.0f}x"
     if row.case == "baseline":
         ratio = "1x"
     med = row.median
@@ -435,7 +440,7 @@ def main(argv: list[str] | None = None) -> int:
     if "fused" in only:
         rows.extend(bench_fused(args.steps, args.repeats, settings, base_rate))
     if "million" in only:
-        rows.append(bench_million(args.million, args.million_steps))
+        rows.append(bench_million(args.million, args.million_steps, args.repeats))
         print_row(rows[-1], base_rate)
     if "cli" in only:
         commands = (("--help", ["--help"]), ("run beale", ["run", "beale", "--out", "{out}"]),
