@@ -64,6 +64,29 @@ def section_fig1(folder: Path):
             else "Adam+MoXCo reaches the minimum, GD+MoXCo does not within 800 steps")
     else:
         verdict = "does not hold from the paper's start"
+    baseline_text = ""
+    base = _read(folder, "fig1_baselines_summary.csv")
+    if base is not None:
+        btable, bdist = _single_start_rows(base)
+        btable["optimizer"] = base.optimizer.tolist()
+        closer = [name for name, d in bdist.items() if d < dist["gd+moxco"]]
+        if not closer:
+            closer_text = "No baseline ends closer to (3, 0.5) than GD+MoXCo."
+        else:
+            closer_text = ("Closer to (3, 0.5) than GD+MoXCo after 800 steps: "
+                           + ", ".join(closer) + ".")
+            if "nesterov" in closer:
+                closer_text += (" `nesterov` is GD+MoXCo with the commit switched off: from "
+                                "this start, committing costs precision.")
+        btable = btable.rename(columns={"commit step": "first restart"})
+        baseline_text = f"""
+**Baselines from the same start** (not in the paper; `fig1_baselines_summary.csv`; GD inside,
+momentum 0.9 = GD+MoXCo's exploration alpha, so only the stopping rule differs):
+
+{_table(btable)}
+
+{closer_text}
+"""
     text = f"""## Figure 1: GD and Adam get stuck, MoXCo reaches (3, 0.5)
 
 **Claim.** From the same start on Beale, GD and Adam get stuck near the start while GD+MoXCo
@@ -80,7 +103,7 @@ minimum (3, 0.5) within 800 steps (lr 0.005, threshold 0.85, tau 0.15, restart 0
 farther than that.
 
 **Verdict: {verdict}.** The outcome map below says how much this depends on the start.
-
+{baseline_text}
 ![Figure 1a](figures/fig1a.png)
 ![Figure 1b](figures/fig1b.png)
 """

@@ -37,6 +37,12 @@ def _fig1(variant: str):
         title = (f"Figure 1{variant}: {moxco} vs GD and Adam on Beale "
                  f"(lr {pf.FIG1_SETTINGS.lr:g}, {pf.FIG1_STEPS} steps)")
         out.write_figure(f"fig1{variant}.png", paper.figure1(runs, title))
+        if variant == "a":  # the same start for the named baselines (not in the paper)
+            from moxco_cli.settings import BASELINE_NAMES
+
+            baselines = pf.run_paths(BASELINE_NAMES, [pf.FIG1_START], pf.FIG1_SETTINGS,
+                                     pf.FIG1_STEPS)
+            out.write_csv("fig1_baselines_summary.csv", baselines.summary(tol=1e-2))
     return run
 
 
