@@ -78,3 +78,15 @@ def test_escape_count_and_outcome_map_accept_formulas(tmp_path):
     land = landscapes.get("expr", formula="(x**2+y-11)**2+(x+y**2-7)**2",
                           domain=[-5, 5, -5, 5], minima=None)
     assert len(land.minima) == 4 and min(m.f for m in land.minima) == pytest.approx(0, abs=1e-12)
+
+
+def test_sweep_accepts_a_formula(tmp_path):
+    out = tmp_path / "sw"
+    result = invoke("sweep", "--expr", "x**4 - x**2 + 0.2*x", "--domain", "-2,2", "--optimizer",
+                    "gd+moxco", "--grid", "alpha=0,0.9", "--starts", "grid:8", "--steps", "50",
+                    "--workers", "1", "--out", out)
+    assert result.exit_code == 0, result.output
+    frame = pd.read_csv(out / "sweep.csv")
+    assert len(frame) == 2 and frame["n"].eq(8).all()
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["options"]["landscape"] == "expr"

@@ -22,7 +22,15 @@ from typing import Annotated
 import typer
 
 from moxco_cli.errors import MoxcoError
-from moxco_cli.options import SHARED, settings_from_options
+from moxco_cli.options import (
+    LANDSCAPE_PANEL,
+    SHARED,
+    ExprOption,
+    MinimaOption,
+    landscape_spec,
+    parse_floats,
+    settings_from_options,
+)
 from moxco_cli.settings import METHOD_NAMES
 
 SUFFIX = ".incomplete"
@@ -57,6 +65,9 @@ def sweep(
     out: Annotated[Path | None, typer.Option("--out", help="Results folder. Default: results/runs/sweep-<landscape>-<time>.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace the --out folder (and an unfinished <out>.incomplete) if it exists.")] = False,
     resume: Annotated[Path | None, typer.Option("--resume", help="Continue the interrupted sweep in DIR (an <out>.incomplete folder) with its own options.")] = None,
+    expr: ExprOption = None,
+    domain: Annotated[str | None, typer.Option("--domain", help="With --expr: the formula's domain LO0,HI0[,LO1,HI1] (where starts are placed).", rich_help_panel=LANDSCAPE_PANEL)] = None,
+    minima: MinimaOption = None,
     *,
     settings,
 ) -> None:
@@ -76,11 +87,15 @@ def sweep(
         folder.check()
         execute(cfg, folder, scheduler=scheduler, workers=workers, resume=True)
         return
-    if landscape is None:
+    if landscape is None and expr is None:
         raise MoxcoError("LANDSCAPE: missing; name a landscape (e.g. beale) or pass --resume DIR")
+    if domain is not None and expr is None:
+        raise MoxcoError("--domain: only applies together with --expr")
+    landscape, params = landscape_spec(
+        landscape, expr, minima, parse_floats(domain, "--domain") if domain is not None else None)
     axes = tuple(parse_grid(g) for g in grid or [])
     cfg = SweepConfig(
-        landscape=landscape, optimizer=optimizer, grid=axes, starts=starts, steps=steps,
+        landscape=landscape, landscape_params=params, optimizer=optimizer, grid=axes, starts=starts, steps=steps,
         metric=metric, tol=tol, settings=settings,
         plot_axes=tuple(s.strip() for s in heatmap.split(",")) if heatmap is not None else None,
     ).validate()
