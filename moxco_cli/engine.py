@@ -408,6 +408,8 @@ def simulate(
         raise ValueError(f"starts have {d} coordinates, {landscape.name} needs {landscape.dim}")
     if steps < 1:
         raise ValueError(f"steps must be >= 1, got {steps}")
+    if n < 1:
+        raise ValueError("x0 holds no starts: need at least one row")
     rec = Records.empty(steps, n, d) if record else None
     if threads is None:
         threads = max(1, min(2, os.cpu_count() or 1, n // THREAD_CHUNK))

@@ -99,6 +99,8 @@ def test_wrong_dimension_and_zero_steps_are_rejected():
         simulate(beale, build_method("gd", S), np.zeros((2, 3)), 5)
     with pytest.raises(ValueError, match="steps"):
         simulate(beale, build_method("gd", S), np.zeros((2, 2)), 0)
+    with pytest.raises(ValueError, match="no starts"):
+        simulate(beale, build_method("gd", S), np.zeros((0, 2)), 5)
 
 
 def _reference_engine():
