@@ -12,7 +12,7 @@ import sys
 import typer
 from typer.core import TyperGroup
 
-from moxco_cli.errors import MoxcoError
+from moxco_cli.errors import Interrupted, MoxcoError
 
 
 def _one_line(text: str) -> str:
@@ -41,11 +41,14 @@ class OneLineErrors(TyperGroup):
     """A Typer group whose usage errors are one line (no rich panel, no traceback)."""
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        interrupted = "Interrupted: unfinished results were discarded."
         try:
             rv = super().main(args=args, prog_name=prog_name, complete_var=complete_var,
                               standalone_mode=False, **extra)
         except MoxcoError as exc:
             rv = fail(str(exc)).exit_code
+        except Interrupted as exc:  # the command says what it kept
+            rv, interrupted = 130, _one_line(str(exc))
         except Exception as exc:
             if not (hasattr(exc, "exit_code") and hasattr(exc, "format_message")):
                 raise  # a bug: let it show
@@ -54,7 +57,7 @@ class OneLineErrors(TyperGroup):
                       code=2 if exc.exit_code != 0 else 0).exit_code
         rv = rv if isinstance(rv, int) else 0
         if rv == 130:
-            print("Interrupted: unfinished results were discarded.", file=sys.stderr)
+            print(interrupted, file=sys.stderr)
         if not standalone_mode:
             return rv
         sys.exit(rv)

@@ -4,6 +4,10 @@
     1/eta_eff = 2 (1 + alpha) / (lr (1 + 2 beta))          (Theorem 2's edge of stability)
 
 `alpha, beta` are the exploration values, constant for the run; a non-finite G counts as 0.
+
+`goodness` and `CommitRule.apply` are the readable definitions; the engine's `_Goodness` and
+`_Commit` compute the same numbers in place, and `tests/test_engine.py` checks them equal, bit
+for bit, to the reference engine built on these.
 """
 
 from __future__ import annotations

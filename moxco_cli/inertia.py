@@ -8,6 +8,11 @@
 The wrapper never looks inside the inner optimizer's state. `a_t`, `b_t` are `(N, 1)` arrays
 (or scalars) chosen each step by the commit rule; `a = b = 0` is the inner optimizer itself,
 bit for bit; with GD inside, `b = 0` is Polyak's heavy ball and `a = b` is Nesterov.
+
+This is the readable definition, for Python users and as the oracle: `moxco_cli.engine` runs
+the same operations in the same order over preallocated columns-first buffers, and
+`tests/test_engine.py` holds it equal, bit for bit, to the straightforward engine built on
+this wrapper (`benchmarks/reference_engine.py`).
 """
 
 from __future__ import annotations

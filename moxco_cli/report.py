@@ -19,6 +19,7 @@ from moxco_cli.errors import MoxcoError
 
 RUNS_DIR = Path("results") / "runs"
 INCOMPLETE = ".incomplete-"
+CSV_FORMAT = dict(index=False, lineterminator="\n")  # floats: shortest round-trip repr digits
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -42,13 +43,12 @@ def atomic_write_with(path: Path, write) -> None:
 def write_csv_file(path: Path, frame) -> None:
     """`frame` as CSV (round-trip floats) streamed to `path` atomically: a large table is
     never held in memory as one string."""
-    atomic_write_with(path, lambda fh: frame.to_csv(fh, index=False, lineterminator="\n",
-                                                     chunksize=100_000))
+    atomic_write_with(path, lambda fh: frame.to_csv(fh, chunksize=100_000, **CSV_FORMAT))
 
 
 def csv_bytes(frame) -> bytes:
-    """A DataFrame as CSV with round-trip float precision (shortest repr digits)."""
-    return frame.to_csv(index=False, lineterminator="\n").encode()
+    """A DataFrame as CSV bytes, exactly as `write_csv_file` writes it."""
+    return frame.to_csv(**CSV_FORMAT).encode()
 
 
 def json_bytes(obj) -> bytes:
@@ -97,7 +97,6 @@ class ResultsFolder:
         self.make_parents = make_parents
         self.option = option
         self.tmp = self.path.with_name(f".{self.path.name}{INCOMPLETE}{os.getpid()}")
-        self.files: list[str] = []
 
     def check(self) -> None:
         """Raise MoxcoError if publishing would overwrite or cannot work; writes nothing."""
@@ -143,7 +142,6 @@ class ResultsFolder:
     def _target(self, name: str) -> Path:
         target = self.tmp / name
         target.parent.mkdir(parents=True, exist_ok=True)
-        self.files.append(name)
         return target
 
     def _write(self, name: str, data: bytes) -> Path:

@@ -6,8 +6,6 @@ import sys
 from contextlib import contextmanager
 from pathlib import Path
 
-import typer
-
 from moxco_cli.errors import MoxcoError
 
 
@@ -50,10 +48,6 @@ def progress_bar(description: str, total: int, enabled: bool = True):
 
 def warn(message: str) -> None:
     print(f"Warning: {' '.join(message.split())}", file=sys.stderr)
-
-
-def interrupted() -> typer.Exit:
-    return typer.Exit(130)
 
 
 def print_table(frame, title: str, columns: list[str], formats: dict | None = None) -> None:

@@ -21,7 +21,7 @@ from typing import Annotated
 
 import typer
 
-from moxco_cli.errors import MoxcoError
+from moxco_cli.errors import Interrupted, MoxcoError
 from moxco_cli.options import (
     LANDSCAPE_PANEL,
     SHARED,
@@ -177,13 +177,16 @@ def execute(cfg, folder, *, scheduler: str | None = None, workers: int | None = 
                           total) as advance:
             result = run_sweep(cfg, store=store, executor=executor, progress=advance)
     except BaseException as exc:
+        saved = None
         if work.exists() and (work / MARKER).exists():
             done = len(list((work / "cells").glob("*.json"))) if (work / "cells").exists() else 0
-            print(f"Stopped: {done} of {total} cells (grid cells and plain-optimizer baselines) "
-                  f"are saved in {work}; continue with "
-                  f"moxco sweep --resume {work}", file=sys.stderr)
+            saved = (f"Stopped: {done} of {total} cells (grid cells and plain-optimizer "
+                     f"baselines) are saved in {work}; continue with "
+                     f"moxco sweep --resume {work}")
         if isinstance(exc, KeyboardInterrupt):
-            raise SystemExit(130) from None
+            raise Interrupted(saved or "Interrupted: nothing was saved.") from None
+        if saved:
+            print(saved, file=sys.stderr)
         raise
     finally:
         executor.close()
