@@ -100,7 +100,7 @@ class ExpressionLandscape(Landscape):
             raise ExpressionError(f"formula must be a string, got {type(formula).__name__}")
         self.formula = formula
         source, names_used = _check_formula(formula)
-        self.dim = 2 if "y" in names_used else 1
+        self.dim = _dim_of(names_used)
         self.bounds = _parse_domain(domain, self.dim)
         self._domain = self.bounds.ravel().tolist()
         self.expr = _parse(source, self.dim)
@@ -196,6 +196,16 @@ def _stack_grad(columns, n: int) -> np.ndarray:
 
 
 # -- step 1: check the text ------------------------------------------------------------------
+def formula_dim(formula: str) -> int:
+    """1 for a formula in x, 2 for one in x and y; `ExpressionError` for an invalid formula.
+    Parses the text only (no sympy)."""
+    return _dim_of(_check_formula(formula)[1])
+
+
+def _dim_of(names_used: set[str]) -> int:
+    return 2 if "y" in names_used else 1
+
+
 def _check_formula(formula: str) -> tuple[str, set[str]]:
     """Validate `formula`; return the Python-syntax source and the variable names it uses."""
     source = formula.strip().replace("^", "**")

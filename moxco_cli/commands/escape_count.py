@@ -45,10 +45,15 @@ def escape_count(
     box = parse_floats(domain, "--domain", 2) if domain is not None else None
     if expr is not None and sharp_width is not None:
         raise SettingsError("--sharp-width", "applies to two-wells, not to --expr")
-    if expr is not None:  # a 2-D formula's domain is [LO, HI]^2, as for the starts
-        is_2d = "y" in expr
+    if expr is not None:  # the formula's domain is [LO, HI] per coordinate, as for the starts
+        from landscapes.expression import ExpressionError, formula_dim
+
+        try:
+            dim = formula_dim(expr)
+        except ExpressionError as exc:
+            raise SettingsError("--expr", str(exc)) from None
         landscape, params = landscape_spec(landscape, expr, minima,
-                                           None if box is None else list(box) * (2 if is_2d else 1))
+                                           None if box is None else list(box) * dim)
     else:
         landscape, params = landscape_spec(landscape, expr, minima)
         params = {} if sharp_width is None else {"s": sharp_width}
