@@ -37,13 +37,16 @@ def _fig1(variant: str):
         title = (f"Figure 1{variant}: {moxco} vs GD and Adam on Beale "
                  f"(lr {pf.FIG1_SETTINGS.lr:g}, {pf.FIG1_STEPS} steps)")
         out.write_figure(f"fig1{variant}.png", paper.figure1(runs, title))
-        if variant == "a":  # the same start for the named baselines (not in the paper)
-            from moxco_cli.settings import BASELINE_NAMES
-
-            baselines = pf.run_paths(BASELINE_NAMES, [pf.FIG1_START], pf.FIG1_SETTINGS,
-                                     pf.FIG1_STEPS)
-            out.write_csv("fig1_baselines_summary.csv", baselines.summary(tol=1e-2))
     return run
+
+
+def _fig1_baselines(out, sizes):
+    """The named baselines (not in the paper) from Figure 1's start and settings."""
+    from moxco_cli.experiments import paper_figures as pf
+    from moxco_cli.settings import BASELINE_NAMES
+
+    runs = pf.run_paths(BASELINE_NAMES, [pf.FIG1_START], pf.FIG1_SETTINGS, pf.FIG1_STEPS)
+    out.write_csv("fig1_baselines_summary.csv", runs.summary(tol=1e-2))
 
 
 def _fig2(out, sizes):
@@ -188,6 +191,7 @@ def _phase(out, sizes):
 STEPS = [
     Step("fig1a", "Figure 1a: GD+MoXCo vs GD, Adam on Beale", _fig1("a")),
     Step("fig1b", "Figure 1b: Adam+MoXCo vs GD, Adam on Beale", _fig1("b")),
+    Step("fig1-baselines", "Baselines from Figure 1's start", _fig1_baselines),
     Step("fig2", "Figure 2: escape count on two-wells (50 and many starts)", _fig2),
     Step("fig3", "Figure 3: Adam vs Adam+MoXCo from trapped starts", _fig3),
     Step("outcome-map", "Outcome map: Figure 1 over a grid of starts", _outcome_map),
