@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from moxco_cli.commands.common import launch, print_table, progress_bar
 from moxco_cli.options import parse_floats
 from moxco_cli.settings import SettingsError
 
@@ -110,6 +111,3 @@ def show(result, path) -> None:
 
 def register(app: typer.Typer) -> None:
     app.command("eos-check", epilog=EPILOG)(eos_check)
-
-
-from moxco_cli.commands.common import launch, print_table, progress_bar  # noqa: E402

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from moxco_cli.commands.common import launch, print_table, progress_bar
 from moxco_cli.options import (
     ExprOption,
     MinimaOption,
@@ -151,6 +152,3 @@ def show_counts(result, path) -> None:
 
 def register(app: typer.Typer) -> None:
     app.command("escape-count", epilog=EPILOG)(optimizer_options(escape_count))
-
-
-from moxco_cli.commands.common import launch, print_table, progress_bar  # noqa: E402

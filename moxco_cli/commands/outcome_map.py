@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from moxco_cli.commands.common import launch, print_table, progress_bar
 from moxco_cli.options import (
     ExprOption,
     MinimaOption,
@@ -98,6 +99,3 @@ def show_fractions(result, path) -> None:
 
 def register(app: typer.Typer) -> None:
     app.command("outcome-map", epilog=EPILOG)(optimizer_options(outcome_map))
-
-
-from moxco_cli.commands.common import launch, print_table, progress_bar  # noqa: E402

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from moxco_cli.commands.common import launch, print_table, progress_bar, warn
 from moxco_cli.options import (
     LANDSCAPE_PANEL,
     ExprOption,
@@ -118,6 +119,3 @@ def show_summary(result, path) -> None:
 
 def register(app: typer.Typer) -> None:
     app.command("run", epilog=EPILOG)(optimizer_options(run))
-
-
-from moxco_cli.commands.common import launch, print_table, progress_bar, warn  # noqa: E402

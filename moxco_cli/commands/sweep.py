@@ -21,6 +21,7 @@ from typing import Annotated
 
 import typer
 
+from moxco_cli.commands.common import print_table, progress_bar, results_folder
 from moxco_cli.errors import Interrupted, MoxcoError
 from moxco_cli.options import (
     LANDSCAPE_PANEL,
@@ -265,7 +266,3 @@ def _with_settings(command):
 
 def register(app: typer.Typer) -> None:
     app.command("sweep", epilog=EPILOG)(_with_settings(sweep))
-
-
-from moxco_cli.commands.common import print_table, progress_bar, results_folder  # noqa: E402
-
