@@ -13,18 +13,26 @@ Cases (all in one run, each the median of >= 3 repeats):
   not depend on N, so it runs on a small sample of starts; every ratio is against it.
 - `reference`: the straightforward vectorized engine as it was before issue 6
   (`benchmarks/reference_engine.py`), at each N.
-- `engine`: `moxco_cli.engine.simulate` (default chunking and threads) at each N.
+- `engine`: `moxco_cli.engine.simulate` with its defaults at each N: forked worker processes
+  on every core from 2 x 2048 starts, else in-process.
+- `engine-1core`: the same engine held to one core (`processes=1, threads=1`): how close the
+  NumPy code itself runs to the single-core limit.
 - `engine-1e6-rss`: N = 1e6 without per-step records, in a fresh process: peak RSS.
 - `fused-numba`, `fused-numba-exact` (only if numba is installed; not adopted): the
   evaluation of a compiled backend (`benchmarks/fused_numba.py`) at N = 1e4 and 1e5, two
-  threads, with its largest difference from the engine's results.
+  threads, with its largest difference from the engine's results and its speed-up over the
+  engine's row at the same N (issue 6 adopts a backend only at >= 3x).
 - `cli`: `moxco --help`, `moxco run beale`, `moxco escape-count --inits 50` as whole processes
   (wall time and peak RSS of the child); a command that fails is reported "not available".
+  `cli: import floor` is `python -c "import ..."` of the libraries escape-count needs (typer,
+  rich, numpy, pandas, scipy.stats, matplotlib.pyplot): the least any such command can take.
 
 Before timing, the engine is checked against the reference on a sample (records included,
 plus noisy, reversible and chunked/threaded runs): every array must be equal bit for bit.
 Peak RSS: the high-water mark of this process during the case (reset through
-`/proc/self/clear_refs` before each case; where that is unavailable, the process-wide peak).
+`/proc/self/clear_refs` before each case; where that is unavailable, the process-wide peak),
+plus, where the engine forks, workers x the largest worker's peak (pages a worker shares with
+this process are counted twice: an upper bound).
 The machine is shared: the 1-minute load average is printed with each case.
 """
 
@@ -51,7 +59,7 @@ sys.path.insert(0, str(HERE))
 import reference_engine  # noqa: E402
 
 import landscapes  # noqa: E402
-from moxco_cli.engine import simulate  # noqa: E402
+from moxco_cli.engine import _default_processes, simulate  # noqa: E402
 from moxco_cli.settings import METHOD_NAMES, OptimizerSettings, build_method  # noqa: E402
 
 STEPS = 1000
@@ -182,11 +190,18 @@ def _timed(fn, repeats: int) -> list[float]:
     return times
 
 
-def _measure(case, n, steps, fn, repeats, note="") -> Row:
+def _children_peak_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
+def _measure(case, n, steps, fn, repeats, note="", workers=1) -> Row:
     row = Row(case, n, steps, note=note, load=_load())
     exact = _reset_peak_rss()
     row.times = _timed(fn, repeats)
     row.rss_mib = _peak_rss_mib()
+    if workers > 1:  # RUSAGE_CHILDREN cannot be reset: sizes run in ascending order
+        row.rss_mib += workers * _children_peak_mib()
+        row.note = (row.note + "; " if row.note else "") + f"{workers} worker processes"
     if not exact:
         row.note = (row.note + "; " if row.note else "") + "RSS = process peak"
     return row
@@ -222,15 +237,17 @@ def check_equality(sample: int, steps: int) -> str:
             checks += 1
     wide = np.random.default_rng(2).uniform(-4, 4, (3 * 4096 + 5, 1))
     m = build_method("adam+moxco", OptimizerSettings(noise_std=0.1))
-    _assert_same(simulate(wells, m, wide, 50, noise_std=0.1, seed=3, threads=2),
-                 reference_engine.simulate(wells, m, wide, 50, noise_std=0.1, seed=3),
-                 "two-wells chunked, threaded, noisy")
+    want = reference_engine.simulate(wells, m, wide, 50, noise_std=0.1, seed=3)
+    _assert_same(simulate(wells, m, wide, 50, noise_std=0.1, seed=3, threads=2, processes=1),
+                 want, "two-wells chunked, threaded, noisy")
+    _assert_same(simulate(wells, m, wide, 50, noise_std=0.1, seed=3, processes=2), want,
+                 "two-wells chunked, forked, noisy")
     big = _starts(20_000, seed=3)
     m = build_method(METHOD, OptimizerSettings())
     _assert_same(simulate(beale, m, big, 100), reference_engine.simulate(beale, m, big, 100),
-                 "beale 20000 starts, default chunks and threads")
-    return (f"{checks + 2} runs equal bit for bit ({sample} starts x {steps} steps with records,"
-            " 4 optimizers x 3 settings; plus chunked/threaded two-wells and 20000-start Beale)")
+                 "beale 20000 starts, engine defaults (forked workers)")
+    return (f"{checks + 3} runs equal bit for bit ({sample} starts x {steps} steps with records,"
+            " 4 optimizers x 3 settings; plus threaded and forked two-wells, 20000-start Beale)")
 
 
 def check_baseline(n: int, steps: int, settings: OptimizerSettings) -> str:
@@ -259,9 +276,14 @@ def bench_baseline(sample: int, steps: int, repeats: int, settings) -> Row:
                     note="naive per-trajectory loop; rate independent of N")
 
 
-def bench_engine(case, fn_simulate, n, steps, repeats, method) -> Row:
+def bench_engine(case, fn_simulate, n, steps, repeats, method, workers=1) -> Row:
     beale, starts = landscapes.get("beale"), _starts(n)
-    return _measure(case, n, steps, lambda: fn_simulate(beale, method, starts, steps), repeats)
+    return _measure(case, n, steps, lambda: fn_simulate(beale, method, starts, steps), repeats,
+                    workers=workers)
+
+
+def _one_core(landscape, method, x0, steps):
+    return simulate(landscape, method, x0, steps, processes=1, threads=1)
 
 
 _RSS_CHILD = """
@@ -274,18 +296,23 @@ starts = np.random.default_rng(0).uniform(-4.5, 4.5, size=(n, 2))
 t0 = time.perf_counter()
 method = build_method("adam+moxco", OptimizerSettings())
 tr = simulate(landscapes.get("beale"), method, starts, steps)
-print(time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+seconds = time.perf_counter() - t0
+peak = lambda who: resource.getrusage(who).ru_maxrss / 1024
+print(seconds, peak(resource.RUSAGE_SELF), peak(resource.RUSAGE_CHILDREN))
 """
 
 
 def bench_million(n: int, steps: int, repeats: int) -> Row:
-    row = Row("engine-1e6-rss", n, steps, note="no per-step records; fresh process each repeat",
-              load=_load())
+    workers = _default_processes(n, steps, record=False)
+    row = Row("engine-1e6-rss", n, steps, load=_load(),
+              note=f"no per-step records; fresh process each repeat; {workers} worker processes"
+                   " (RSS: parent + workers x largest worker)")
     for _ in range(repeats):
         out = subprocess.run([sys.executable, "-c", _RSS_CHILD, str(n), str(steps)], cwd=ROOT,
                              capture_output=True, text=True, check=True)
-        seconds, rss = (float(v) for v in out.stdout.split())
+        seconds, parent, child = (float(v) for v in out.stdout.split())
         row.times.append(seconds)
+        rss = parent + (workers * child if workers > 1 else 0.0)
         row.rss_mib = max(row.rss_mib or 0.0, rss)
     return row
 
@@ -295,7 +322,7 @@ def _moxco() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "moxco_cli"]
 
 
-def bench_fused(steps: int, repeats: int, settings, base_rate) -> list[Row]:
+def bench_fused(steps: int, repeats: int, settings, base_rate, engine_rates) -> list[Row]:
     """The numba evaluation rows (empty, with a message, when numba is not installed)."""
     try:
         import fused_numba
@@ -317,8 +344,11 @@ def bench_fused(steps: int, repeats: int, settings, base_rate) -> list[Row]:
             diff = float(np.abs(final - want.final).max())
             note = (f"vs engine: max |final diff| {diff:.3g}, steps {'equal' if same else 'DIFFER'}"
                     "; not adopted")
-            rows.append(_measure(case, n, steps, lambda fn=fn, s=starts: fn(s, steps, settings),
-                                 repeats, note=note))
+            row = _measure(case, n, steps, lambda fn=fn, s=starts: fn(s, steps, settings),
+                           repeats, note=note)
+            if engine_rates.get(n):
+                row.note += f"; {row.rate / engine_rates[n]:.2f}x the engine row at this N"
+            rows.append(row)
             print_row(rows[-1], base_rate)
     return rows
 
@@ -336,13 +366,14 @@ print(proc.returncode, elapsed, rss, last, sep="\\n")
 """
 
 
-def bench_cli(label: str, args: list[str], repeats: int) -> Row:
-    row = Row(f"cli: moxco {label}", None, None, load=_load())
+def bench_cli(label: str, args: list[str], repeats: int, command: list[str] | None = None) -> Row:
+    row = Row(f"cli: {label}", None, None, load=_load())
     env = dict(os.environ, MPLBACKEND="Agg")
     for i in range(repeats):
         with tempfile.TemporaryDirectory() as tmp:
             argv = [a.replace("{out}", str(Path(tmp) / f"out{i}")) for a in args]
-            out = subprocess.run([sys.executable, "-S", "-c", _LAUNCHER, *_moxco(), *argv],
+            out = subprocess.run([sys.executable, "-S", "-c", _LAUNCHER,
+                                  *(command or _moxco()), *argv],
                                  cwd=tmp, env=env, capture_output=True, text=True, check=True)
         code, elapsed, rss, last = out.stdout.split("\n")[:4]
         if int(code) != 0:
@@ -352,6 +383,10 @@ def bench_cli(label: str, args: list[str], repeats: int) -> Row:
         row.rss_mib = max(row.rss_mib or 0.0, float(rss))
     row.note = "whole process (wall); peak RSS of the command"
     return row
+
+
+IMPORT_FLOOR = ("import typer, rich, numpy, pandas, scipy.stats, matplotlib; "
+                "matplotlib.use('Agg'); import matplotlib.pyplot")
 
 
 # ---- report -----------------------------------------------------------------------------------
@@ -432,24 +467,32 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(row)
         base_rate = row.rate
         print_row(row, base_rate)
-    for n in sizes:
-        for case, fn in (("reference", reference_engine.simulate), ("engine", simulate)):
-            if case in only:
-                rows.append(bench_engine(case, fn, n, args.steps, args.repeats, method))
+    engine_rates = {}
+    for n in sorted(sizes):
+        for case, fn in (("reference", reference_engine.simulate), ("engine-1core", _one_core),
+                         ("engine", simulate)):
+            if case in only or (case == "engine-1core" and "engine" in only):
+                workers = _default_processes(n, args.steps, False) if case == "engine" else 1
+                rows.append(bench_engine(case, fn, n, args.steps, args.repeats, method, workers))
                 print_row(rows[-1], base_rate)
+                if case == "engine":
+                    engine_rates[n] = rows[-1].rate
     if "fused" in only:
-        rows.extend(bench_fused(args.steps, args.repeats, settings, base_rate))
+        rows.extend(bench_fused(args.steps, args.repeats, settings, base_rate, engine_rates))
     if "million" in only:
         rows.append(bench_million(args.million, args.million_steps, args.repeats))
         print_row(rows[-1], base_rate)
     if "cli" in only:
-        commands = (("--help", ["--help"]), ("run beale", ["run", "beale", "--out", "{out}"]),
-                    ("escape-count --inits 50",
-                     ["escape-count", "--inits", "50", "--out", "{out}"]))
-        for label, cmd in commands:
-            rows.append(bench_cli(label, cmd, args.repeats))
+        commands = (("moxco --help", ["--help"], None),
+                    ("moxco run beale", ["run", "beale", "--out", "{out}"], None),
+                    ("moxco escape-count --inits 50",
+                     ["escape-count", "--inits", "50", "--out", "{out}"], None),
+                    ("import floor (python -c 'import typer, rich, numpy, pandas, scipy.stats, "
+                     "matplotlib.pyplot')", ["-c", IMPORT_FLOOR], [sys.executable]))
+        for label, cmd, command in commands:
+            rows.append(bench_cli(label, cmd, args.repeats, command))
             if rows[-1].status != "ok":
-                print(f"moxco {label}: not available ({rows[-1].note})", flush=True)
+                print(f"{label}: not available ({rows[-1].note})", flush=True)
             print_row(rows[-1], base_rate)
     if "baseline" in only:
         print(check_baseline(args.baseline_sample, args.steps, settings), flush=True)

@@ -7,9 +7,11 @@ the commit rule -> gradient at the query point v_t (+ optional noise) -> inner o
 step -> theta_{t+1} = prox(u_t - step) -> divergence check (non-finite or |x| > 1e6: frozen at
 the last finite point and flagged). No NumPy floating-point warning escapes.
 
-Starts are processed in independent chunks (rows never interact), on two threads once there
-are at least THREAD_CHUNK starts per thread (NumPy releases the GIL inside ufuncs; shorter
-calls only pass the GIL back and forth). Within a chunk the state is held columns first over
+Starts are processed in independent chunks (rows never interact). Large runs without per-step
+records use every core through forked worker processes (`moxco_cli.workers`); elsewhere (a
+caller's thread, records kept, not Linux) two threads share the chunks once there are at
+least THREAD_CHUNK starts per thread (NumPy releases the GIL inside ufuncs; shorter calls only
+pass the GIL back and forth). Within a chunk the state is held columns first over
 preallocated buffers and the landscape is evaluated in one fused pass (`Landscape.evaluator`).
 Results do not depend on the chunking or the threads: every operation is row-wise and the
 same, in the same order, as in the straightforward engine kept in
@@ -30,6 +32,7 @@ from landscapes.base import Landscape
 from moxco_cli.goodness import CommitRule, inv_eta_eff
 from moxco_cli.optim.base import Optimizer
 from moxco_cli.prox import Prox, identity
+from moxco_cli.workers import fork_available, run_forked, shared_empty, usable_cores
 
 DIVERGENCE_LIMIT = 1e6
 RESTARTS = ("function", "gradient")  # velocity reset when f rose / when grad . step > 0
@@ -39,6 +42,8 @@ DEFAULT_CHUNK = 8192  # starts per chunk on one thread (the measured optimum)
 THREAD_CHUNK = 16384  # starts per chunk with threads, and the least worth a thread: with
 # shorter chunks the NumPy calls are so short that the threads only hand the GIL back and
 # forth (CPU time = wall time with 2 threads at 5000 starts each), i.e. run one at a time.
+PROCESS_MIN_STARTS = 2048  # starts per worker process, at least
+PROCESS_MIN_WORK = 2_000_000  # trajectory-steps, at least: a fork costs milliseconds
 
 
 @dataclass(frozen=True)
@@ -351,27 +356,46 @@ def _run_chunk(landscape, method, x0, steps, rec, rows, noise_std, seed, start, 
 
 
 def _chunks(n: int, chunk_size: int | None, threads: int, *,
-            aligned: bool) -> list[tuple[int, int]]:
+            aligned: bool, per_chunk: int | None = None) -> list[tuple[int, int]]:
     """Row ranges `[lo, hi)` covering `n` starts.
 
     With gradient noise (`aligned`), chunks are multiples of NOISE_BLOCK (each block has its
     own generator). Otherwise the starts are split into equal chunks, their number a multiple
     of `threads` so that every thread gets the same work: of at most `chunk_size` starts, or
-    by default of about DEFAULT_CHUNK (one thread) or THREAD_CHUNK starts.
+    by default of about `per_chunk` starts (DEFAULT_CHUNK on one thread, else THREAD_CHUNK).
     """
+    per_chunk = per_chunk or (DEFAULT_CHUNK if threads == 1 else THREAD_CHUNK)
     if aligned:
-        size = chunk_size or (DEFAULT_CHUNK if threads == 1 else THREAD_CHUNK)
+        size = chunk_size or per_chunk
         if n > size:
             size = max(NOISE_BLOCK, size // NOISE_BLOCK * NOISE_BLOCK)
         return [(lo, min(lo + size, n)) for lo in range(0, n, size)]
     if chunk_size is None:
-        count = max(1, round(n / (DEFAULT_CHUNK if threads == 1 else THREAD_CHUNK)))
+        count = max(1, round(n / per_chunk))
     else:
         count = max(1, -(-n // max(1, chunk_size)))
     if threads > 1 and n >= threads:
         count = -(-count // threads) * threads
     size = max(1, -(-n // count))
     return [(lo, min(lo + size, n)) for lo in range(0, n, size)]
+
+
+def _default_processes(n: int, steps: int, record: bool) -> int:
+    """Worker processes for a run: every usable core once each gets PROCESS_MIN_STARTS starts
+    and the run is worth a fork; 1 (in-process) for records, a caller's thread or non-Linux."""
+    if record or n * steps < PROCESS_MIN_WORK or not fork_available():
+        return 1
+    return max(1, min(usable_cores(), n // PROCESS_MIN_STARTS))
+
+
+def _balanced(bounds: list[tuple[int, int]], workers: int) -> list[list[tuple[int, int]]]:
+    """Chunks dealt to `workers` lists, largest first to the least loaded, each in row order."""
+    loads, lists = [0] * workers, [[] for _ in range(workers)]
+    for lo, hi in sorted(bounds, key=lambda b: b[0] - b[1]):
+        k = loads.index(min(loads))
+        loads[k] += hi - lo
+        lists[k].append((lo, hi))
+    return [sorted(chunks) for chunks in lists if chunks]
 
 
 def simulate(
@@ -385,6 +409,7 @@ def simulate(
     seed: int = 0,
     chunk_size: int | None = None,
     threads: int | None = None,
+    processes: int | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> Trajectory:
     """Run `method` from every start in `x0 (N, d)` for `steps` steps.
@@ -396,9 +421,15 @@ def simulate(
         chunk_size: at most this many starts per chunk (with gradient noise: a multiple of
             NOISE_BLOCK when N is larger). Default: about DEFAULT_CHUNK starts per chunk on
             one thread, THREAD_CHUNK with threads.
-        threads: worker threads for the chunks. Default: min(2, cores) once there are at
-            least THREAD_CHUNK starts per thread, else 1.
-        progress: called with the number of trajectory-steps done since its last call.
+        threads: worker threads for the chunks (in this process). Default: min(2, cores)
+            once there are at least THREAD_CHUNK starts per thread, else 1.
+        processes: forked worker processes for the chunks (Linux, main thread, no records;
+            `threads` is then ignored). Default: every usable core once each gets
+            PROCESS_MIN_STARTS starts and N x steps >= PROCESS_MIN_WORK, else 1 (none).
+        progress: called with the number of trajectory-steps done since its last call
+            (always from the calling thread when processes are used).
+
+    Results are the same bit for bit whatever the chunking, threads or processes.
     """
     x0 = np.asarray(x0, dtype=float)
     if x0.ndim == 1:
@@ -411,6 +442,16 @@ def simulate(
     if n < 1:
         raise ValueError("x0 holds no starts: need at least one row")
     rec = Records.empty(steps, n, d) if record else None
+    if processes is None:
+        processes = _default_processes(n, steps, record)
+    processes = min(processes, n)
+    if processes > 1:
+        if record:
+            raise ValueError("processes > 1 cannot keep per-step records; use threads")
+        if not fork_available():
+            raise ValueError("processes > 1 needs os.fork on Linux, from the main thread")
+        return _simulate_forked(landscape, method, x0, steps, noise_std, seed, chunk_size,
+                                processes, progress)
     if threads is None:
         threads = max(1, min(2, os.cpu_count() or 1, n // THREAD_CHUNK))
     bounds = _chunks(n, chunk_size, threads, aligned=noise_std > 0)
@@ -431,3 +472,25 @@ def simulate(
     final, final_loss, commit_step, diverged_step = (
         np.concatenate(p) for p in zip(*parts, strict=True))
     return Trajectory(method.name, steps, x0, final, final_loss, commit_step, diverged_step, rec)
+
+
+def _simulate_forked(landscape, method, x0, steps, noise_std, seed, chunk_size, processes,
+                     progress) -> Trajectory:
+    """`simulate` over `processes` forked workers, each running its chunks on one thread."""
+    n, d = x0.shape
+    aligned = noise_std > 0
+    per_chunk = DEFAULT_CHUNK if n >= processes * DEFAULT_CHUNK else NOISE_BLOCK if aligned \
+        else -(-n // processes)
+    bounds = _chunks(n, chunk_size, processes, aligned=aligned, per_chunk=per_chunk)
+    final, final_loss = shared_empty((n, d)), shared_empty((n,))
+    commit_step, diverged_step = shared_empty((n,), np.int64), shared_empty((n,), np.int64)
+
+    def work(lo_hi, report):
+        lo, hi = lo_hi
+        with np.errstate(all="ignore"):
+            part = _run_chunk(landscape, method, x0[lo:hi], steps, None, slice(lo, hi),
+                              noise_std, seed, lo, report)
+        final[lo:hi], final_loss[lo:hi], commit_step[lo:hi], diverged_step[lo:hi] = part
+
+    run_forked(_balanced(bounds, processes), work, progress)
+    return Trajectory(method.name, steps, x0, final, final_loss, commit_step, diverged_step)
