@@ -380,12 +380,13 @@ def _chunks(n: int, chunk_size: int | None, threads: int, *,
     return [(lo, min(lo + size, n)) for lo in range(0, n, size)]
 
 
-def _default_processes(n: int, steps: int, record: bool) -> int:
+def _default_processes(n: int, steps: int, record: bool, noisy: bool = False) -> int:
     """Worker processes for a run: every usable core once each gets PROCESS_MIN_STARTS starts
-    and the run is worth a fork; 1 (in-process) for records, a caller's thread or non-Linux."""
+    (with noise: a whole NOISE_BLOCK) and the run is worth a fork; 1 (in-process) for records,
+    a caller's thread or process pool, or off Linux."""
     if record or n * steps < PROCESS_MIN_WORK or not fork_available():
         return 1
-    return max(1, min(usable_cores(), n // PROCESS_MIN_STARTS))
+    return max(1, min(usable_cores(), n // (NOISE_BLOCK if noisy else PROCESS_MIN_STARTS)))
 
 
 def _balanced(bounds: list[tuple[int, int]], workers: int) -> list[list[tuple[int, int]]]:
@@ -443,8 +444,8 @@ def simulate(
         raise ValueError("x0 holds no starts: need at least one row")
     rec = Records.empty(steps, n, d) if record else None
     if processes is None:
-        processes = _default_processes(n, steps, record)
-    processes = min(processes, n)
+        processes = _default_processes(n, steps, record, noise_std > 0)
+    processes = min(processes, n if noise_std == 0 else -(-n // NOISE_BLOCK))
     if processes > 1:
         if record:
             raise ValueError("processes > 1 cannot keep per-step records; use threads")
@@ -479,8 +480,10 @@ def _simulate_forked(landscape, method, x0, steps, noise_std, seed, chunk_size, 
     """`simulate` over `processes` forked workers, each running its chunks on one thread."""
     n, d = x0.shape
     aligned = noise_std > 0
-    per_chunk = DEFAULT_CHUNK if n >= processes * DEFAULT_CHUNK else NOISE_BLOCK if aligned \
-        else -(-n // processes)
+    if aligned:  # whole noise blocks; single blocks unless there are plenty to deal
+        per_chunk = DEFAULT_CHUNK if n >= 4 * processes * DEFAULT_CHUNK else NOISE_BLOCK
+    else:
+        per_chunk = DEFAULT_CHUNK if n >= processes * DEFAULT_CHUNK else -(-n // processes)
     bounds = _chunks(n, chunk_size, processes, aligned=aligned, per_chunk=per_chunk)
     final, final_loss = shared_empty((n, d)), shared_empty((n,))
     commit_step, diverged_step = shared_empty((n,), np.int64), shared_empty((n,), np.int64)
@@ -493,4 +496,6 @@ def _simulate_forked(landscape, method, x0, steps, noise_std, seed, chunk_size, 
         final[lo:hi], final_loss[lo:hi], commit_step[lo:hi], diverged_step[lo:hi] = part
 
     run_forked(_balanced(bounds, processes), work, progress)
-    return Trajectory(method.name, steps, x0, final, final_loss, commit_step, diverged_step)
+    # Copies: arrays in shared memory would be written through by any later fork's child.
+    return Trajectory(method.name, steps, x0, np.array(final), np.array(final_loss),
+                      np.array(commit_step), np.array(diverged_step))

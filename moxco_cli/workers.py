@@ -9,24 +9,29 @@ hand-offs cost more than the call: two threads of 5,000 starts each ran slower t
 10,000 (`benchmarks/bench_engine.py`). Forked children share nothing but the memory they
 were born with plus anonymous shared mappings, so they run at full speed on their own core.
 
-Only on Linux, from the main thread (`fork_available`). A child runs plain NumPy code on
-state it inherited, writes its results into shared arrays and leaves with `os._exit`, so it
-never touches locks, buffers or handlers of threads it did not inherit. It ignores SIGINT
-and dies with its parent (`PR_SET_PDEATHSIG`); Ctrl-C in the parent kills every child.
+Only on Linux, from the main thread of a process that is not itself a `multiprocessing`
+worker (`fork_available`): a thread pool, a Dask worker or a process pool already keeps the
+cores busy. A child runs the engine's NumPy code on state it inherited, writes its results
+into shared arrays and leaves through `os._exit` (no atexit handlers, no stdio flush). SIGINT
+is blocked from before the fork until the parent has registered the child, the child ignores
+it and dies with its parent (`PR_SET_PDEATHSIG`); a Ctrl-C or any exception in the parent
+kills and reaps every child, and so does the first failed child.
 """
 
 from __future__ import annotations
 
 import ctypes
+import math
 import mmap
 import os
-import select
+import selectors
 import signal
 import sys
 import threading
 import traceback
 import warnings
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
@@ -37,52 +42,65 @@ _PR_SET_PDEATHSIG = 1
 
 
 def fork_available() -> bool:
-    """True where `run_forked` may be used: Linux, `os.fork`, called from the main thread.
-
-    Not from other threads: a Dask worker or a thread pool already parallelizes the caller.
-    """
-    return (sys.platform.startswith("linux") and hasattr(os, "fork")
-            and threading.current_thread() is threading.main_thread())
+    """True where `run_forked` may be used (see the module docstring)."""
+    if not (sys.platform.startswith("linux") and hasattr(os, "fork")):
+        return False
+    if threading.current_thread() is not threading.main_thread():
+        return False
+    mp = sys.modules.get("multiprocessing")
+    return mp is None or mp.parent_process() is None
 
 
 def usable_cores() -> int:
-    """Cores this process may run on (affinity mask where the OS has one)."""
+    """Cores this process may use: the affinity mask, capped by a cgroup v2 CPU quota."""
     try:
-        return len(os.sched_getaffinity(0))
+        cores = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
-        return os.cpu_count() or 1
+        cores = os.cpu_count() or 1
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+        if quota != "max":
+            cores = min(cores, max(1, math.ceil(int(quota) / int(period))))
+    except (OSError, ValueError):
+        pass
+    return cores
 
 
 def shared_empty(shape: tuple[int, ...], dtype=float) -> np.ndarray:
     """An uninitialized array in anonymous shared memory: children's writes reach the parent."""
     dtype = np.dtype(dtype)
-    size = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    buf = mmap.mmap(-1, max(size, 1), flags=mmap.MAP_SHARED | mmap.MAP_ANONYMOUS)
-    return np.frombuffer(buf, dtype=dtype, count=int(np.prod(shape, dtype=np.int64))).reshape(shape)
+    count = int(np.prod(shape, dtype=np.int64))
+    buf = mmap.mmap(-1, max(count * dtype.itemsize, 1),
+                    flags=mmap.MAP_SHARED | mmap.MAP_ANONYMOUS)
+    return np.frombuffer(buf, dtype=dtype, count=count).reshape(shape)
 
 
-def _die_with_parent(parent: int) -> None:
+def _prctl():
+    """libc's `prctl`, looked up in the parent (a child should not dlopen), or None."""
     try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        return ctypes.CDLL(None, use_errno=True).prctl
     except (OSError, AttributeError):
-        pass
-    if os.getppid() != parent:  # the parent died before prctl took effect
-        os._exit(1)
+        return None
 
 
-def _child(jobs, work, counter, slot, read_fd, write_fd, parent) -> None:
+def _child(jobs, work, counter, finished, slot, read_fd, write_fd, parent, prctl) -> None:
+    """Body of a forked worker; never returns. SIGINT is blocked on entry."""
     code = 1
     try:
-        os.close(read_fd)
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C for all
-        _die_with_parent(parent)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+        os.close(read_fd)
+        if prctl is not None:
+            prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            return
 
         def report(k: int) -> None:
             counter[slot] += k
 
         for job in jobs:
             work(job, report)
+            finished[slot] += 1
         code = 0
     except BaseException:  # noqa: BLE001 - everything goes back to the parent as text
         try:
@@ -93,63 +111,105 @@ def _child(jobs, work, counter, slot, read_fd, write_fd, parent) -> None:
         os._exit(code)
 
 
+def _describe(status: int) -> str:
+    code = os.waitstatus_to_exitcode(status)
+    return f"killed by {signal.Signals(-code).name}" if code < 0 else f"exit code {code}"
+
+
+def _kill_all(children: dict[int, int]) -> None:
+    """SIGKILL every child first, then reap them and close their pipes."""
+    for pid in children.values():
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    for fd, pid in list(children.items()):
+        try:
+            os.waitpid(pid, 0)
+        except ChildProcessError:
+            pass
+        os.close(fd)
+        del children[fd]
+
+
 def run_forked(assignments: Sequence[Sequence[J]], work: Callable[[J, Callable[[int], None]], None],
                progress: Callable[[int], None] | None = None) -> None:
     """Run `work(job, report)` for every job, worker k doing `assignments[k]` in order.
 
     `work` must put its results in arrays from `shared_empty`; `report(k)` adds k to the
     worker's progress, which the parent passes to `progress` (from the calling thread).
-    Raises RuntimeError with the child's traceback if a worker fails; on any exception in the
-    parent (KeyboardInterrupt included) every worker is killed and reaped before it propagates.
+    Returns when every worker has finished all its jobs. The first worker that fails (an
+    exception, a signal, an exit before its last job) stops the others and raises
+    RuntimeError with its traceback or exit status; any exception in the parent
+    (KeyboardInterrupt included) kills and reaps every worker before it propagates.
     """
-    counter = shared_empty((len(assignments),), np.int64)
+    slots = len(assignments)
+    counter, finished = shared_empty((slots,), np.int64), shared_empty((slots,), np.int64)
     counter[:] = 0
-    parent = os.getpid()
+    finished[:] = 0
+    parent, prctl = os.getpid(), _prctl()
     children: dict[int, int] = {}  # read end of the child's pipe -> pid
-    errors: dict[int, bytes] = {}
+    messages: dict[int, bytes] = {}
     reported = 0
-    try:
-        for slot, jobs in enumerate(assignments):
-            read_fd, write_fd = os.pipe()
-            with warnings.catch_warnings():
-                # Python >= 3.12 warns on fork() with threads alive (e.g. a progress-bar
-                # refresher); the child only runs NumPy code and leaves through os._exit.
-                warnings.simplefilter("ignore", DeprecationWarning)
-                pid = os.fork()
-            if pid == 0:
-                _child(jobs, work, counter, slot, read_fd, write_fd, parent)  # never returns
-            os.close(write_fd)
-            children[read_fd] = pid
-            errors[read_fd] = b""
-        pending = set(children)
-        while pending:
-            ready, _, _ = select.select(list(pending), [], [], POLL_SECONDS)
-            for fd in ready:
-                chunk = os.read(fd, 65536)
-                if chunk:
-                    errors[fd] += chunk
-                else:  # EOF: the child has exited
-                    pending.discard(fd)
-            if progress is not None:
-                done = int(counter.sum())
-                if done > reported:
-                    progress(done - reported)
-                    reported = done
-        failed = []
-        for fd, pid in list(children.items()):
-            _, status = os.waitpid(pid, 0)
-            del children[fd]
-            os.close(fd)
-            if os.waitstatus_to_exitcode(status) != 0:
-                failed.append(errors[fd].decode(errors="replace").strip()
-                              or f"worker {pid} exited with status {status}")
-        if failed:
-            raise RuntimeError("engine worker process failed:\n" + failed[0])
-    finally:
-        for fd, pid in children.items():  # only left on an exception in the parent
-            try:
-                os.kill(pid, signal.SIGKILL)
-                os.waitpid(pid, 0)
-            except (ProcessLookupError, ChildProcessError):
-                pass
-            os.close(fd)
+    with selectors.DefaultSelector() as selector:
+        try:
+            for slot, jobs in enumerate(assignments):
+                read_fd, write_fd = os.pipe()
+                pid = None
+                # SIGINT waits until the child is registered (it may still be handled by
+                # another thread; then the except clause below reaps an unregistered child).
+                old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+                try:
+                    with warnings.catch_warnings():
+                        # Python >= 3.12 warns on fork() with threads alive (e.g. a progress
+                        # bar's refresher); the child only runs NumPy code and os._exit's.
+                        warnings.simplefilter("ignore", DeprecationWarning)
+                        pid = os.fork()
+                        if pid == 0:
+                            _child(jobs, work, counter, finished, slot, read_fd, write_fd,
+                                   parent, prctl)
+                        children[read_fd] = pid
+                    messages[read_fd] = b""
+                    selector.register(read_fd, selectors.EVENT_READ)
+                except BaseException:
+                    if read_fd not in children:
+                        if pid:
+                            children[read_fd] = pid  # reaped with the others below
+                        else:
+                            os.close(read_fd)
+                    raise
+                finally:
+                    os.close(write_fd)
+                    signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
+            slot_of = {fd: k for k, fd in enumerate(children)}
+            while children:
+                for key, _ in selector.select(POLL_SECONDS):
+                    fd = key.fd
+                    chunk = os.read(fd, 65536)
+                    if chunk:
+                        messages[fd] += chunk
+                        continue
+                    selector.unregister(fd)  # EOF: the child has exited
+                    try:
+                        _, status = os.waitpid(children[fd], 0)
+                        failure = (None if os.waitstatus_to_exitcode(status) == 0
+                                   else _describe(status))
+                    except ChildProcessError:  # reaped elsewhere: trust the job counter
+                        failure = None
+                    del children[fd]
+                    os.close(fd)
+                    slot = slot_of[fd]
+                    if failure is None and finished[slot] != len(assignments[slot]):
+                        failure = (f"exited after {finished[slot]} of "
+                                   f"{len(assignments[slot])} jobs")
+                    if failure is not None:
+                        text = messages[fd].decode(errors="replace").strip()
+                        raise RuntimeError(f"engine worker process failed ({failure})"
+                                           + (f":\n{text}" if text else ""))
+                if progress is not None:
+                    done = int(counter.sum())
+                    if done > reported:
+                        progress(done - reported)
+                        reported = done
+        finally:
+            _kill_all(children)  # empty unless something went wrong

@@ -15,7 +15,7 @@ import landscapes
 from moxco_cli import engine
 from moxco_cli.engine import NOISE_BLOCK, simulate
 from moxco_cli.settings import BASELINE_NAMES, METHOD_NAMES, OptimizerSettings, build_method
-from moxco_cli.workers import run_forked, shared_empty
+from moxco_cli.workers import fork_available, run_forked, shared_empty, usable_cores
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="fork on Linux")
 
@@ -29,16 +29,27 @@ def _assert_same(a, b):
 
 
 def _children_of(pid):
-    """Live or unreaped child processes of `pid`, from /proc."""
+    """Child processes of `pid` (unreaped zombies included), from /proc."""
     kids = set()
     for status in Path("/proc").glob("[0-9]*/status"):
         try:
             text = status.read_text()
-        except OSError:
+        except OSError:  # exited meanwhile
             continue
         if f"\nPPid:\t{pid}\n" in text:
             kids.add(int(status.parent.name))
     return kids
+
+
+def _running(pid):
+    try:
+        return "\nState:\tZ" not in Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+
+
+def _open_fds():
+    return set(os.listdir("/proc/self/fd"))
 
 
 @pytest.mark.parametrize("name", METHOD_NAMES + BASELINE_NAMES)
@@ -73,12 +84,65 @@ def test_default_uses_processes_only_for_large_unrecorded_runs_on_the_main_threa
     assert engine._default_processes(10_000, big, record=True) == 1
     assert engine._default_processes(engine.PROCESS_MIN_STARTS * 2 - 1, big, record=False) == 1
     assert engine._default_processes(10_000, 10, record=False) == 1  # not worth a fork
+    # with noise, a worker needs a whole noise block of its own
+    assert engine._default_processes(NOISE_BLOCK, big, record=False, noisy=True) == 1
+    assert engine._default_processes(2 * NOISE_BLOCK, big, record=False, noisy=True) == 2
     seen = []
     worker = threading.Thread(target=lambda: seen.append(
         engine._default_processes(10_000, big, record=False)))
     worker.start()
     worker.join()
     assert seen == [1]  # a caller's thread (e.g. a Dask worker) runs in-process
+
+
+def test_a_process_pool_worker_does_not_fork_workers_of_its_own():
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    assert fork_available()
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")) as pool:
+        assert pool.submit(fork_available).result() is False
+
+
+def test_sweep_pool_tasks_keep_the_engine_in_their_process(monkeypatch):
+    from moxco_cli.experiments import sweep
+
+    seen = {}
+
+    def spy(*args, **kwargs):
+        seen.update(kwargs)
+        raise StopIteration  # the spy only needs the call
+
+    monkeypatch.setattr(sweep, "simulate", spy)
+    cfg = sweep.SweepConfig(landscape="beale", optimizer="gd+moxco",
+                            grid=(sweep.Axis("alpha", (0.5,)),), steps=10).validate()
+    task = sweep.tasks_for(cfg)[-1]
+    with pytest.raises(StopIteration):
+        sweep.run_task(cfg, task, np.zeros((4, 2)), None, threads=1)  # as the pool calls it
+    assert seen["threads"] == 1 and seen["processes"] == 1
+    with pytest.raises(StopIteration):
+        sweep.run_task(cfg, task, np.zeros((4, 2)), None)  # in the caller's process
+    assert seen["threads"] is None and seen["processes"] is None
+
+
+def test_fewer_starts_than_processes_and_an_uneven_noisy_split_still_agree():
+    beale = landscapes.get("beale")
+    method = build_method("adam+moxco", OptimizerSettings())
+    few = np.array([[-2.5, 1.2], [1.0, 1.0], [3.0, 0.5]])
+    _assert_same(simulate(beale, method, few, 50, processes=1),
+                 simulate(beale, method, few, 50, processes=8))
+    odd = np.random.default_rng(9).uniform(-4.5, 4.5, (NOISE_BLOCK + 904, 2))
+    _assert_same(simulate(beale, method, odd, 30, noise_std=0.05, seed=1, processes=1),
+                 simulate(beale, method, odd, 30, noise_std=0.05, seed=1, processes=4))
+
+
+def test_forked_results_are_private_copies():
+    beale = landscapes.get("beale")
+    method = build_method("gd", OptimizerSettings())
+    tr = simulate(beale, method, np.zeros((5000, 2)), 10, processes=2)
+    for name in FIELDS:
+        arr = getattr(tr, name)
+        assert arr.flags.owndata and arr.flags.writeable, name
 
 
 def test_processes_with_records_or_off_the_main_thread_is_refused():
@@ -117,10 +181,36 @@ def test_worker_failure_raises_with_the_child_traceback():
         out[job] = 42.0
 
     before = _children_of(os.getpid())  # other tests' helpers (e.g. a Dask cluster) may be alive
+    fds = _open_fds()
     with pytest.raises(RuntimeError, match="boom in worker"):
         run_forked([[0], [1]], work)
     assert out[0] == 42.0  # the healthy worker's result reached the parent
     assert _children_of(os.getpid()) <= before
+    assert _open_fds() == fds
+
+
+def test_a_worker_killed_by_a_signal_stops_the_others_at_once():
+    def work(job, report):
+        if job == 1:
+            time.sleep(0.2)
+            os.kill(os.getpid(), signal.SIGKILL)
+        time.sleep(60)  # the healthy worker would take a minute
+
+    before = _children_of(os.getpid())
+    t0 = time.monotonic()
+    with pytest.raises(RuntimeError, match="SIGKILL"):
+        run_forked([[0], [1]], work)
+    assert time.monotonic() - t0 < 20
+    assert _children_of(os.getpid()) <= before
+
+
+def test_a_worker_that_exits_before_its_last_job_is_an_error_not_zeros():
+    def work(job, report):
+        if job == 2:
+            os._exit(0)
+
+    with pytest.raises(RuntimeError, match="after 1 of 2 jobs"):
+        run_forked([[0], [1, 2]], work)
 
 
 def test_interrupt_in_parent_kills_and_reaps_every_worker():
@@ -138,22 +228,24 @@ def test_interrupt_in_parent_kills_and_reaps_every_worker():
     assert _children_of(os.getpid()) <= before
 
 
-def test_sigint_to_the_cli_during_a_forked_sweep_leaves_no_worker_behind(tmp_path):
+@pytest.mark.skipif(usable_cores() < 2, reason="workers are forked only with 2+ cores")
+def test_ctrl_c_to_the_cli_during_a_forked_sweep_leaves_no_worker_behind(tmp_path):
     target = tmp_path / "never"
     args = ["escape-count", "--inits", "400000", "--steps", "3000", "--out", str(target)]
     env = dict(os.environ, MPLBACKEND="Agg")
     proc = subprocess.Popen([sys.executable, "-m", "moxco_cli", *args], cwd=tmp_path, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
 
     deadline = time.monotonic() + 60
     while not _children_of(proc.pid):
         assert proc.poll() is None and time.monotonic() < deadline, "no worker was forked"
         time.sleep(0.05)
+    time.sleep(0.3)
     kids = _children_of(proc.pid)
-    proc.send_signal(signal.SIGINT)
+    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the whole group
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130 and "Traceback" not in err
+    assert proc.returncode == 130 and "Interrupted" in err and "Traceback" not in err
     time.sleep(0.2)
-    assert not [k for k in kids if Path(f"/proc/{k}").exists()
-                and "zombie" not in Path(f"/proc/{k}/status").read_text()]
+    assert kids and not [k for k in kids if _running(k)]
     assert not target.exists()

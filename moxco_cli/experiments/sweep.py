@@ -432,7 +432,8 @@ def run_task(cfg: SweepConfig, task: Task, starts: np.ndarray, group: np.ndarray
     settings = cell_settings(task.optimizer, cfg.settings, values)
     method = build_method(task.optimizer, settings)
     traj = simulate(land, method, starts, cfg.steps, noise_std=settings.noise_std,
-                    seed=settings.seed, threads=threads)
+                    seed=settings.seed, threads=threads,
+                    processes=None if threads is None else 1)  # a pool pins threads=1
     tol = cfg.tol if cfg.tol is not None else default_tol(land)
     out = reduce_metric(cfg.metric, land, traj.final, traj.final_loss, traj.diverged, tol, group)
     committed = traj.commit_step >= 0
@@ -449,7 +450,8 @@ class LocalExecutor:
     """Runs tasks in this process (`workers=1`) or on a process pool of `workers`.
 
     `run(...)` yields `(job index, result)` as tasks finish. With a pool, each task runs the
-    engine single-threaded (`threads=1`): the pool already keeps the cores busy. The pool is
+    engine single-threaded (`threads=1`, no worker processes of its own): the pool already
+    keeps the cores busy. The pool is
     started here, at construction, so that on Linux its workers are forked before any other
     thread (a progress bar's) exists; elsewhere they are spawned. `close()` stops it.
     """

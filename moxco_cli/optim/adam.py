@@ -33,22 +33,23 @@ def adam(lr: float, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8) -> Op
         return AdamState(0, np.zeros_like(theta, dtype=float), np.zeros_like(theta, dtype=float))
 
     def update(grad: np.ndarray, state: AdamState) -> tuple[np.ndarray, AdamState]:
-        # The formulas of the module docstring, operation for operation, but written into
-        # four fresh arrays instead of a dozen temporaries (the state is still never mutated).
+        # The formulas of the module docstring, operation for operation and in the same
+        # dtypes, written into five fresh arrays instead of a dozen temporaries (the state is
+        # never mutated).
         t = state.count + 1
         m = np.multiply(state.m, b1)
-        tmp = np.multiply(grad, 1.0 - b1)
-        m += tmp  # b1 m + (1 - b1) g
+        g_term = np.multiply(grad, 1.0 - b1)
+        m += g_term  # b1 m + (1 - b1) g
         s = np.multiply(state.s, b2)
-        np.multiply(grad, grad, out=tmp)
-        tmp *= 1.0 - b2
-        s += tmp  # b2 s + (1 - b2) g^2
+        np.multiply(grad, grad, out=g_term)
+        g_term *= 1.0 - b2
+        s += g_term  # b2 s + (1 - b2) g^2
         step = np.divide(m, 1.0 - b1**t)
         step *= lr  # lr * m_hat
-        np.divide(s, 1.0 - b2**t, out=tmp)
-        np.sqrt(tmp, out=tmp)
-        tmp += eps  # sqrt(s_hat) + eps
-        step /= tmp
+        den = np.divide(s, 1.0 - b2**t)
+        np.sqrt(den, out=den)
+        den += eps  # sqrt(s_hat) + eps
+        step /= den
         return step, AdamState(t, m, s)
 
     return Optimizer(init, update, float(lr))
