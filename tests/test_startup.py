@@ -9,10 +9,9 @@ HEAVY = ("matplotlib", "pandas", "scipy", "sympy", "dask", "numpy")
 
 _PROBE = """
 import sys
-from moxco_cli.cli import main
-sys.argv = ["moxco", *sys.argv[1:]]
+from moxco_cli.cli import app
 try:
-    main()
+    app(sys.argv[1:], prog_name="moxco")
 except SystemExit as exc:
     code = exc.code
 else:
@@ -46,3 +45,62 @@ def test_command_help_imports_no_heavy_library(command):
 def test_probe_sees_a_heavy_import_when_a_command_runs(tmp_path):
     loaded, code, _ = _loaded("run", "beale", "--steps", "5", "--out", str(tmp_path / "r"))
     assert code == 0 and {"numpy", "matplotlib", "pandas"} <= set(loaded)
+
+
+# ---- leaving fast: `main()` skips the interpreter's teardown once everything is written ----
+
+
+class _Exited(Exception):
+    def __init__(self, code):
+        self.code = code
+
+
+@pytest.fixture
+def fake_exit(monkeypatch):
+    import atexit
+    import os
+
+    calls = []
+    monkeypatch.setattr(os, "_exit", lambda code: (_ for _ in ()).throw(_Exited(code)))
+    monkeypatch.setattr(atexit, "_run_exitfuncs", lambda: calls.append("atexit"))
+    return calls
+
+
+@pytest.mark.parametrize(("code", "want"), [(None, 0), (0, 0), (2, 2), (130, 130), ("bye", 1)])
+def test_leave_runs_atexit_then_exits_with_the_code(fake_exit, code, want, capsys):
+    from moxco_cli.cli import _leave
+
+    with pytest.raises(_Exited) as exited:
+        _leave(code)
+    assert exited.value.code == want and fake_exit == ["atexit"]
+    assert ("bye" in capsys.readouterr().err) == (code == "bye")
+
+
+def test_leave_exits_the_usual_way_while_another_thread_runs(fake_exit):
+    import threading
+
+    from moxco_cli.cli import _leave
+
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        with pytest.raises(SystemExit) as exited:
+            _leave(3)
+    finally:
+        stop.set()
+        other.join()
+    assert exited.value.code == 3 and fake_exit == []  # Python's own exit runs atexit
+
+
+def test_console_entry_flushes_piped_output_and_keeps_exit_codes(tmp_path):
+    ok = subprocess.run([sys.executable, "-m", "moxco_cli", "run", "beale", "--steps", "20",
+                         "--out", str(tmp_path / "r")], capture_output=True, text=True,
+                        timeout=120)
+    assert ok.returncode == 0, ok.stderr
+    flat = "".join(ok.stdout.split())  # rich may fold a long path over lines
+    assert flat.endswith(f"Results:{tmp_path / 'r'}")  # the very last line arrived
+    assert (tmp_path / "r" / "config.json").exists()
+    bad = subprocess.run([sys.executable, "-m", "moxco_cli", "run", "beale", "--steps", "0"],
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and bad.stderr.startswith("Error: --steps")
