@@ -18,7 +18,8 @@ Cases (all in one run, each the median of >= 3 repeats):
 - `engine-1core`: the same engine held to one core (`processes=1, threads=1`): how close the
   NumPy code itself runs to the single-core limit.
 - `engine-1e6-rss`: N = 1e6 without per-step records, in a fresh process: peak RSS.
-- `fused-numba`, `fused-numba-exact` (only if numba is installed; not adopted): the
+- `fused-numba`, `fused-numba-exact` (only if numba is installed; an evaluation of one
+  workload, not adopted: see `fused_numba.py` for why): the
   evaluation of a compiled backend (`benchmarks/fused_numba.py`) at N = 1e4 and 1e5, two
   threads, with its largest difference from the engine's results and its speed-up over the
   engine's row at the same N (issue 6 adopts a backend only at >= 3x).
@@ -344,7 +345,7 @@ def bench_fused(steps: int, repeats: int, settings, base_rate, engine_rates) -> 
                     and np.array_equal(diverged_step, want.diverged_step))
             diff = float(np.abs(final - want.final).max())
             note = (f"vs engine: max |final diff| {diff:.3g}, steps {'equal' if same else 'DIFFER'}"
-                    "; not adopted")
+                    "; evaluation of this workload only, not adopted")
             row = _measure(case, n, steps, lambda fn=fn, s=starts: fn(s, steps, settings),
                            repeats, note=note)
             if engine_rates.get(n):
