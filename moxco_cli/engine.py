@@ -21,7 +21,6 @@ from one generator per block of `NOISE_BLOCK` starts, `default_rng([seed, block_
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -454,7 +453,7 @@ def simulate(
         return _simulate_forked(landscape, method, x0, steps, noise_std, seed, chunk_size,
                                 processes, progress)
     if threads is None:
-        threads = max(1, min(2, os.cpu_count() or 1, n // THREAD_CHUNK))
+        threads = max(1, min(2, usable_cores(), n // THREAD_CHUNK))
     bounds = _chunks(n, chunk_size, threads, aligned=noise_std > 0)
 
     def job(lo_hi):

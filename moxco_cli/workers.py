@@ -149,6 +149,7 @@ def run_forked(assignments: Sequence[Sequence[J]], work: Callable[[J, Callable[[
     finished[:] = 0
     parent, prctl = os.getpid(), _prctl()
     children: dict[int, int] = {}  # read end of the child's pipe -> pid
+    slot_of: dict[int, int] = {}  # read end of the child's pipe -> its slot in `assignments`
     messages: dict[int, bytes] = {}
     reported = 0
     with selectors.DefaultSelector() as selector:
@@ -169,7 +170,7 @@ def run_forked(assignments: Sequence[Sequence[J]], work: Callable[[J, Callable[[
                             _child(jobs, work, counter, finished, slot, read_fd, write_fd,
                                    parent, prctl)
                         children[read_fd] = pid
-                    messages[read_fd] = b""
+                    slot_of[read_fd], messages[read_fd] = slot, b""
                     selector.register(read_fd, selectors.EVENT_READ)
                 except BaseException:
                     if read_fd not in children:
@@ -181,7 +182,6 @@ def run_forked(assignments: Sequence[Sequence[J]], work: Callable[[J, Callable[[
                 finally:
                     os.close(write_fd)
                     signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
-            slot_of = {fd: k for k, fd in enumerate(children)}
             while children:
                 for key, _ in selector.select(POLL_SECONDS):
                     fd = key.fd

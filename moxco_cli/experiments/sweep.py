@@ -451,9 +451,9 @@ class LocalExecutor:
 
     `run(...)` yields `(job index, result)` as tasks finish. With a pool, each task runs the
     engine single-threaded (`threads=1`, no worker processes of its own): the pool already
-    keeps the cores busy. The pool is
-    started here, at construction, so that on Linux its workers are forked before any other
-    thread (a progress bar's) exists; elsewhere they are spawned. `close()` stops it.
+    keeps the cores busy. The pool is started here, at construction, so that on Linux its
+    workers are forked before any other thread (a progress bar's) exists; elsewhere they are
+    spawned. `close()` stops it.
     """
 
     def __init__(self, workers: int = 1) -> None:
