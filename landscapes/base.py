@@ -139,6 +139,17 @@ class Landscape:
         """An `Evaluator` for batches of `n` points (the engine makes one per chunk)."""
         return Evaluator(self, n)
 
+    def split_minima(self) -> tuple[tuple[Minimum, ...], tuple[Minimum, ...]]:
+        """`(global, other)` named minima: global = the first named minimum and every other
+        one with the same value (to 1e-9 relative; Himmelblau has four); other = the rest."""
+        minima = self.minima
+        if not minima:
+            return (), ()
+        same = 1e-9 * max(1.0, abs(minima[0].f))
+        is_global = [abs(m.f - minima[0].f) <= same for m in minima]
+        return (tuple(m for m, g in zip(minima, is_global, strict=True) if g),
+                tuple(m for m, g in zip(minima, is_global, strict=True) if not g))
+
     def minimum(self, name: str) -> Minimum:
         for m in self.minima:
             if m.name == name:

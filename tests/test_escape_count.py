@@ -10,6 +10,7 @@ from scipy.optimize import brentq
 from scipy.stats import binomtest
 
 import landscapes
+from landscapes.base import Landscape
 from moxco_cli.experiments import escape_count as ec
 from moxco_cli.experiments.escape_count import EscapeConfig, run_escape_count
 from moxco_cli.settings import METHOD_NAMES, OptimizerSettings, SettingsError
@@ -164,11 +165,12 @@ def test_escape_frame_pools_several_local_basins():
               land.minimum("sharp"),
               type(land.minimum("sharp"))("other", np.array([3.0]), -1.0))
 
-    class ThreeWells:
-        pass
+    class ThreeWells(Landscape):  # only its minima matter here
+        @property
+        def minima(self):
+            return minima
 
     three = ThreeWells()
-    three.minima = minima
     outcomes = pd.DataFrame({
         "optimizer": "gd",
         "bin": ["flat", "flat", "sharp", "other", "flat"],

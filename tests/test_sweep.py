@@ -19,6 +19,7 @@ from moxco_cli.experiments.sweep import (
     parse_scheduler,
     parse_starts,
     quantile_with_inf,
+    reduce_metric,
     require_dask,
     run_sweep,
     tasks_for,
@@ -222,3 +223,24 @@ def test_dask_local_cluster_gives_the_same_csv_bytes_as_a_local_run():
         if executor is not None:
             executor.close()
         cluster.close()
+
+
+def test_success_counts_every_global_minimum_and_escape_needs_a_non_global_one():
+    # Himmelblau has four global minima: a run ending at any of them is a success, none of
+    # them is an "other" minimum (the metric used to count only the first).
+    himmelblau = landscapes.get("himmelblau")
+    glob, other = himmelblau.split_minima()
+    assert len(glob) == 4 and other == ()
+    final = np.stack([m.x for m in glob] + [np.array([0.0, 0.0])])  # 4 minima + a miss
+    out = reduce_metric("success", himmelblau, final, himmelblau.f(final),
+                        np.zeros(5, dtype=bool), 0.05, None)
+    assert (out["k"], out["n"], out["other_minimum_fraction"]) == (4, 5, 0.0)
+    with pytest.raises(SettingsError, match="every named minimum of himmelblau is global"):
+        SweepConfig(landscape="himmelblau", metric="escape",
+                    grid=(Axis("alpha", (0.5,)),)).validate()
+    wells = landscapes.get("two-wells")
+    assert [m.name for m in wells.split_minima()[0]] == ["flat"]
+    assert [m.name for m in wells.split_minima()[1]] == ["sharp"]
+    out = reduce_metric("success", wells, np.array([[wells.minimum("sharp").x[0]]]),
+                        np.zeros(1), np.zeros(1, dtype=bool), 0.05, None)
+    assert (out["k"], out["other_minimum_fraction"]) == (0, 1.0)

@@ -271,10 +271,8 @@ def counts_frame(outcomes: pd.DataFrame, bins: list[str], methods) -> pd.DataFra
 
 
 def global_minima(land: Landscape) -> list[str]:
-    """Names of the named minima whose value is the lowest (several for e.g. Himmelblau)."""
-    values = np.array([m.f for m in land.minima])
-    lowest = values.min()
-    return [m.name for m in land.minima if np.isclose(m.f, lowest, rtol=1e-9, atol=1e-12)]
+    """Names of the global named minima (several for e.g. Himmelblau): `Landscape.split_minima`."""
+    return [m.name for m in land.split_minima()[0]]
 
 
 def escape_frame(outcomes: pd.DataFrame, land: Landscape, methods) -> pd.DataFrame:

@@ -51,19 +51,8 @@ OUTCOME_COLUMNS = ["optimizer", "start_id", "i", "j", "start_x0", "start_x1", "f
 
 def classes_for(landscape) -> tuple[str, ...]:
     """The outcome classes that can occur on `landscape`, in CLASSES order."""
-    others = bool(split_minima(landscape)[1])
+    others = bool(landscape.split_minima()[1])
     return tuple(c for c in CLASSES if c != "other-minimum" or others)
-
-
-def split_minima(landscape) -> tuple[tuple, tuple]:
-    """`(global, other)` named minima: global = the first named minimum and every other one
-    with the same value (to 1e-9 relative); other = the rest."""
-    minima = landscape.minima
-    first = minima[0].f
-    same = 1e-9 * max(1.0, abs(first))
-    is_global = [abs(m.f - first) <= same for m in minima]
-    return (tuple(m for m, g in zip(minima, is_global, strict=True) if g),
-            tuple(m for m, g in zip(minima, is_global, strict=True) if not g))
 
 
 def classify_outcomes(landscape, final: np.ndarray, diverged: np.ndarray):
@@ -75,7 +64,7 @@ def classify_outcomes(landscape, final: np.ndarray, diverged: np.ndarray):
         `(classes (N,) object array of CLASSES names, distance to the nearest global
         minimum (N,))`.
     """
-    glob, others = split_minima(landscape)
+    glob, others = landscape.split_minima()
 
     def nearest(minima):
         if not minima:

@@ -5,10 +5,11 @@ A sweep is a grid of *cells*, one per combination of the swept hyperparameters (
 cell runs the chosen optimizer from the same starts, all of them in ONE batched `simulate`
 call, and reduces the end points to one metric:
 
-    success     fraction of starts ending within `tol` of the global (first named) minimum,
-                diverged runs counting as failures; 95% Wilson interval
+    success     fraction of starts ending within `tol` of a global minimum (every named
+                minimum of the lowest value: Himmelblau has four), diverged runs counting as
+                failures; 95% Wilson interval
     escape      among the starts whose gradient-flow basin is a non-global named minimum
-                (two-wells: `sharp`), the fraction ending within `tol` of the global one
+                (two-wells: `sharp`), the fraction ending within `tol` of a global one
                 (`flat`); 95% Wilson interval
     final-loss  median final loss with its interquartile range as the interval; a diverged
                 run counts as +inf (so the median is inf once half the runs diverge)
@@ -233,10 +234,10 @@ class SweepConfig:
         if self.metric in ("success", "escape") and not land.minima:
             raise SettingsError("--metric", f"{self.metric} needs a landscape with named "
                                 f"minima; {self.landscape} has none (use final-loss)")
-        if self.metric == "escape" and len(land.minima) < 2:
+        if self.metric == "escape" and not land.split_minima()[1]:
             raise SettingsError("--metric", f"escape needs a landscape with a non-global "
-                                f"named minimum to escape from (e.g. two-wells); "
-                                f"{self.landscape} has {len(land.minima)}")
+                                f"named minimum to escape from (e.g. two-wells); every "
+                                f"named minimum of {self.landscape} is global")
         if self.plot_axes is not None:
             pair = tuple(self.plot_axes)
             if len(pair) != 2 or pair[0] == pair[1] or not set(pair) <= set(names):
@@ -399,7 +400,8 @@ def reduce_metric(metric: str, land: Landscape, final: np.ndarray, final_loss: n
     `other_minimum_fraction`: of the same runs, those ending within `tol` of a non-global
     named minimum (two-wells, escape: still in the sharp minimum).
     """
-    others = [m.x for m in land.minima[1:]]
+    glob, non_global = land.split_minima()
+    others = [m.x for m in non_global]
     if others:
         dist = np.linalg.norm(final[:, None, :] - np.stack(others)[None], axis=2).min(axis=1)
         at_other = (dist <= tol) & ~diverged
@@ -410,8 +412,9 @@ def reduce_metric(metric: str, land: Landscape, final: np.ndarray, final_loss: n
         return {"value": quantile_with_inf(loss, 0.5), "ci_low": quantile_with_inf(loss, 0.25),
                 "ci_high": quantile_with_inf(loss, 0.75), "n": len(loss), "k": None,
                 "other_minimum_fraction": float(np.mean(at_other))}
-    target = land.minima[0].x
-    reached = (np.linalg.norm(final - target, axis=1) <= tol) & ~diverged
+    targets = np.stack([m.x for m in glob])  # (G, d)
+    dist = np.linalg.norm(final[:, None, :] - targets[None], axis=2).min(axis=1)
+    reached = (dist <= tol) & ~diverged
     if metric == "escape":
         reached, at_other = reached[group], at_other[group]
     n, k = len(reached), int(np.count_nonzero(reached))
@@ -672,8 +675,7 @@ def escape_group(land: Landscape, starts: np.ndarray, tol: float) -> np.ndarray:
         raise SettingsError("--metric", "escape needs moxco_cli.experiments.escape_count "
                             "(the escape-count command), which this install lacks") from None
     basin, _ = start_basins(land, starts, tol)
-    others = [m.name for m in land.minima[1:]]
-    return np.isin(basin, others)
+    return np.isin(basin, [m.name for m in land.split_minima()[1]])
 
 
 def theorem2_curvatures(land: Landscape) -> dict[str, float]:

@@ -41,10 +41,10 @@ def _panel_title(name, reached_tight, reached_loose):
 
 def result_figure(result):
     """The figure of an `OutcomeMapResult` (what `moxco outcome-map` writes)."""
-    from moxco_cli.experiments.outcome_map import FIGURE1_START, split_minima
+    from moxco_cli.experiments.outcome_map import FIGURE1_START
 
     land, cfg = result.landscape, result.config
-    glob, others = split_minima(land)
+    glob, others = land.split_minima()
     images = {name: result.class_image(name) for name in cfg.methods}
     fractions = {name: (result.fraction(name, "global-1e-2"),
                         result.fraction(name, "global-1e-2", "global-0.1"))
