@@ -113,7 +113,12 @@ def _child(jobs, work, counter, finished, slot, read_fd, write_fd, parent, prctl
 
 def _describe(status: int) -> str:
     code = os.waitstatus_to_exitcode(status)
-    return f"killed by {signal.Signals(-code).name}" if code < 0 else f"exit code {code}"
+    if code >= 0:
+        return f"exit code {code}"
+    try:
+        return f"killed by {signal.Signals(-code).name}"
+    except ValueError:  # a real-time or unnamed signal
+        return f"killed by signal {-code}"
 
 
 def _kill_all(children: dict[int, int]) -> None:

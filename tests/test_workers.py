@@ -249,3 +249,11 @@ def test_ctrl_c_to_the_cli_during_a_forked_sweep_leaves_no_worker_behind(tmp_pat
     time.sleep(0.2)
     assert kids and not [k for k in kids if _running(k)]
     assert not target.exists()
+
+
+def test_exit_statuses_are_described_in_words():
+    from moxco_cli.workers import _describe
+
+    assert _describe(1 << 8) == "exit code 1"  # wait status of exit(1)
+    assert _describe(int(signal.SIGKILL)) == "killed by SIGKILL"
+    assert _describe(int(signal.SIGRTMIN) + 3) == f"killed by signal {int(signal.SIGRTMIN) + 3}"
