@@ -123,13 +123,16 @@ def _leave(code) -> None:
     if code is None:
         code = 0
     elif not isinstance(code, int):  # sys.exit("message"): print it, exit 1, as Python does
-        print(code, file=sys.stderr)
+        if sys.stderr is not None:
+            print(code, file=sys.stderr)
         code = 1
     run_exitfuncs = getattr(atexit, "_run_exitfuncs", None)
     if run_exitfuncs is None or threading.active_count() > 1:
         sys.exit(code)
     run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
+        if stream is None:  # started with the descriptor closed (`>&-`)
+            continue
         try:
             stream.flush()
         except (OSError, ValueError):  # closed or broken pipe: nothing more can be said

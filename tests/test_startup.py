@@ -104,3 +104,14 @@ def test_console_entry_flushes_piped_output_and_keeps_exit_codes(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "moxco_cli", "run", "beale", "--steps", "0"],
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and bad.stderr.startswith("Error: --steps")
+
+
+@pytest.mark.parametrize(("closed", "args", "want"), [
+    (">&-", "--version", 0), (">&-", "escape-count --inits 0", 2),
+    ("2>&-", "escape-count --inits 0", 2)])
+def test_a_closed_standard_stream_keeps_the_exit_code(closed, args, want):
+    # Started with stdout or stderr closed, Python sets sys.stdout / sys.stderr to None.
+    script = f'"{sys.executable}" -m moxco_cli {args} {closed}; echo "rc=$?"'
+    out = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip().endswith(f"rc={want}"), (out.stdout, out.stderr)
+    assert "Traceback" not in out.stderr
