@@ -124,3 +124,16 @@ def test_resume_of_a_folder_that_is_no_sweep_is_refused(tmp_path):
     assert result.exit_code == 2 and "not an unfinished sweep" in result.output
     missing = invoke("sweep")
     assert missing.exit_code == 2 and "LANDSCAPE" in missing.output
+
+
+def test_one_axis_final_loss_sweep_where_every_median_is_infinite_still_draws(tmp_path):
+    # Plain GD on Beale diverges from more than half of the starts at these rates, so every
+    # median final loss is +inf; the log axis used to find no data range and crash.
+    out = tmp_path / "inf"
+    result = invoke("sweep", "beale", "--optimizer", "gd", "--grid", "lr=0.005,0.006",
+                    "--starts", "random:200", "--steps", "400", "--metric", "final-loss",
+                    "--workers", "1", "--out", out)
+    assert result.exit_code == 0, result.output
+    frame = pd.read_csv(out / "sweep.csv")
+    assert (frame["value"] == float("inf")).all()
+    assert (out / "sweep-final-loss.png").stat().st_size > 10_000

@@ -286,25 +286,48 @@ def line_figure(frame, x: str, *, title: str = "", tol: float | None = None):
     """One swept axis: the metric with its interval against `x`, the baseline as a band,
     and the diverged fraction on a second panel."""
     metric = str(frame["metric"].iloc[0])
-    fig, (ax_m, ax_d) = plt.subplots(1, 2, figsize=(12, 4.6))
+    # sharex: the diverged panel always has finite data, so the x range exists even when
+    # every metric value is +inf (final-loss once most runs diverge)
+    fig, (ax_m, ax_d) = plt.subplots(1, 2, figsize=(12, 4.6), sharex=True)
     n = int(frame["n"].iloc[0]) if metric == "success" else None
+    finite = np.empty(0)
+    if metric == "final-loss":
+        # A median or band edge at +inf (more than a half or a quarter of the runs diverged)
+        # has no place on a log axis: the limits come from the finite values, and infinite
+        # band tops are drawn past the top edge instead of vanishing.
+        cols = [c for c in ("value", "ci_low", "ci_high", "baseline_value", "baseline_ci_low",
+                            "baseline_ci_high") if c in frame]
+        shown = frame[cols].to_numpy(float)
+        finite = shown[np.isfinite(shown) & (shown > 0)]
+    top = finite.max() * 10 if finite.size else 1.0
+
+    def _to_top(upper) -> np.ndarray:
+        return np.nan_to_num(np.asarray(upper, dtype=float), nan=np.nan, posinf=top)
+
     for opt in dict.fromkeys(frame["optimizer"]):
         sub = frame[frame["optimizer"] == opt].sort_values(x)
         st = style(opt)
         xv = sub[x].to_numpy(float)
         ax_m.plot(xv, sub["value"], marker="o", color=st["color"], label=st["label"])
-        ax_m.fill_between(xv, sub["ci_low"], sub["ci_high"], color=st["color"], alpha=0.2)
+        ax_m.fill_between(xv, sub["ci_low"], _to_top(sub["ci_high"]), color=st["color"],
+                          alpha=0.2)
         plain = str(sub["baseline"].iloc[0])
         pst = style(plain)
         ax_m.plot(xv, sub["baseline_value"], ls="--", color=pst["color"],
                   label=f"plain {pst['label']} (same lr)")
-        ax_m.fill_between(xv, sub["baseline_ci_low"], sub["baseline_ci_high"],
+        ax_m.fill_between(xv, sub["baseline_ci_low"], _to_top(sub["baseline_ci_high"]),
                           color=pst["color"], alpha=0.12)
         ax_d.plot(xv, sub["diverged_fraction"], marker="o", color=st["color"], label=st["label"])
         ax_d.plot(xv, sub["baseline_diverged_fraction"], ls="--", color=pst["color"],
                   label=f"plain {pst['label']}")
     if metric == "final-loss":
-        ax_m.set_yscale("log")
+        if finite.size:
+            ax_m.set_yscale("log")
+            ax_m.set_ylim(finite.min() / 2, finite.max() * 2)
+        if not np.isfinite(frame["value"].to_numpy(float)).all():
+            ax_m.text(0.02, 0.98, "median not drawn where it is +inf\n(more than half of the "
+                      "runs diverged)", transform=ax_m.transAxes, ha="left", va="top",
+                      fontsize=8)
     if x == "lr":
         for ax in (ax_m, ax_d):
             ax.set_xscale("log")
