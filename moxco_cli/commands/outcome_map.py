@@ -94,6 +94,11 @@ def show_fractions(result, path) -> None:
     n = len(result.starts)
     print_table(frame, f"moxco outcome-map {result.landscape.name}: fractions of {n} starts, "
                 f"{result.config.steps} steps", ["optimizer", *result.classes], formats)
+    print("Classes are exclusive: global-1e-2 ended within 0.01 of a global minimum, global-0.1 "
+          "between 0.01 and 0.1 (the figure's 'within 0.1' is the two together)"
+          + (", other-minimum within 0.1 of a non-global named minimum"
+             if "other-minimum" in result.classes else "")
+          + ", stuck anywhere else, diverged left the box |x| <= 1e6.")
     print(f"Results: {path}")
 
 

@@ -17,7 +17,7 @@ from moxco_cli.plots.run import style
 # class -> (colour, legend label). Grayscale lightness: 0.09, 0.36, 0.70, 0.80, 0.95.
 CLASS_STYLE = {
     "global-1e-2": ("#1b7d3a", "global minimum, within 1e-2"),
-    "global-0.1": ("#8fd48a", "global minimum, within 0.1"),
+    "global-0.1": ("#8fd48a", "global minimum, 1e-2 to 0.1 away"),
     "other-minimum": ("#a9c6f2", "another minimum, within 0.1"),
     "stuck": ("#f6f0d8", "stuck (finite, elsewhere)"),
     "diverged": ("#4a0a0a", "diverged"),
