@@ -106,7 +106,8 @@ def test_rerun_reproduces_csvs_byte_for_byte(tmp_path):
 
 @pytest.mark.parametrize(("key", "value", "option"), [
     ("lr", -1, "--lr"), ("gd_moxco", [1.5, 0.1], "--gd-moxco"), ("threshold", 2, "--threshold"),
-    ("commit", "sometimes", "--commit"), ("steps", 0, "--steps"), ("start", [1], "--start"),
+    ("commit", "sometimes", "--commit"), ("steps", 0, "--steps"), ("steps", True, "--steps"),
+    ("start", [1], "--start"),
     ("landscape", "nope", "LANDSCAPE"), ("bogus_key", 1, "--bogus-key"),
 ])
 def test_hand_edited_config_gets_the_same_message_as_the_cli_option(tmp_path, key, value, option):

@@ -16,10 +16,12 @@ from moxco_cli.options import (
     parse_floats,
 )
 
+CLASSES_HELP = (
+    "Classes are exclusive: global-1e-2 (ended within 1e-2 of a global minimum), global-0.1 "
+    "(1e-2 to 0.1 away; the figure's 'within 0.1' counts both), other-minimum (within 0.1 of "
+    "a non-global named minimum), stuck (finite, elsewhere), diverged (left |x| <= 1e6).")
 EPILOG = (
-    "Classes: global-1e-2 (within 1e-2 of a global minimum), global-0.1 (within 0.1), "
-    "other-minimum (within 0.1 of another named minimum), stuck (finite, elsewhere), "
-    "diverged.\n\n"
+    f"{CLASSES_HELP}\n\n"
     "Examples:\n\n"
     "  moxco outcome-map beale                      # 101 x 101 starts, Figure 1 settings\n\n"
     "  moxco outcome-map beale --grid 201 --optimizers gd,gd+moxco\n\n"
@@ -94,11 +96,7 @@ def show_fractions(result, path) -> None:
     n = len(result.starts)
     print_table(frame, f"moxco outcome-map {result.landscape.name}: fractions of {n} starts, "
                 f"{result.config.steps} steps", ["optimizer", *result.classes], formats)
-    print("Classes are exclusive: global-1e-2 ended within 0.01 of a global minimum, global-0.1 "
-          "between 0.01 and 0.1 (the figure's 'within 0.1' is the two together)"
-          + (", other-minimum within 0.1 of a non-global named minimum"
-             if "other-minimum" in result.classes else "")
-          + ", stuck anywhere else, diverged left the box |x| <= 1e6.")
+    print(CLASSES_HELP)
     print(f"Results: {path}")
 
 

@@ -44,6 +44,7 @@ import pandas as pd
 
 import landscapes
 from moxco_cli.engine import Method, simulate
+from moxco_cli.experiments.run import validate_int
 from moxco_cli.goodness import CommitRule, inv_eta_eff
 from moxco_cli.optim import gd
 from moxco_cli.settings import SettingsError
@@ -105,17 +106,13 @@ class EosConfig:
         if len(self.alphas) * len(self.betas) > MAX_PAIRS:
             raise SettingsError("--alphas", f"{len(self.alphas)} alphas x {len(self.betas)} "
                                 f"betas is more than {MAX_PAIRS} pairs")
-        lo, hi = STEPS_RANGE
-        if not (isinstance(self.steps, int) and lo <= self.steps <= hi):
-            raise SettingsError("--steps", f"must be an integer in [{lo}, {hi}] (the "
-                                f"growth test compares quarters of the run), got {self.steps!r}")
+        validate_int("--steps", self.steps, *STEPS_RANGE,
+                     " (the growth test compares quarters of the run)")
         lo, hi = TOL_RANGE
         if not (isinstance(self.tol, (int, float)) and lo <= self.tol <= hi):
             raise SettingsError("--tol", f"must be a number in [{lo:g}, {hi:g}], got "
                                 f"{self.tol!r}")
-        if not (isinstance(self.candidates, int) and 2 <= self.candidates <= 256):
-            raise SettingsError("--candidates", f"must be an integer in [2, 256], got "
-                                f"{self.candidates!r}")
+        validate_int("--candidates", self.candidates, 2, 256)
         return self
 
     def rounds_estimate(self) -> int:

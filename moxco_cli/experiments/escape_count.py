@@ -19,7 +19,7 @@ import pandas as pd
 
 from landscapes.base import Landscape
 from moxco_cli.engine import Trajectory, simulate
-from moxco_cli.experiments.run import build_landscape, validate_steps, validate_tol
+from moxco_cli.experiments.run import build_landscape, validate_int, validate_steps, validate_tol
 from moxco_cli.experiments.tables import classify, default_tol, labels, summary_frame
 from moxco_cli.settings import (
     METHOD_NAMES,
@@ -65,10 +65,7 @@ class EscapeConfig:
         if not land.minima:
             raise SettingsError("--landscape", f"{self.landscape} has no named minima to count "
                                 "end points in; choose a landscape that has some")
-        if not (isinstance(self.inits, int) and not isinstance(self.inits, bool)
-                and 1 <= self.inits <= MAX_INITS):
-            raise SettingsError("--inits", f"must be an integer in [1, {MAX_INITS}], "
-                                f"got {self.inits!r}")
+        validate_int("--inits", self.inits, 1, MAX_INITS)
         validate_steps(self.steps)
         validate_tol(self.tol)
         if self.domain is not None:

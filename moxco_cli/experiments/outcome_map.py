@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from moxco_cli.engine import Trajectory, simulate
-from moxco_cli.experiments.run import build_landscape, validate_steps
+from moxco_cli.experiments.run import build_landscape, validate_int, validate_steps
 from moxco_cli.settings import (
     METHOD_NAMES,
     OptimizerSettings,
@@ -120,10 +120,7 @@ class OutcomeMapConfig:
             raise SettingsError("LANDSCAPE", f"{self.landscape} has no named minima to "
                                 "classify outcomes against")
         top = MAX_GRID[land.dim]
-        if not (isinstance(self.grid, int) and not isinstance(self.grid, bool)
-                and 2 <= self.grid <= top):
-            raise SettingsError("--grid", f"must be an integer in [2, {top}] for a "
-                                f"{land.dim}-D landscape, got {self.grid!r}")
+        validate_int("--grid", self.grid, 2, top, f" for a {land.dim}-D landscape")
         validate_steps(self.steps)
         validate_methods(self.methods)
         _validate_domain(self.domain, land.dim)

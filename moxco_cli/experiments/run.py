@@ -45,10 +45,16 @@ def build_landscape(name: str, params: dict, option: str = "LANDSCAPE"):
         raise SettingsError(option, str(exc)) from None
 
 
+def validate_int(option: str, value, lo: int, hi: int, context: str = "") -> int:
+    """`value` if it is an integer (not a bool) in [lo, hi], else a one-line SettingsError."""
+    if not (isinstance(value, int) and not isinstance(value, bool) and lo <= value <= hi):
+        raise SettingsError(option, f"must be an integer in [{lo}, {hi}]{context}, "
+                            f"got {value!r}")
+    return value
+
+
 def validate_steps(steps) -> int:
-    if not (isinstance(steps, int) and 1 <= steps <= MAX_STEPS):
-        raise SettingsError("--steps", f"must be an integer in [1, {MAX_STEPS}], got {steps!r}")
-    return steps
+    return validate_int("--steps", steps, 1, MAX_STEPS)
 
 
 def validate_tol(tol) -> None:
