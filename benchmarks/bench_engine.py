@@ -25,6 +25,9 @@ Cases (all in one run, each the median of >= 3 repeats):
   engine's row at the same N (issue 6 adopts a backend only at >= 3x).
 - `cli`: `moxco --help`, `moxco run beale`, `moxco escape-count --inits 50` as whole processes
   (wall time and peak RSS of the child); a command that fails is reported "not available".
+  `run` and `escape-count` also run with `MOXCO_RENDERER=0` (figures drawn in the command's
+  own process, no renderer child: `moxco_cli/renderer.py`), alternating with the default,
+  and the default's row gives the ratio of the two medians.
   `cli: import floor` is `python -c "import ..."` of the libraries escape-count needs (typer,
   rich, numpy, pandas, scipy.stats, matplotlib.pyplot), leaving through `os._exit` as `moxco`
   does: the least any such command can take.
@@ -62,6 +65,7 @@ import reference_engine  # noqa: E402
 
 import landscapes  # noqa: E402
 from moxco_cli.engine import _default_processes, simulate  # noqa: E402
+from moxco_cli.renderer import DISABLE_ENV  # noqa: E402
 from moxco_cli.settings import METHOD_NAMES, OptimizerSettings, build_method  # noqa: E402
 
 STEPS = 1000
@@ -368,23 +372,42 @@ print(proc.returncode, elapsed, rss, last, sep="\\n")
 """
 
 
-def bench_cli(label: str, args: list[str], repeats: int, command: list[str] | None = None) -> Row:
-    row = Row(f"cli: {label}", None, None, load=_load())
-    env = dict(os.environ, MPLBACKEND="Agg")
+def _run_launcher(args: list[str], command: list[str] | None, env: dict, i: int):
+    with tempfile.TemporaryDirectory() as tmp:
+        argv = [a.replace("{out}", str(Path(tmp) / f"out{i}")) for a in args]
+        out = subprocess.run([sys.executable, "-S", "-c", _LAUNCHER, *(command or _moxco()), *argv],
+                             cwd=tmp, env=env, capture_output=True, text=True, check=True)
+    code, elapsed, rss, last = out.stdout.split("\n")[:4]
+    return int(code), float(elapsed), float(rss), last
+
+
+def bench_cli(label: str, args: list[str], repeats: int, command: list[str] | None = None,
+              baseline_env: dict | None = None, baseline_label: str = "") -> list[Row]:
+    """Whole-process wall time and peak RSS of a command; with `baseline_env`, also of the
+    command under that environment, the two alternating so that both see the same host."""
+    variants = [(f"cli: {label}", {})]
+    if baseline_env:
+        variants.append((f"cli: {label} ({baseline_label})", baseline_env))
+    rows = [Row(case, None, None, load=_load()) for case, _ in variants]
     for i in range(repeats):
-        with tempfile.TemporaryDirectory() as tmp:
-            argv = [a.replace("{out}", str(Path(tmp) / f"out{i}")) for a in args]
-            out = subprocess.run([sys.executable, "-S", "-c", _LAUNCHER,
-                                  *(command or _moxco()), *argv],
-                                 cwd=tmp, env=env, capture_output=True, text=True, check=True)
-        code, elapsed, rss, last = out.stdout.split("\n")[:4]
-        if int(code) != 0:
-            row.status, row.note, row.times = "not available", (last or f"exit {code}")[:120], []
-            return row
-        row.times.append(float(elapsed))
-        row.rss_mib = max(row.rss_mib or 0.0, float(rss))
-    row.note = "whole process (wall); peak RSS of the command"
-    return row
+        for row, (_, extra) in zip(rows, variants, strict=True):
+            if row.status != "ok":
+                continue
+            env = dict(os.environ, MPLBACKEND="Agg", **extra)
+            code, elapsed, rss, last = _run_launcher(args, command, env, i)
+            if code != 0:
+                row.status, row.times = "not available", []
+                row.note = (last or f"exit {code}")[:120]
+                continue
+            row.times.append(elapsed)
+            row.rss_mib = max(row.rss_mib or 0.0, rss)
+    for row in rows:
+        if row.status == "ok":
+            row.note = "whole process (wall); peak RSS of the command"
+    if len(rows) == 2 and rows[0].times and rows[1].times:
+        rows[0].note += (f"; {rows[0].median / rows[1].median:.2f}x the time of "
+                         f"'{baseline_label}', alternating runs")
+    return rows
 
 
 # Ends like `moxco` does (os._exit after the work, see `moxco_cli.cli._leave`): without it,
@@ -487,17 +510,20 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(bench_million(args.million, args.million_steps, args.repeats))
         print_row(rows[-1], base_rate)
     if "cli" in only:
-        commands = (("moxco --help", ["--help"], None),
-                    ("moxco run beale", ["run", "beale", "--out", "{out}"], None),
+        in_process = {DISABLE_ENV: "0"}  # the baseline: figures drawn by the command itself
+        commands = (("moxco --help", ["--help"], None, None),
+                    ("moxco run beale", ["run", "beale", "--out", "{out}"], None, in_process),
                     ("moxco escape-count --inits 50",
-                     ["escape-count", "--inits", "50", "--out", "{out}"], None),
+                     ["escape-count", "--inits", "50", "--out", "{out}"], None, in_process),
                     ("import floor (python -c 'import typer, rich, numpy, pandas, scipy.stats, "
-                     "matplotlib.pyplot')", ["-c", IMPORT_FLOOR], [sys.executable]))
-        for label, cmd, command in commands:
-            rows.append(bench_cli(label, cmd, args.repeats, command))
-            if rows[-1].status != "ok":
-                print(f"{label}: not available ({rows[-1].note})", flush=True)
-            print_row(rows[-1], base_rate)
+                     "matplotlib.pyplot')", ["-c", IMPORT_FLOOR], [sys.executable], None))
+        for label, cmd, command, baseline in commands:
+            for row in bench_cli(label, cmd, args.repeats, command, baseline,
+                                 f"{DISABLE_ENV}=0: no renderer process"):
+                rows.append(row)
+                if row.status != "ok":
+                    print(f"{row.case}: not available ({row.note})", flush=True)
+                print_row(row, base_rate)
     if "baseline" in only:
         print(check_baseline(args.baseline_sample, args.steps, settings), flush=True)
     write_csv(rows, base_rate, args.out)

@@ -64,6 +64,31 @@ def png_bytes(fig, dpi: int = 130) -> bytes:
     return buf.getvalue()
 
 
+def figure_function(build):
+    """`build` itself, or the function a `"module:function"` string names (imported now)."""
+    if not isinstance(build, str):
+        return build
+    import importlib
+
+    module, name = build.split(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def draw_png(path: Path, build, args: tuple = (), kwargs: dict | None = None) -> None:
+    """Write the figure `build(*args, **kwargs)` to `path` as PNG (atomically), then close it.
+
+    `build`: a function returning a matplotlib Figure, or its `"module:function"` name (so the
+    caller need not import matplotlib). The renderer child and the in-process path both draw
+    through here: the same bytes."""
+    import matplotlib.pyplot as plt
+
+    fig = figure_function(build)(*args, **(kwargs or {}))
+    try:
+        atomic_write_bytes(path, png_bytes(fig))
+    finally:
+        plt.close(fig)
+
+
 def default_folder(command: str, landscape: str, base: Path = RUNS_DIR) -> Path:
     """`results/runs/<command>-<landscape>-<YYYYmmdd-HHMMSS>`, plus `-2`, `-3`... if taken."""
     stem = f"{command}-{landscape}-{time.strftime('%Y%m%d-%H%M%S')}"
@@ -79,7 +104,7 @@ class ResultsFolder:
         with ResultsFolder(path, force=False) as out:
             out.write_csv("summary.csv", frame)
             out.write_json("config.json", config)
-            out.write_figure("trajectory.png", fig)
+            out.write_figure("loss.png", "moxco_cli.plots.run:loss_figure", land, paths, title)
         # now `path` exists with every file, or (on error/interrupt) is untouched
 
     Args:
@@ -97,6 +122,7 @@ class ResultsFolder:
         self.make_parents = make_parents
         self.option = option
         self.tmp = self.path.with_name(f".{self.path.name}{INCOMPLETE}{os.getpid()}")
+        self._figures: list = []  # (ticket, target, build, args, kwargs) being drawn elsewhere
 
     def check(self) -> None:
         """Raise MoxcoError if publishing would overwrite or cannot work; writes nothing."""
@@ -121,10 +147,30 @@ class ResultsFolder:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is not None:
-            shutil.rmtree(self.tmp, ignore_errors=True)
-            return
-        self._publish()
+        if exc_type is None:
+            try:
+                self._finish_figures()
+            except BaseException:
+                self._discard()
+                raise
+            self._publish()
+        else:
+            self._discard()
+
+    def _finish_figures(self) -> None:
+        """Wait for the renderer's figures; draw here any it did not (raising what it raised)."""
+        while self._figures:
+            ticket, target, build, args, kwargs = self._figures.pop(0)
+            if not ticket.drawn():
+                draw_png(target, build, args, kwargs)
+
+    def _discard(self) -> None:
+        if self._figures:  # the renderer may still be writing into `tmp`
+            from moxco_cli import renderer
+
+            renderer.stop()
+            self._figures.clear()
+        shutil.rmtree(self.tmp, ignore_errors=True)
 
     def _publish(self) -> None:
         old = None
@@ -155,12 +201,21 @@ class ResultsFolder:
     def write_json(self, name: str, obj) -> Path:
         return self._write(name, json_bytes(obj))
 
-    def write_figure(self, name: str, fig) -> Path:
-        import matplotlib.pyplot as plt
+    def write_figure(self, name: str, build, *args, **kwargs) -> Path:
+        """The figure `build(*args, **kwargs)` as PNG; `build` is a `"module:function"` name
+        (or a module-level function) returning a matplotlib Figure. Drawn by the renderer
+        child if one runs (`moxco_cli.renderer`), here otherwise; the folder waits for it
+        before it is published."""
+        from moxco_cli import renderer
 
-        data = png_bytes(fig)
-        plt.close(fig)
-        return self._write(name, data)
+        target = self._target(name)
+        running = renderer.current()
+        ticket = running.submit(target, build, args, kwargs) if running else None
+        if ticket is None:
+            draw_png(target, build, args, kwargs)
+        else:
+            self._figures.append((ticket, target, build, args, kwargs))
+        return self.path / name
 
     def write_bytes(self, name: str, data: bytes) -> Path:
         return self._write(name, data)

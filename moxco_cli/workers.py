@@ -75,7 +75,7 @@ def shared_empty(shape: tuple[int, ...], dtype=float) -> np.ndarray:
     return np.frombuffer(buf, dtype=dtype, count=count).reshape(shape)
 
 
-def _prctl():
+def libc_prctl():
     """libc's `prctl`, looked up in the parent (a child should not dlopen), or None."""
     try:
         return ctypes.CDLL(None, use_errno=True).prctl
@@ -83,16 +83,30 @@ def _prctl():
         return None
 
 
+def settle_child(parent: int, prctl) -> bool:
+    """First steps of a forked child entered with SIGINT blocked: ignore Ctrl-C (the parent
+    handles it for all) and die with the parent. False if the parent is already gone."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    if prctl is not None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    return os.getppid() == parent  # else the parent died before prctl took effect
+
+
+def fork_quietly() -> int:
+    """`os.fork()`. Python >= 3.12 warns on fork with threads alive (e.g. a progress bar's
+    refresher); our children only run NumPy or matplotlib code and leave by `os._exit`."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return os.fork()
+
+
 def _child(jobs, work, counter, finished, slot, read_fd, write_fd, parent, prctl) -> None:
     """Body of a forked worker; never returns. SIGINT is blocked on entry."""
     code = 1
     try:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C for all
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
         os.close(read_fd)
-        if prctl is not None:
-            prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        if os.getppid() != parent:  # the parent died before prctl took effect
+        if not settle_child(parent, prctl):
             return
 
         def report(k: int) -> None:
@@ -152,7 +166,7 @@ def run_forked(assignments: Sequence[Sequence[J]], work: Callable[[J, Callable[[
     counter, finished = shared_empty((slots,), np.int64), shared_empty((slots,), np.int64)
     counter[:] = 0
     finished[:] = 0
-    parent, prctl = os.getpid(), _prctl()
+    parent, prctl = os.getpid(), libc_prctl()
     children: dict[int, int] = {}  # read end of the child's pipe -> pid
     slot_of: dict[int, int] = {}  # read end of the child's pipe -> its slot in `assignments`
     messages: dict[int, bytes] = {}
@@ -166,15 +180,11 @@ def run_forked(assignments: Sequence[Sequence[J]], work: Callable[[J, Callable[[
                 # another thread; then the except clause below reaps an unregistered child).
                 old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
                 try:
-                    with warnings.catch_warnings():
-                        # Python >= 3.12 warns on fork() with threads alive (e.g. a progress
-                        # bar's refresher); the child only runs NumPy code and os._exit's.
-                        warnings.simplefilter("ignore", DeprecationWarning)
-                        pid = os.fork()
-                        if pid == 0:
-                            _child(jobs, work, counter, finished, slot, read_fd, write_fd,
-                                   parent, prctl)
-                        children[read_fd] = pid
+                    pid = fork_quietly()
+                    if pid == 0:
+                        _child(jobs, work, counter, finished, slot, read_fd, write_fd,
+                               parent, prctl)
+                    children[read_fd] = pid
                     slot_of[read_fd], messages[read_fd] = slot, b""
                     selector.register(read_fd, selectors.EVENT_READ)
                 except BaseException:

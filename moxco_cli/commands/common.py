@@ -20,6 +20,15 @@ def results_folder(out: Path | None, force: bool, command: str, landscape: str):
     return ResultsFolder(out, force=force)
 
 
+def start_renderer(*figure_modules: str) -> None:
+    """Fork the figure renderer (`moxco_cli.renderer`) now, before the command's heavy
+    imports, so that it imports matplotlib and `figure_modules` while this process imports
+    the rest."""
+    from moxco_cli import renderer
+
+    renderer.start(renderer.PRELOAD + figure_modules)
+
+
 def launch(cfg, out: Path | None, force: bool, command: str, execute) -> None:
     """Check the results folder (refuse before computing anything), then `execute(cfg, folder)`.
 

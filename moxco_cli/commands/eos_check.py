@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from moxco_cli.commands.common import launch, print_table, progress_bar
+from moxco_cli.commands.common import launch, print_table, progress_bar, start_renderer
 from moxco_cli.options import parse_floats
 from moxco_cli.settings import SettingsError
 
@@ -58,6 +58,7 @@ def eos_check(
     force: Annotated[bool, typer.Option("--force", help="Replace the --out folder if it exists.")] = False,
 ) -> None:
     """Measure the divergence boundary of inertial GD on a quadratic; compare with Theorem 2."""
+    start_renderer("moxco_cli.plots.eos")
     from moxco_cli.experiments.eos_check import EosConfig
 
     cfg = EosConfig(lr=lr, alphas=parse_grid(alphas, "--alphas"),
@@ -75,15 +76,14 @@ def config_from_options(options: dict):
 def execute(cfg, folder) -> None:
     """Run `cfg`, write its folder, print the table (shared with a future `moxco rerun`)."""
     from moxco_cli.experiments.eos_check import eos_check as run_check
-    from moxco_cli.plots.eos import eos_figure
     from moxco_cli.report import config_document
 
     with progress_bar("eos-check", cfg.total_work()) as advance:
         result = run_check(cfg, progress=advance)
     with folder as out:
         out.write_csv("eos.csv", result.table)
-        out.write_figure("eos.png", eos_figure(result.table, lr=cfg.lr, steps=cfg.steps,
-                                               tol=cfg.tol, max_rel_error=result.max_rel_error))
+        out.write_figure("eos.png", "moxco_cli.plots.eos:eos_figure", result.table, lr=cfg.lr,
+                         steps=cfg.steps, tol=cfg.tol, max_rel_error=result.max_rel_error)
         out.write_json("config.json", config_document("eos-check", cfg.to_options(), {
             "landscape": "quadratic",
             "formula": "a_theory = 2 (1 + alpha) / (lr (1 + 2 beta))",

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from moxco_cli.commands.common import launch, print_table, progress_bar
+from moxco_cli.commands.common import launch, print_table, progress_bar, start_renderer
 from moxco_cli.options import (
     ExprOption,
     MinimaOption,
@@ -41,6 +41,7 @@ def escape_count(
     settings,
 ) -> None:
     """Run every optimizer from N uniform random starts; count where each ends (Wilson 95% CIs)."""
+    start_renderer("moxco_cli.plots.escape")
     from moxco_cli.experiments.escape_count import EscapeConfig
 
     box = parse_floats(domain, "--domain", 2) if domain is not None else None
@@ -99,7 +100,6 @@ def execute(cfg, folder) -> None:
 
 def write_outputs(result, out) -> None:
     from moxco_cli.experiments.escape_count import global_minima
-    from moxco_cli.plots.escape import escape_count_figure
 
     out.write_csv("outcomes.csv", result.outcomes)
     out.write_csv("counts.csv", result.counts)
@@ -107,9 +107,10 @@ def write_outputs(result, out) -> None:
     cfg = result.config
     title = (f"Escape count on {result.landscape.name}: N = {cfg.inits} starts, {cfg.steps} "
              f"steps, seed {cfg.settings.seed}, lr {cfg.settings.lr:g}")
-    out.write_figure("escape_count.png", escape_count_figure(
-        result.landscape, result.counts, result.escape, result.starts, result.basin,
-        result.box, result.tol, title, global_minima(result.landscape)))
+    out.write_figure(
+        "escape_count.png", "moxco_cli.plots.escape:escape_count_figure", result.landscape,
+        result.counts, result.escape, result.starts, result.basin, result.box, result.tol, title,
+        global_minima(result.landscape))
 
 
 def _p(v: float) -> str:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from moxco_cli.commands.common import launch, print_table, progress_bar
+from moxco_cli.commands.common import launch, print_table, progress_bar, start_renderer
 from moxco_cli.options import (
     ExprOption,
     MinimaOption,
@@ -44,6 +44,7 @@ def outcome_map(
     settings,
 ) -> None:
     """Run every optimizer from a grid of starts at once; map and count where they end."""
+    start_renderer("moxco_cli.plots.outcome_map")
     from moxco_cli.experiments.outcome_map import OutcomeMapConfig
 
     box = parse_floats(domain, "--domain") if domain is not None else None
@@ -83,9 +84,8 @@ def execute(cfg, folder) -> None:
 def write_outputs(result, out) -> None:
     out.write_csv("outcomes.csv", result.outcomes)
     out.write_csv("fractions.csv", result.fractions)
-    from moxco_cli.plots.outcome_map import result_figure
-
-    out.write_figure("outcome_map.png", result_figure(result))
+    out.write_figure("outcome_map.png", "moxco_cli.plots.outcome_map:outcome_map_figure",
+                     **result.figure_inputs())
 
 
 def show_fractions(result, path) -> None:

@@ -9,6 +9,8 @@ from typing import Annotated
 
 import typer
 
+from moxco_cli.commands.common import start_renderer
+
 EPILOG = (
     "Examples:\n\n"
     "  moxco reproduce                 # results/figures/ and results/REPRODUCTION.md\n\n"
@@ -21,6 +23,7 @@ def reproduce(
     quick: Annotated[bool, typer.Option("--quick", help="Small grids and samples (a smoke test; numbers are not the paper's).")] = False,
 ) -> None:
     """Regenerate all paper figures into OUT/figures and the claim-by-claim report OUT/REPRODUCTION.md."""
+    start_renderer()
     from moxco_cli.errors import MoxcoError
     from moxco_cli.experiments.report_md import write_report
     from moxco_cli.experiments.reproduce import reproduce as run_pipeline

@@ -26,8 +26,9 @@ def rerun(
     force: Annotated[bool, typer.Option("--force", help="Replace the --out folder if it exists.")] = False,
 ) -> None:
     """Re-run the command recorded in CONFIG with exactly its options."""
-    from moxco_cli.commands.common import launch
+    from moxco_cli.commands.common import launch, start_renderer
 
+    start_renderer()
     try:
         doc = json.loads(config.read_text())
     except FileNotFoundError:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from moxco_cli.commands.common import launch, print_table, progress_bar, warn
+from moxco_cli.commands.common import launch, print_table, progress_bar, start_renderer, warn
 from moxco_cli.options import (
     LANDSCAPE_PANEL,
     ExprOption,
@@ -44,6 +44,7 @@ def run(
     settings,
 ) -> None:
     """Run GD, Adam, GD+MoXCo and Adam+MoXCo from one start; write tables and figures."""
+    start_renderer("moxco_cli.plots.run")
     from moxco_cli.experiments.run import RunConfig
 
     if domain is not None and expr is None:
@@ -84,7 +85,6 @@ def execute(cfg, folder) -> None:
 
 
 def write_outputs(result, out) -> None:
-    from moxco_cli import plots
     from moxco_cli.settings import build_method
 
     land, cfg = result.landscape, result.config
@@ -92,11 +92,12 @@ def write_outputs(result, out) -> None:
     out.write_csv("summary.csv", result.summary)
     where = ", ".join(f"{v:g}" for v in result.start)
     title = f"{land.name}: from ({where}), {cfg.steps} steps, lr={cfg.settings.lr:g}"
-    out.write_figure("trajectory.png", plots.trajectory_figure(land, result.trajectories, title))
-    out.write_figure("loss.png", plots.loss_figure(land, result.trajectories, title))
+    paths = result.trajectories
+    out.write_figure("trajectory.png", "moxco_cli.plots.run:trajectory_figure", land, paths, title)
+    out.write_figure("loss.png", "moxco_cli.plots.run:loss_figure", land, paths, title)
     methods = {name: build_method(name, cfg.settings) for name in cfg.methods}
-    out.write_figure("goodness.png", plots.goodness_figure(
-        result.trajectories, methods, cfg.settings.threshold, cfg.settings.lr, title))
+    out.write_figure("goodness.png", "moxco_cli.plots.run:goodness_figure", paths, methods,
+                     cfg.settings.threshold, cfg.settings.lr, title)
     if cfg.animate:
         from moxco_cli.plots.animate import animation_bytes
 

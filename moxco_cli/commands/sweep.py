@@ -21,7 +21,7 @@ from typing import Annotated
 
 import typer
 
-from moxco_cli.commands.common import print_table, progress_bar, results_folder
+from moxco_cli.commands.common import print_table, progress_bar, results_folder, start_renderer
 from moxco_cli.errors import Interrupted, MoxcoError
 from moxco_cli.options import (
     LANDSCAPE_PANEL,
@@ -73,6 +73,7 @@ def sweep(
     settings,
 ) -> None:
     """Run an optimizer over a grid of hyperparameters; metric, CI and heatmaps per cell."""
+    start_renderer("moxco_cli.plots.sweep")
     from moxco_cli.experiments.sweep import SweepConfig, parse_grid, parse_scheduler
 
     if scheduler is not None:
@@ -211,16 +212,14 @@ def _curvatures(land):
 
 
 def write_outputs(result, out) -> None:
-    from moxco_cli.plots.sweep import sweep_figure
-
     cfg = result.config
     out.write_csv("sweep.csv", result.frame)
     s = cfg.settings
     title = (f"moxco sweep {result.landscape.name}: {cfg.optimizer}, {len(result.starts)} starts "
              f"({cfg.starts}), {cfg.steps} steps, seed {s.seed}")
-    out.write_figure(f"sweep-{cfg.metric}.png", sweep_figure(
-        result.frame, cfg.heatmap_axes, boundaries=_curvatures(result.landscape),
-        title=title, tol=result.tol))
+    out.write_figure(f"sweep-{cfg.metric}.png", "moxco_cli.plots.sweep:sweep_figure",
+                     result.frame, cfg.heatmap_axes, boundaries=_curvatures(result.landscape),
+                     title=title, tol=result.tol)
 
 
 def show_summary(result, path) -> None:

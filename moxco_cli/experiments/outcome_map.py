@@ -186,6 +186,25 @@ class OutcomeMapResult:
         return float(f.loc[(f.optimizer == optimizer) & f["class"].isin(classes),
                            "fraction"].sum())
 
+    def figure_inputs(self) -> dict:
+        """Keyword arguments of `plots.outcome_map.outcome_map_figure`: class images and
+        fractions, not the whole tables (they travel to the renderer process)."""
+        land, cfg = self.landscape, self.config
+        glob, others = land.split_minima()
+        n = cfg.grid
+        starts = f"{n} x {n}" if land.dim == 2 else f"{n}"
+        return dict(
+            landscape=land, axes=self.axes, classes=self.classes,
+            images={name: self.class_image(name) for name in cfg.methods},
+            fractions={name: (self.fraction(name, "global-1e-2"),
+                              self.fraction(name, "global-1e-2", "global-0.1"))
+                       for name in cfg.methods},
+            title=(f"{land.name}: outcome after {cfg.steps} steps from each of {starts} "
+                   f"starts, lr={cfg.settings.lr:g}"),
+            global_minima=glob, other_minima=others,
+            mark=(f"Figure 1 start {FIGURE1_START}", FIGURE1_START)
+            if land.name == "beale" else None)
+
 
 def grid_starts(land, n: int, domain=None) -> tuple[list[np.ndarray], np.ndarray]:
     """The start grid: per-coordinate axes and starts `(n**d, d)` in start_id order."""

@@ -28,7 +28,6 @@ class Step:
 def _fig1(variant: str):
     def run(out, sizes):
         from moxco_cli.experiments import paper_figures as pf
-        from moxco_cli.plots import paper
 
         runs = pf.figure1(variant)
         moxco = {"a": "GD+MoXCo", "b": "Adam+MoXCo"}[variant]
@@ -36,7 +35,7 @@ def _fig1(variant: str):
         out.write_csv(f"fig1{variant}_trajectories.csv", runs.steps_table())
         title = (f"Figure 1{variant}: {moxco} vs GD and Adam on Beale "
                  f"(lr {pf.FIG1_SETTINGS.lr:g}, {pf.FIG1_STEPS} steps)")
-        out.write_figure(f"fig1{variant}.png", paper.figure1(runs, title))
+        out.write_figure(f"fig1{variant}.png", "moxco_cli.plots.paper:figure1", runs, title)
     return run
 
 
@@ -51,7 +50,6 @@ def _fig1_baselines(out, sizes):
 
 def _fig2(out, sizes):
     from moxco_cli.experiments.escape_count import EscapeConfig, global_minima, run_escape_count
-    from moxco_cli.plots.escape import escape_count_figure
 
     for n in (sizes["fig2_small"], sizes["fig2_large"]):
         cfg = EscapeConfig(inits=n, steps=1000).validate()
@@ -60,9 +58,10 @@ def _fig2(out, sizes):
         out.write_csv(f"fig2_n{n}_escape.csv", result.escape)
         title = (f"Figure 2: escape count on two-wells, N = {n} starts, {cfg.steps} steps, "
                  f"seed {cfg.settings.seed}, lr {cfg.settings.lr:g}")
-        out.write_figure(f"fig2_n{n}.png", escape_count_figure(
-            result.landscape, result.counts, result.escape, result.starts, result.basin,
-            result.box, result.tol, title, global_minima(result.landscape)))
+        out.write_figure(
+            f"fig2_n{n}.png", "moxco_cli.plots.escape:escape_count_figure", result.landscape,
+            result.counts, result.escape, result.starts, result.basin, result.box, result.tol,
+            title, global_minima(result.landscape))
 
 
 def _fig3(out, sizes):
@@ -70,7 +69,6 @@ def _fig3(out, sizes):
     import pandas as pd
 
     from moxco_cli.experiments import paper_figures as pf
-    from moxco_cli.plots import paper
 
     choice = pf.choose_figure3_starts(grid_n=sizes["fig3_grid"])
     runs = pf.figure3(choice)
@@ -85,44 +83,42 @@ def _fig3(out, sizes):
     title = (f"Figure 3: Adam (top) vs Adam+MoXCo (bottom) from three trapped starts "
              f"(lr {s.lr:g}, alpha,beta {s.adam_moxco[0]:g},{s.adam_moxco[1]:g}, "
              f"restart {s.restart[0]:g},{s.restart[1]:g}, {pf.FIG3_STEPS} steps)")
-    out.write_figure("fig3.png", paper.figure3(runs, title))
+    out.write_figure("fig3.png", "moxco_cli.plots.paper:figure3", runs, title)
     n = sizes["fig3_grid"]
-    out.write_figure("fig3_starts.png", paper.figure3_map(
-        choice, f"Figure 3 start rule on a {n}x{n} grid (Figure 3 settings)"))
+    out.write_figure("fig3_starts.png", "moxco_cli.plots.paper:figure3_map", choice,
+                     f"Figure 3 start rule on a {n}x{n} grid (Figure 3 settings)")
 
 
 def _outcome_map(out, sizes):
     from moxco_cli.experiments.outcome_map import OutcomeMapConfig, outcome_map
-    from moxco_cli.plots.outcome_map import result_figure
 
     result = outcome_map(OutcomeMapConfig(landscape="beale", grid=sizes["map_grid"]).validate())
     out.write_csv("outcome_map_fractions.csv", result.fractions)
-    out.write_figure("outcome_map.png", result_figure(result))
+    out.write_figure("outcome_map.png", "moxco_cli.plots.outcome_map:outcome_map_figure",
+                     **result.figure_inputs())
 
 
 def _theorem1(out, sizes):
     from moxco_cli.experiments import paper_figures as pf
-    from moxco_cli.plots import paper
 
     table, scan = pf.theorem1_table(), pf.theorem1_quadratic_scan()
     out.write_csv("theorem1.csv", table)
     out.write_csv("theorem1_quadratic.csv", scan)
-    out.write_figure("theorem1.png", paper.theorem1_figure(
-        scan, table, "Theorem 1: goodness at minima vs the claimed lower bound"))
+    out.write_figure("theorem1.png", "moxco_cli.plots.paper:theorem1_figure", scan, table,
+                     "Theorem 1: goodness at minima vs the claimed lower bound")
 
 
 def _theorem2(out, sizes):
     import numpy as np
 
     from moxco_cli.experiments.eos_check import EosConfig, eos_check
-    from moxco_cli.plots.eos import eos_figure
 
     cfg = EosConfig(lr=0.005, alphas=tuple(np.linspace(0, 0.99, sizes["eos_alphas"]).round(4)),
                     betas=tuple(np.linspace(0, 3, sizes["eos_betas"]).round(4))).validate()
     result = eos_check(cfg)
     out.write_csv("theorem2.csv", result.table)
-    out.write_figure("theorem2.png", eos_figure(result.table, lr=cfg.lr, steps=cfg.steps,
-                                                tol=cfg.tol, max_rel_error=result.max_rel_error))
+    out.write_figure("theorem2.png", "moxco_cli.plots.eos:eos_figure", result.table, lr=cfg.lr,
+                     steps=cfg.steps, tol=cfg.tol, max_rel_error=result.max_rel_error)
 
 
 ABLATION_RULES = [  # (family, rule, method, commit mode)
@@ -145,7 +141,6 @@ def _ablation(out, sizes):
     import pandas as pd
 
     from moxco_cli.experiments.outcome_map import OutcomeMapConfig, outcome_map
-    from moxco_cli.plots.paper import ablation_figure
     from moxco_cli.settings import OptimizerSettings
 
     frames = []
@@ -158,8 +153,8 @@ def _ablation(out, sizes):
                                                   "count", "fraction"]]
     out.write_csv("ablation.csv", table)
     n = sizes["ablation_grid"]
-    out.write_figure("ablation.png", ablation_figure(
-        table, f"Stopping rules on Beale: {n}x{n} starts, Figure 1 settings, 800 steps"))
+    out.write_figure("ablation.png", "moxco_cli.plots.paper:ablation_figure", table,
+                     f"Stopping rules on Beale: {n}x{n} starts, Figure 1 settings, 800 steps")
 
 
 def _phase(out, sizes):
@@ -168,7 +163,6 @@ def _phase(out, sizes):
 
     import landscapes
     from moxco_cli.experiments.sweep import make_executor, phase_diagram, theorem2_curvatures
-    from moxco_cli.plots.sweep import heatmap_figure
 
     k = sizes["phase_axis"]
     axes = dict(alphas=tuple(np.linspace(0, 0.99, k).round(4)),
@@ -182,10 +176,11 @@ def _phase(out, sizes):
         executor.close()
     out.write_csv("phase_beale.csv", frame)
     n = sizes["phase_starts"]
-    out.write_figure("phase_beale.png", heatmap_figure(
-        frame, boundaries=theorem2_curvatures(landscapes.get("beale")), tol=PHASE_TOL,
+    out.write_figure(
+        "phase_beale.png", "moxco_cli.plots.sweep:heatmap_figure", frame,
+        boundaries=theorem2_curvatures(landscapes.get("beale")), tol=PHASE_TOL,
         title=(f"Phase diagram on Beale: success (within {PHASE_TOL:g} of (3, 0.5)) over "
-               f"(alpha, beta), {n}x{n} starts, lr 0.005, 800 steps")))
+               f"(alpha, beta), {n}x{n} starts, lr 0.005, 800 steps"))
 
 
 STEPS = [

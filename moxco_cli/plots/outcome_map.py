@@ -39,30 +39,9 @@ def _panel_title(name, reached_tight, reached_loose):
             f" {reached_loose:.1%} (0.1)")
 
 
-def result_figure(result):
-    """The figure of an `OutcomeMapResult` (what `moxco outcome-map` writes)."""
-    from moxco_cli.experiments.outcome_map import FIGURE1_START
-
-    land, cfg = result.landscape, result.config
-    glob, others = land.split_minima()
-    images = {name: result.class_image(name) for name in cfg.methods}
-    fractions = {name: (result.fraction(name, "global-1e-2"),
-                        result.fraction(name, "global-1e-2", "global-0.1"))
-                 for name in cfg.methods}
-    n = cfg.grid
-    starts = f"{n} x {n}" if land.dim == 2 else f"{n}"
-    title = (f"{land.name}: outcome after {cfg.steps} steps from each of {starts} starts, "
-             f"lr={cfg.settings.lr:g}")
-    mark = None
-    if land.name == "beale":
-        mark = (f"Figure 1 start {FIGURE1_START}", FIGURE1_START)
-    return outcome_map_figure(land, result.axes, images, fractions, result.classes,
-                              title=title, global_minima=glob, other_minima=others, mark=mark)
-
-
 def outcome_map_figure(landscape, axes, images: dict, fractions: dict, classes, *,
                        title: str, global_minima, other_minima=(), mark=None):
-    """Draw the outcome map.
+    """Draw the outcome map (`OutcomeMapResult.figure_inputs()` gives every argument).
 
     Args:
         axes: per-coordinate start grids, each `(N,)`.

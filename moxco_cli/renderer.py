@@ -1,0 +1,216 @@
+"""Figures drawn in a forked child process, so drawing overlaps the command's own work.
+
+    renderer.start()                 # first thing in a command, before the heavy imports
+    ...
+    with ResultsFolder(path) as out:
+        out.write_figure("loss.png", "moxco_cli.plots.run:loss_figure", land, paths, title)
+    # the folder waits for its figures before it is published
+
+Why: a short command is mostly imports and drawing. `moxco escape-count --inits 50` spends
+~0.75 s importing pandas and scipy.stats and ~0.2 s simulating, then ~0.75 s importing
+matplotlib and drawing. Forked before the heavy imports, the child imports matplotlib while
+the parent imports the rest, and draws while the parent writes tables; on two cores both
+halves run at once (`make bench` times the command both ways).
+
+The child inherits only what the parent had imported when `start()` forked it (numpy,
+typer, rich, moxco's own modules), imports `PRELOAD`, then takes figures one at a time in
+submission order: the parent sends `(path, build, args, kwargs)` pickled, the child calls
+`report.draw_png` (the same code as in-process, so the same bytes) and answers one byte.
+One-byte answers cannot fill the answer pipe, so neither side can block the other for good.
+
+It is an accelerator only. Where fork is unavailable (`workers.fork_available`), for
+arguments that do not pickle (e.g. a formula landscape's compiled functions), after the
+child failed on a figure or died, the parent draws the figure itself: the same file, or the
+same exception with its real traceback. The child ignores Ctrl-C and dies with its parent;
+`stop()` (also at exit) kills and reaps it.
+"""
+
+from __future__ import annotations
+
+import atexit
+import importlib
+import os
+import pickle
+import signal
+import struct
+import sys
+import threading
+from collections import deque
+from pathlib import Path
+
+from moxco_cli.workers import fork_available, fork_quietly, libc_prctl, settle_child
+
+PRELOAD = ("matplotlib.pyplot", "moxco_cli.plots")  # every figure needs these
+DISABLE_ENV = "MOXCO_RENDERER"  # "0": draw every figure in-process
+_HEADER = struct.Struct("<Q")
+_OK, _FAILED = b"\x01", b"\x00"
+
+
+class Ticket:
+    """One submitted figure. `drawn()` waits for the child's answer: True if the file is
+    written, False if the caller must draw it itself."""
+
+    def __init__(self, renderer: Renderer) -> None:
+        self._renderer = renderer
+        self.ok: bool | None = None
+
+    def drawn(self) -> bool:
+        while self.ok is None:
+            self._renderer._read_answer()
+        return self.ok
+
+
+class Renderer:
+    """One forked child drawing figures to PNG files (see the module docstring)."""
+
+    def __init__(self, preload=PRELOAD) -> None:
+        parent, prctl = os.getpid(), libc_prctl()
+        req_read, req_write = os.pipe()
+        ans_read, ans_write = os.pipe()
+        for stream in (sys.stdout, sys.stderr):  # or the child's copy may print it again
+            if stream is not None:
+                stream.flush()
+        self.pid = None
+        old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            pid = fork_quietly()
+            if pid == 0:
+                _serve(req_read, ans_write, (req_write, ans_read), parent, prctl, preload)
+            self.pid = pid
+        except BaseException:
+            os.close(req_write)
+            os.close(ans_read)
+            raise
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
+            os.close(req_read)
+            os.close(ans_write)
+        self.owner = parent
+        self._requests = os.fdopen(req_write, "wb")
+        self._answers = ans_read
+        self._waiting: deque[Ticket] = deque()
+
+    @property
+    def alive(self) -> bool:
+        return self.pid is not None
+
+    def submit(self, path: Path, build, args: tuple = (),
+               kwargs: dict | None = None) -> Ticket | None:
+        """Queue `build(*args, **kwargs)` to be drawn to `path`; None if the caller must draw
+        it (no child, or the arguments do not pickle)."""
+        if not self.alive:
+            return None
+        try:
+            payload = pickle.dumps((str(path), build, args, kwargs or {}),
+                                   protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception:  # noqa: BLE001 - lambdas, compiled formulas, open files...
+            return None
+        try:
+            self._requests.write(_HEADER.pack(len(payload)) + payload)
+            self._requests.flush()
+        except OSError:  # the child is gone
+            self.stop()
+            return None
+        ticket = Ticket(self)
+        self._waiting.append(ticket)
+        return ticket
+
+    def _read_answer(self) -> None:
+        """Settle the oldest waiting ticket (all of them if the child has died)."""
+        try:
+            answer = os.read(self._answers, 1) if self.alive else b""
+        except OSError:
+            answer = b""
+        if not answer:
+            self.stop()
+            return
+        self._waiting.popleft().ok = answer == _OK
+
+    def stop(self) -> None:
+        """Kill and reap the child; figures not drawn yet are left to their callers."""
+        while self._waiting:
+            self._waiting.popleft().ok = False
+        if self.pid is None:
+            return
+        pid, self.pid = self.pid, None
+        if os.getpid() != self.owner:  # a forked copy of the parent must not touch the child
+            return
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        try:
+            os.waitpid(pid, 0)
+        except ChildProcessError:
+            pass
+        for close in (self._requests.close, lambda: os.close(self._answers)):
+            try:
+                close()
+            except OSError:
+                pass
+
+
+def _serve(requests: int, answers: int, parent_ends: tuple[int, int], parent: int, prctl,
+           preload) -> None:
+    """Body of the renderer child; never returns. SIGINT is blocked on entry."""
+    code = 1
+    try:
+        for fd in parent_ends:
+            os.close(fd)
+        if not settle_child(parent, prctl):
+            return
+        for name in preload:
+            importlib.import_module(name)
+        from moxco_cli.report import draw_png
+
+        with os.fdopen(requests, "rb") as reader:
+            while header := reader.read(_HEADER.size):
+                payload = reader.read(_HEADER.unpack(header)[0])
+                try:
+                    path, build, args, kwargs = pickle.loads(payload)
+                    draw_png(Path(path), build, args, kwargs)
+                    answer = _OK
+                except Exception:  # noqa: BLE001 - the parent redraws it and raises there
+                    answer = _FAILED
+                os.write(answers, answer)
+        code = 0
+    finally:
+        os._exit(code)
+
+
+_current: Renderer | None = None
+
+
+def start(preload=PRELOAD) -> None:
+    """Fork a fresh renderer for this command (stopping any earlier one), where possible.
+
+    A fresh child per command sees the state the command starts from (in tests: monkeypatched
+    functions); the fork costs a few milliseconds. Not from a process with other threads
+    running: the child imports and draws, and could inherit a lock held by another thread."""
+    global _current
+    stop()
+    if os.environ.get(DISABLE_ENV) == "0" or not fork_available():
+        return
+    if threading.active_count() > 1:  # a child of a threaded parent may inherit held locks
+        return
+    try:
+        _current = Renderer(preload)
+    except OSError:  # no fork or pipe today (limits): draw in-process
+        _current = None
+
+
+def current() -> Renderer | None:
+    """The running renderer of this process, if any."""
+    if _current is not None and _current.alive and _current.owner == os.getpid():
+        return _current
+    return None
+
+
+def stop() -> None:
+    global _current
+    if _current is not None:
+        _current.stop()
+        _current = None
+
+
+atexit.register(stop)
