@@ -23,7 +23,7 @@ lint: install
 test: install lint
 	MPLBACKEND=Agg $(BIN)/python -m pytest -q
 
-# Regenerates results/figures/ and results/REPRODUCTION.md (about 5 minutes on 2 cores).
+# Regenerates results/figures/ and results/REPRODUCTION.md (about a minute on 2 cores).
 reproduce-figures: install
 	MPLBACKEND=Agg $(BIN)/moxco reproduce --out results
 

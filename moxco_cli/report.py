@@ -98,6 +98,33 @@ def default_folder(command: str, landscape: str, base: Path = RUNS_DIR) -> Path:
     return path
 
 
+def is_results_folder(path: Path) -> bool:
+    """True if `path` holds a `config.json` written by moxco (a JSON object naming its
+    `command`): the only non-empty folders `--force` may replace."""
+    try:
+        doc = json.loads((Path(path) / "config.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(doc, dict) and isinstance(doc.get("command"), str)
+
+
+def refuse_to_replace(path: Path, option: str = "--out") -> None:
+    """Raise MoxcoError unless the existing folder `path` may be replaced by `--force`: an
+    empty folder or a moxco results folder, and never the working directory, a folder
+    containing it, or the home directory (deleting those would lose work)."""
+    where = Path(path).resolve()
+    cwd = Path.cwd().resolve()
+    if where == cwd or where in cwd.parents:
+        raise MoxcoError(f"{option}: {path} is the working directory or contains it; "
+                         "it is never replaced, choose a new folder")
+    if where == Path.home().resolve():
+        raise MoxcoError(f"{option}: {path} is the home directory; it is never "
+                         "replaced, choose a new folder")
+    if any(Path(path).iterdir()) and not is_results_folder(path):
+        raise MoxcoError(f"{option}: {path} is not a moxco results folder (no moxco "
+                         "config.json); only those, or an empty folder, are replaced")
+
+
 class ResultsFolder:
     """Context manager collecting a command's outputs and publishing them all at once.
 
@@ -110,7 +137,8 @@ class ResultsFolder:
     Args:
         path: the folder to publish. Its parent must exist unless `make_parents` (used for
             the default `results/runs/...` location).
-        force: replace an existing folder at `path` (only its contents at publish time).
+        force: replace an existing folder at `path` (only its contents at publish time), if
+            `refuse_to_replace` allows it: an empty folder or an earlier moxco result.
     """
 
     def __init__(self, path: Path, *, force: bool = False, make_parents: bool = False,
@@ -131,6 +159,8 @@ class ResultsFolder:
                              "replace it, or choose another folder")
         if self.path.exists() and not self.path.is_dir():
             raise MoxcoError(f"{self.option}: {self.path} exists and is not a folder")
+        if self.path.exists():
+            refuse_to_replace(self.path, self.option)
         parent = self.path.parent
         if not parent.exists() and not self.make_parents:
             raise MoxcoError(f"{self.option}: parent folder {parent} does not exist")
@@ -179,6 +209,11 @@ class ResultsFolder:
                 shutil.rmtree(self.tmp, ignore_errors=True)
                 raise MoxcoError(f"{self.option}: {self.path} appeared during the run; "
                                  "results discarded, pass --force to replace it")
+            try:
+                refuse_to_replace(self.path, self.option)  # it may have changed meanwhile
+            except MoxcoError:
+                shutil.rmtree(self.tmp, ignore_errors=True)
+                raise
             old = self.path.with_name(f".{self.path.name}.replaced-{os.getpid()}")
             os.replace(self.path, old)
         os.replace(self.tmp, self.path)

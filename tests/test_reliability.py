@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -58,6 +59,41 @@ def test_sigint_during_forced_rerun_keeps_the_earlier_folder_intact(tmp_path):
     assert code == 130
     assert {p.name: p.read_bytes() for p in target.iterdir()} == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["earlier"]
+
+
+def _tree(path):
+    return sorted(str(p.relative_to(path)) for p in path.rglob("*"))
+
+
+def test_force_replaces_only_empty_folders_and_earlier_results(tmp_path, monkeypatch):
+    project = tmp_path / "project"
+    (project / "src").mkdir(parents=True)
+    (project / "src" / "code.py").write_text("keep me\n")
+    monkeypatch.chdir(project)
+    before = _tree(tmp_path)
+    for out, why in [(".", "working directory"), ("..", "working directory"),
+                     ("src", "not a moxco results folder"), (str(Path.home()), "home")]:
+        result = invoke("run", "beale", "--steps", "5", "--out", out, "--force")
+        assert result.exit_code == 2 and why in result.output, (out, result.output)
+        assert len(result.output.strip().splitlines()) == 1
+    (project / "notes").mkdir()
+    (project / "notes" / "config.json").write_text('{"mine": 1}')  # JSON, but not moxco's
+    result = invoke("run", "beale", "--steps", "5", "--out", "notes", "--force")
+    assert result.exit_code == 2 and "not a moxco results folder" in result.output
+    assert _tree(tmp_path) == sorted([*before, "project/notes", "project/notes/config.json"])
+    assert (project / "src" / "code.py").read_text() == "keep me\n"
+    (project / "empty").mkdir()
+    for _ in range(2):  # an empty folder, then the moxco result now in it
+        assert invoke("run", "beale", "--steps", "5", "--out", "empty", "--force").exit_code == 0
+        assert (project / "empty" / "config.json").exists()
+
+
+def test_reproduce_never_replaces_a_foreign_figures_folder(tmp_path):
+    (tmp_path / "figures").mkdir()
+    (tmp_path / "figures" / "mine.txt").write_text("x")
+    result = invoke("reproduce", "--quick", "--out", tmp_path)
+    assert result.exit_code == 2 and "not a moxco results folder" in result.output
+    assert _tree(tmp_path) == ["figures", "figures/mine.txt"]
 
 
 def test_interrupt_while_writing_removes_the_partial_folder(tmp_path):

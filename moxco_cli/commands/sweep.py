@@ -153,15 +153,16 @@ def execute(cfg, folder, *, scheduler: str | None = None, workers: int | None = 
     """Run `cfg` (resuming its `.incomplete` folder if `resume`), publish `folder`, print the
     best cells (shared with `moxco rerun`)."""
     from moxco_cli.experiments.sweep import CellStore, make_executor, run_sweep, tasks_for
-    from moxco_cli.report import atomic_write_bytes, config_document, json_bytes
+    from moxco_cli.report import atomic_write_bytes, config_document, json_bytes, refuse_to_replace
 
     work = work_path(folder.path)
     executor = make_executor(scheduler, workers)  # a bad scheduler fails before any write
     total = len(tasks_for(cfg))
     try:
         if not resume:
-            if work.exists():
-                shutil.rmtree(work)  # --force: start over
+            if work.exists():  # --force: start over
+                refuse_to_replace(work)
+                shutil.rmtree(work)
             try:
                 work.mkdir(parents=folder.make_parents)
             except OSError as exc:

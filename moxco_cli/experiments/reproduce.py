@@ -206,5 +206,5 @@ def reproduce(out, quick: bool = False, progress: Callable[[str, int, int], None
         if progress is not None:
             progress(step.description, k, len(steps))
         step.run(out, sizes)
-    out.write_json("config.json", {"quick": quick, "sizes": sizes,
+    out.write_json("config.json", {"command": "reproduce", "quick": quick, "sizes": sizes,
                                    "steps": [s.name for s in steps]})
