@@ -53,8 +53,10 @@ class OneLineErrors(TyperGroup):
             if not (hasattr(exc, "exit_code") and hasattr(exc, "format_message")):
                 raise  # a bug: let it show
             # click's usage errors (bad type, unknown option, missing argument)
-            rv = fail(_usage_message(exc.format_message()),
-                      code=2 if exc.exit_code != 0 else 0).exit_code
+            message = exc.format_message()
+            code = 2 if exc.exit_code != 0 else 0
+            # `moxco` alone: the help is already printed and says it all
+            rv = fail(_usage_message(message), code).exit_code if message.strip() else code
         rv = rv if isinstance(rv, int) else 0
         if rv == 130:
             print(interrupted, file=sys.stderr)

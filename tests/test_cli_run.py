@@ -171,6 +171,13 @@ def test_diverging_optimizer_is_reported_not_a_crash(tmp_path):
     assert "diverged" in result.output
 
 
+def test_moxco_alone_shows_the_help_without_an_empty_error_line():
+    result = runner.invoke(app, [])
+    assert result.exit_code == 2
+    assert "Usage: moxco" in result.output and "escape-count" in result.output
+    assert "Error" not in result.output
+
+
 def test_help_shows_an_example_and_defaults():
     result = invoke("run", "--help")
     assert result.exit_code == 0
