@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -200,3 +201,31 @@ def test_animate_writes_a_small_gif_with_one_frame_per_shown_step(tmp_path):
     np_steps = frame_steps(800)
     assert np_steps[0] == 0 and np_steps[-1] == 800
     assert frame_steps(10).tolist() == list(range(11))  # short runs: every step
+
+
+def test_exit_point_is_where_a_path_first_leaves_the_view():
+    from moxco_cli.plots.run import exit_point
+
+    box = np.array([[-1.0, 1.0], [-1.0, 1.0]])
+    inside = np.array([[0.0, 0.0], [0.5, 0.5]])
+    np.testing.assert_array_equal(exit_point(inside, box), [0.5, 0.5])
+    leaves = np.array([[0.0, 0.0], [0.5, 0.0], [4.5, 2.0], [0.0, 0.0]])  # right edge, x = 1
+    np.testing.assert_allclose(exit_point(leaves, box), [1.0, 0.25])
+    down = np.array([[0.0, 0.0], [0.0, -3.0]])
+    np.testing.assert_allclose(exit_point(down, box), [0.0, -1.0])
+    blown_up = np.array([[0.0, 0.0], [0.2, 0.1], [np.inf, np.nan]])
+    np.testing.assert_array_equal(exit_point(blown_up, box), [0.2, 0.1])
+
+
+def test_diverged_runs_do_not_stretch_the_view_and_twins_are_named(tmp_path):
+    from moxco_cli.experiments.run import RunConfig, run_experiment
+    from moxco_cli.plots.run import _view_box, trajectory_figure
+
+    result = run_experiment(RunConfig(landscape="beale", start=(4.0, 4.0), steps=50))
+    runs, land = result.trajectories, result.landscape
+    assert runs["gd"].diverged_step[0] >= 0 and runs["adam"].diverged_step[0] < 0
+    np.testing.assert_array_equal(_view_box(land, runs), land.bounds)  # GD went to -500
+    fig = trajectory_figure(land, runs, "t")
+    labels = fig.axes[0].get_legend().get_texts()
+    assert "GD+MoXCo (same path as GD)" in [t.get_text() for t in labels]
+    assert any("diverged" in t.get_text() for t in labels)

@@ -30,7 +30,7 @@ def animation_bytes(land, runs: dict, title: str, fps: int = 12, dpi: int = 80) 
     shown = frame_steps(steps)
     one_d = land.dim == 1
     fig, ax = plt.subplots(figsize=(6.4, 5.2), layout="constrained", dpi=dpi)
-    box = _view_box(land, [tr.records.x[:, 0, :] for tr in runs.values()])
+    box = _view_box(land, runs)
     if one_d:
         xs = np.linspace(box[0, 0], box[0, 1], 2000)[:, None]
         ax.plot(xs[:, 0], land.f(xs), color="0.3", lw=1.3)

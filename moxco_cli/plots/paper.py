@@ -22,14 +22,14 @@ def figure1(runs, title: str):
     trajs = runs.single(0)
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(13, 5.4), layout="constrained",
                                   gridspec_kw=dict(width_ratios=[1.15, 1]))
-    box = _view_box(land, [tr.records.x[:, 0, :] for tr in trajs.values()])
+    box = _view_box(land, trajs)
     cs = draw_contours(ax, land, box)
     log_colorbar(fig, cs, ax, shrink=0.85, pad=0.01)
     fig.get_layout_engine().set(wspace=0.06)
     draw_minima(ax, land)
-    draw_paths_2d(ax, trajs)
+    draw_paths_2d(ax, trajs, box=box)
     handles, _ = ax.get_legend_handles_labels()
-    ax.legend(handles=handles + _marker_legend_handles(), loc="upper left", fontsize=8,
+    ax.legend(handles=handles + _marker_legend_handles(trajs), loc="upper left", fontsize=8,
               framealpha=0.92)
     ax.set(xlim=box[0], ylim=box[1], xlabel=r"$x_0$", ylabel=r"$x_1$",
            title="(a) trajectories, start (-2.5, 1.2)")
@@ -48,12 +48,12 @@ def figure3(runs, title: str):
     goal = land.minimum("global").x
     for k in range(n):
         trajs = runs.single(k)
-        box = _view_box(land, [tr.records.x[:, 0, :] for tr in trajs.values()])
+        box = _view_box(land, trajs)
         for row, name in enumerate(("adam", "adam+moxco")):
             ax = axes[row, k]
             cs = draw_contours(ax, land, box, resolution=200)
             draw_minima(ax, land)
-            draw_paths_2d(ax, {name: trajs[name]}, annotate=False)
+            draw_paths_2d(ax, {name: trajs[name]}, annotate=False, box=box)
             tr = trajs[name]
             dist = float(np.linalg.norm(tr.final[0] - goal))
             verdict = "reaches (3, 0.5)" if dist <= 0.1 else f"ends {dist:.2f} away"

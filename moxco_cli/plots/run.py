@@ -35,11 +35,16 @@ def style(name: str) -> dict:
     return dict(color=color, ls=":", label=name)
 
 
-def _view_box(land, paths: list[np.ndarray]) -> np.ndarray:
-    """Plot limits `(d, 2)`: the domain, grown to show the paths (up to 3x the domain)."""
+def _view_box(land, runs: dict) -> np.ndarray:
+    """Plot limits `(d, 2)`: the domain, grown to show the paths of `runs` ({name: Trajectory
+    with records}) up to 3x the domain. Diverged runs do not grow it: they leave the view
+    where `draw_paths_2d` marks them, and the landscape stays readable."""
     box = land.bounds.astype(float).copy()
     span = box[:, 1] - box[:, 0]
-    for p in paths:
+    for tr in runs.values():
+        if tr.diverged_step[0] >= 0:
+            continue
+        p = tr.records.x[:, 0, :]
         box[:, 0] = np.minimum(box[:, 0], np.maximum(p.min(axis=0), box[:, 0] - span))
         box[:, 1] = np.maximum(box[:, 1], np.minimum(p.max(axis=0), box[:, 1] + span))
     return box
@@ -85,38 +90,68 @@ def _annotate_event(ax, xy, text, color, offset):
                 zorder=8)
 
 
-def draw_paths_2d(ax, runs: dict, annotate: bool = True):
-    """Paths of `runs` ({name: Trajectory with records}, start 0) over existing contours."""
+def exit_point(path: np.ndarray, box: np.ndarray) -> np.ndarray:
+    """Where `path (T, 2)` first leaves `box (2, 2)` (on its edge), or its last point if it
+    never does. Non-finite points count as outside."""
+    inside = np.all(np.isfinite(path) & (path >= box[:, 0]) & (path <= box[:, 1]), axis=1)
+    if inside.all():
+        return path[-1]
+    first_out = int(np.argmin(inside))
+    if first_out == 0 or not np.all(np.isfinite(path[first_out])):
+        return path[max(first_out - 1, 0)]
+    a, step = path[first_out - 1], path[first_out] - path[first_out - 1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = np.where(step > 0, (box[:, 1] - a) / step,
+                     np.where(step < 0, (box[:, 0] - a) / step, np.inf))
+    return a + min(1.0, float(np.min(t))) * step
+
+
+def draw_paths_2d(ax, runs: dict, annotate: bool = True, box: np.ndarray | None = None):
+    """Paths of `runs` ({name: Trajectory with records}, start 0) over existing contours.
+
+    A diverged run's X goes where it leaves `box` (the plot limits, if given), and a path
+    equal to an earlier one says so in its label (it is drawn underneath)."""
     offsets = [(12, 14), (12, -20), (-70, 14), (-70, -20), (20, 28), (-40, 30)]
+    drawn: dict[str, np.ndarray] = {}
     for k, (name, tr) in enumerate(runs.items()):
         st = style(name)
         p = tr.records.x[:, 0, :]
-        ax.plot(p[:, 0], p[:, 1], color=st["color"], ls=st["ls"], lw=1.7, label=st["label"],
-                zorder=4)
-        end_marker = "X" if tr.diverged_step[0] >= 0 else "D"
-        ax.plot(*p[-1], marker=end_marker, ms=9, color=st["color"], mec="black", mew=0.8,
-                ls="none", zorder=7)
+        twin = next((style(other)["label"] for other, q in drawn.items()
+                     if q.shape == p.shape and np.array_equal(q, p, equal_nan=True)), None)
+        label = st["label"] + (f" (same path as {twin})" if twin else "")
+        ax.plot(p[:, 0], p[:, 1], color=st["color"], ls=st["ls"], lw=1.7, label=label,
+                zorder=3.9 if twin else 4)
+        drawn[name] = p
+        diverged = tr.diverged_step[0] >= 0
+        end = exit_point(p, box) if diverged and box is not None else p[-1]
+        ax.plot(*end, marker="X" if diverged else "D", ms=9, color=st["color"], mec="black",
+                mew=0.8, ls="none", zorder=7, clip_on=not diverged)  # on the edge: whole
         c = tr.commit_step[0]
         if c >= 0:
             ax.plot(*p[c], marker="o", ms=10, mfc="none", mec=st["color"], mew=2.2, zorder=7)
             if annotate:
                 _annotate_event(ax, p[c], f"{st['label']} commits, t={c}", st["color"],
                                 offsets[k % len(offsets)])
-        if tr.diverged_step[0] >= 0 and annotate:
-            _annotate_event(ax, p[-1], f"{st['label']} diverged, t={tr.diverged_step[0]}",
+        if diverged and annotate:
+            _annotate_event(ax, end, f"{st['label']} diverged, t={tr.diverged_step[0]}",
                             st["color"], offsets[(k + 2) % len(offsets)])
     start = next(iter(runs.values())).records.x[0, 0, :]
     ax.plot(*start, marker="o", ms=10, color="black", mec="white", mew=1.2, ls="none",
             zorder=9, label="start")
 
 
-def _marker_legend_handles():
+def _marker_legend_handles(runs: dict | None = None):
+    """End-point and commit markers, plus the diverged X if any of `runs` diverged."""
     from matplotlib.lines import Line2D
 
-    return [
+    handles = [
         Line2D([], [], marker="D", color="gray", mec="black", ls="none", label="end point"),
         Line2D([], [], marker="o", mfc="none", mec="gray", mew=2, ls="none", label="commit"),
     ]
+    if runs and any(tr.diverged_step[0] >= 0 for tr in runs.values()):
+        handles.append(Line2D([], [], marker="X", color="gray", mec="black", ls="none",
+                              label="diverged (where it leaves the plot)"))
+    return handles
 
 
 def trajectory_figure(land, runs: dict, title: str):
@@ -124,13 +159,13 @@ def trajectory_figure(land, runs: dict, title: str):
     if land.dim == 1:
         return _trajectory_figure_1d(land, runs, title)
     fig, ax = plt.subplots(figsize=(7.6, 6.2), layout="constrained")
-    box = _view_box(land, [tr.records.x[:, 0, :] for tr in runs.values()])
+    box = _view_box(land, runs)
     cs = draw_contours(ax, land, box)
     log_colorbar(fig, cs, ax, shrink=0.85)
     draw_minima(ax, land)
-    draw_paths_2d(ax, runs)
+    draw_paths_2d(ax, runs, box=box)
     handles, _ = ax.get_legend_handles_labels()
-    ax.legend(handles=handles + _marker_legend_handles(), loc="upper left", fontsize=8,
+    ax.legend(handles=handles + _marker_legend_handles(runs), loc="upper left", fontsize=8,
               framealpha=0.92)
     ax.set(xlim=box[0], ylim=box[1], xlabel=r"$x_0$", ylabel=r"$x_1$", title=title)
     return fig
@@ -139,7 +174,7 @@ def trajectory_figure(land, runs: dict, title: str):
 def _trajectory_figure_1d(land, runs, title):
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4.6), layout="constrained",
                                   gridspec_kw=dict(width_ratios=[1.1, 1]))
-    box = _view_box(land, [tr.records.x[:, 0, :] for tr in runs.values()])
+    box = _view_box(land, runs)
     xs = np.linspace(box[0, 0], box[0, 1], 4000)[:, None]
     ax.plot(xs[:, 0], land.f(xs), color="0.3", lw=1.4, label=r"$f(x)$")
     draw_minima(ax, land, one_d=True)
