@@ -21,8 +21,9 @@ One-byte answers cannot fill the answer pipe, so neither side can block the othe
 It is an accelerator only. Where fork is unavailable (`workers.fork_available`), for
 arguments that do not pickle (e.g. a formula landscape's compiled functions), after the
 child failed on a figure or died, the parent draws the figure itself: the same file, or the
-same exception with its real traceback. The child ignores Ctrl-C and dies with its parent;
-`stop()` (also at exit) kills and reaps it.
+same exception with its real traceback. The child ignores Ctrl-C and ends with its parent;
+`stop()` (also at exit) ends it in order (SIGTERM, which unwinds matplotlib's lock files),
+then by SIGKILL if it does not go, and reaps it.
 """
 
 from __future__ import annotations
@@ -31,17 +32,19 @@ import atexit
 import importlib
 import os
 import pickle
+import shutil
 import signal
 import struct
 import sys
 import threading
+import time
 from collections import deque
 from pathlib import Path
 
 from moxco_cli.workers import fork_available, fork_quietly, libc_prctl, settle_child
 
 PRELOAD = ("matplotlib.pyplot", "moxco_cli.plots")  # every figure needs these
-DISABLE_ENV = "MOXCO_RENDERER"  # "0": draw every figure in-process
+DISABLE_ENV = "MOXCO_RENDERER"  # "0" (or false/no/off): draw every figure in-process
 _HEADER = struct.Struct("<Q")
 _OK, _FAILED = b"\x01", b"\x00"
 
@@ -61,31 +64,28 @@ class Ticket:
 
 
 class Renderer:
-    """One forked child drawing figures to PNG files (see the module docstring)."""
+    """One forked child drawing figures to PNG files (see the module docstring). Use
+    `start()`, which forks it with SIGINT held back until it is registered."""
 
     def __init__(self, preload=PRELOAD) -> None:
-        parent, prctl = os.getpid(), libc_prctl()
-        req_read, req_write = os.pipe()
-        ans_read, ans_write = os.pipe()
         for stream in (sys.stdout, sys.stderr):  # or the child's copy may print it again
             if stream is not None:
                 stream.flush()
-        self.pid = None
-        old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        parent, prctl = os.getpid(), libc_prctl()
+        req_read, req_write = os.pipe()
+        ans_read, ans_write = os.pipe()
+        pid = None
         try:
             pid = fork_quietly()
             if pid == 0:
                 _serve(req_read, ans_write, (req_write, ans_read), parent, prctl, preload)
-            self.pid = pid
-        except BaseException:
-            os.close(req_write)
-            os.close(ans_read)
-            raise
         finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
             os.close(req_read)
             os.close(ans_write)
-        self.owner = parent
+            if pid is None:
+                os.close(req_write)
+                os.close(ans_read)
+        self.pid, self.owner = pid, parent
         self._requests = os.fdopen(req_write, "wb")
         self._answers = ans_read
         self._waiting: deque[Ticket] = deque()
@@ -97,22 +97,26 @@ class Renderer:
     def submit(self, path: Path, build, args: tuple = (),
                kwargs: dict | None = None) -> Ticket | None:
         """Queue `build(*args, **kwargs)` to be drawn to `path`; None if the caller must draw
-        it (no child, or the arguments do not pickle)."""
+        it (no child, or the arguments do not pickle). The arguments are pickled now: the
+        child draws them as they are at this call."""
         if not self.alive:
             return None
         try:
-            payload = pickle.dumps((str(path), build, args, kwargs or {}),
+            payload = pickle.dumps((os.path.abspath(path), build, args, kwargs or {}),
                                    protocol=pickle.HIGHEST_PROTOCOL)
         except Exception:  # noqa: BLE001 - lambdas, compiled formulas, open files...
             return None
-        try:
+        ticket = Ticket(self)
+        self._waiting.append(ticket)
+        try:  # blocks while the child draws, if the payload is larger than the pipe
             self._requests.write(_HEADER.pack(len(payload)) + payload)
             self._requests.flush()
         except OSError:  # the child is gone
             self.stop()
             return None
-        ticket = Ticket(self)
-        self._waiting.append(ticket)
+        except BaseException:  # half a message would derail the child: end it
+            self.stop()
+            raise
         return ticket
 
     def _read_answer(self) -> None:
@@ -127,7 +131,9 @@ class Renderer:
         self._waiting.popleft().ok = answer == _OK
 
     def stop(self) -> None:
-        """Kill and reap the child; figures not drawn yet are left to their callers."""
+        """End the child: at once if idle (end of input), else SIGTERM, which it turns into
+        an orderly exit (matplotlib releases its font-cache lock), then SIGKILL after
+        `STOP_GRACE_S`. Figures not drawn yet are left to their callers."""
         while self._waiting:
             self._waiting.popleft().ok = False
         if self.pid is None:
@@ -135,29 +141,44 @@ class Renderer:
         pid, self.pid = self.pid, None
         if os.getpid() != self.owner:  # a forked copy of the parent must not touch the child
             return
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        try:
-            os.waitpid(pid, 0)
-        except ChildProcessError:
-            pass
         for close in (self._requests.close, lambda: os.close(self._answers)):
             try:
                 close()
             except OSError:
                 pass
+        _end_child(pid)
+
+
+STOP_GRACE_S = 2.0
+
+
+def _end_child(pid: int) -> None:
+    """SIGTERM `pid`, wait up to STOP_GRACE_S for it to exit, then SIGKILL; reap it."""
+    try:
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + STOP_GRACE_S
+        while os.waitpid(pid, os.WNOHANG) == (0, 0):
+            if time.monotonic() > deadline:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                break
+            time.sleep(0.002)
+    except (ProcessLookupError, ChildProcessError):
+        pass
 
 
 def _serve(requests: int, answers: int, parent_ends: tuple[int, int], parent: int, prctl,
            preload) -> None:
     """Body of the renderer child; never returns. SIGINT is blocked on entry."""
     code = 1
+    first_matplotlib = "matplotlib" not in sys.modules
     try:
+        # SIGTERM (from `stop()`, or the parent's death) unwinds like an exception, so that
+        # `with` blocks in matplotlib (the font cache's lock file) clean up.
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
         for fd in parent_ends:
             os.close(fd)
-        if not settle_child(parent, prctl):
+        if not settle_child(parent, prctl, signal.SIGTERM):
             return
         for name in preload:
             importlib.import_module(name)
@@ -174,8 +195,27 @@ def _serve(requests: int, answers: int, parent_ends: tuple[int, int], parent: in
                     answer = _FAILED
                 os.write(answers, answer)
         code = 0
+    except BaseException:  # noqa: BLE001 - SystemExit from SIGTERM, a closed pipe...
+        pass
     finally:
-        os._exit(code)
+        try:
+            if first_matplotlib:
+                _remove_temporary_matplotlib_dir()
+        finally:
+            os._exit(code)
+
+
+def _remove_temporary_matplotlib_dir() -> None:
+    """Matplotlib makes a temporary config dir when the usual one is not writable and
+    removes it at exit, which `os._exit` skips: remove the one this child made."""
+    import tempfile
+
+    mpl = sys.modules.get("matplotlib")
+    if mpl is None:
+        return
+    where = Path(mpl.get_configdir())
+    if where.name.startswith("matplotlib-") and where.parent == Path(tempfile.gettempdir()):
+        shutil.rmtree(where, ignore_errors=True)
 
 
 _current: Renderer | None = None
@@ -189,14 +229,18 @@ def start(preload=PRELOAD) -> None:
     running: the child imports and draws, and could inherit a lock held by another thread."""
     global _current
     stop()
-    if os.environ.get(DISABLE_ENV) == "0" or not fork_available():
+    if os.environ.get(DISABLE_ENV, "").strip().lower() in ("0", "false", "no", "off"):
         return
-    if threading.active_count() > 1:  # a child of a threaded parent may inherit held locks
-        return
+    if not fork_available() or threading.active_count() > 1:
+        return  # a child of a threaded parent may inherit a lock another thread held
+    # A Ctrl-C arriving meanwhile waits until the child is registered (so `stop()` finds it)
+    old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
         _current = Renderer(preload)
-    except OSError:  # no fork or pipe today (limits): draw in-process
+    except Exception:  # noqa: BLE001 - no fork or pipe today (limits): draw in-process
         _current = None
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
 
 
 def current() -> Renderer | None:

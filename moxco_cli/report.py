@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from moxco_cli.errors import MoxcoError
@@ -125,6 +126,17 @@ def refuse_to_replace(path: Path, option: str = "--out") -> None:
                          "config.json); only those, or an empty folder, are replaced")
 
 
+@dataclass
+class _PendingFigure:
+    """A figure handed to the renderer, with what it takes to draw it here instead."""
+
+    ticket: object  # renderer.Ticket
+    target: Path
+    build: object
+    args: tuple
+    kwargs: dict
+
+
 class ResultsFolder:
     """Context manager collecting a command's outputs and publishing them all at once.
 
@@ -150,7 +162,7 @@ class ResultsFolder:
         self.make_parents = make_parents
         self.option = option
         self.tmp = self.path.with_name(f".{self.path.name}{INCOMPLETE}{os.getpid()}")
-        self._figures: list = []  # (ticket, target, build, args, kwargs) being drawn elsewhere
+        self._figures: list[_PendingFigure] = []  # being drawn by the renderer
 
     def check(self) -> None:
         """Raise MoxcoError if publishing would overwrite or cannot work; writes nothing."""
@@ -190,12 +202,17 @@ class ResultsFolder:
     def _finish_figures(self) -> None:
         """Wait for the renderer's figures; draw here any it did not (raising what it raised)."""
         while self._figures:
-            ticket, target, build, args, kwargs = self._figures.pop(0)
-            if not ticket.drawn():
-                draw_png(target, build, args, kwargs)
+            fig = self._figures[0]  # still listed while we wait: `_discard` must see it
+            if not fig.ticket.drawn():
+                try:
+                    draw_png(fig.target, fig.build, fig.args, fig.kwargs)
+                except Exception as exc:
+                    exc.add_note(f"while drawing {fig.target.name} (ResultsFolder.write_figure)")
+                    raise
+            self._figures.pop(0)
 
     def _discard(self) -> None:
-        if self._figures:  # the renderer may still be writing into `tmp`
+        if self._figures:  # the renderer may still be writing into `tmp`: end it first
             from moxco_cli import renderer
 
             renderer.stop()
@@ -236,7 +253,7 @@ class ResultsFolder:
     def write_json(self, name: str, obj) -> Path:
         return self._write(name, json_bytes(obj))
 
-    def write_figure(self, name: str, build, *args, **kwargs) -> Path:
+    def write_figure(self, name: str, build, /, *args, **kwargs) -> Path:
         """The figure `build(*args, **kwargs)` as PNG; `build` is a `"module:function"` name
         (or a module-level function) returning a matplotlib Figure. Drawn by the renderer
         child if one runs (`moxco_cli.renderer`), here otherwise; the folder waits for it
@@ -249,7 +266,7 @@ class ResultsFolder:
         if ticket is None:
             draw_png(target, build, args, kwargs)
         else:
-            self._figures.append((ticket, target, build, args, kwargs))
+            self._figures.append(_PendingFigure(ticket, target, build, args, kwargs))
         return self.path / name
 
     def write_bytes(self, name: str, data: bytes) -> Path:

@@ -83,13 +83,14 @@ def libc_prctl():
         return None
 
 
-def settle_child(parent: int, prctl) -> bool:
+def settle_child(parent: int, prctl, death_signal: int = signal.SIGKILL) -> bool:
     """First steps of a forked child entered with SIGINT blocked: ignore Ctrl-C (the parent
-    handles it for all) and die with the parent. False if the parent is already gone."""
+    handles it for all) and receive `death_signal` when the parent dies. False if the parent
+    is already gone."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     if prctl is not None:
-        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        prctl(_PR_SET_PDEATHSIG, death_signal, 0, 0, 0)
     return os.getppid() == parent  # else the parent died before prctl took effect
 
 

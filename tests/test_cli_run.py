@@ -213,6 +213,7 @@ def test_exit_point_is_where_a_path_first_leaves_the_view():
     np.testing.assert_allclose(exit_point(leaves, box), [1.0, 0.25])
     down = np.array([[0.0, 0.0], [0.0, -3.0]])
     np.testing.assert_allclose(exit_point(down, box), [0.0, -1.0])
+    assert exit_point(np.array([[5.0, 0.0], [0.0, 0.0]]), box) is None  # started outside
     blown_up = np.array([[0.0, 0.0], [0.2, 0.1], [np.inf, np.nan]])
     np.testing.assert_array_equal(exit_point(blown_up, box), [0.2, 0.1])
 

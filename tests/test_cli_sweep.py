@@ -137,3 +137,19 @@ def test_one_axis_final_loss_sweep_where_every_median_is_infinite_still_draws(tm
     frame = pd.read_csv(out / "sweep.csv")
     assert (frame["value"] == float("inf")).all()
     assert (out / "sweep-final-loss.png").stat().st_size > 10_000
+
+
+def test_ctrl_c_while_publishing_says_the_cells_are_kept_and_how_to_resume(tmp_path, monkeypatch):
+    from moxco_cli.commands import sweep as command
+
+    def interrupted(result, out):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(command, "write_outputs", interrupted)
+    target = tmp_path / "s"
+    result = invoke("sweep", *SMALL, "--out", target)
+    assert result.exit_code == 130
+    work = command.work_path(target)
+    assert f"--resume {work}" in result.output and not target.exists()
+    monkeypatch.undo()
+    assert invoke("sweep", "--resume", work).exit_code == 0 and (target / "sweep.csv").exists()

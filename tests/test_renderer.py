@@ -84,7 +84,7 @@ def test_figures_drawn_by_the_child_equal_in_process_ones(child, tmp_path):
     with ResultsFolder(tmp_path / "out") as out:
         out.write_figure("a.png", line_figure, 5)
         out.write_figure("b.png", "tests.test_renderer:line_figure", 9, title="nine")
-        tickets = [entry[0] for entry in out._figures]
+        tickets = [entry.ticket for entry in out._figures]
         assert len(tickets) == 2  # both went to the child
     assert [t.ok for t in tickets] == [True, True]  # and the child drew both
     assert (tmp_path / "out/a.png").read_bytes() == _in_process_png(tmp_path, line_figure, 5)
@@ -141,6 +141,70 @@ def test_an_error_while_figures_are_pending_stops_the_child(child, tmp_path):
     assert renderer.current() is None and pid not in _children()
 
 
+def test_an_interrupt_while_waiting_for_a_figure_stops_the_child(child, tmp_path, monkeypatch):
+    pid = child.pid
+    monkeypatch.setattr(renderer.Ticket, "drawn", lambda self: (_ for _ in ()).throw(
+        KeyboardInterrupt()))
+    with pytest.raises(KeyboardInterrupt):
+        with ResultsFolder(tmp_path / "out") as out:
+            out.write_figure("a.png", slow_figure, 3)
+    assert os.listdir(tmp_path) == []
+    assert renderer.current() is None and pid not in _children()
+
+
+class _InterruptedPipe:
+    """Takes half of the first message, then Ctrl-C."""
+
+    def __init__(self, real):
+        self.real = real
+
+    def write(self, data):
+        self.real.write(data[: len(data) // 2])
+        self.real.flush()
+        raise KeyboardInterrupt
+
+    def close(self):
+        self.real.close()
+
+
+def test_an_interrupted_submit_ends_the_child_instead_of_derailing_it(child, tmp_path):
+    pid = child.pid
+    child._requests = _InterruptedPipe(child._requests)
+    with pytest.raises(KeyboardInterrupt):
+        with ResultsFolder(tmp_path / "out") as out:
+            out.write_figure("a.png", line_figure, 3)
+    assert os.listdir(tmp_path) == []
+    assert renderer.current() is None and pid not in _children()
+
+
+def held_lock(path, seconds):
+    """Stands in for matplotlib writing its font cache under a lock file."""
+    import time
+
+    Path(path).write_text("locked")
+    try:
+        time.sleep(seconds)
+    finally:
+        Path(path).unlink()
+    return line_figure(2)
+
+
+def test_stop_ends_a_busy_child_in_order(child, tmp_path):
+    import time
+
+    lock = tmp_path / "cache.lock"
+    assert child.submit(tmp_path / "a.png", held_lock, (str(lock), 30)) is not None
+    deadline = time.monotonic() + 20
+    while not lock.exists():  # the child is inside the `try`
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    pid, started = child.pid, time.monotonic()
+    renderer.stop()
+    assert time.monotonic() - started < renderer.STOP_GRACE_S  # SIGTERM sufficed
+    assert not lock.exists()  # its `finally` ran: no stale lock left behind
+    assert pid not in _children() and not (tmp_path / "a.png").exists()
+
+
 def test_start_replaces_the_previous_child(child):
     first = child.pid
     renderer.start()
@@ -174,3 +238,37 @@ def test_escape_count_png_is_the_same_with_and_without_the_renderer(tmp_path):
         outs[name] = out
     for name in ("escape_count.png", "counts.csv", "outcomes.csv"):
         assert (outs["child"] / name).read_bytes() == (outs["here"] / name).read_bytes(), name
+
+
+SMALL_COMMANDS = {
+    "run": ["run", "beale", "--steps", "30"],
+    "escape-count": ["escape-count", "--inits", "6", "--steps", "30"],
+    "outcome-map": ["outcome-map", "beale", "--grid", "4", "--steps", "30"],
+    "eos-check": ["eos-check", "--alphas", "0.5", "--betas", "0,1", "--steps", "200"],
+    "sweep": ["sweep", "beale", "--optimizer", "gd+moxco", "--grid", "alpha=0,0.9", "--starts",
+              "grid:3", "--steps", "30", "--workers", "1"],
+}
+
+
+@pytest.mark.parametrize("command", list(SMALL_COMMANDS))
+def test_every_figure_of_every_command_is_drawn_by_the_child(command, tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from moxco_cli.cli import app
+
+    assert threading.active_count() == 1, "a thread left running by an earlier test"
+    tickets = []
+    submit = renderer.Renderer.submit
+
+    def spy(self, *args, **kwargs):
+        tickets.append(submit(self, *args, **kwargs))
+        return tickets[-1]
+
+    monkeypatch.setattr(renderer.Renderer, "submit", spy)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, [*SMALL_COMMANDS[command], "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    pngs = list(out.glob("*.png"))
+    assert pngs and len(tickets) == len(pngs)
+    assert all(t is not None and t.ok for t in tickets)  # pickled, sent, drawn there
+    renderer.stop()

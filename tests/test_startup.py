@@ -1,5 +1,6 @@
 """`moxco --help` stays fast: no heavy library is imported before a command needs it."""
 
+import os
 import subprocess
 import sys
 
@@ -20,9 +21,10 @@ print("\\nLOADED:" + ",".join(m for m in {heavy!r} if m in sys.modules), "CODE:"
 """
 
 
-def _loaded(*args):
+def _loaded(*args, env=None):
     out = subprocess.run([sys.executable, "-c", _PROBE.format(heavy=HEAVY), *args],
-                         capture_output=True, text=True, timeout=60)
+                         capture_output=True, text=True, timeout=60,
+                         env=None if env is None else {**os.environ, **env})
     last = out.stdout.strip().splitlines()[-1]
     loaded, code = last.removeprefix("LOADED:").split(" CODE: ")
     return [m for m in loaded.split(",") if m], int(code), out.stdout
@@ -42,9 +44,20 @@ def test_command_help_imports_no_heavy_library(command):
     assert loaded == [], f"`moxco {command} --help` imported {loaded}"
 
 
-def test_probe_sees_a_heavy_import_when_a_command_runs(tmp_path):
-    loaded, code, _ = _loaded("run", "beale", "--steps", "5", "--out", str(tmp_path / "r"))
-    assert code == 0 and {"numpy", "matplotlib", "pandas"} <= set(loaded)
+@pytest.mark.parametrize("command", [["run", "beale", "--steps", "5"],
+                                     ["escape-count", "--inits", "5", "--steps", "20"]])
+def test_commands_leave_matplotlib_to_the_renderer_process(tmp_path, command):
+    # also shows that the probe sees heavy imports when a command runs
+    loaded, code, _ = _loaded(*command, "--out", str(tmp_path / "a"))
+    assert code == 0 and {"numpy", "pandas"} <= set(loaded) and "matplotlib" not in loaded
+    loaded, code, _ = _loaded(*command, "--out", str(tmp_path / "b"),
+                              env={"MOXCO_RENDERER": "0"})
+    assert code == 0 and "matplotlib" in loaded  # without it, this process draws
+    assert (tmp_path / "a" / "config.json").exists() and (tmp_path / "b" / "config.json").exists()
+    pngs = sorted(p.name for p in (tmp_path / "a").glob("*.png"))
+    assert pngs and pngs == sorted(p.name for p in (tmp_path / "b").glob("*.png"))
+    for name in pngs:
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
 
 
 # ---- leaving fast: `main()` skips the interpreter's teardown once everything is written ----

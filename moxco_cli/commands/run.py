@@ -96,7 +96,9 @@ def write_outputs(result, out) -> None:
     out.write_figure("trajectory.png", "moxco_cli.plots.run:trajectory_figure", land, paths, title)
     out.write_figure("loss.png", "moxco_cli.plots.run:loss_figure", land, paths, title)
     methods = {name: build_method(name, cfg.settings) for name in cfg.methods}
-    out.write_figure("goodness.png", "moxco_cli.plots.run:goodness_figure", paths, methods,
+    inv_eta = {name: m.inv_eta_eff for name, m in methods.items()  # the MoXCo ones
+               if m.rule.mode != "none" or m.rule.alpha or m.rule.beta}
+    out.write_figure("goodness.png", "moxco_cli.plots.run:goodness_figure", paths, inv_eta,
                      cfg.settings.threshold, cfg.settings.lr, title)
     if cfg.animate:
         from moxco_cli.plots.animate import animation_bytes

@@ -180,12 +180,7 @@ def execute(cfg, folder, *, scheduler: str | None = None, workers: int | None = 
                           total) as advance:
             result = run_sweep(cfg, store=store, executor=executor, progress=advance)
     except BaseException as exc:
-        saved = None
-        if work.exists() and (work / MARKER).exists():
-            done = len(list((work / "cells").glob("*.json"))) if (work / "cells").exists() else 0
-            saved = (f"Stopped: {done} of {total} cells (grid cells and plain-optimizer "
-                     f"baselines) are saved in {work}; continue with "
-                     f"moxco sweep --resume {work}")
+        saved = _saved_message(work, total)
         if isinstance(exc, KeyboardInterrupt):
             raise Interrupted(saved or "Interrupted: nothing was saved.") from None
         if saved:
@@ -193,17 +188,29 @@ def execute(cfg, folder, *, scheduler: str | None = None, workers: int | None = 
         raise
     finally:
         executor.close()
-    with folder as out:
-        write_outputs(result, out)
-        out.write_json("config.json", config_document("sweep", cfg.to_options(), {
-            "landscape": result.landscape.describe(), "tol_used": result.tol,
-            "starts_used": len(result.starts),
-            "theorem2_curvatures": _curvatures(result.landscape),
-            "confidence": "95% Wilson score intervals (scipy.stats.binomtest); final-loss: "
-                          "median and interquartile range",
-            "execution": executor.description}))
+    try:
+        with folder as out:
+            write_outputs(result, out)
+            out.write_json("config.json", config_document("sweep", cfg.to_options(), {
+                "landscape": result.landscape.describe(), "tol_used": result.tol,
+                "starts_used": len(result.starts),
+                "theorem2_curvatures": _curvatures(result.landscape),
+                "confidence": "95% Wilson score intervals (scipy.stats.binomtest); "
+                              "final-loss: median and interquartile range",
+                "execution": executor.description}))
+    except KeyboardInterrupt:  # every cell is still saved: say how to publish them
+        raise Interrupted(_saved_message(work, total) or "Interrupted.") from None
     shutil.rmtree(work, ignore_errors=True)
     show_summary(result, folder.path)
+
+
+def _saved_message(work: Path, total: int) -> str | None:
+    """What an interrupted or failed sweep kept in its `.incomplete` folder, if anything."""
+    if not (work.exists() and (work / MARKER).exists()):
+        return None
+    done = len(list((work / "cells").glob("*.json"))) if (work / "cells").exists() else 0
+    return (f"Stopped: {done} of {total} cells (grid cells and plain-optimizer baselines) "
+            f"are saved in {work}; continue with moxco sweep --resume {work}")
 
 
 def _curvatures(land):

@@ -90,15 +90,17 @@ def _annotate_event(ax, xy, text, color, offset):
                 zorder=8)
 
 
-def exit_point(path: np.ndarray, box: np.ndarray) -> np.ndarray:
-    """Where `path (T, 2)` first leaves `box (2, 2)` (on its edge), or its last point if it
-    never does. Non-finite points count as outside."""
+def exit_point(path: np.ndarray, box: np.ndarray) -> np.ndarray | None:
+    """Where `path (T, 2)` first leaves `box (2, 2)` (on its edge), its last point if it
+    never does, None if it starts outside. Non-finite points count as outside."""
     inside = np.all(np.isfinite(path) & (path >= box[:, 0]) & (path <= box[:, 1]), axis=1)
     if inside.all():
         return path[-1]
     first_out = int(np.argmin(inside))
-    if first_out == 0 or not np.all(np.isfinite(path[first_out])):
-        return path[max(first_out - 1, 0)]
+    if first_out == 0:
+        return None
+    if not np.all(np.isfinite(path[first_out])):
+        return path[first_out - 1]
     a, step = path[first_out - 1], path[first_out] - path[first_out - 1]
     with np.errstate(divide="ignore", invalid="ignore"):
         t = np.where(step > 0, (box[:, 1] - a) / step,
@@ -124,15 +126,17 @@ def draw_paths_2d(ax, runs: dict, annotate: bool = True, box: np.ndarray | None 
         drawn[name] = p
         diverged = tr.diverged_step[0] >= 0
         end = exit_point(p, box) if diverged and box is not None else p[-1]
-        ax.plot(*end, marker="X" if diverged else "D", ms=9, color=st["color"], mec="black",
-                mew=0.8, ls="none", zorder=7, clip_on=not diverged)  # on the edge: whole
+        if end is not None:  # None: it started outside the view and never came in
+            ax.plot(*end, marker="X" if diverged else "D", ms=9, color=st["color"],
+                    mec="black", mew=0.8, ls="none", zorder=7,
+                    clip_on=not diverged)  # an X on the edge is drawn whole
         c = tr.commit_step[0]
         if c >= 0:
             ax.plot(*p[c], marker="o", ms=10, mfc="none", mec=st["color"], mew=2.2, zorder=7)
             if annotate:
                 _annotate_event(ax, p[c], f"{st['label']} commits, t={c}", st["color"],
                                 offsets[k % len(offsets)])
-        if diverged and annotate:
+        if diverged and annotate and end is not None:
             _annotate_event(ax, end, f"{st['label']} diverged, t={tr.diverged_step[0]}",
                             st["color"], offsets[(k + 2) % len(offsets)])
     start = next(iter(runs.values())).records.x[0, 0, :]
@@ -234,8 +238,9 @@ def loss_figure(land, runs: dict, title: str):
     return fig
 
 
-def goodness_figure(runs: dict, methods: dict, threshold: float, lr: float, title: str):
-    """Goodness against step with the threshold; lam_max against 2/lr and each 1/eta_eff."""
+def goodness_figure(runs: dict, inv_eta: dict, threshold: float, lr: float, title: str):
+    """Goodness against step with the threshold; lam_max against 2/lr and, per MoXCo method
+    in `inv_eta` ({name: 1/eta_eff of Theorem 2}), its curvature line."""
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(7.6, 7.0), sharex=True,
                                       layout="constrained")
     lam_all = []
@@ -255,11 +260,10 @@ def goodness_figure(runs: dict, methods: dict, threshold: float, lr: float, titl
     top.set(ylabel="goodness G", ylim=(-0.03, 1.03), title=title)
     top.legend(fontsize=8, loc="center right")
     bottom.axhline(2.0 / lr, color="black", ls="--", lw=1.0, label=f"2/lr = {2.0 / lr:.4g}")
-    for name, method in methods.items():
-        if method.rule.mode != "none" or method.rule.alpha or method.rule.beta:
-            st = style(name)
-            label = rf"1/$\tilde\eta$ {st['label']} = {method.inv_eta_eff:.4g} (Thm 2)"
-            bottom.axhline(method.inv_eta_eff, color=st["color"], ls=":", lw=1.3, label=label)
+    for name, value in inv_eta.items():
+        st = style(name)
+        label = rf"1/$\tilde\eta$ {st['label']} = {value:.4g} (Thm 2)"
+        bottom.axhline(value, color=st["color"], ls=":", lw=1.3, label=label)
     lam = np.concatenate(lam_all)
     if np.nanmin(lam) > 0 and np.nanmax(lam) / np.nanmin(lam) > 50:
         bottom.set_yscale("log")
