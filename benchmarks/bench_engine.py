@@ -24,7 +24,9 @@ Cases (all in one run, each the median of >= 3 repeats):
   threads, with its largest difference from the engine's results and its speed-up over the
   engine's row at the same N (issue 6 adopts a backend only at >= 3x).
 - `cli`: `moxco --help`, `moxco run beale`, `moxco escape-count --inits 50` as whole processes
-  (wall time and peak RSS of the child); a command that fails is reported "not available".
+  (wall time, and the peak RSS of the largest process the command ran: `RUSAGE_CHILDREN`
+  reports a maximum, not a sum over the command and its renderer or worker children); a
+  command that fails is reported "not available".
   `run` and `escape-count` also run with `MOXCO_RENDERER=0` (figures drawn in the command's
   own process, no renderer child: `moxco_cli/renderer.py`), alternating with the default,
   and the default's row gives the ratio of the two medians.
