@@ -153,7 +153,9 @@ STOP_GRACE_S = 2.0
 
 
 def _end_child(pid: int) -> None:
-    """SIGTERM `pid`, wait up to STOP_GRACE_S for it to exit, then SIGKILL; reap it."""
+    """SIGTERM `pid`, wait up to STOP_GRACE_S for it to exit, then SIGKILL; reap it. A
+    second Ctrl-C meanwhile waits until the child is gone."""
+    old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + STOP_GRACE_S
@@ -165,17 +167,24 @@ def _end_child(pid: int) -> None:
             time.sleep(0.002)
     except (ProcessLookupError, ChildProcessError):
         pass
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
+
+
+def _on_sigterm(*_) -> None:
+    signal.alarm(int(STOP_GRACE_S) + 1)  # if the orderly exit hangs, SIGALRM ends it
+    sys.exit(1)
 
 
 def _serve(requests: int, answers: int, parent_ends: tuple[int, int], parent: int, prctl,
            preload) -> None:
     """Body of the renderer child; never returns. SIGINT is blocked on entry."""
     code = 1
-    first_matplotlib = "matplotlib" not in sys.modules
+    temporary_dirs = _temporary_matplotlib_dirs() if "matplotlib" not in sys.modules else None
     try:
         # SIGTERM (from `stop()`, or the parent's death) unwinds like an exception, so that
         # `with` blocks in matplotlib (the font cache's lock file) clean up.
-        signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
+        signal.signal(signal.SIGTERM, _on_sigterm)
         for fd in parent_ends:
             os.close(fd)
         if not settle_child(parent, prctl, signal.SIGTERM):
@@ -199,22 +208,27 @@ def _serve(requests: int, answers: int, parent_ends: tuple[int, int], parent: in
         pass
     finally:
         try:
-            if first_matplotlib:
-                _remove_temporary_matplotlib_dir()
+            if temporary_dirs is not None:
+                _remove_new_matplotlib_dir(temporary_dirs)
         finally:
             os._exit(code)
 
 
-def _remove_temporary_matplotlib_dir() -> None:
-    """Matplotlib makes a temporary config dir when the usual one is not writable and
-    removes it at exit, which `os._exit` skips: remove the one this child made."""
+def _temporary_matplotlib_dirs() -> set[Path]:
     import tempfile
 
+    return set(Path(tempfile.gettempdir()).glob("matplotlib-*"))
+
+
+def _remove_new_matplotlib_dir(before: set[Path]) -> None:
+    """Matplotlib makes a temporary config dir when the usual one is not writable, and
+    removes it at exit, which `os._exit` skips: remove it if this child made it (one that
+    existed before, e.g. a user's own MPLCONFIGDIR, is left alone)."""
     mpl = sys.modules.get("matplotlib")
     if mpl is None:
         return
     where = Path(mpl.get_configdir())
-    if where.name.startswith("matplotlib-") and where.parent == Path(tempfile.gettempdir()):
+    if where in _temporary_matplotlib_dirs() - before:
         shutil.rmtree(where, ignore_errors=True)
 
 

@@ -99,26 +99,38 @@ def default_folder(command: str, landscape: str, base: Path = RUNS_DIR) -> Path:
     return path
 
 
+COMMANDS = ("run", "escape-count", "outcome-map", "sweep", "eos-check", "reproduce")
+
+
 def is_results_folder(path: Path) -> bool:
-    """True if `path` holds a `config.json` written by moxco (a JSON object naming its
-    `command`): the only non-empty folders `--force` may replace."""
+    """True if `path` holds a `config.json` written by moxco (a JSON object naming one of
+    its `COMMANDS`; or the reproduce config of versions before it did): the only non-empty
+    folders `--force` may replace."""
     try:
         doc = json.loads((Path(path) / "config.json").read_text())
     except (OSError, ValueError):
         return False
-    return isinstance(doc, dict) and isinstance(doc.get("command"), str)
+    if not isinstance(doc, dict):
+        return False
+    return doc.get("command") in COMMANDS or set(doc) == {"quick", "sizes", "steps"}
 
 
 def refuse_to_replace(path: Path, option: str = "--out") -> None:
     """Raise MoxcoError unless the existing folder `path` may be replaced by `--force`: an
     empty folder or a moxco results folder, and never the working directory, a folder
     containing it, or the home directory (deleting those would lose work)."""
+    if Path(path).is_symlink():
+        raise MoxcoError(f"{option}: {path} is a symbolic link; name the folder itself")
     where = Path(path).resolve()
     cwd = Path.cwd().resolve()
     if where == cwd or where in cwd.parents:
         raise MoxcoError(f"{option}: {path} is the working directory or contains it; "
                          "it is never replaced, choose a new folder")
-    if where == Path.home().resolve():
+    try:
+        home = Path.home().resolve()
+    except RuntimeError:  # no HOME and no passwd entry (some containers)
+        home = None
+    if where == home:
         raise MoxcoError(f"{option}: {path} is the home directory; it is never "
                          "replaced, choose a new folder")
     if any(Path(path).iterdir()) and not is_results_folder(path):
@@ -204,6 +216,8 @@ class ResultsFolder:
         while self._figures:
             fig = self._figures[0]  # still listed while we wait: `_discard` must see it
             if not fig.ticket.drawn():
+                for stale in fig.target.parent.glob(f".{fig.target.name}.tmp-*"):
+                    stale.unlink(missing_ok=True)  # a child killed while writing it
                 try:
                     draw_png(fig.target, fig.build, fig.args, fig.kwargs)
                 except Exception as exc:

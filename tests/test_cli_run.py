@@ -230,3 +230,19 @@ def test_diverged_runs_do_not_stretch_the_view_and_twins_are_named(tmp_path):
     labels = fig.axes[0].get_legend().get_texts()
     assert "GD+MoXCo (same path as GD)" in [t.get_text() for t in labels]
     assert any("diverged" in t.get_text() for t in labels)
+
+
+def test_one_d_view_stays_on_the_landscape_when_a_run_diverges():
+    from moxco_cli.experiments.run import RunConfig, run_experiment
+    from moxco_cli.plots.run import _view_box, trajectory_figure
+    from moxco_cli.settings import OptimizerSettings
+
+    cfg = RunConfig(landscape="two-wells", steps=200, settings=OptimizerSettings(lr=20.0))
+    result = run_experiment(cfg)
+    runs, land = result.trajectories, result.landscape
+    assert runs["gd+moxco"].diverged_step[0] >= 0  # it reaches |x| ~ 1e5 and more
+    box = _view_box(land, runs)
+    ax = trajectory_figure(land, runs, "t").axes[0]
+    np.testing.assert_allclose(ax.get_xlim(), box[0])
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert any(label.startswith("GD+MoXCo diverged, t=") for label in labels)

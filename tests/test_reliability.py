@@ -88,6 +88,30 @@ def test_force_replaces_only_empty_folders_and_earlier_results(tmp_path, monkeyp
         assert (project / "empty" / "config.json").exists()
 
 
+def test_force_checks_again_at_publish_time_and_refuses_symlinks(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert invoke("run", "beale", "--steps", "5", "--out", "r").exit_code == 0
+    with pytest.raises(MoxcoError, match="not a moxco results folder"):
+        with ResultsFolder(tmp_path / "r", force=True) as out:
+            out.write_text("a.txt", "new\n")
+            (tmp_path / "r" / "config.json").write_text('{"command": "not-moxco"}')
+    assert sorted(os.listdir(tmp_path)) == ["r"]  # the folder stays, nothing half-written
+    assert "a.txt" not in os.listdir(tmp_path / "r")
+    (tmp_path / "link").symlink_to(tmp_path / "r")
+    result = invoke("run", "beale", "--steps", "5", "--out", "link", "--force")
+    assert result.exit_code == 2 and "symbolic link" in result.output
+    assert (tmp_path / "link").is_symlink()
+
+
+def test_reproduce_replaces_its_own_figures_from_earlier_versions(tmp_path):
+    from moxco_cli.report import is_results_folder
+
+    (tmp_path / "figures").mkdir()
+    (tmp_path / "figures" / "config.json").write_text(
+        json.dumps({"quick": True, "sizes": {}, "steps": []}))  # before "command" was written
+    assert is_results_folder(tmp_path / "figures")
+
+
 def test_reproduce_never_replaces_a_foreign_figures_folder(tmp_path):
     (tmp_path / "figures").mkdir()
     (tmp_path / "figures" / "mine.txt").write_text("x")

@@ -35,6 +35,13 @@ def fails_in_child(n):
     return line_figure(n)
 
 
+def leaves_a_partial_file_in_child(path, n):
+    if os.getpid() != PARENT:  # as if killed while writing: a temporary file stays behind
+        Path(path).with_name(f".{Path(path).name}.tmp-{os.getpid()}").write_bytes(b"partial")
+        raise RuntimeError("died while writing")
+    return line_figure(n)
+
+
 def dies_in_child(n):
     if os.getpid() != PARENT:
         os.kill(os.getpid(), signal.SIGKILL)
@@ -101,6 +108,29 @@ def test_a_figure_the_child_cannot_draw_is_drawn_here(child, tmp_path):
     assert (tmp_path / "out/a.png").read_bytes() == _in_process_png(tmp_path, line_figure, 4)
     assert (tmp_path / "out/b.png").read_bytes() == _in_process_png(tmp_path, line_figure, 6)
     assert renderer.current() is child
+
+
+def test_a_redrawn_figure_leaves_no_partial_file_behind(child, tmp_path):
+    with ResultsFolder(tmp_path / "out") as out:
+        out.write_figure("a.png", leaves_a_partial_file_in_child, str(out.tmp / "a.png"), 4)
+    assert sorted(os.listdir(tmp_path / "out")) == ["a.png"]
+
+
+def test_a_users_own_temporary_matplotlib_dir_is_kept(tmp_path):
+    import tempfile
+
+    mine = Path(tempfile.mkdtemp(prefix="matplotlib-"))  # where matplotlib puts its own
+    try:
+        (mine / "matplotlibrc").write_text("lines.linewidth: 3\n")
+        run = subprocess.run([str(MOXCO), "run", "beale", "--steps", "5", "--out",
+                              str(tmp_path / "r")], capture_output=True, text=True,
+                             env={**os.environ, "MPLCONFIGDIR": str(mine)}, timeout=120)
+        assert run.returncode == 0, run.stderr
+        assert (mine / "matplotlibrc").read_text() == "lines.linewidth: 3\n"
+    finally:
+        import shutil
+
+        shutil.rmtree(mine, ignore_errors=True)
 
 
 def test_a_dead_child_leaves_its_figures_to_the_parent(child, tmp_path):

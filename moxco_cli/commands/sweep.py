@@ -107,6 +107,10 @@ def sweep(
     if work.exists() and not force:
         raise MoxcoError(f"--out: an unfinished sweep is in {work}; resume it with "
                          f"--resume {work}, or pass --force to start over")
+    if work.exists():  # --force restarts it: only if it is a sweep's
+        from moxco_cli.report import refuse_to_replace
+
+        refuse_to_replace(work)
     execute(cfg, folder, scheduler=scheduler, workers=workers)
 
 
@@ -153,15 +157,14 @@ def execute(cfg, folder, *, scheduler: str | None = None, workers: int | None = 
     """Run `cfg` (resuming its `.incomplete` folder if `resume`), publish `folder`, print the
     best cells (shared with `moxco rerun`)."""
     from moxco_cli.experiments.sweep import CellStore, make_executor, run_sweep, tasks_for
-    from moxco_cli.report import atomic_write_bytes, config_document, json_bytes, refuse_to_replace
+    from moxco_cli.report import atomic_write_bytes, config_document, json_bytes
 
     work = work_path(folder.path)
     executor = make_executor(scheduler, workers)  # a bad scheduler fails before any write
     total = len(tasks_for(cfg))
     try:
         if not resume:
-            if work.exists():  # --force: start over
-                refuse_to_replace(work)
+            if work.exists():  # --force: start over (checked by `sweep` before computing)
                 shutil.rmtree(work)
             try:
                 work.mkdir(parents=folder.make_parents)

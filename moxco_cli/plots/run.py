@@ -82,9 +82,9 @@ def draw_minima(ax, land, one_d: bool = False):
                 zorder=6, label=label if k == 0 else None)
 
 
-def _annotate_event(ax, xy, text, color, offset):
+def _annotate_event(ax, xy, text, color, offset, ha="left", va="baseline"):
     ax.annotate(text, xy=xy, xytext=offset, textcoords="offset points", fontsize=8,
-                color=color, fontweight="bold",
+                color=color, fontweight="bold", ha=ha, va=va,
                 arrowprops=dict(arrowstyle="-", color=color, lw=0.8),
                 bbox=dict(boxstyle="round,pad=0.2", fc="white", ec=color, lw=0.6, alpha=0.9),
                 zorder=8)
@@ -106,6 +106,17 @@ def exit_point(path: np.ndarray, box: np.ndarray) -> np.ndarray | None:
         t = np.where(step > 0, (box[:, 1] - a) / step,
                      np.where(step < 0, (box[:, 0] - a) / step, np.inf))
     return a + min(1.0, float(np.min(t))) * step
+
+
+def _inward(xy, box, offset):
+    """`(offset, ha, va)` that put a note at `xy` on the side of the view's centre, so a
+    note about a point on the top or right edge stays inside the axes."""
+    if box is None:
+        return offset, "left", "baseline"
+    right, top = xy[0] > box[0].mean(), xy[1] > box[1].mean()
+    dx, dy = abs(offset[0]), abs(offset[1])
+    return ((-dx if right else dx, -dy if top else dy), "right" if right else "left",
+            "top" if top else "bottom")
 
 
 def draw_paths_2d(ax, runs: dict, annotate: bool = True, box: np.ndarray | None = None):
@@ -138,7 +149,7 @@ def draw_paths_2d(ax, runs: dict, annotate: bool = True, box: np.ndarray | None 
                                 offsets[k % len(offsets)])
         if diverged and annotate and end is not None:
             _annotate_event(ax, end, f"{st['label']} diverged, t={tr.diverged_step[0]}",
-                            st["color"], offsets[(k + 2) % len(offsets)])
+                            st["color"], *_inward(end, box, offsets[(k + 2) % len(offsets)]))
     start = next(iter(runs.values())).records.x[0, 0, :]
     ax.plot(*start, marker="o", ms=10, color="black", mec="white", mew=1.2, ls="none",
             zorder=9, label="start")
@@ -180,15 +191,23 @@ def _trajectory_figure_1d(land, runs, title):
                                   gridspec_kw=dict(width_ratios=[1.1, 1]))
     box = _view_box(land, runs)
     xs = np.linspace(box[0, 0], box[0, 1], 4000)[:, None]
-    ax.plot(xs[:, 0], land.f(xs), color="0.3", lw=1.4, label=r"$f(x)$")
+    fx = land.f(xs)
+    ax.plot(xs[:, 0], fx, color="0.3", lw=1.4, label=r"$f(x)$")
     draw_minima(ax, land, one_d=True)
     for name, tr in runs.items():
         st = style(name)
         p = tr.records.x[:, 0, 0]
         ax.plot(p, tr.records.loss[:, 0], color=st["color"], ls="none", marker=".", ms=3,
                 alpha=0.5)
-        ax.plot(p[-1], tr.records.loss[-1, 0], marker="D", ms=9, color=st["color"],
-                mec="black", ls="none", label=f"{st['label']} end")
+        if tr.diverged_step[0] >= 0:  # an X where it leaves the view (none: never in it)
+            out = exit_point(tr.records.x[:, 0, :], box)
+            if out is not None:
+                ax.plot(out[0], land.f(out[None])[0], marker="X", ms=9, color=st["color"],
+                        mec="black", ls="none", clip_on=False,
+                        label=f"{st['label']} diverged, t={tr.diverged_step[0]}")
+        else:
+            ax.plot(p[-1], tr.records.loss[-1, 0], marker="D", ms=9, color=st["color"],
+                    mec="black", ls="none", label=f"{st['label']} end")
         c = tr.commit_step[0]
         if c >= 0:
             ax.plot(p[c], tr.records.loss[c, 0], marker="o", ms=10, mfc="none",
@@ -204,6 +223,11 @@ def _trajectory_figure_1d(land, runs, title):
         ax2.axhline(m.x[0], color="0.5", lw=0.8, ls=":")
         ax2.annotate(m.name, (1.0, m.x[0]), xycoords=("axes fraction", "data"), fontsize=8,
                      xytext=(3, 0), textcoords="offset points", va="center", color="0.3")
+    pad = 0.08 * (float(np.max(fx)) - float(np.min(fx)))  # the view, not a diverged run
+    ax.set(xlim=box[0], ylim=(float(np.min(fx)) - pad, float(np.max(fx)) + pad))
+    if any(tr.diverged_step[0] >= 0 for tr in runs.values()):
+        span = box[0, 1] - box[0, 0]
+        ax2.set_ylim(box[0, 0] - 0.05 * span, box[0, 1] + 0.05 * span)
     ax.set(xlabel="x", ylabel="f(x)", title="iterates on the landscape")
     ax.legend(fontsize=8, loc="upper center")
     ax2.set(xlabel="step", ylabel="x", title="position against step (o: commit)")
