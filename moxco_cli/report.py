@@ -170,6 +170,8 @@ class ResultsFolder:
         self.path = Path(path)
         if self.path.name in ("", ".", ".."):  # `--out ''` or `--out .`: the folder itself
             self.path = self.path.resolve()
+        if self.path.name == "":
+            raise MoxcoError(f"{option}: {path} is the filesystem root; choose a folder")
         self.force = force
         self.make_parents = make_parents
         self.option = option

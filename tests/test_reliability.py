@@ -71,7 +71,7 @@ def test_force_replaces_only_empty_folders_and_earlier_results(tmp_path, monkeyp
     (project / "src" / "code.py").write_text("keep me\n")
     monkeypatch.chdir(project)
     before = _tree(tmp_path)
-    for out, why in [(".", "working directory"), ("..", "working directory"),
+    for out, why in [(".", "working directory"), ("..", "working directory"), ("/", "root"),
                      ("src", "not a moxco results folder"), (str(Path.home()), "home")]:
         result = invoke("run", "beale", "--steps", "5", "--out", out, "--force")
         assert result.exit_code == 2 and why in result.output, (out, result.output)
