@@ -99,20 +99,20 @@ def default_folder(command: str, landscape: str, base: Path = RUNS_DIR) -> Path:
     return path
 
 
-COMMANDS = ("run", "escape-count", "outcome-map", "sweep", "eos-check", "reproduce")
-
-
 def is_results_folder(path: Path) -> bool:
     """True if `path` holds a `config.json` written by moxco (a JSON object naming one of
-    its `COMMANDS`; or the reproduce config of versions before it did): the only non-empty
+    its commands; or the reproduce config of versions before it did): the only non-empty
     folders `--force` may replace."""
+    from moxco_cli.commands import command_modules
+
     try:
         doc = json.loads((Path(path) / "config.json").read_text())
     except (OSError, ValueError):
         return False
     if not isinstance(doc, dict):
         return False
-    return doc.get("command") in COMMANDS or set(doc) == {"quick", "sizes", "steps"}
+    command = str(doc.get("command", "")).replace("-", "_")
+    return command in command_modules() or set(doc) == {"quick", "sizes", "steps"}
 
 
 def refuse_to_replace(path: Path, option: str = "--out") -> None:
