@@ -99,7 +99,6 @@ def execute(cfg, folder) -> None:
 
 
 def write_outputs(result, out) -> None:
-    from moxco_cli.experiments.escape_count import global_minima
 
     out.write_csv("outcomes.csv", result.outcomes)
     out.write_csv("counts.csv", result.counts)
@@ -107,10 +106,8 @@ def write_outputs(result, out) -> None:
     cfg = result.config
     title = (f"Escape count on {result.landscape.name}: N = {cfg.inits} starts, {cfg.steps} "
              f"steps, seed {cfg.settings.seed}, lr {cfg.settings.lr:g}")
-    out.write_figure(
-        "escape_count.png", "moxco_cli.plots.escape:escape_count_figure", result.landscape,
-        result.counts, result.escape, result.starts, result.basin, result.box, result.tol, title,
-        global_minima(result.landscape))
+    out.write_figure("escape_count.png", "moxco_cli.plots.escape:escape_count_figure",
+                     *result.figure_args(title))
 
 
 def _p(v: float) -> str:

@@ -145,6 +145,11 @@ class EscapeResult:
     escape: pd.DataFrame  # one row per (optimizer, non-global basin)
     flow_steps: int  # gradient-flow steps the basins took
 
+    def figure_args(self, title: str) -> tuple:
+        """Arguments of `plots.escape.escape_count_figure` for this result."""
+        return (self.landscape, self.counts, self.escape, self.starts, self.basin, self.box,
+                self.tol, title, global_minima(self.landscape))
+
 
 def draw_starts(box: np.ndarray, n: int, seed: int) -> np.ndarray:
     """SPEC Figure 2: `n` starts `(n, d)` uniform on `box (d, 2)` from `default_rng(seed)`."""

@@ -49,7 +49,7 @@ def _fig1_baselines(out, sizes):
 
 
 def _fig2(out, sizes):
-    from moxco_cli.experiments.escape_count import EscapeConfig, global_minima, run_escape_count
+    from moxco_cli.experiments.escape_count import EscapeConfig, run_escape_count
 
     for n in (sizes["fig2_small"], sizes["fig2_large"]):
         cfg = EscapeConfig(inits=n, steps=1000).validate()
@@ -58,10 +58,8 @@ def _fig2(out, sizes):
         out.write_csv(f"fig2_n{n}_escape.csv", result.escape)
         title = (f"Figure 2: escape count on two-wells, N = {n} starts, {cfg.steps} steps, "
                  f"seed {cfg.settings.seed}, lr {cfg.settings.lr:g}")
-        out.write_figure(
-            f"fig2_n{n}.png", "moxco_cli.plots.escape:escape_count_figure", result.landscape,
-            result.counts, result.escape, result.starts, result.basin, result.box, result.tol,
-            title, global_minima(result.landscape))
+        out.write_figure(f"fig2_n{n}.png", "moxco_cli.plots.escape:escape_count_figure",
+                         *result.figure_args(title))
 
 
 def _fig3(out, sizes):
