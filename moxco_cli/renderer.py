@@ -29,6 +29,7 @@ then by SIGKILL if it does not go, and reaps it.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import importlib
 import os
 import pickle
@@ -41,7 +42,13 @@ import time
 from collections import deque
 from pathlib import Path
 
-from moxco_cli.workers import fork_available, fork_quietly, libc_prctl, settle_child
+from moxco_cli.workers import (
+    fork_available,
+    fork_quietly,
+    libc_prctl,
+    settle_child,
+    sigint_held,
+)
 
 PRELOAD = ("matplotlib.pyplot", "moxco_cli.plots")  # every figure needs these
 DISABLE_ENV = "MOXCO_RENDERER"  # "0" (or false/no/off): draw every figure in-process
@@ -155,8 +162,7 @@ STOP_GRACE_S = 2.0
 def _end_child(pid: int) -> None:
     """SIGTERM `pid`, wait up to STOP_GRACE_S for it to exit, then SIGKILL; reap it. A
     second Ctrl-C meanwhile waits until the child is gone."""
-    old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-    try:
+    with sigint_held(), contextlib.suppress(ProcessLookupError, ChildProcessError):
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + STOP_GRACE_S
         while os.waitpid(pid, os.WNOHANG) == (0, 0):
@@ -165,10 +171,6 @@ def _end_child(pid: int) -> None:
                 os.waitpid(pid, 0)
                 break
             time.sleep(0.002)
-    except (ProcessLookupError, ChildProcessError):
-        pass
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
 
 
 def _on_sigterm(*_) -> None:
@@ -248,13 +250,11 @@ def start(preload=PRELOAD) -> None:
     if not fork_available() or threading.active_count() > 1:
         return  # a child of a threaded parent may inherit a lock another thread held
     # A Ctrl-C arriving meanwhile waits until the child is registered (so `stop()` finds it)
-    old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-    try:
-        _current = Renderer(preload)
-    except Exception:  # noqa: BLE001 - no fork or pipe today (limits): draw in-process
-        _current = None
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
+    with sigint_held():
+        try:
+            _current = Renderer(preload)
+        except Exception:  # noqa: BLE001 - no fork or pipe today (limits): draw in-process
+            _current = None
 
 
 def current() -> Renderer | None:

@@ -31,6 +31,7 @@ import threading
 import traceback
 import warnings
 from collections.abc import Callable, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
@@ -92,6 +93,17 @@ def settle_child(parent: int, prctl, death_signal: int = signal.SIGKILL) -> bool
     if prctl is not None:
         prctl(_PR_SET_PDEATHSIG, death_signal, 0, 0, 0)
     return os.getppid() == parent  # else the parent died before prctl took effect
+
+
+@contextmanager
+def sigint_held():
+    """Hold SIGINT back (it is delivered at the end of the block): for a fork and the
+    registration of its child, or for reaping a child, which a second Ctrl-C must not cut."""
+    old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
 
 
 def fork_quietly() -> int:
@@ -179,25 +191,24 @@ def run_forked(assignments: Sequence[Sequence[J]], work: Callable[[J, Callable[[
                 pid = None
                 # SIGINT waits until the child is registered (it may still be handled by
                 # another thread; then the except clause below reaps an unregistered child).
-                old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-                try:
-                    pid = fork_quietly()
-                    if pid == 0:
-                        _child(jobs, work, counter, finished, slot, read_fd, write_fd,
-                               parent, prctl)
-                    children[read_fd] = pid
-                    slot_of[read_fd], messages[read_fd] = slot, b""
-                    selector.register(read_fd, selectors.EVENT_READ)
-                except BaseException:
-                    if read_fd not in children:
-                        if pid:
-                            children[read_fd] = pid  # reaped with the others below
-                        else:
-                            os.close(read_fd)
-                    raise
-                finally:
-                    os.close(write_fd)
-                    signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
+                with sigint_held():
+                    try:
+                        pid = fork_quietly()
+                        if pid == 0:
+                            _child(jobs, work, counter, finished, slot, read_fd, write_fd,
+                                   parent, prctl)
+                        children[read_fd] = pid
+                        slot_of[read_fd], messages[read_fd] = slot, b""
+                        selector.register(read_fd, selectors.EVENT_READ)
+                    except BaseException:
+                        if read_fd not in children:
+                            if pid:
+                                children[read_fd] = pid  # reaped with the others below
+                            else:
+                                os.close(read_fd)
+                        raise
+                    finally:
+                        os.close(write_fd)
             while children:
                 for key, _ in selector.select(POLL_SECONDS):
                     fd = key.fd

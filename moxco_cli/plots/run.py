@@ -42,7 +42,7 @@ def _view_box(land, runs: dict) -> np.ndarray:
     box = land.bounds.astype(float).copy()
     span = box[:, 1] - box[:, 0]
     for tr in runs.values():
-        if tr.diverged_step[0] >= 0:
+        if tr.diverged[0]:
             continue
         p = tr.records.x[:, 0, :]
         box[:, 0] = np.minimum(box[:, 0], np.maximum(p.min(axis=0), box[:, 0] - span))
@@ -135,7 +135,7 @@ def draw_paths_2d(ax, runs: dict, annotate: bool = True, box: np.ndarray | None 
         ax.plot(p[:, 0], p[:, 1], color=st["color"], ls=st["ls"], lw=1.7, label=label,
                 zorder=3.9 if twin else 4)
         drawn[name] = p
-        diverged = tr.diverged_step[0] >= 0
+        diverged = tr.diverged[0]
         end = exit_point(p, box) if diverged and box is not None else p[-1]
         if end is not None:  # None: it started outside the view and never came in
             ax.plot(*end, marker="X" if diverged else "D", ms=9, color=st["color"],
@@ -163,7 +163,7 @@ def _marker_legend_handles(runs: dict | None = None):
         Line2D([], [], marker="D", color="gray", mec="black", ls="none", label="end point"),
         Line2D([], [], marker="o", mfc="none", mec="gray", mew=2, ls="none", label="commit"),
     ]
-    if runs and any(tr.diverged_step[0] >= 0 for tr in runs.values()):
+    if runs and any(tr.diverged[0] for tr in runs.values()):
         handles.append(Line2D([], [], marker="X", color="gray", mec="black", ls="none",
                               label="diverged (where it leaves the plot)"))
     return handles
@@ -199,7 +199,7 @@ def _trajectory_figure_1d(land, runs, title):
         p = tr.records.x[:, 0, 0]
         ax.plot(p, tr.records.loss[:, 0], color=st["color"], ls="none", marker=".", ms=3,
                 alpha=0.5)
-        if tr.diverged_step[0] >= 0:  # an X where it leaves the view (none: never in it)
+        if tr.diverged[0]:  # an X where it leaves the view (none: never in it)
             out = exit_point(tr.records.x[:, 0, :], box)
             if out is not None:
                 ax.plot(out[0], land.f(out[None])[0], marker="X", ms=9, color=st["color"],
@@ -225,7 +225,7 @@ def _trajectory_figure_1d(land, runs, title):
                      xytext=(3, 0), textcoords="offset points", va="center", color="0.3")
     pad = 0.08 * (float(np.max(fx)) - float(np.min(fx)))  # the view, not a diverged run
     ax.set(xlim=box[0], ylim=(float(np.min(fx)) - pad, float(np.max(fx)) + pad))
-    if any(tr.diverged_step[0] >= 0 for tr in runs.values()):
+    if any(tr.diverged[0] for tr in runs.values()):
         span = box[0, 1] - box[0, 0]
         ax2.set_ylim(box[0, 0] - 0.05 * span, box[0, 1] + 0.05 * span)
     ax.set(xlabel="x", ylabel="f(x)", title="iterates on the landscape")
@@ -247,7 +247,7 @@ def draw_loss(ax, runs: dict, f_target: float):
         if c >= 0:
             ax.axvline(c, color=st["color"], ls=(0, (2, 2)), lw=1.0)
             ax.plot(c, gap[c], marker="o", ms=8, mfc="none", mec=st["color"], mew=2)
-        if tr.diverged_step[0] >= 0:
+        if tr.diverged[0]:
             ax.plot(tr.diverged_step[0], gap[tr.diverged_step[0]], marker="X", ms=9,
                     color=st["color"], mec="black")
     ax.set(xlabel="step", ylabel=r"$f(\theta_t) - f_{target}$ (log)")
