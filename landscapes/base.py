@@ -156,9 +156,17 @@ class Landscape:
                 return m
         raise KeyError(f"{self.name} has no minimum named {name!r}")
 
-    def nearest_minimum(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """For `x (N, d)`: index of the nearest named minimum `(N,)` and the distance `(N,)`."""
-        centers = np.stack([m.x for m in self.minima])  # (M, d)
+    def nearest_minimum(self, x: np.ndarray, minima=None) -> tuple[np.ndarray, np.ndarray]:
+        """For `x (N, d)`: index of the nearest named minimum `(N,)` and the distance `(N,)`.
+
+        `minima` (default: every named minimum) measures against those instead, e.g. one
+        half of `split_minima()`; the index is into them. With no minima at all the index
+        is -1 and the distance +inf. A NaN row has distance NaN.
+        """
+        minima = self.minima if minima is None else tuple(minima)
+        if not minima:
+            return np.full(len(x), -1), np.full(len(x), np.inf)
+        centers = np.stack([m.x for m in minima])  # (M, d)
         dist = np.linalg.norm(x[:, None, :] - centers[None, :, :], axis=-1)  # (N, M)
         idx = np.argmin(dist, axis=1)
         return idx, dist[np.arange(len(x)), idx]

@@ -40,11 +40,14 @@ import numpy as np
 import pandas as pd
 
 from landscapes.base import Landscape
+from moxco_cli import stats
 from moxco_cli.engine import simulate
 from moxco_cli.experiments.run import build_landscape, validate_steps, validate_tol
 from moxco_cli.experiments.tables import default_tol
 from moxco_cli.goodness import inv_eta_eff
+from moxco_cli.ranges import parse_values
 from moxco_cli.settings import METHOD_NAMES, OptimizerSettings, SettingsError, build_method
+from moxco_cli.starts import grid_starts, start_box, uniform_starts
 
 AXES = ("alpha", "beta", "lr", "threshold", "tau", "alpha_restart", "beta_restart")
 MOMENTUM_AXES = ("alpha", "beta", "alpha_restart", "beta_restart")
@@ -110,38 +113,8 @@ def parse_grid(spec: str) -> Axis:
         raise SettingsError("--grid", f"expects NAME=LO:HI:COUNT or NAME=V1,V2,..., got {spec!r}")
     if name not in AXES:
         raise SettingsError("--grid", f"unknown axis {name!r}; choose from: {', '.join(AXES)}")
-    rhs = rhs.strip()
-    if ":" in rhs:
-        parts = [p.strip() for p in rhs.split(":")]
-        if len(parts) != 3:
-            raise SettingsError("--grid", f"{name}: a range is LO:HI:COUNT, got {rhs!r}")
-        try:
-            lo, hi = float(parts[0]), float(parts[1])
-        except ValueError:
-            raise SettingsError("--grid", f"{name}: LO and HI must be numbers, "
-                                f"got {rhs!r}") from None
-        try:
-            count = int(parts[2])
-        except ValueError:
-            raise SettingsError("--grid", f"{name}: COUNT must be an integer, "
-                                f"got {parts[2]!r}") from None
-        if count < 1:
-            raise SettingsError("--grid", f"{name}: COUNT must be >= 1, got {count}")
-        if not (math.isfinite(lo) and math.isfinite(hi)) or lo > hi:
-            raise SettingsError("--grid", f"{name}: needs finite LO <= HI, got {rhs!r}")
-        if count == 1 and hi != lo:
-            raise SettingsError("--grid", f"{name}: COUNT 1 would drop HI; write {name}={parts[0]}")
-        if count > MAX_AXIS_VALUES:
-            raise SettingsError("--grid", f"{name}: at most {MAX_AXIS_VALUES} values per axis, "
-                                f"got {count}")
-        raw = np.linspace(lo, hi, count) if count > 1 else np.array([lo])
-        values = tuple(float(f"{v:.{SIGNIFICANT_DIGITS}g}") for v in raw)
-    else:
-        try:
-            values = tuple(float(p) for p in rhs.split(","))
-        except ValueError:
-            raise SettingsError("--grid", f"{name}: expects comma-separated numbers or "
-                                f"LO:HI:COUNT, got {rhs!r}") from None
+    values = parse_values(rhs, "--grid", name=name, max_count=MAX_AXIS_VALUES,
+                          digits=SIGNIFICANT_DIGITS, ascending=True)
     _check_values(name, values, text)
     return Axis(name, values)
 
@@ -169,12 +142,8 @@ def make_starts(land: Landscape, spec: str, seed: int) -> np.ndarray:
     `numpy.random.default_rng(seed)`, `uniform(lo, hi, size=(N, d))`.
     """
     kind, n = parse_starts(spec)
-    lo, hi = land.bounds[:, 0].astype(float), land.bounds[:, 1].astype(float)
-    if kind == "random":
-        return np.random.default_rng(seed).uniform(lo, hi, size=(n, land.dim))
-    axes = [np.linspace(a, b, n) for a, b in zip(lo, hi, strict=True)]
-    mesh = np.meshgrid(*axes)  # x0 varies along the last axis: x0 fastest after ravel
-    return np.column_stack([m.ravel() for m in mesh])
+    box = start_box(land)
+    return uniform_starts(box, n, seed) if kind == "random" else grid_starts(box, n)[1]
 
 
 # ----------------------------------------------------------------------------- config
@@ -366,14 +335,8 @@ def tasks_for(cfg: SweepConfig) -> list[Task]:
 
 
 def wilson(successes: int, trials: int) -> tuple[float, float]:
-    """95% Wilson score interval (NaN, NaN without trials)."""
-    if trials == 0:
-        return math.nan, math.nan
-    from scipy.stats import binomtest
-
-    ci = binomtest(int(successes), int(trials)).proportion_ci(confidence_level=CONFIDENCE,
-                                                               method="wilson")
-    return float(ci.low), float(ci.high)
+    """95% Wilson score interval (NaN, NaN without trials): `moxco_cli.stats.wilson`."""
+    return stats.wilson(successes, trials, CONFIDENCE)
 
 
 def quantile_with_inf(values: np.ndarray, q: float) -> float:
@@ -401,9 +364,8 @@ def reduce_metric(metric: str, land: Landscape, final: np.ndarray, final_loss: n
     named minimum (two-wells, escape: still in the sharp minimum).
     """
     glob, non_global = land.split_minima()
-    others = [m.x for m in non_global]
-    if others:
-        dist = np.linalg.norm(final[:, None, :] - np.stack(others)[None], axis=2).min(axis=1)
+    if non_global:
+        _, dist = land.nearest_minimum(final, non_global)
         at_other = (dist <= tol) & ~diverged
     else:
         at_other = np.zeros(len(final), dtype=bool)
@@ -412,8 +374,7 @@ def reduce_metric(metric: str, land: Landscape, final: np.ndarray, final_loss: n
         return {"value": quantile_with_inf(loss, 0.5), "ci_low": quantile_with_inf(loss, 0.25),
                 "ci_high": quantile_with_inf(loss, 0.75), "n": len(loss), "k": None,
                 "other_minimum_fraction": float(np.mean(at_other))}
-    targets = np.stack([m.x for m in glob])  # (G, d)
-    dist = np.linalg.norm(final[:, None, :] - targets[None], axis=2).min(axis=1)
+    _, dist = land.nearest_minimum(final, glob)
     reached = (dist <= tol) & ~diverged
     if metric == "escape":
         reached, at_other = reached[group], at_other[group]
