@@ -149,6 +149,11 @@ class EosResult:
     max_rel_error: float
     worst: dict = field(default_factory=dict)  # the row with the largest rel_error
 
+    def figure_kwargs(self) -> dict:
+        """Keyword arguments of `plots.eos.eos_figure(self.table, ...)` for this result."""
+        cfg = self.config
+        return dict(lr=cfg.lr, steps=cfg.steps, tol=cfg.tol, max_rel_error=self.max_rel_error)
+
 
 def diverges(lr: float, alpha: float, beta: float, curvatures: np.ndarray, steps: int,
              progress=None) -> np.ndarray:

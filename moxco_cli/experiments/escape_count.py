@@ -28,9 +28,10 @@ from moxco_cli.settings import (
     build_method,
     validate_methods,
 )
+from moxco_cli.starts import start_box, uniform_starts
+from moxco_cli.stats import wilson
 
 MAX_INITS = 10**6  # outcomes.csv holds 4 N rows; beyond this the tables, not the engine, hurt
-CONFIDENCE = 0.95
 OTHER_BINS = ("none", "diverged")
 POOLED = "any-local"  # escape.csv: all non-global basins together
 
@@ -93,9 +94,7 @@ class EscapeConfig:
 
     def box(self, land: Landscape) -> np.ndarray:
         """The start box `(d, 2)`: `[lo, hi]` per coordinate."""
-        if self.domain is None:
-            return land.bounds.astype(float).copy()
-        return np.tile(np.array(self.domain, dtype=float), (land.dim, 1))
+        return start_box(land, self.domain)
 
     def to_options(self) -> dict:
         return {
@@ -151,10 +150,8 @@ class EscapeResult:
                 self.tol, title, global_minima(self.landscape))
 
 
-def draw_starts(box: np.ndarray, n: int, seed: int) -> np.ndarray:
-    """SPEC Figure 2: `n` starts `(n, d)` uniform on `box (d, 2)` from `default_rng(seed)`."""
-    rng = np.random.default_rng(seed)
-    return rng.uniform(box[:, 0], box[:, 1], size=(n, len(box)))
+# SPEC Figure 2: `n` starts `(n, d)` uniform on `box (d, 2)` from `default_rng(seed)`.
+draw_starts = uniform_starts
 
 
 def gradient_flow(land: Landscape, x0: np.ndarray, *, max_steps: int = FLOW_MAX_STEPS,
@@ -246,17 +243,6 @@ def bin_names(land: Landscape) -> list[str]:
     return [m.name for m in land.minima] + list(OTHER_BINS)
 
 
-def wilson(successes: int, trials: int, confidence: float = CONFIDENCE) -> tuple[float, float]:
-    """Wilson score interval of a binomial proportion (NaN, NaN when there are no trials)."""
-    if trials == 0:
-        return math.nan, math.nan
-    from scipy.stats import binomtest
-
-    ci = binomtest(int(successes), int(trials)).proportion_ci(confidence_level=confidence,
-                                                               method="wilson")
-    return float(ci.low), float(ci.high)
-
-
 def counts_frame(outcomes: pd.DataFrame, bins: list[str], methods) -> pd.DataFrame:
     """`optimizer, bin, count, fraction, ci_low, ci_high`: every bin of every optimizer."""
     rows = []
@@ -327,7 +313,7 @@ def run_escape_count(cfg: EscapeConfig, progress=None) -> EscapeResult:
     box = cfg.box(land)
     tol = cfg.tol if cfg.tol is not None else default_tol(land)
     s = cfg.settings
-    starts = draw_starts(box, cfg.inits, s.seed)
+    starts = uniform_starts(box, cfg.inits, s.seed)
     basin, flow_steps = start_basins(land, starts, tol, progress=progress)
     trajs = {
         name: simulate(land, build_method(name, s), starts, cfg.steps, record=False,

@@ -38,6 +38,7 @@ from moxco_cli.settings import (
     build_method,
     validate_methods,
 )
+from moxco_cli.starts import grid_starts, start_box
 
 TIGHT, LOOSE = 1e-2, 0.1  # distances to a global minimum that count as reaching it
 CLASSES = ("global-1e-2", "global-0.1", "other-minimum", "stuck", "diverged")
@@ -65,14 +66,8 @@ def classify_outcomes(landscape, final: np.ndarray, diverged: np.ndarray):
         minimum (N,))`.
     """
     glob, others = landscape.split_minima()
-
-    def nearest(minima):
-        if not minima:
-            return np.full(len(final), np.inf)
-        centers = np.stack([m.x for m in minima])  # (M, d)
-        return np.linalg.norm(final[:, None, :] - centers[None, :, :], axis=-1).min(axis=1)
-
-    d_glob, d_other = nearest(glob), nearest(others)
+    _, d_glob = landscape.nearest_minimum(final, glob)
+    _, d_other = landscape.nearest_minimum(final, others)
     cls = np.full(len(final), "stuck", dtype=object)
     cls[d_other <= LOOSE] = "other-minimum"
     cls[d_glob <= LOOSE] = "global-0.1"
@@ -206,17 +201,6 @@ class OutcomeMapResult:
             if land.name == "beale" else None)
 
 
-def grid_starts(land, n: int, domain=None) -> tuple[list[np.ndarray], np.ndarray]:
-    """The start grid: per-coordinate axes and starts `(n**d, d)` in start_id order."""
-    box = (np.asarray(domain, dtype=float).reshape(land.dim, 2) if domain is not None
-           else np.asarray(land.bounds, dtype=float))
-    axes = [np.linspace(lo, hi, n) for lo, hi in box]
-    if land.dim == 1:
-        return axes, axes[0][:, None].copy()
-    gx, gy = np.meshgrid(axes[0], axes[1])  # [j, i]: x0 across, x1 up
-    return axes, np.column_stack([gx.ravel(), gy.ravel()])
-
-
 def outcome_map(cfg: OutcomeMapConfig, progress=None) -> OutcomeMapResult:
     """Run every optimizer of `cfg` from every grid start (one batched call per optimizer).
 
@@ -225,7 +209,7 @@ def outcome_map(cfg: OutcomeMapConfig, progress=None) -> OutcomeMapResult:
     """
     cfg.validate()
     land = build_landscape(cfg.landscape, cfg.landscape_params)
-    axes, starts = grid_starts(land, cfg.grid, cfg.domain)
+    axes, starts = grid_starts(start_box(land, cfg.domain), cfg.grid)  # start_id order
     n = cfg.grid
     ids = np.arange(len(starts))
     s = cfg.settings

@@ -19,8 +19,10 @@ import pandas as pd
 
 import landscapes
 from moxco_cli.engine import Trajectory, simulate
+from moxco_cli.experiments.run import RunConfig, RunResult, run_experiment
 from moxco_cli.experiments.tables import summary_frame, trajectories_frame
 from moxco_cli.settings import OptimizerSettings, build_method
+from moxco_cli.starts import grid_starts, start_box
 
 FIG1_START = (-2.5, 1.2)
 FIG1_STEPS = 800
@@ -58,8 +60,17 @@ class PathRuns:
     def steps_table(self) -> pd.DataFrame:
         return trajectories_frame(self.trajectories)
 
+    @classmethod
+    def from_run(cls, result: RunResult) -> PathRuns:
+        """The runs of a `moxco run` experiment (`run_experiment`), from its one start."""
+        cfg = result.config
+        return cls(result.landscape, cfg.settings, cfg.steps, result.start[None, :],
+                   result.trajectories)
+
 
 def run_paths(methods, starts, settings: OptimizerSettings, steps: int) -> PathRuns:
+    """Recorded runs of `methods` from several Beale `starts` `(S, 2)` (Figure 3); from one
+    start this is `moxco run`'s experiment: use `run_from_figure1_start`."""
     beale = landscapes.get("beale")
     starts = np.asarray(starts, dtype=float).reshape(-1, 2)
     trajs = {m: simulate(beale, build_method(m, settings), starts, steps, record=True,
@@ -67,18 +78,18 @@ def run_paths(methods, starts, settings: OptimizerSettings, steps: int) -> PathR
     return PathRuns(beale, settings, steps, starts, trajs)
 
 
+def run_from_figure1_start(methods) -> PathRuns:
+    """`moxco run beale` (Figure 1's start, settings and steps) with `methods`: the command's
+    own experiment function, `run_experiment`."""
+    cfg = RunConfig(landscape="beale", start=FIG1_START, steps=FIG1_STEPS,
+                    methods=tuple(methods), settings=FIG1_SETTINGS).validate()
+    return PathRuns.from_run(run_experiment(cfg))
+
+
 def figure1(variant: str) -> PathRuns:
     """Fig 1a (GD+MoXCo vs GD, Adam) or 1b (Adam+MoXCo vs GD, Adam) from (-2.5, 1.2)."""
     moxco = {"a": "gd+moxco", "b": "adam+moxco"}[variant]
-    return run_paths(("gd", "adam", moxco), [FIG1_START], FIG1_SETTINGS, FIG1_STEPS)
-
-
-def grid_starts(land, n: int) -> np.ndarray:
-    """`(n*n, 2)` starts on an n x n grid over the domain, x0 fastest."""
-    gx = np.linspace(*land.bounds[0], n)
-    gy = np.linspace(*land.bounds[1], n)
-    xx, yy = np.meshgrid(gx, gy)
-    return np.column_stack([xx.ravel(), yy.ravel()])
+    return run_from_figure1_start(("gd", "adam", moxco))
 
 
 @dataclass
@@ -94,7 +105,7 @@ class Figure3Choice:
 def choose_figure3_starts(grid_n: int = 41, count: int = 3) -> Figure3Choice:
     """Apply the module docstring's rule on a grid_n x grid_n grid (batched, no recording)."""
     beale = landscapes.get("beale")
-    grid = grid_starts(beale, grid_n)
+    _, grid = grid_starts(start_box(beale), grid_n)  # (n*n, 2), x0 fastest
     goal = beale.minimum("global").x
     adam = simulate(beale, build_method("adam", FIG3_SETTINGS), grid, FIG3_STEPS)
     moxco = simulate(beale, build_method("adam+moxco", FIG3_SETTINGS), grid, FIG3_STEPS)

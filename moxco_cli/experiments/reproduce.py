@@ -44,7 +44,7 @@ def _fig1_baselines(out, sizes):
     from moxco_cli.experiments import paper_figures as pf
     from moxco_cli.settings import BASELINE_NAMES
 
-    runs = pf.run_paths(BASELINE_NAMES, [pf.FIG1_START], pf.FIG1_SETTINGS, pf.FIG1_STEPS)
+    runs = pf.run_from_figure1_start(BASELINE_NAMES)
     out.write_csv("fig1_baselines_summary.csv", runs.summary(tol=1e-2))
 
 
@@ -115,8 +115,8 @@ def _theorem2(out, sizes):
                     betas=tuple(np.linspace(0, 3, sizes["eos_betas"]).round(4))).validate()
     result = eos_check(cfg)
     out.write_csv("theorem2.csv", result.table)
-    out.write_figure("theorem2.png", "moxco_cli.plots.eos:eos_figure", result.table, lr=cfg.lr,
-                     steps=cfg.steps, tol=cfg.tol, max_rel_error=result.max_rel_error)
+    out.write_figure("theorem2.png", "moxco_cli.plots.eos:eos_figure", result.table,
+                     **result.figure_kwargs())
 
 
 ABLATION_RULES = [  # (family, rule, method, commit mode)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import math
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -32,8 +34,40 @@ def default_start(land) -> tuple[float, ...]:
     return tuple(float(v) for v in lo + 0.25 * (hi - lo))
 
 
+BUILT_LANDSCAPES = 8  # how many distinct (name, params) `build_landscape` keeps
+_built: OrderedDict[str, object] = OrderedDict()
+
+
+def _landscape_key(name: str, params: dict) -> str | None:
+    """`(name, params)` as canonical JSON (floats keep every digit); None if it has no JSON
+    form, e.g. an array parameter (such a landscape is built anew each time)."""
+    try:
+        return json.dumps([name, params], sort_keys=True)
+    except (TypeError, ValueError):
+        return None
+
+
 def build_landscape(name: str, params: dict, option: str = "LANDSCAPE"):
-    """Registry lookup (or a `--expr` formula) with one-line errors naming the option."""
+    """Registry lookup (or a `--expr` formula) with one-line errors naming the option.
+
+    Built once per process for each `(name, params)`: a command's `validate()`, its
+    experiment function and every sweep task share one landscape object, so a formula is
+    parsed and compiled by sympy once per command (the last `BUILT_LANDSCAPES` distinct ones
+    are kept; errors are not). Landscapes are never modified after they are built.
+    """
+    key = _landscape_key(name, params)
+    if key is not None and key in _built:
+        _built.move_to_end(key)
+        return _built[key]
+    land = _build_landscape(name, params, option)
+    if key is not None:
+        _built[key] = land
+        while len(_built) > BUILT_LANDSCAPES:
+            _built.popitem(last=False)
+    return land
+
+
+def _build_landscape(name: str, params: dict, option: str):
     if name == landscapes.EXPRESSION:
         option = "--expr"
     try:
