@@ -28,14 +28,16 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from landscapes.base import Landscape
-from moxco_cli.goodness import CommitRule, inv_eta_eff
+from moxco_cli.goodness import CommitRule, goodness, inv_eta_eff
+from moxco_cli.inertia import InertiaState, inertia
+from moxco_cli.noise import NOISE_BLOCK, noise_draw
 from moxco_cli.optim.base import Optimizer
 from moxco_cli.prox import Prox, identity
 from moxco_cli.workers import fork_available, run_forked, shared_empty, usable_cores
 
 DIVERGENCE_LIMIT = 1e6
 RESTARTS = ("function", "gradient")  # velocity reset when f rose / when grad . step > 0
-NOISE_BLOCK = 4096
+PATHS = ("fused", "generic")  # see `simulate(path=...)`
 # Chunking, measured with benchmarks/bench_engine.py on 2 cores (see `_chunks`):
 DEFAULT_CHUNK = 8192  # starts per chunk on one thread (the measured optimum)
 THREAD_CHUNK = 16384  # starts per chunk with threads, and the least worth a thread: with
@@ -47,26 +49,44 @@ PROCESS_MIN_WORK = 2_000_000  # trajectory-steps, at least: a fork costs millise
 
 @dataclass(frozen=True)
 class Method:
-    """A runnable optimizer: inner optimizer + inertia + commit rule + prox.
+    """A runnable optimizer: inner optimizer + inertia + commit rule + prox (+ restart, noise).
 
-    Plain GD / Adam are `alpha = beta = 0` with commit mode `none`.
+    Plain GD / Adam are `alpha = beta = 0` with commit mode `none`. Built from a method spec
+    by `moxco_cli.methods.build`, which also records the resolved hyperparameters (`values`).
+    Per-row hyperparameters (lr, momenta, threshold, tau, restart values as `(N,)` arrays)
+    make one Method run many grid cells; `rows(index)` is then the Method of those rows.
     """
 
     name: str
     optimizer: Optimizer
     rule: CommitRule = field(default_factory=lambda: CommitRule(mode="none"))
-    tau: float = 0.15
+    tau: float | np.ndarray = 0.15
     prox: Prox = identity
     restart: str | None = None  # adaptive restart (O'Donoghue & Candes 2015): None, RESTARTS
+    noise_std: float = 0.0
+    values: dict | None = field(default=None, compare=False)  # resolved spec values
+    rebuild: Callable | None = field(default=None, compare=False, repr=False)
 
     @property
-    def lr(self) -> float:
-        return self.optimizer.lr
+    def lr(self) -> float | np.ndarray:
+        """The nominal rate: a float, or `(N,)` per row."""
+        lr = self.optimizer.lr
+        return lr if np.ndim(lr) == 0 else np.asarray(lr).reshape(-1)
 
     @property
-    def inv_eta_eff(self) -> float:
-        """Theorem 2 bound with the exploration momenta (units 1/lr)."""
+    def inv_eta_eff(self) -> float | np.ndarray:
+        """Theorem 2 bound with the exploration momenta (units 1/lr); `(N,)` per row."""
         return inv_eta_eff(self.lr, self.rule.alpha, self.rule.beta)
+
+    @property
+    def row_count(self) -> int | None:
+        """N for a per-row method (one value per trajectory), else None."""
+        return None if self.rebuild is None else len(next(
+            v for v in self.values.values() if np.ndim(v)))
+
+    def rows(self, index) -> Method:
+        """This method restricted to trajectories `index` (itself unless per-row)."""
+        return self if self.rebuild is None else self.rebuild(index)
 
 
 @dataclass
@@ -74,7 +94,8 @@ class Records:
     """Per-step records, row t = state at the start of step t (row T = final state).
 
     Shapes: `x (T+1, N, d)`; all others `(T+1, N)`. `alpha`, `beta` are the momenta used in
-    step t (row T repeats row T-1); `committed` is the commit state in step t.
+    step t (row T repeats row T-1); `committed` is the commit state in step t; `restarted`
+    marks the steps whose velocity an adaptive restart reset (always False without one).
     """
 
     x: np.ndarray
@@ -85,6 +106,7 @@ class Records:
     alpha: np.ndarray
     beta: np.ndarray
     committed: np.ndarray
+    restarted: np.ndarray
 
     @classmethod
     def empty(cls, steps: int, n: int, d: int) -> Records:
@@ -93,6 +115,7 @@ class Records:
             x=np.empty((steps + 1, n, d)), loss=np.empty(shape), grad_norm=np.empty(shape),
             lam_max=np.empty(shape), goodness=np.empty(shape), alpha=np.empty(shape),
             beta=np.empty(shape), committed=np.empty(shape, dtype=bool),
+            restarted=np.zeros(shape, dtype=bool),
         )
 
 
@@ -102,7 +125,9 @@ class Trajectory:
 
     `x0, final (N, d)`; `final_loss (N,)`; `commit_step (N,)` first step run with restart
     momenta; `diverged_step (N,)` the step whose update left the finite box (the trajectory
-    stays frozen at theta of that step).
+    stays frozen at theta of that step); `restart_step (N,)` the first step whose velocity an
+    adaptive restart reset and `restart_count (N,)` how many steps it reset (both None for a
+    method without adaptive restart).
     """
 
     method: str
@@ -113,21 +138,12 @@ class Trajectory:
     commit_step: np.ndarray
     diverged_step: np.ndarray
     records: Records | None = None
+    restart_step: np.ndarray | None = None  # None: the method has no adaptive restart
+    restart_count: np.ndarray | None = None
 
     @property
     def diverged(self) -> np.ndarray:
         return self.diverged_step >= 0
-
-
-def _noise_draw(seed: int, start: int, n: int, d: int) -> Callable[[], np.ndarray]:
-    """Per-step noise `(n, d)` for starts [start, start+n), `start` a multiple of NOISE_BLOCK."""
-    blocks = range(start // NOISE_BLOCK, -(-(start + n) // NOISE_BLOCK))
-    rngs = [np.random.default_rng([seed, b]) for b in blocks]
-    sizes = [min(NOISE_BLOCK, start + n - b * NOISE_BLOCK) for b in blocks]
-    if len(rngs) == 1:
-        return lambda: rngs[0].standard_normal((n, d))
-    pairs = list(zip(rngs, sizes, strict=True))
-    return lambda: np.concatenate([r.standard_normal((s, d)) for r, s in pairs])
 
 
 class _Goodness:
@@ -136,8 +152,11 @@ class _Goodness:
     Keeps `grad_sq (n,)` of the last call (the recorder takes `grad_norm` from it).
     """
 
-    def __init__(self, n: int, d: int, *, f_target: float, inv_eta: float, tau: float) -> None:
+    def __init__(self, n: int, d: int, *, f_target: float, inv_eta, tau) -> None:
+        # inv_eta, tau: scalars or (n,) per row
         self.f_target, self.inv_eta, self.tau = f_target, inv_eta, tau
+        self._neg_tau = -tau
+        self._tau_positive = bool(np.all(np.greater(tau, 0.0)))
         self._g2 = np.empty((d, n))
         self._pen = np.empty(n)
         self._tmp = np.empty(n)
@@ -161,11 +180,19 @@ class _Goodness:
         else:
             np.abs(np.subtract(f, self.f_target, out=tmp), out=tmp)
         pen += tmp
-        np.multiply(pen, -self.tau, out=pen)
+        np.multiply(pen, self._neg_tau, out=pen)
         good = np.exp(pen)
-        if self.tau > 0:  # then exp(-tau * penalty) is in [0, 1] or NaN: NaN counts as 0
+        if self._tau_positive:  # then exp(-tau * penalty) is in [0, 1] or NaN: NaN counts as 0
             return np.fmax(good, 0.0, out=good)
         return np.where(np.isfinite(good), good, 0.0)
+
+
+def _stacked(b, a, n: int) -> np.ndarray:
+    """`[b, a]` as `(2, 1, 1)` for scalars, `(2, 1, n)` when either is per row."""
+    if np.ndim(b) == 0 and np.ndim(a) == 0:
+        return np.array([b, a], dtype=float)[:, None, None]
+    return np.stack([np.broadcast_to(np.asarray(b, dtype=float), (n,)),
+                     np.broadcast_to(np.asarray(a, dtype=float), (n,))])[:, None, :]
 
 
 class _Commit:
@@ -181,8 +208,8 @@ class _Commit:
 
     def __init__(self, rule: CommitRule, n: int) -> None:
         self.rule, self.n = rule, n
-        self._explore = np.array([rule.beta, rule.alpha])[:, None, None]
-        self._restart = np.array([rule.beta_restart, rule.alpha_restart])[:, None, None]
+        self._explore = _stacked(rule.beta, rule.alpha, n)
+        self._restart = _stacked(rule.beta_restart, rule.alpha_restart, n)
         self.ba = self._explore
         self.latched = np.zeros(n, dtype=bool)
         self.never = np.ones(n, dtype=bool)  # commit_step < 0
@@ -217,8 +244,9 @@ class _Commit:
                 self.ba = self._restart
             else:
                 if self.ba is self._explore:
-                    self.ba = np.repeat(self._explore, self.n, axis=2)
-                self.ba[:, :, rows] = self._restart
+                    self.ba = np.broadcast_to(self._explore, (2, 1, self.n)).copy()
+                restart = self._restart
+                self.ba[:, :, rows] = restart if restart.shape[2] == 1 else restart[:, :, rows]
             self.latched, self._count = decision, count
             return decision
         decision = np.logical_or(self.latched, above) if rule.mode == "latch" else above.copy()
@@ -260,7 +288,7 @@ def _run_chunk(landscape, method, x0, steps, rec, rows, noise_std, seed, start, 
     restart = method.restart
     need_goodness = rec is not None or rule.mode != "none" or restart == "function"
     share_grad = rule.beta_always_zero  # v_t == theta_t: reuse the gradient at theta_t
-    draw = _noise_draw(seed, start, n, d) if noise_std > 0 else None
+    draw = noise_draw(seed, start, n, d) if noise_std > 0 else None
     evaluator = landscape.evaluator(n)
     good_of = _Goodness(n, d, f_target=landscape.f_target, inv_eta=method.inv_eta_eff,
                         tau=method.tau)
@@ -275,7 +303,8 @@ def _run_chunk(landscape, method, x0, steps, rec, rows, noise_std, seed, start, 
     dead = None  # ~alive once a row has diverged
     diverged_step = np.full(n, -1)
     committed = commit.latched
-    first_restart = np.full(n, -1) if restart is not None else None
+    first_restart = np.full(n, -1)
+    restart_count = np.zeros(n, dtype=np.int64)
     last_f = last_gv = None  # f(theta_{t-1}) and grad f(v_{t-1}), for adaptive restart
     report_every = max(1, min(100, steps // 20))
     reported = 0
@@ -307,8 +336,9 @@ def _run_chunk(landscape, method, x0, steps, rec, rows, noise_std, seed, start, 
             if fired is not None:
                 diff[:, fired] = 0.0  # zero velocity: this step is a plain inner step
                 first_restart[fired & (first_restart < 0)] = t
+                restart_count += fired
                 if rec is not None:
-                    rec.committed[t, rows] = fired
+                    rec.restarted[t, rows] = fired
             last_f = None if f is None else f.copy()
         if share_grad:
             u = vu[1]
@@ -350,8 +380,95 @@ def _run_chunk(landscape, method, x0, steps, rec, rows, noise_std, seed, start, 
         f, g, lam = evaluator.evaluate(x.T)
         record(steps, f, lam, good_of(f, g, lam), committed)
     final = np.ascontiguousarray(x.T)
-    events = commit.commit_step if restart is None else first_restart
-    return final, landscape.f(final), events, diverged_step
+    return (final, landscape.f(final), commit.commit_step, diverged_step, first_restart,
+            restart_count)
+
+
+def _run_chunk_generic(landscape, method, x0, steps, rec, rows, noise_std, seed, start,
+                       progress):
+    """The definition of one step, run as written: `_run_chunk` with the same signature and
+    results, built from the pieces themselves instead of fused buffers.
+
+    Per step t: goodness at theta_t (`goodness.goodness`) -> momenta from the commit rule
+    (`CommitRule.apply`; rows frozen by divergence never count as committed) -> adaptive
+    restart (velocity set to zero) -> query point and step of the inertia wrapper
+    (`inertia.inertia`, prox included) with the gradient at v_t (+ noise) -> divergence
+    freeze. `tests/test_engine.py` holds `_run_chunk` equal to this, bit for bit.
+    """
+    n, d = x0.shape
+    rule, restart = method.rule, method.restart
+    wrapper = inertia(method.optimizer, method.prox)
+    inv_eta, f_target = method.inv_eta_eff, landscape.f_target
+    need_goodness = rec is not None or rule.mode != "none" or restart == "function"
+    draw = noise_draw(seed, start, n, d) if noise_std > 0 else None
+
+    x = np.array(x0, dtype=float)
+    state = wrapper.init(x)
+    latched = np.zeros(n, dtype=bool)
+    alive = np.ones(n, dtype=bool)
+    commit_step, diverged_step = np.full(n, -1), np.full(n, -1)
+    first_restart, restart_count = np.full(n, -1), np.zeros(n, dtype=np.int64)
+    a, b, committed = *rule.apply(np.zeros(n), latched)[:2], latched
+    last_f = last_gv = None
+    report_every = max(1, min(100, steps // 20))
+    reported = 0
+
+    def score(x):
+        f, g, lam = landscape.evaluate(x)
+        grad_sq = g[:, 0] * g[:, 0]
+        for j in range(1, d):
+            grad_sq = grad_sq + g[:, j] * g[:, j]
+        return f, grad_sq, lam, goodness(f, grad_sq, lam, f_target=f_target, inv_eta=inv_eta,
+                                         tau=method.tau)
+
+    def record(t, f, grad_sq, lam, good):
+        rec.x[t, rows], rec.loss[t, rows], rec.grad_norm[t, rows] = x, f, np.sqrt(grad_sq)
+        rec.lam_max[t, rows], rec.goodness[t, rows] = lam, good
+        rec.alpha[t, rows], rec.beta[t, rows] = a[:, 0], b[:, 0]
+        rec.committed[t, rows] = committed
+
+    for t in range(steps):
+        f = None
+        if need_goodness:
+            f, grad_sq, lam, good = score(x)
+            if rule.mode != "none":
+                a, b, decision = rule.apply(good, latched)
+                committed = decision & alive
+                commit_step[committed & (commit_step < 0)] = t
+                if rule.mode == "latch":
+                    latched = committed
+            if rec is not None:
+                record(t, f, grad_sq, lam, good)
+        if restart is not None:
+            velocity = x - state.prev
+            fired = _restart_fired(restart, f, last_f, last_gv, velocity.T)
+            if fired is not None:
+                state = InertiaState(state.inner, np.where(fired[:, None], x, state.prev))
+                first_restart[fired & (first_restart < 0)] = t
+                restart_count += fired
+                if rec is not None:
+                    rec.restarted[t, rows] = fired
+            last_f = f
+        g_v = landscape.grad(wrapper.query(x, state, b))
+        if draw is not None:
+            g_v = g_v + noise_std * draw()
+        if restart == "gradient":
+            last_gv = g_v.T
+        x_new, state = wrapper.update(x, g_v, state, a)
+
+        ok = np.all(np.abs(x_new) <= DIVERGENCE_LIMIT, axis=1)  # False for NaN and inf
+        newly = alive & ~ok
+        diverged_step[newly] = t
+        alive &= ok
+        x = np.where(alive[:, None], x_new, x)
+        if progress is not None and ((t + 1) % report_every == 0 or t + 1 == steps):
+            progress(n * (t + 1 - reported))
+            reported = t + 1
+
+    if rec is not None:
+        f, grad_sq, lam, good = score(x)
+        record(steps, f, grad_sq, lam, good)
+    return x, landscape.f(x), commit_step, diverged_step, first_restart, restart_count
 
 
 def _chunks(n: int, chunk_size: int | None, threads: int, *,
@@ -405,18 +522,20 @@ def simulate(
     steps: int,
     *,
     record: bool = False,
-    noise_std: float = 0.0,
+    noise_std: float | None = None,
     seed: int = 0,
     chunk_size: int | None = None,
     threads: int | None = None,
     processes: int | None = None,
     progress: Callable[[int], None] | None = None,
+    path: str = "fused",
 ) -> Trajectory:
     """Run `method` from every start in `x0 (N, d)` for `steps` steps.
 
     Args:
         record: keep per-step `Records` (memory `~ 8 (T+1) N (d+7)` bytes).
-        noise_std: standard deviation of Gaussian noise added to each gradient query.
+        noise_std: standard deviation of Gaussian noise added to each gradient query
+            (default: the method's `noise_std`).
         seed: seeds the gradient noise (SPEC "Gradient noise").
         chunk_size: at most this many starts per chunk (with gradient noise: a multiple of
             NOISE_BLOCK when N is larger). Default: about DEFAULT_CHUNK starts per chunk on
@@ -428,9 +547,17 @@ def simulate(
             PROCESS_MIN_STARTS starts and N x steps >= PROCESS_MIN_WORK, else 1 (none).
         progress: called with the number of trajectory-steps done since its last call
             (always from the calling thread when processes are used).
+        path: "fused" (preallocated columns-first buffers, the default) or "generic" (the
+            pieces run as written: the definition the fused path is tested against).
 
+    A per-row `method` (hyperparameters as `(N,)` arrays, `Method.row_count == N`) gives
+    each trajectory its own values; row i's numbers equal the same values run alone.
     Results are the same bit for bit whatever the chunking, threads or processes.
     """
+    if path not in PATHS:
+        raise ValueError(f"path must be one of {', '.join(PATHS)}, got {path!r}")
+    if noise_std is None:
+        noise_std = method.noise_std
     x0 = np.asarray(x0, dtype=float)
     if x0.ndim == 1:
         x0 = x0[:, None] if landscape.dim == 1 else x0[None, :]
@@ -441,6 +568,9 @@ def simulate(
         raise ValueError(f"steps must be >= 1, got {steps}")
     if n < 1:
         raise ValueError("x0 holds no starts: need at least one row")
+    if method.row_count is not None and method.row_count != n:
+        raise ValueError(f"the method has per-row values for {method.row_count} "
+                         f"trajectories, x0 holds {n}")
     rec = Records.empty(steps, n, d) if record else None
     if processes is None:
         processes = _default_processes(n, steps, record, noise_std > 0)
@@ -451,16 +581,18 @@ def simulate(
         if not fork_available():
             raise ValueError("processes > 1 needs os.fork on Linux, from the main thread")
         return _simulate_forked(landscape, method, x0, steps, noise_std, seed, chunk_size,
-                                processes, progress)
+                                processes, progress, _CHUNK_RUNNERS[path])
     if threads is None:
         threads = max(1, min(2, usable_cores(), n // THREAD_CHUNK))
     bounds = _chunks(n, chunk_size, threads, aligned=noise_std > 0)
 
+    run_chunk = _CHUNK_RUNNERS[path]
+
     def job(lo_hi):
         lo, hi = lo_hi
         with np.errstate(all="ignore"):  # error state is per thread: set it in the worker
-            return _run_chunk(landscape, method, x0[lo:hi], steps, rec, slice(lo, hi),
-                              noise_std, seed, lo, progress)
+            return run_chunk(landscape, method.rows(slice(lo, hi)), x0[lo:hi], steps, rec,
+                             slice(lo, hi), noise_std, seed, lo, progress)
 
     with np.errstate(all="ignore"):
         if len(bounds) > 1 and threads > 1:
@@ -469,13 +601,16 @@ def simulate(
         else:
             parts = [job(bh) for bh in bounds]
 
-    final, final_loss, commit_step, diverged_step = (
+    final, final_loss, commit_step, diverged_step, restart_step, restart_count = (
         np.concatenate(p) for p in zip(*parts, strict=True))
-    return Trajectory(method.name, steps, x0, final, final_loss, commit_step, diverged_step, rec)
+    if method.restart is None:
+        restart_step = restart_count = None
+    return Trajectory(method.name, steps, x0, final, final_loss, commit_step, diverged_step, rec,
+                      restart_step, restart_count)
 
 
 def _simulate_forked(landscape, method, x0, steps, noise_std, seed, chunk_size, processes,
-                     progress) -> Trajectory:
+                     progress, run_chunk) -> Trajectory:
     """`simulate` over `processes` forked workers, each running its chunks on one thread."""
     n, d = x0.shape
     aligned = noise_std > 0
@@ -485,16 +620,24 @@ def _simulate_forked(landscape, method, x0, steps, noise_std, seed, chunk_size, 
         per_chunk = DEFAULT_CHUNK if n >= processes * DEFAULT_CHUNK else -(-n // processes)
     bounds = _chunks(n, chunk_size, processes, aligned=aligned, per_chunk=per_chunk)
     final, final_loss = shared_empty((n, d)), shared_empty((n,))
-    commit_step, diverged_step = shared_empty((n,), np.int64), shared_empty((n,), np.int64)
+    events = [shared_empty((n,), np.int64) for _ in range(4)]  # commit, diverged, restarts
 
     def work(lo_hi, report):
         lo, hi = lo_hi
         with np.errstate(all="ignore"):
-            part = _run_chunk(landscape, method, x0[lo:hi], steps, None, slice(lo, hi),
-                              noise_std, seed, lo, report)
-        final[lo:hi], final_loss[lo:hi], commit_step[lo:hi], diverged_step[lo:hi] = part
+            part = run_chunk(landscape, method.rows(slice(lo, hi)), x0[lo:hi], steps, None,
+                             slice(lo, hi), noise_std, seed, lo, report)
+        final[lo:hi], final_loss[lo:hi] = part[:2]
+        for out, values in zip(events, part[2:], strict=True):
+            out[lo:hi] = values
 
     run_forked(_balanced(bounds, processes), work, progress)
     # Copies: arrays in shared memory would be written through by any later fork's child.
+    commit_step, diverged_step, restart_step, restart_count = (np.array(e) for e in events)
+    if method.restart is None:
+        restart_step = restart_count = None
     return Trajectory(method.name, steps, x0, np.array(final), np.array(final_loss),
-                      np.array(commit_step), np.array(diverged_step))
+                      commit_step, diverged_step, None, restart_step, restart_count)
+
+
+_CHUNK_RUNNERS = {"fused": _run_chunk, "generic": _run_chunk_generic}

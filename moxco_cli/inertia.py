@@ -9,20 +9,32 @@ The wrapper never looks inside the inner optimizer's state. `a_t`, `b_t` are `(N
 (or scalars) chosen each step by the commit rule; `a = b = 0` is the inner optimizer itself,
 bit for bit; with GD inside, `b = 0` is Polyak's heavy ball and `a = b` is Nesterov.
 
-This is the readable definition, for Python users and as the oracle: `moxco_cli.engine` runs
-the same operations in the same order over preallocated columns-first buffers, and
-`tests/test_engine.py` holds it equal, bit for bit, to the straightforward engine built on
-this wrapper (`benchmarks/reference_engine.py`).
+This is the definition: the engine's generic path (`moxco_cli.engine`, `path="generic"`)
+runs this wrapper as it is; the fused path runs the same operations in the same order over
+preallocated columns-first buffers, and `tests/test_engine.py` holds the two equal, bit for bit.
 """
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from moxco_cli.optim.base import Optimizer
+from moxco_cli.params import momentum
 from moxco_cli.prox import Prox, identity
+
+if TYPE_CHECKING:
+    import numpy as np
+
+# The momenta `+moxco` adds (declared once; see moxco_cli.methods). The exploration defaults
+# depend on the inner optimizer (`InnerSpec.moxco_defaults`); these are GD's.
+PARAMS = (
+    momentum("alpha", 0.9, "exploration momentum of the step origin u (default: the inner "
+             "optimizer's; gd 0.9, adam 0.95, rmsprop 0.9)"),
+    momentum("beta", 0.9, "exploration momentum of the gradient query point v (default: the "
+             "inner optimizer's; gd 0.9, adam 0.5, rmsprop 0.9)"),
+    momentum("restart_alpha", 0.1, "alpha after commit"),
+    momentum("restart_beta", 0.1, "beta after commit"),
+)
 
 
 class InertiaState(NamedTuple):

@@ -19,7 +19,10 @@ METHOD_NAMES = ("gd", "adam", "gd+moxco", "adam+moxco")  # the paper's four: the
 # Baselines, by name (not run unless asked for): the inertia wrapper with fixed settings, with
 # GD inside and momentum = the GD+MoXCo exploration alpha, so that only the rule differs.
 BASELINE_NAMES = ("heavy-ball", "nesterov", "nesterov+restart-fn", "nesterov+restart-grad")
-ALL_METHOD_NAMES = METHOD_NAMES + BASELINE_NAMES
+# Every method name (moxco_cli.methods.method_names(), written out so that this module stays
+# import-free; tests/test_methods.py checks the two agree).
+ALL_METHOD_NAMES = ("gd", "adam", "rmsprop", "gd+moxco", "adam+moxco", "rmsprop+moxco",
+                    *BASELINE_NAMES)
 
 
 class SettingsError(MoxcoError, ValueError):
@@ -94,60 +97,83 @@ class OptimizerSettings:
         return cls(**clean).validate()
 
 
-def parse_methods(text: str) -> tuple[str, ...]:
-    """`"gd,adam+moxco"` -> `("gd", "adam+moxco")`; raises SettingsError for unknown names."""
-    if not text.strip():
-        raise SettingsError("--optimizers", f"choose any of: {', '.join(ALL_METHOD_NAMES)}")
-    return validate_methods(s.strip() for s in text.split(","))
+def _spec_error(option: str, where: str, exc) -> SettingsError:
+    return SettingsError(option, f"{where}: {exc}" if where else str(exc))
 
 
-def validate_methods(names) -> tuple[str, ...]:
-    """Raise SettingsError (`--optimizers`) unless `names` is a non-empty list of known,
-    distinct method names; return them as a tuple."""
+def parse_methods(text: str, option: str = "--optimizers") -> tuple[str, ...]:
+    """`"gd,adam+moxco:lr=0.01"` -> `("gd", "adam+moxco:lr=0.01")` (canonical spec labels);
+    one-line SettingsError naming `option` for unknown names or bad keys."""
+    from moxco_cli.methods import SpecError, split_specs
+
+    if not str(text).strip():
+        raise SettingsError(option, f"choose any of: {', '.join(ALL_METHOD_NAMES)}")
+    try:
+        items = split_specs(text)
+    except SpecError as exc:
+        raise _spec_error(option, "", exc) from None
+    return validate_methods(items, option)
+
+
+def validate_methods(names, option: str = "--optimizers") -> tuple[str, ...]:
+    """Raise SettingsError (`option`) unless `names` is a non-empty list of distinct method
+    specs (plain names or `NAME:key=value,...`); return their canonical labels."""
+    from moxco_cli.methods import SpecError, parse_spec, split_name
+
     names = tuple(names)
     if not names:
-        raise SettingsError("--optimizers", "choose at least one optimizer")
+        raise SettingsError(option, "choose at least one optimizer")
+    labels = []
     for name in names:
-        if name not in ALL_METHOD_NAMES:
-            raise SettingsError("--optimizers", f"unknown optimizer {name!r}; choose any of: "
-                                f"{', '.join(ALL_METHOD_NAMES)}")
-    if len(set(names)) != len(names):
-        raise SettingsError("--optimizers", f"lists an optimizer twice: {','.join(names)}")
-    return names
+        if not isinstance(name, str):
+            raise SettingsError(option, f"expects method names, got {name!r}")
+        try:
+            split_name(name.partition(":")[0].strip())
+        except SpecError:
+            raise SettingsError(option, f"unknown optimizer {name.partition(':')[0]!r}; "
+                                f"choose any of: {', '.join(ALL_METHOD_NAMES)}") from None
+        try:
+            labels.append(parse_spec(name).label)
+        except SpecError as exc:
+            raise _spec_error(option, name, exc) from None
+    if len(set(labels)) != len(labels):
+        raise SettingsError(option, f"lists an optimizer twice: {','.join(labels)}")
+    return tuple(labels)
 
 
-def build_method(name: str, settings: OptimizerSettings):
-    """The engine `Method` named `name` (one of ALL_METHOD_NAMES) under `settings`.
+def shorthand_values(settings: OptimizerSettings, name: str) -> dict:
+    """The values the shorthand options (`--lr`, `--gd-moxco`, ...) give method `name`'s keys;
+    keys a method does not declare are ignored by `methods.resolve`."""
+    values = {
+        "lr": settings.lr, "tau": settings.tau, "threshold": settings.threshold,
+        "commit": settings.commit, "prox": settings.prox, "prox_weight": settings.prox_weight,
+        "noise_std": settings.noise_std, "restart_alpha": settings.restart[0],
+        "restart_beta": settings.restart[1],
+    }
+    if name in BASELINE_NAMES:  # GD inside, momentum = the GD+MoXCo exploration alpha
+        values["alpha"] = settings.gd_moxco[0]
+    elif name in ("gd+moxco", "adam+moxco"):
+        values["alpha"], values["beta"] = (settings.gd_moxco if name == "gd+moxco"
+                                           else settings.adam_moxco)
+    return values
 
-    - `gd`, `adam`: the inner optimizer alone (alpha = beta = 0).
-    - `gd+moxco`, `adam+moxco`: inertia with the exploration momenta and the commit rule.
+
+def build_method(name, settings: OptimizerSettings):
+    """The engine `Method` of spec `name` (a name of ALL_METHOD_NAMES or any method spec,
+    e.g. `"adam+moxco:lr=0.01"`) with unset keys from `settings`.
+
+    - `gd`, `adam`, `rmsprop`: the inner optimizer alone (alpha = beta = 0).
+    - `X+moxco`: inertia with the exploration momenta and the commit rule.
     - `heavy-ball` (beta = 0) and `nesterov` (beta = alpha): GD inside, alpha = the `gd_moxco`
-      alpha, never committing.
+      alpha unless set, never committing.
     - `nesterov+restart-fn` / `-grad`: that Nesterov with O'Donoghue & Candes' adaptive
       restart (velocity reset when f rises / when the gradient points along the last step).
     """
-    from moxco_cli.engine import Method
-    from moxco_cli.goodness import CommitRule
-    from moxco_cli.optim import adam, gd
-    from moxco_cli.prox import make_prox
+    from moxco_cli import methods
 
-    if name not in ALL_METHOD_NAMES:
-        raise SettingsError("--optimizers", f"unknown optimizer {name!r}")
-    prox = make_prox(settings.prox, settings.prox_weight, settings.lr)
-    restart = settings.restart
-
-    def rule(mode, alpha, beta):
-        return CommitRule(mode, settings.threshold, alpha, beta, *restart)
-
-    if name in BASELINE_NAMES:
-        momentum = settings.gd_moxco[0]
-        beta = 0.0 if name == "heavy-ball" else momentum
-        scheme = {"nesterov+restart-fn": "function", "nesterov+restart-grad": "gradient"}
-        return Method(name, gd(settings.lr), rule("none", momentum, beta), settings.tau, prox,
-                      restart=scheme.get(name))
-    inner_name, _, wrapper = name.partition("+")
-    inner = {"gd": gd, "adam": adam}[inner_name](settings.lr)
-    if wrapper == "moxco":
-        alpha, beta = settings.gd_moxco if inner_name == "gd" else settings.adam_moxco
-        return Method(name, inner, rule(settings.commit, alpha, beta), settings.tau, prox)
-    return Method(name, inner, rule("none", 0.0, 0.0), settings.tau, prox)
+    spec = name if isinstance(name, methods.MethodSpec) else None
+    try:
+        spec = spec or methods.parse_spec(name)
+        return methods.build(spec, shorthand_values(settings, spec.name))
+    except methods.SpecError as exc:
+        raise _spec_error("--optimizers", str(name), exc) from None

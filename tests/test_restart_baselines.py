@@ -21,8 +21,10 @@ def test_adaptive_restart_matches_a_hand_traced_quadratic(name):
     quad = landscapes.get("quadratic", a=1.0)
     tr = simulate(quad, build_method(name, SETTINGS), np.array([[1.0]]), 5, record=True)
     np.testing.assert_allclose(tr.records.x[:, 0, 0], HAND_TRACE, rtol=1e-13, atol=1e-16)
-    assert tr.commit_step[0] == 3  # the first restart
-    np.testing.assert_array_equal(tr.records.committed[:5, 0], [False, False, False, True, False])
+    # restarts are their own record, never the commit columns
+    assert tr.restart_step[0] == 3 and tr.restart_count[0] == 1  # the first (only) restart
+    np.testing.assert_array_equal(tr.records.restarted[:5, 0], [False, False, False, True, False])
+    assert tr.commit_step[0] == -1 and not tr.records.committed.any()
 
 
 def test_nesterov_without_restart_overshoots_where_restart_resets():
@@ -52,6 +54,8 @@ def test_restart_runs_are_batch_invariant():
             alone = simulate(beale, build_method(name, OptimizerSettings()), starts[i:i + 1], 200)
             np.testing.assert_array_equal(together.final[i], alone.final[0])
             assert together.commit_step[i] == alone.commit_step[0]
+            assert together.restart_step[i] == alone.restart_step[0]
+            assert together.restart_count[i] == alone.restart_count[0]
 
 
 def test_baselines_are_accepted_by_the_commands(tmp_path):

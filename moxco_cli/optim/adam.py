@@ -9,11 +9,13 @@ The bias correction uses the step count `t + 1` (shared by the batch), never a p
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-import numpy as np
+from moxco_cli.optim.base import InnerSpec, Optimizer, learning_rate
+from moxco_cli.params import Param
 
-from moxco_cli.optim.base import Optimizer
+if TYPE_CHECKING:
+    import numpy as np
 
 
 class AdamState(NamedTuple):
@@ -22,10 +24,19 @@ class AdamState(NamedTuple):
     s: np.ndarray  # (N, d) second-moment estimate
 
 
-def adam(lr: float, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8) -> Optimizer:
-    """Adam with nominal learning rate `lr > 0` and SPEC's defaults for `b1, b2, eps`."""
-    if not lr > 0:
-        raise ValueError(f"lr must be > 0, got {lr!r}")
+PARAMS = (
+    Param("b1", 0.9, "decay of Adam's first-moment average", lo=0.0, hi=1.0, hi_open=True),
+    Param("b2", 0.999, "decay of Adam's second-moment average", lo=0.0, hi=1.0, hi_open=True),
+    Param("eps", 1e-8, "added to Adam's denominator", lo=0.0, lo_open=True),
+)
+
+
+def adam(lr, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8) -> Optimizer:
+    """Adam with nominal learning rate `lr > 0` (a float, or one rate per row `(N,)`) and the
+    defaults of `PARAMS` for `b1, b2, eps` (scalars: the bias corrections are shared)."""
+    import numpy as np
+
+    lr = learning_rate(lr)
     if not (0 <= b1 < 1 and 0 <= b2 < 1 and eps > 0):
         raise ValueError(f"need 0 <= b1, b2 < 1 and eps > 0, got {b1}, {b2}, {eps}")
 
@@ -52,4 +63,7 @@ def adam(lr: float, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8) -> Op
         step /= den
         return step, AdamState(t, m, s)
 
-    return Optimizer(init, update, float(lr))
+    return Optimizer(init, update, lr)
+
+
+SPEC = InnerSpec("adam", adam, PARAMS, moxco_defaults=(0.95, 0.5), doc="Adam (Kingma & Ba)")

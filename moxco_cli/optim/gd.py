@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-import numpy as np
+from moxco_cli.optim.base import InnerSpec, Optimizer, learning_rate
 
-from moxco_cli.optim.base import Optimizer
+if TYPE_CHECKING:
+    import numpy as np
 
 
 class GDState(NamedTuple):
     count: int
 
 
-def gd(lr: float) -> Optimizer:
-    """Plain gradient descent with learning rate `lr > 0` (units of theta per unit gradient)."""
-    if not lr > 0:
-        raise ValueError(f"lr must be > 0, got {lr!r}")
+def gd(lr) -> Optimizer:
+    """Plain gradient descent with learning rate `lr > 0` (units of theta per unit gradient);
+    `lr` may be one rate per row, `(N,)` or `(N, 1)`."""
+    lr = learning_rate(lr)
 
     def init(theta: np.ndarray) -> GDState:
         return GDState(count=0)
@@ -24,4 +25,7 @@ def gd(lr: float) -> Optimizer:
     def update(grad: np.ndarray, state: GDState) -> tuple[np.ndarray, GDState]:
         return lr * grad, GDState(state.count + 1)
 
-    return Optimizer(init, update, float(lr))
+    return Optimizer(init, update, lr)
+
+
+SPEC = InnerSpec("gd", gd, (), moxco_defaults=(0.9, 0.9), doc="gradient descent")

@@ -1,0 +1,35 @@
+"""Gradient noise (the paper's stochastic setting): `g_t + noise_std * N(0, I)`.
+
+Noise comes from one generator per block of `NOISE_BLOCK` starts,
+`numpy.random.default_rng([seed, block_index])`, so a start's noise does not depend on how
+the batch is chunked or which process runs it. Goodness always uses the noise-free values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from moxco_cli.params import Param
+
+if TYPE_CHECKING:
+    import numpy as np
+
+NOISE_BLOCK = 4096
+
+PARAMS = (
+    Param("noise_std", 0.0, "std of Gaussian noise added to every gradient query", lo=0.0),
+)
+
+
+def noise_draw(seed: int, start: int, n: int, d: int) -> Callable[[], np.ndarray]:
+    """Per-step noise `(n, d)` for starts [start, start+n), `start` a multiple of NOISE_BLOCK."""
+    import numpy as np
+
+    blocks = range(start // NOISE_BLOCK, -(-(start + n) // NOISE_BLOCK))
+    rngs = [np.random.default_rng([seed, b]) for b in blocks]
+    sizes = [min(NOISE_BLOCK, start + n - b * NOISE_BLOCK) for b in blocks]
+    if len(rngs) == 1:
+        return lambda: rngs[0].standard_normal((n, d))
+    pairs = list(zip(rngs, sizes, strict=True))
+    return lambda: np.concatenate([r.standard_normal((s, d)) for r, s in pairs])
