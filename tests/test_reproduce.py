@@ -48,3 +48,87 @@ def test_two_runs_give_byte_identical_csvs_and_pngs(two_runs):
             assert path.read_bytes() == (b / path.name).read_bytes(), path.name
     assert (two_runs[0] / "REPRODUCTION.md").read_text() == \
         (two_runs[1] / "REPRODUCTION.md").read_text()
+
+
+# ---- `moxco rerun` of a reproduce config (results/figures/config.json has no 'options') ----
+
+
+def test_rerun_of_a_reproduce_config_writes_the_same_files_into_a_new_folder(two_runs, tmp_path):
+    source = two_runs[0]
+    again = tmp_path / "again"
+    result = runner.invoke(app, ["rerun", str(source / "figures" / "config.json"),
+                                 "--out", str(again)])
+    assert result.exit_code == 0, result.output
+    assert (again / "REPRODUCTION.md").read_text() == (source / "REPRODUCTION.md").read_text()
+    assert sorted(p.name for p in (again / "figures").iterdir()) == \
+        sorted(p.name for p in (source / "figures").iterdir())
+    for path in sorted((source / "figures").iterdir()):
+        assert path.read_bytes() == (again / "figures" / path.name).read_bytes(), path.name
+    # the copy of the config at the top makes it a moxco results folder: rerun-able, --force-able
+    assert (again / "config.json").read_bytes() == (source / "figures" / "config.json").read_bytes()
+    from moxco_cli.report import is_results_folder
+
+    assert is_results_folder(again) and not is_results_folder(source)
+
+
+def test_rerun_of_a_reproduce_config_keeps_the_out_and_force_rules(two_runs, tmp_path):
+    config = str(two_runs[0] / "figures" / "config.json")
+    before = {p.name: p.read_bytes() for p in (two_runs[0] / "figures").iterdir()}
+    taken = tmp_path / "taken"
+    taken.mkdir()
+    (taken / "notes.txt").write_text("mine")
+    cases = [
+        (["--out", str(taken)], "already exists; pass --force"),
+        (["--out", str(taken), "--force"], "is not a moxco results folder"),
+        (["--out", str(two_runs[0]), "--force"], "is not a moxco results folder"),
+        (["--out", str(two_runs[0] / "figures"), "--force"], "holds CONFIG itself"),
+        (["--force"], "--force: only applies together with --out DIR"),
+    ]
+    for args, words in cases:
+        result = runner.invoke(app, ["rerun", config, *args])
+        assert result.exit_code == 2, (args, result.output)
+        assert words in result.output, (args, result.output)
+    assert (taken / "notes.txt").read_text() == "mine"
+    assert {p.name: p.read_bytes() for p in (two_runs[0] / "figures").iterdir()} == before
+
+
+def test_rerun_accepts_the_committed_reproduce_config_into_the_default_folder(tmp_path,
+                                                                              monkeypatch):
+    import json
+    from pathlib import Path
+
+    committed = Path(__file__).resolve().parents[1] / "results" / "figures" / "config.json"
+    doc = json.loads(committed.read_text())
+    assert doc["command"] == "reproduce" and "options" not in doc
+    doc["steps"] = ["theorem1"]  # the committed config, cut to its quickest step
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(doc))
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["rerun", str(config)])
+    assert result.exit_code == 0, result.output
+    (folder,) = (tmp_path / "results" / "runs").iterdir()
+    assert folder.name.startswith("reproduce-paper-")
+    assert json.loads((folder / "config.json").read_text()) == doc
+    assert {"theorem1.csv", "theorem1.png", "config.json"} <= \
+        {p.name for p in (folder / "figures").iterdir()}
+    assert "Theorem 1" in (folder / "REPRODUCTION.md").read_text()
+
+
+@pytest.mark.parametrize(("change", "words"), [
+    ({"quick": "yes"}, "'quick' must be true or false"),
+    ({"steps": ["fig9"]}, "'steps' must be a list of reproduce steps"),
+    ({"steps": []}, "'steps' must be a list of reproduce steps"),
+    ({"sizes": {"fig2_small": 7}}, "cannot be re-run exactly"),
+])
+def test_rerun_refuses_a_reproduce_config_it_cannot_run_exactly(tmp_path, change, words):
+    import json
+
+    doc = {"command": "reproduce", "quick": True, "steps": ["theorem1"]}
+    from moxco_cli.experiments.reproduce import QUICK
+
+    doc = {**doc, "sizes": QUICK, **change}
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(doc))
+    result = runner.invoke(app, ["rerun", str(config), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2 and words in result.output, result.output
+    assert not (tmp_path / "o").exists()

@@ -3,6 +3,14 @@
 The options in config.json go through the same validation as the command-line options
 (the command module's `config_from_options`), so a hand-edited invalid value gets the same
 one-line message as the flag would.
+
+`moxco reproduce` writes a different config.json (into its figures/ folder: `quick`, `sizes`,
+`steps`, no `options`). Re-running one regenerates the same steps into a new results folder,
+`--out` or `results/runs/reproduce-paper-<time>`, under the same `--out`/`--force` rules as
+every other command (never in place: `moxco reproduce` itself is what regenerates
+`results/figures/`). The folder gets `figures/` and `REPRODUCTION.md`, the layout `moxco
+reproduce --out` writes, plus a copy of the config at its top so that it is a moxco results
+folder (rerun-able, replaceable with `--force`).
 """
 
 from __future__ import annotations
@@ -16,12 +24,15 @@ import typer
 
 from moxco_cli.errors import MoxcoError
 
-EPILOG = ("Example:\n\n  moxco rerun results/runs/run-beale-20261128-101500/config.json "
-          "--out results/runs/again")
+EPILOG = ("Examples:\n\n"
+          "  moxco rerun results/runs/run-beale-20261128-101500/config.json "
+          "--out results/runs/again\n\n"
+          "  moxco rerun results/figures/config.json --out /tmp/repro   "
+          "# a `moxco reproduce` config")
 
 
 def rerun(
-    config: Annotated[Path, typer.Argument(help="A config.json written by any moxco command.")],
+    config: Annotated[Path, typer.Argument(help="A config.json written by any moxco command (`moxco reproduce` too).")],
     out: Annotated[Path | None, typer.Option("--out", help="Results folder. Default: results/runs/<command>-<landscape>-<time>.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace the --out folder if it exists.")] = False,
 ) -> None:
@@ -35,6 +46,9 @@ def rerun(
         raise MoxcoError(f"CONFIG: no such file: {config}") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise MoxcoError(f"CONFIG: {config} is not a readable JSON file ({exc})") from None
+    if isinstance(doc, dict) and doc.get("command") == "reproduce" and "options" not in doc:
+        _rerun_reproduce(config, doc, out, force)
+        return
     if not isinstance(doc, dict) or not isinstance(doc.get("options"), dict):
         raise MoxcoError(f"CONFIG: {config} has no 'options' object; is it a moxco config.json?")
     command = doc.get("command")
@@ -52,6 +66,70 @@ def _command_module(command):
     if module is None or not hasattr(module, "config_from_options"):
         raise MoxcoError(f"CONFIG: command {command!r} cannot be re-run")
     return module
+
+
+def _reproduce_steps(config: Path, doc: dict) -> tuple[bool, tuple[str, ...]]:
+    """`(quick, steps)` of a reproduce config, refused unless this version runs exactly it."""
+    from moxco_cli.experiments.reproduce import FULL, QUICK, STEPS
+
+    quick, steps = doc.get("quick"), doc.get("steps")
+    if not isinstance(quick, bool):
+        raise MoxcoError(f"CONFIG: {config}: 'quick' must be true or false, got {quick!r}")
+    known = [s.name for s in STEPS]
+    if (not isinstance(steps, list) or not steps
+            or not all(isinstance(s, str) and s in known for s in steps)):
+        raise MoxcoError(f"CONFIG: {config}: 'steps' must be a list of reproduce steps "
+                         f"({', '.join(known)}), got {steps!r}")
+    sizes = QUICK if quick else FULL
+    if doc.get("sizes") != sizes:
+        raise MoxcoError(f"CONFIG: {config}: 'sizes' {doc.get('sizes')!r} are not this "
+                         f"version's {'quick' if quick else 'full'} sizes {sizes!r}; "
+                         "they cannot be re-run exactly")
+    return quick, tuple(s for s in known if s in steps)
+
+
+class _Subfolder:
+    """The part of a ResultsFolder under `prefix/`: what the reproduce pipeline writes into."""
+
+    def __init__(self, folder, prefix: str) -> None:
+        self._folder, self._prefix = folder, prefix
+
+    def __getattr__(self, name: str):
+        method = getattr(self._folder, name)
+        if not name.startswith("write_"):
+            raise AttributeError(name)
+        return lambda file, *args, **kwargs: method(f"{self._prefix}/{file}", *args, **kwargs)
+
+
+def _rerun_reproduce(config: Path, doc: dict, out: Path | None, force: bool) -> None:
+    import sys
+    import time
+
+    from moxco_cli.commands.common import results_folder
+    from moxco_cli.experiments.reproduce import reproduce as run_pipeline
+
+    quick, steps = _reproduce_steps(config, doc)
+    if out is not None and out.resolve() == config.resolve().parent:
+        raise MoxcoError(f"--out: {out} holds CONFIG itself; rerun writes a new folder "
+                         "(`moxco reproduce --out` regenerates figures in place)")
+    folder = results_folder(out, force, "reproduce", "paper")
+    folder.check()  # refuse before computing anything
+    started = time.perf_counter()
+
+    def progress(description: str, k: int, total: int) -> None:
+        print(f"[{k + 1}/{total}] {description} ({time.perf_counter() - started:.0f} s)",
+              file=sys.stderr, flush=True)
+
+    from moxco_cli.experiments.report_md import write_report
+
+    with folder:
+        run_pipeline(_Subfolder(folder, "figures"), quick=quick, progress=progress, only=steps)
+        written = folder.tmp / "figures" / "config.json"
+        folder.write_bytes("config.json", written.read_bytes())
+        write_report(folder.tmp / "figures", folder.tmp / "REPRODUCTION.md")
+    print(f"Figures: {folder.path / 'figures'}\nReport: {folder.path / 'REPRODUCTION.md'}")
+    print(f"Results: {folder.path}")
+    print(f"Done in {time.perf_counter() - started:.0f} s", file=sys.stderr)
 
 
 def register(app: typer.Typer) -> None:
