@@ -41,8 +41,11 @@ def summary_frame(trajs: dict[str, Trajectory], landscape: Landscape, tol: float
                   start_ids: np.ndarray | None = None) -> pd.DataFrame:
     """One row per (optimizer, start): SPEC summary columns plus the nearest-minimum distance.
 
-    Label columns (optimizer, outcome, nearest_minimum) are Categoricals."""
+    Label columns (optimizer, outcome, nearest_minimum) are Categoricals. With an adaptive-
+    restart baseline among `trajs`, `restart_step` and `restart_count` follow `commit_step`
+    (-1 and 0 for methods without restart): restarts are not commits."""
     frames = []
+    restarts = any(tr.restart_step is not None for tr in trajs.values())
     for name, tr in trajs.items():
         n = len(tr.final)
         outcome, nearest, dist = classify(landscape, tr.final, tr.diverged, tol)
@@ -54,6 +57,8 @@ def summary_frame(trajs: dict[str, Trajectory], landscape: Landscape, tol: float
             "final_loss": tr.final_loss,
             "outcome": labels(outcome),
             "commit_step": tr.commit_step,
+            **({"restart_step": _or(tr.restart_step, -1, n),
+                "restart_count": _or(tr.restart_count, 0, n)} if restarts else {}),
             "diverged_step": tr.diverged_step,
             "nearest_minimum": labels(nearest),
             "distance_to_nearest": dist,
@@ -65,9 +70,15 @@ def summary_frame(trajs: dict[str, Trajectory], landscape: Landscape, tol: float
     return frame
 
 
+def _or(values: np.ndarray | None, fill: int, n: int) -> np.ndarray:
+    return np.full(n, fill) if values is None else values
+
+
 def trajectories_frame(trajs: dict[str, Trajectory]) -> pd.DataFrame:
-    """Per-step long table (SPEC columns) from recorded trajectories."""
+    """Per-step long table (SPEC columns) from recorded trajectories; with an adaptive-restart
+    baseline among them, a `restarted` column marks the steps whose velocity was reset."""
     frames = []
+    restarts = any(tr.restart_step is not None for tr in trajs.values())
     for name, tr in trajs.items():
         rec = tr.records
         if rec is None:
@@ -86,5 +97,6 @@ def trajectories_frame(trajs: dict[str, Trajectory]) -> pd.DataFrame:
             "alpha": rec.alpha.ravel(),
             "beta": rec.beta.ravel(),
             "committed": rec.committed.ravel(),
+            **({"restarted": rec.restarted.ravel()} if restarts else {}),
         }))
     return pd.concat(frames, ignore_index=True)
