@@ -54,7 +54,7 @@ def test_interrupted_sweep_keeps_its_cells_and_resumes_to_the_same_bytes(small_s
 
     out, _ = small_sweep
     target = tmp_path / "cut"
-    real, calls = sweep_module.run_task, []
+    real, calls = sweep_module.run_job, []
 
     def interrupted_after_two(*args, **kwargs):
         calls.append(1)
@@ -62,7 +62,8 @@ def test_interrupted_sweep_keeps_its_cells_and_resumes_to_the_same_bytes(small_s
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(sweep_module, "run_task", interrupted_after_two)
+    monkeypatch.setattr(sweep_module, "ROWS_PER_JOB", 1)  # one task per engine call
+    monkeypatch.setattr(sweep_module, "run_job", interrupted_after_two)
     result = invoke("sweep", *SMALL, "--out", target)
     assert result.exit_code == 130
     work = tmp_path / "cut.incomplete"
@@ -76,7 +77,7 @@ def test_interrupted_sweep_keeps_its_cells_and_resumes_to_the_same_bytes(small_s
     # resuming takes the options from the folder; giving others is refused
     mixed = invoke("sweep", "--resume", work, "--grid", "alpha=0.1")
     assert mixed.exit_code == 2 and "drop --grid" in mixed.output
-    monkeypatch.setattr(sweep_module, "run_task", real)
+    monkeypatch.setattr(sweep_module, "run_job", real)
     calls.clear()
     resumed = invoke("sweep", "--resume", work)
     assert resumed.exit_code == 0, resumed.output

@@ -33,24 +33,34 @@ import json
 import math
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from landscapes.base import Landscape
+from moxco_cli import methods as method_specs
 from moxco_cli import stats
 from moxco_cli.engine import simulate
 from moxco_cli.experiments.run import build_landscape, validate_steps, validate_tol
 from moxco_cli.experiments.tables import default_tol
 from moxco_cli.goodness import inv_eta_eff
+from moxco_cli.params import Param, SpecError
 from moxco_cli.ranges import parse_values
-from moxco_cli.settings import METHOD_NAMES, OptimizerSettings, SettingsError, build_method
+from moxco_cli.settings import (
+    ALL_METHOD_NAMES,
+    OptimizerSettings,
+    SettingsError,
+    shorthand_values,
+)
 from moxco_cli.starts import grid_starts, start_box, uniform_starts
 
 AXES = ("alpha", "beta", "lr", "threshold", "tau", "alpha_restart", "beta_restart")
-MOMENTUM_AXES = ("alpha", "beta", "alpha_restart", "beta_restart")
+# sweep.csv's fixed columns are AXES; their method keys (moxco_cli.methods) where the names
+# differ. Any other numeric key of the method may be swept too; it gets a column after AXES.
+COLUMN_KEYS = {"alpha_restart": "restart_alpha", "beta_restart": "restart_beta"}
+KEY_COLUMNS = {v: k for k, v in COLUMN_KEYS.items()}
 METRICS = ("success", "escape", "final-loss")
 CONFIDENCE = 0.95
 MAX_AXIS_VALUES = 1000
@@ -79,7 +89,19 @@ class Axis:
     values: tuple[float, ...]
 
 
+def axis_params() -> dict[str, Param]:
+    """Every sweepable axis name (the numeric keys of every method, under their sweep.csv
+    column names) -> its declaration, for parsing before the method is known."""
+    out = {}
+    for name in method_specs.method_names():
+        for p in method_specs.params_of(name):
+            if p.kind != "choice":
+                out.setdefault(KEY_COLUMNS.get(p.name, p.name), p)
+    return {**{a: out[a] for a in AXES}, **{k: v for k, v in out.items() if k not in AXES}}
+
+
 def _check_values(name: str, values: tuple[float, ...], spec: str) -> None:
+    """Each value in the declared range of key `name` (one-line SettingsError otherwise)."""
     def bad(why: str):
         return SettingsError("--grid", f"{name}: {why} (in {spec!r})")
 
@@ -89,15 +111,12 @@ def _check_values(name: str, values: tuple[float, ...], spec: str) -> None:
         raise bad(f"at most {MAX_AXIS_VALUES} values per axis, got {len(values)}")
     if len(set(values)) != len(values):
         raise bad("lists a value twice")
+    param = axis_params()[name]
     for v in values:
         if not math.isfinite(v):
             raise bad(f"values must be finite, got {v!r}")
-        if name in MOMENTUM_AXES and not 0 <= v < 1:
-            raise bad(f"values must be in [0, 1), got {v!r}")
-        if name == "threshold" and not 0 < v < 1:
-            raise bad(f"values must be in (0, 1), got {v!r}")
-        if name in ("lr", "tau") and not v > 0:
-            raise bad(f"values must be > 0, got {v!r}")
+        if not param.contains(v) or (param.kind == "int" and not float(v).is_integer()):
+            raise bad(f"values must be {param.describe_range()}, got {v!r}")
 
 
 def parse_grid(spec: str) -> Axis:
@@ -109,10 +128,12 @@ def parse_grid(spec: str) -> Axis:
     text = str(spec).strip()
     name, eq, rhs = text.partition("=")
     name = name.strip().replace("-", "_")
+    name = KEY_COLUMNS.get(name, name)  # restart_alpha is the alpha_restart column
     if not eq or not name:
         raise SettingsError("--grid", f"expects NAME=LO:HI:COUNT or NAME=V1,V2,..., got {spec!r}")
-    if name not in AXES:
-        raise SettingsError("--grid", f"unknown axis {name!r}; choose from: {', '.join(AXES)}")
+    if name not in axis_params():
+        raise SettingsError("--grid", f"unknown axis {name!r}; choose from: "
+                            f"{', '.join(axis_params())}")
     values = parse_values(rhs, "--grid", name=name, max_count=MAX_AXIS_VALUES,
                           digits=SIGNIFICANT_DIGITS, ascending=True)
     _check_values(name, values, text)
@@ -148,17 +169,38 @@ def make_starts(land: Landscape, spec: str, seed: int) -> np.ndarray:
 
 # ----------------------------------------------------------------------------- config
 
-def _inner(optimizer: str) -> str:
-    return optimizer.partition("+")[0]
+def _method_spec(text: str) -> method_specs.MethodSpec:
+    """`--optimizer`'s method spec (`adam+moxco`, `nesterov:lr=0.002`, ...)."""
+    if not isinstance(text, str):
+        raise SettingsError("--optimizer", f"expects a method spec, got {text!r}")
+    try:
+        method_specs.split_name(text.partition(":")[0].strip())
+    except SpecError:
+        raise SettingsError("--optimizer", f"unknown optimizer {text.partition(':')[0]!r}; "
+                            f"choose one of: {', '.join(ALL_METHOD_NAMES)}") from None
+    try:
+        return method_specs.parse_spec(text)
+    except SpecError as exc:
+        raise SettingsError("--optimizer", f"{text}: {exc}") from None
+
+
+def _inner_spec(spec: method_specs.MethodSpec) -> method_specs.MethodSpec:
+    """The plain inner optimizer of `spec` with the spec's keys that it declares: the baseline
+    every cell is compared with (`adam+moxco:b1=0.8` -> `adam:b1=0.8`; baselines -> `gd`)."""
+    inner, _ = method_specs.split_name(spec.name)
+    own = {p.name for p in method_specs.params_of(inner)}
+    return method_specs.MethodSpec(inner, tuple((k, v) for k, v in spec.keys if k in own))
 
 
 @dataclass(frozen=True)
 class SweepConfig:
     """Everything `moxco sweep` needs; `to_options()` is what config.json stores.
 
-    `settings` gives every value that is not swept; a swept axis overrides it in each cell
-    (`alpha`, `beta` are the exploration momenta of `optimizer`, i.e. `settings.gd_moxco` or
-    `settings.adam_moxco`; `alpha_restart`, `beta_restart` are `settings.restart`).
+    `optimizer` is a method spec (`adam+moxco`, `rmsprop+moxco:rho=0.8`, `nesterov`). Its
+    own keys, then `settings` (the shorthand options), then the declared defaults give every
+    value that is not swept; a swept axis overrides it in each cell (`alpha`, `beta` are the
+    exploration momenta of `optimizer`, e.g. `settings.gd_moxco` for gd+moxco, or a
+    baseline's momentum; `alpha_restart`, `beta_restart` are `settings.restart`).
     """
 
     landscape: str = "beale"
@@ -175,22 +217,38 @@ class SweepConfig:
     def build_landscape(self) -> Landscape:
         return build_landscape(self.landscape, self.landscape_params)
 
+    @property
+    def method_spec(self) -> method_specs.MethodSpec:
+        return _method_spec(self.optimizer)
+
+    @property
+    def baseline(self) -> str:
+        """The plain inner optimizer every cell is compared with (its spec label)."""
+        return _inner_spec(self.method_spec).label
+
     def validate(self) -> SweepConfig:
         land = self.build_landscape()
-        if self.optimizer not in METHOD_NAMES:
-            raise SettingsError("--optimizer", f"unknown optimizer {self.optimizer!r}; choose "
-                                f"one of: {', '.join(METHOD_NAMES)}")
+        spec = self.method_spec
         if not self.grid:
             raise SettingsError("--grid", "give at least one axis to sweep, e.g. "
                                 "--grid alpha=0:0.99:12")
         names = [a.name for a in self.grid]
+        keys = {p.name for p in method_specs.params_of(spec.name) if p.kind != "choice"}
         for k, name in enumerate(names):
             if name in names[:k]:
                 raise SettingsError("--grid", f"axis {name!r} is given twice")
+            if name not in axis_params():
+                raise SettingsError("--grid", f"unknown axis {name!r}; choose from: "
+                                    f"{', '.join(axis_params())}")
             _check_values(name, tuple(self.grid[k].values), name)
-            if "+" not in self.optimizer and name != "lr":
-                raise SettingsError("--grid", f"{name} has no effect on plain {self.optimizer}; "
-                                    f"sweep lr only, or use {self.optimizer}+moxco")
+            if COLUMN_KEYS.get(name, name) not in keys:
+                wrapped = {p.name for p in method_specs.params_of(spec.name + "+moxco")} if (
+                    "+" not in spec.name and spec.name not in method_specs.BASELINES) else set()
+                if COLUMN_KEYS.get(name, name) in wrapped:
+                    raise SettingsError("--grid", f"{name} has no effect on plain {spec.name}; "
+                                        f"sweep lr only, or use {spec.name}+moxco")
+                raise SettingsError("--grid", f"{name} has no effect on {spec.name}; its keys: "
+                                    f"{', '.join(sorted(KEY_COLUMNS.get(k, k) for k in keys))}")
         cells = math.prod(len(a.values) for a in self.grid)
         if cells > MAX_CELLS:
             raise SettingsError("--grid", f"{cells} cells; at most {MAX_CELLS}")
@@ -230,19 +288,39 @@ class SweepConfig:
     def axis_names(self) -> tuple[str, ...]:
         return tuple(a.name for a in self.grid)
 
+    def method_values(self) -> dict:
+        """Every key of the swept method before any axis is applied."""
+        spec = self.method_spec
+        return method_specs.resolve(spec, shorthand_values(self.settings, spec.name))
+
     def cells(self) -> list[dict[str, float]]:
-        """Every cell's full hyperparameters (all of AXES), in grid order."""
-        fixed = fixed_values(self.optimizer, self.settings)
+        """Every cell's sweep.csv hyperparameters (all of AXES, then any other swept key), in
+        grid order."""
+        base = self.method_values()
+        extra = [n for n in self.axis_names if n not in AXES]
         out = []
         for combo in itertools.product(*(a.values for a in self.grid)):
-            values = dict(fixed)
-            values.update(zip(self.axis_names, combo, strict=True))
-            out.append(values)
+            values = {**base, **{COLUMN_KEYS.get(n, n): v
+                                 for n, v in zip(self.axis_names, combo, strict=True)}}
+            row = axes_columns(self.method_spec.name, values, self.settings)
+            row.update({n: values[n] for n in extra})
+            out.append(row)
         return out
 
-    def baseline_lrs(self) -> list[float]:
-        """Distinct learning rates in grid order: one plain-optimizer run each."""
-        return list(dict.fromkeys(c["lr"] for c in self.cells()))
+    def baseline_rows(self) -> list[dict[str, float]]:
+        """The distinct plain-optimizer runs in grid order (one per distinct value of the
+        inner optimizer's keys among the cells: lr, and e.g. b1 when swept)."""
+        inner = _inner_spec(self.method_spec)
+        own = [KEY_COLUMNS.get(p.name, p.name) for p in method_specs.params_of(inner.name)]
+        swept = [n for n in self.axis_names if n in own and n not in AXES]
+        inner_base = method_specs.resolve(inner, shorthand_values(self.settings, inner.name))
+        rows = {}
+        for cell in self.cells():
+            values = {**inner_base, "lr": cell["lr"], **{n: cell[n] for n in swept}}
+            row = axes_columns(inner.name, values, self.settings)
+            row.update({n: cell[n] for n in swept})
+            rows.setdefault(baseline_key(row), row)
+        return list(rows.values())
 
     def to_options(self) -> dict:
         return {
@@ -287,25 +365,24 @@ class SweepConfig:
         ).validate()
 
 
-def fixed_values(optimizer: str, settings: OptimizerSettings) -> dict[str, float]:
-    """The AXES values `settings` gives `optimizer` when nothing is swept."""
-    alpha, beta = settings.gd_moxco if _inner(optimizer) == "gd" else settings.adam_moxco
-    if "+" not in optimizer:
-        alpha, beta = 0.0, 0.0
-    return {"alpha": alpha, "beta": beta, "lr": settings.lr, "threshold": settings.threshold,
-            "tau": settings.tau, "alpha_restart": settings.restart[0],
-            "beta_restart": settings.restart[1]}
+def axes_columns(name: str, values: dict, settings: OptimizerSettings) -> dict[str, float]:
+    """sweep.csv's AXES columns of method `name` with resolved `values`: the momenta it runs
+    with (plain methods 0, 0; heavy ball beta 0; Nesterov beta = alpha), the rest from its
+    values or, for keys it does not have (a plain method's threshold), from `settings`."""
+    alpha = values.get("alpha", 0.0)
+    beta = values.get("beta", 0.0)
+    baseline = method_specs.BASELINES.get(name)
+    if baseline is not None:
+        beta = 0.0 if baseline.beta == "zero" else alpha
+    return {"alpha": alpha, "beta": beta, "lr": values["lr"],
+            "threshold": values.get("threshold", settings.threshold), "tau": values["tau"],
+            "alpha_restart": values.get("restart_alpha", settings.restart[0]),
+            "beta_restart": values.get("restart_beta", settings.restart[1])}
 
 
-def cell_settings(optimizer: str, settings: OptimizerSettings,
-                  values: dict[str, float]) -> OptimizerSettings:
-    """`settings` with one cell's hyperparameters `values` (keys from AXES) put in place."""
-    pair = (values["alpha"], values["beta"])
-    moxco = {"gd_moxco": pair} if _inner(optimizer) == "gd" else {"adam_moxco": pair}
-    if "+" not in optimizer:
-        moxco = {}
-    return replace(settings, lr=values["lr"], threshold=values["threshold"], tau=values["tau"],
-                   restart=(values["alpha_restart"], values["beta_restart"]), **moxco).validate()
+def baseline_key(values: dict) -> tuple:
+    """What a plain-optimizer run depends on among a row's sweep.csv values."""
+    return tuple((k, v) for k, v in values.items() if k not in AXES or k == "lr")
 
 
 # ----------------------------------------------------------------------------- one task
@@ -326,12 +403,23 @@ class Task:
 
 
 def tasks_for(cfg: SweepConfig) -> list[Task]:
-    """Baselines first (one per distinct lr), then every cell in grid order."""
-    base = fixed_values(_inner(cfg.optimizer), cfg.settings)
-    out = [Task("baseline", k, _inner(cfg.optimizer), tuple({**base, "lr": lr}.items()))
-           for k, lr in enumerate(cfg.baseline_lrs())]
+    """Baselines first (one per distinct plain run), then every cell in grid order."""
+    out = [Task("baseline", k, cfg.baseline, tuple(v.items()))
+           for k, v in enumerate(cfg.baseline_rows())]
     out += [Task("cell", k, cfg.optimizer, tuple(v.items())) for k, v in enumerate(cfg.cells())]
     return out
+
+
+def task_values(cfg: SweepConfig, task: Task) -> dict:
+    """Every method key of `task` (its method's resolved values with the swept ones set)."""
+    spec = _method_spec(task.optimizer)
+    values = method_specs.resolve(spec, shorthand_values(cfg.settings, spec.name))
+    swept = set(cfg.axis_names) | {"lr"}
+    for column, value in task.values:
+        key = COLUMN_KEYS.get(column, column)
+        if column in swept and key in values:
+            values[key] = value
+    return values
 
 
 def wilson(successes: int, trials: int) -> tuple[float, float]:
@@ -384,28 +472,84 @@ def reduce_metric(metric: str, land: Landscape, final: np.ndarray, final_loss: n
             "other_minimum_fraction": float(np.mean(at_other)) if n else math.nan}
 
 
-def run_task(cfg: SweepConfig, task: Task, starts: np.ndarray, group: np.ndarray | None,
-             threads: int | None = None) -> dict:
-    """Run one task: its optimizer from every start, batched; reduce to the metric.
+ROWS_PER_JOB = 16384  # trajectories per batched engine call (two engine chunks)
 
-    A pure function of its arguments (the engine is deterministic), so it gives the same
-    numbers in any process. Returns plain Python numbers (JSON- and pickle-friendly).
+
+def batch_key(cfg: SweepConfig, task: Task) -> tuple:
+    """Tasks with the same key can share one engine call: the same method and the same values
+    of every key that cannot differ per row. With gradient noise a task runs alone, so
+    that each start keeps the noise stream of the cell run by itself."""
+    spec = _method_spec(task.optimizer)
+    values = task_values(cfg, task)
+    rows = set(method_specs.per_row_keys(spec.name))
+    fixed = tuple((k, v) for k, v in values.items() if k not in rows)
+    return (spec.name, fixed, task.key if values["noise_std"] > 0 else None)
+
+
+def plan_jobs(cfg: SweepConfig, tasks: list[Task], n_starts: int, workers: int = 1
+              ) -> list[list[int]]:
+    """Indices into `tasks`, grouped into batched jobs of at most ROWS_PER_JOB trajectories
+    (and at least `workers` jobs when there are enough tasks), each of one `batch_key`."""
+    groups: dict[tuple, list[int]] = {}
+    for k, task in enumerate(tasks):
+        groups.setdefault(batch_key(cfg, task), []).append(k)
+    per_job = max(1, ROWS_PER_JOB // max(1, n_starts))
+    per_job = min(per_job, max(1, -(-len(tasks) // max(1, workers))))
+    return [members[i:i + per_job] for members in groups.values()
+            for i in range(0, len(members), per_job)]
+
+
+def run_job(cfg: SweepConfig, tasks: list[Task], starts: np.ndarray, group: np.ndarray | None,
+            threads: int | None = None) -> list[dict]:
+    """Run tasks of one `batch_key` as ONE engine call: every task's starts stacked (task k
+    owns rows k*S .. (k+1)*S - 1), its hyperparameters given per row. Each task's numbers are
+    those of the task run alone, bit for bit (`tests/test_sweep.py`). Returns one result per
+    task (plain Python numbers: JSON- and pickle-friendly).
     """
     land = cfg.build_landscape()
-    values = dict(task.values)
-    settings = cell_settings(task.optimizer, cfg.settings, values)
-    method = build_method(task.optimizer, settings)
-    traj = simulate(land, method, starts, cfg.steps, noise_std=settings.noise_std,
-                    seed=settings.seed, threads=threads,
+    spec = _method_spec(tasks[0].optimizer)
+    each = [task_values(cfg, t) for t in tasks]
+    values = dict(each[0])
+    for key in method_specs.per_row_keys(spec.name):
+        column = [v[key] for v in each]
+        if any(c != column[0] for c in column):
+            values[key] = np.repeat(np.asarray(column, dtype=float), len(starts))
+    method = method_specs.build_from_values(spec.name, values, label=spec.label)
+    stacked = np.tile(starts, (len(tasks), 1)) if len(tasks) > 1 else starts
+    traj = simulate(land, method, stacked, cfg.steps, seed=cfg.settings.seed, threads=threads,
                     processes=None if threads is None else 1)  # a pool pins threads=1
     tol = cfg.tol if cfg.tol is not None else default_tol(land)
-    out = reduce_metric(cfg.metric, land, traj.final, traj.final_loss, traj.diverged, tol, group)
-    committed = traj.commit_step >= 0
-    out["diverged_fraction"] = float(np.mean(traj.diverged))
-    out["committed_fraction"] = float(np.mean(committed))
-    out["median_commit_step"] = (float(np.median(traj.commit_step[committed]))
-                                 if committed.any() else math.nan)
-    return {k: (float(v) if isinstance(v, (float, np.floating)) else v) for k, v in out.items()}
+    n, out = len(starts), []
+    for k in range(len(tasks)):
+        rows = slice(k * n, (k + 1) * n)
+        final, diverged = traj.final[rows], traj.diverged[rows]
+        res = reduce_metric(cfg.metric, land, final, traj.final_loss[rows], diverged, tol, group)
+        commit = traj.commit_step[rows]
+        committed = commit >= 0
+        res["diverged_fraction"] = float(np.mean(diverged))
+        res["committed_fraction"] = float(np.mean(committed))
+        res["median_commit_step"] = (float(np.median(commit[committed]))
+                                     if committed.any() else math.nan)
+        out.append({k: (float(v) if isinstance(v, (float, np.floating)) else v)
+                    for k, v in res.items()})
+    return out
+
+
+def run_task(cfg: SweepConfig, task: Task, starts: np.ndarray, group: np.ndarray | None,
+             threads: int | None = None) -> dict:
+    """Run one task alone: its optimizer from every start, batched; reduce to the metric.
+
+    A pure function of its arguments (the engine is deterministic), so it gives the same
+    numbers in any process, and the same as inside any `run_job`.
+    """
+    return run_job(cfg, [task], starts, group, threads)[0]
+
+
+def _job_results(cfg, tasks, jobs, starts, group, threads=None):
+    """`(task index, result)` of every job run here, in order."""
+    for job in jobs:
+        yield from zip(job, run_job(cfg, [tasks[i] for i in job], starts, group, threads),
+                       strict=True)
 
 
 # ----------------------------------------------------------------------------- executors
@@ -413,11 +557,12 @@ def run_task(cfg: SweepConfig, task: Task, starts: np.ndarray, group: np.ndarray
 class LocalExecutor:
     """Runs tasks in this process (`workers=1`) or on a process pool of `workers`.
 
-    `run(...)` yields `(job index, result)` as tasks finish. With a pool, each task runs the
-    engine single-threaded (`threads=1`, no worker processes of its own): the pool already
-    keeps the cores busy. The pool is started here, at construction, so that on Linux its
-    workers are forked before any other thread (a progress bar's) exists; elsewhere they are
-    spawned. `close()` stops it.
+    `run(...)` yields `(task index, result)` as tasks finish. Tasks are batched into jobs
+    (`plan_jobs`: many cells in one engine call, hyperparameters per row). With a pool, each
+    job runs the engine single-threaded (`threads=1`, no worker processes of its own): the
+    pool already keeps the cores busy. The pool is started here, at construction, so that on
+    Linux its workers are forked before any other thread (a progress bar's) exists;
+    elsewhere they are spawned. `close()` stops it.
     """
 
     def __init__(self, workers: int = 1) -> None:
@@ -436,17 +581,17 @@ class LocalExecutor:
                 fut.result()  # start every worker now
 
     def run(self, cfg, tasks, starts, group) -> Iterator[tuple[int, dict]]:
+        jobs = plan_jobs(cfg, tasks, len(starts), self.workers)
         if self.pool is None:
-            for k, task in enumerate(tasks):
-                yield k, run_task(cfg, task, starts, group)
+            yield from _job_results(cfg, tasks, jobs, starts, group)
             return
         from concurrent.futures import as_completed
 
-        futures = {self.pool.submit(run_task, cfg, t, starts, group, 1): k
-                   for k, t in enumerate(tasks)}
+        futures = {self.pool.submit(run_job, cfg, [tasks[i] for i in job], starts, group, 1): job
+                   for job in jobs}
         try:
             for fut in as_completed(futures):
-                yield futures[fut], fut.result()
+                yield from zip(futures[fut], fut.result(), strict=True)
         finally:  # also on an interrupt or an error in the consumer: drop queued tasks
             for fut in futures:
                 fut.cancel()
@@ -524,12 +669,14 @@ class DaskExecutor:
 
         starts_f = self.client.scatter(starts, broadcast=True)
         group_f = self.client.scatter(group, broadcast=True) if group is not None else None
-        futures = [self.client.submit(run_task, cfg, t, starts_f, group_f, 1, pure=False)
-                   for t in tasks]
-        index = {f.key: k for k, f in enumerate(futures)}
+        workers = max(1, len(self.client.scheduler_info().get("workers", {})))
+        jobs = plan_jobs(cfg, tasks, len(starts), workers)
+        futures = [self.client.submit(run_job, cfg, [tasks[i] for i in job], starts_f, group_f,
+                                      1, pure=False) for job in jobs]
+        index = {f.key: job for f, job in zip(futures, jobs, strict=True)}
         try:
             for fut in as_completed(futures):
-                yield index[fut.key], fut.result()
+                yield from zip(index[fut.key], fut.result(), strict=True)
         finally:
             self.client.cancel(futures)
 
@@ -667,16 +814,28 @@ def vs_baseline(metric: str, cell: dict, base: dict) -> str:
     return "same"
 
 
+def columns(cfg: SweepConfig) -> list[str]:
+    """sweep.csv's columns: COLUMNS, with any swept key beyond AXES right after them."""
+    extra = [n for n in cfg.axis_names if n not in AXES]
+    at = COLUMNS.index(AXES[-1]) + 1
+    return COLUMNS[:at] + extra + COLUMNS[at:]
+
+
 def sweep_frame(cfg: SweepConfig, tasks: list[Task], results: dict[str, dict],
                 lam_start: np.ndarray) -> pd.DataFrame:
     """sweep.csv: one row per cell in grid order (COLUMNS), baseline beside each cell."""
-    base_by_lr = {dict(t.values)["lr"]: results[t.key] for t in tasks if t.kind == "baseline"}
+    base_by_key = {baseline_key(dict(t.values)): results[t.key]
+                   for t in tasks if t.kind == "baseline"}
+    inner = _inner_spec(cfg.method_spec)
+    inner_keys = {KEY_COLUMNS.get(p.name, p.name) for p in method_specs.params_of(inner.name)}
+    extra = [n for n in cfg.axis_names if n not in AXES]
     rows = []
     for task in tasks:
         if task.kind != "cell":
             continue
         values, res = dict(task.values), results[task.key]
-        base = base_by_lr[values["lr"]]
+        base = base_by_key[baseline_key({"lr": values["lr"], **{
+            n: values[n] for n in extra if n in inner_keys}})]
         bound = inv_eta_eff(values["lr"], values["alpha"], values["beta"])
         rows.append({
             "cell": task.index, "optimizer": task.optimizer, **values, "inv_eta_eff": bound,
@@ -687,12 +846,12 @@ def sweep_frame(cfg: SweepConfig, tasks: list[Task], results: dict[str, dict],
             "committed_fraction": res["committed_fraction"],
             "median_commit_step": res["median_commit_step"],
             "theorem2_unstable_starts": float(np.mean(lam_start > bound)),
-            "baseline": _inner(cfg.optimizer), "baseline_value": base["value"],
+            "baseline": cfg.baseline, "baseline_value": base["value"],
             "baseline_ci_low": base["ci_low"], "baseline_ci_high": base["ci_high"],
             "baseline_diverged_fraction": base["diverged_fraction"],
             "vs_baseline": vs_baseline(cfg.metric, res, base),
         })
-    frame = pd.DataFrame(rows, columns=COLUMNS)
+    frame = pd.DataFrame(rows, columns=columns(cfg))
     frame["k"] = frame["k"].astype("Int64")  # empty for final-loss, an integer otherwise
     return frame
 
