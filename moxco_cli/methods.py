@@ -257,3 +257,22 @@ def build_from_values(name: str, values: Mapping[str, object], label: str | None
 def keys_help(name: str) -> str:
     """One line per key of `name`: range, default and meaning (for --help and errors)."""
     return "; ".join(p.help_line() for p in params_of(name))
+
+
+def keys_overview() -> str:
+    """Which keys each kind of method takes, with ranges, from the declarations (--help)."""
+    def line(params):
+        return ", ".join(f"{p.name} ({p.describe_range()})" for p in params)
+
+    common = params_of("gd")
+    parts = [f"every method: {line(common)}"]
+    for name, spec in INNER.items():
+        if spec.params:
+            parts.append(f"{name}: {line(spec.params)}")
+    extra = [p for p in params_of("gd+moxco") if p.name not in {q.name for q in common}]
+    parts.append(f"+moxco: {line(extra)}")
+    defaults = ", ".join(f"{n} {a:g},{b:g}" for n, s in INNER.items()
+                         for a, b in [s.moxco_defaults])
+    parts.append(f"(+moxco alpha,beta defaults: {defaults})")
+    parts.append(f"baselines: {line([BASELINE_MOMENTUM])}")
+    return "; ".join(parts)

@@ -16,7 +16,7 @@ from typing import Annotated
 import typer
 
 from moxco_cli.settings import (
-    BASELINE_NAMES,
+    ALL_METHOD_NAMES,
     COMMIT_MODES,
     METHOD_NAMES,
     PROX_NAMES,
@@ -53,8 +53,16 @@ def _opt(type_, flag: str, help: str, **kw):
 
 
 # name -> (annotation, default). Order is the order in --help.
+def _methods_help() -> str:
+    from moxco_cli.methods import keys_overview
+
+    return (f"Comma-separated method specs NAME[:key=value,...], e.g. \"adam:lr=1,adam+moxco:lr=0.01,alpha=0.95\". "
+            f"NAME: {', '.join(ALL_METHOD_NAMES)} (baselines: GD inside, momentum = the --gd-moxco alpha). "
+            f"Unset keys take the options below. Keys: {keys_overview()}.")
+
+
 SHARED: dict[str, tuple[object, object]] = {
-    "optimizers": (_opt(str, "--optimizers", f"Comma-separated subset of: {', '.join(METHOD_NAMES)}; baselines: {', '.join(BASELINE_NAMES)} (GD inside, momentum = the --gd-moxco alpha)."),
+    "optimizers": (Annotated[str, typer.Option("--optimizers", "--methods", help=_methods_help(), rich_help_panel=PANEL)],
                    ",".join(METHOD_NAMES)),
     "lr": (_opt(float, "--lr", "Learning rate (the nominal rate, also for Adam)."), DEFAULTS.lr),
     "gd_moxco": (_opt(str, "--gd-moxco", "ALPHA,BETA exploration momenta of gd+moxco, each in [0, 1)."),

@@ -317,7 +317,7 @@ def run_escape_count(cfg: EscapeConfig, progress=None) -> EscapeResult:
     basin, flow_steps = start_basins(land, starts, tol, progress=progress)
     trajs = {
         name: simulate(land, build_method(name, s), starts, cfg.steps, record=False,
-                       noise_std=s.noise_std, seed=s.seed, progress=progress)
+                       seed=s.seed, progress=progress)
         for name in cfg.methods
     }
     outcomes = outcomes_frame(trajs, land, tol, basin)

@@ -216,7 +216,7 @@ def outcome_map(cfg: OutcomeMapConfig, progress=None) -> OutcomeMapResult:
     classes = classes_for(land)
     trajs, frames, counts = {}, [], []
     for name in cfg.methods:
-        tr = simulate(land, build_method(name, s), starts, cfg.steps, noise_std=s.noise_std,
+        tr = simulate(land, build_method(name, s), starts, cfg.steps,
                       seed=s.seed, progress=progress)
         trajs[name] = tr
         cls, d_glob = classify_outcomes(land, tr.final, tr.diverged)

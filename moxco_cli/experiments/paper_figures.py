@@ -74,7 +74,7 @@ def run_paths(methods, starts, settings: OptimizerSettings, steps: int) -> PathR
     beale = landscapes.get("beale")
     starts = np.asarray(starts, dtype=float).reshape(-1, 2)
     trajs = {m: simulate(beale, build_method(m, settings), starts, steps, record=True,
-                         noise_std=settings.noise_std, seed=settings.seed) for m in methods}
+                         seed=settings.seed) for m in methods}
     return PathRuns(beale, settings, steps, starts, trajs)
 
 

@@ -173,7 +173,7 @@ def run_experiment(cfg: RunConfig, progress=None) -> RunResult:
     s = cfg.settings
     trajs = {
         name: simulate(land, build_method(name, s), start[None, :], cfg.steps, record=True,
-                       noise_std=s.noise_std, seed=s.seed, progress=progress)
+                       seed=s.seed, progress=progress)
         for name in cfg.methods
     }
     tol = cfg.tol if cfg.tol is not None else default_tol(land)
