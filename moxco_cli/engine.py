@@ -13,10 +13,15 @@ caller's thread, records kept, not Linux) two threads share the chunks once ther
 least THREAD_CHUNK starts per thread (NumPy releases the GIL inside ufuncs; shorter calls only
 pass the GIL back and forth). Within a chunk the state is held columns first over
 preallocated buffers and the landscape is evaluated in one fused pass (`Landscape.evaluator`).
-Results do not depend on the chunking or the threads: every operation is row-wise and the
-same, in the same order, as in the straightforward engine kept in
-`benchmarks/reference_engine.py` (tests check equality bit for bit), and gradient noise comes
-from one generator per block of `NOISE_BLOCK` starts, `default_rng([seed, block_index])`.
+Results do not depend on the chunking or the threads: every operation is row-wise. Gradient
+noise comes from one generator per block of `NOISE_BLOCK` starts (`moxco_cli.noise`).
+
+Two paths run a chunk. `_run_chunk_generic` is the definition: it runs the pieces as they are
+written (`inertia.inertia`, `goodness.goodness`, `CommitRule.apply`, the optimizer's update,
+the prox). `_run_chunk` (the default, "fused") does the same operations in the same order over
+preallocated columns-first buffers and a fused landscape evaluator; `tests/test_engine.py`
+holds the two equal, bit for bit, for every method, commit mode, prox, noise, restart and
+per-row hyperparameters.
 """
 
 from __future__ import annotations
@@ -281,7 +286,7 @@ def _run_chunk(landscape, method, x0, steps, rec, rows, noise_std, seed, start, 
     per-row factors `(n,)` broadcast along the fast axis; the landscape, the inner optimizer
     and the prox see `(n, d)` views (`.T`) of it. Each operation is the one of the inertia
     wrapper (`moxco_cli.inertia`) and of the goodness/commit rule, in the same order, so the
-    numbers are those of the straightforward engine (`benchmarks/reference_engine.py`).
+    numbers are those of `_run_chunk_generic`, bit for bit.
     """
     n, d = x0.shape
     rule, opt, prox = method.rule, method.optimizer, method.prox

@@ -5,7 +5,7 @@ import pytest
 
 import landscapes
 from moxco_cli.engine import NOISE_BLOCK, simulate
-from moxco_cli.settings import METHOD_NAMES, OptimizerSettings, build_method
+from moxco_cli.settings import ALL_METHOD_NAMES, METHOD_NAMES, OptimizerSettings, build_method
 
 S = OptimizerSettings()
 
@@ -103,20 +103,9 @@ def test_wrong_dimension_and_zero_steps_are_rejected():
         simulate(beale, build_method("gd", S), np.zeros((0, 2)), 5)
 
 
-def _reference_engine():
-    """`benchmarks/reference_engine.py`: the straightforward engine from before issue 6."""
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "reference_engine.py"
-    spec = importlib.util.spec_from_file_location("reference_engine", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def _assert_same_trajectory(fast, ref):
-    for key in ("final", "final_loss", "commit_step", "diverged_step"):
+    for key in ("final", "final_loss", "commit_step", "diverged_step", "restart_step",
+                "restart_count"):
         np.testing.assert_array_equal(getattr(fast, key), getattr(ref, key), err_msg=key)
     if ref.records is not None:
         for key in vars(ref.records):
@@ -124,35 +113,81 @@ def _assert_same_trajectory(fast, ref):
                                           err_msg=f"records.{key}")
 
 
-@pytest.mark.parametrize("name", METHOD_NAMES)
+ALL_METHODS = ALL_METHOD_NAMES
+
+
+@pytest.mark.parametrize("name", ALL_METHODS)
 @pytest.mark.parametrize("settings", [
     OptimizerSettings(),
     OptimizerSettings(lr=0.05, commit="reversible", restart=(0.5, 0.0)),
     OptimizerSettings(noise_std=0.3, seed=4, prox="binary", prox_weight=0.5, commit="none"),
-], ids=["defaults", "reversible-diverging", "noisy-prox"])
-def test_fast_engine_equals_reference_engine_bit_for_bit(name, settings):
-    ref = _reference_engine()
+    OptimizerSettings(lr=0.02, prox="l1", prox_weight=0.3, restart=(0.0, 0.0)),
+], ids=["defaults", "reversible-diverging", "noisy-prox", "l1-zero-restart"])
+def test_fused_path_equals_the_generic_definition_bit_for_bit(name, settings):
     beale = landscapes.get("beale")
     starts = np.random.default_rng(7).uniform(-4.5, 4.5, size=(40, 2))
     starts[:4] = [[4.0, 4.0], [0.0, 1.0], [3.0, 0.5], [-0.0, 0.0]]  # diverges, saddle, minimum
     method = build_method(name, settings)
-    kw = dict(record=True, noise_std=settings.noise_std, seed=settings.seed)
-    _assert_same_trajectory(simulate(beale, method, starts, 150, **kw),
-                            ref.simulate(beale, method, starts, 150, **kw))
+    kw = dict(record=True, seed=settings.seed)
+    fused = simulate(beale, method, starts, 150, **kw)
+    _assert_same_trajectory(fused, simulate(beale, method, starts, 150, path="generic", **kw))
+    if settings.lr == 0.05 and not name.startswith(("adam", "rmsprop")):
+        assert fused.diverged.any()  # GD inside diverges somewhere: the freeze is compared
 
 
-def test_fast_engine_equals_reference_on_chunked_threaded_two_wells_and_quadratic():
-    ref = _reference_engine()
+def test_fused_path_equals_generic_on_chunked_threaded_two_wells_and_quadratic():
     tw = landscapes.get("two-wells")
     starts = np.random.default_rng(3).uniform(-4, 4, size=(2 * NOISE_BLOCK + 9, 1))
     method = build_method("adam+moxco", OptimizerSettings(noise_std=0.1))
-    _assert_same_trajectory(simulate(tw, method, starts, 30, noise_std=0.1, seed=2, threads=2),
-                            ref.simulate(tw, method, starts, 30, noise_std=0.1, seed=2))
+    _assert_same_trajectory(simulate(tw, method, starts, 30, seed=2, threads=2),
+                            simulate(tw, method, starts, 30, seed=2, path="generic"))
     quad = landscapes.get("quadratic", a=(1.0, 50.0, 400.0))  # the default (unfused) evaluator
     x0 = np.random.default_rng(4).uniform(-2, 2, size=(30, 3))
-    method = build_method("gd+moxco", OptimizerSettings())
-    _assert_same_trajectory(simulate(quad, method, x0, 100, record=True),
-                            ref.simulate(quad, method, x0, 100, record=True))
+    for name in ("gd+moxco", "rmsprop+moxco", "nesterov+restart-grad"):
+        method = build_method(name, OptimizerSettings())
+        _assert_same_trajectory(simulate(quad, method, x0, 100, record=True),
+                                simulate(quad, method, x0, 100, record=True, path="generic"))
+
+
+@pytest.mark.parametrize("name", ["gd+moxco", "adam+moxco", "rmsprop+moxco", "nesterov"])
+@pytest.mark.parametrize("path", ["fused", "generic"])
+def test_per_row_hyperparameters_give_each_row_the_numbers_of_its_values_run_alone(name, path):
+    from moxco_cli import methods
+
+    beale = landscapes.get("beale")
+    x0 = np.random.default_rng(8).uniform(-4.5, 4.5, size=(16, 2))
+    keys = methods.per_row_keys(name)
+    grid = {"lr": (0.001, 0.02), "alpha": (0.0, 0.95), "beta": (0.5, 0.0),
+            "threshold": (0.5, 0.85), "tau": (0.15, 1.0), "restart_alpha": (0.1, 0.6),
+            "restart_beta": (0.0, 0.3)}
+    cells = [{k: v[i] for k, v in grid.items() if k in keys} for i in (0, 1)]
+    base = methods.resolve(methods.MethodSpec(name))
+    rows = {k: np.repeat([c[k] for c in cells], len(x0)) for k in cells[0]}
+    together = simulate(beale, methods.build_from_values(name, {**base, **rows}),
+                        np.tile(x0, (2, 1)), 300, record=True, path=path)
+    assert together.final.shape == (32, 2)
+    for i, cell in enumerate(cells):
+        alone = simulate(beale, methods.build_from_values(name, {**base, **cell}), x0, 300,
+                         record=True)
+        part = slice(16 * i, 16 * (i + 1))
+        np.testing.assert_array_equal(together.final[part], alone.final)
+        np.testing.assert_array_equal(together.commit_step[part], alone.commit_step)
+        np.testing.assert_array_equal(together.records.goodness[:, part], alone.records.goodness)
+        np.testing.assert_array_equal(together.records.alpha[:, part], alone.records.alpha)
+    assert not np.array_equal(together.final[:16], together.final[16:])  # the values matter
+
+
+def test_per_row_values_must_cover_every_start_and_only_per_row_keys():
+    from moxco_cli import methods
+    from moxco_cli.params import SpecError
+
+    base = methods.resolve(methods.MethodSpec("adam"))
+    method = methods.build_from_values("adam", {**base, "lr": np.array([0.1, 0.2, 0.3])})
+    assert method.row_count == 3
+    with pytest.raises(ValueError, match="per-row values for 3"):
+        simulate(landscapes.get("beale"), method, np.zeros((4, 2)), 5)
+    with pytest.raises(SpecError, match="^b1: takes one value"):
+        methods.build_from_values("adam", {**base, "b1": np.array([0.8, 0.9])})
 
 
 @pytest.mark.parametrize("name,params", [("beale", {}), ("two-wells", {}), ("quadratic", {})])
