@@ -1,5 +1,8 @@
 """Registry of test landscapes: `get("beale")`, `get("two-wells", s=0.03)`, `names()`.
 
+A landscape spec names one with its parameters: `parse_spec("two-wells:s=0.03")`; each
+landscape class declares its parameters (`PARAMS`), which the spec and `check_params` follow.
+
 Every landscape is a `Landscape` (see `landscapes.base`) with batched exact derivatives.
 A new landscape is added by registering its class here; `tests/test_landscapes.py` walks
 the registry, so it is checked (finite differences, minima, lam_max) by that alone.
@@ -32,6 +35,54 @@ def names() -> list[str]:
     return list(_REGISTRY)
 
 
+def landscape_class(name: str) -> type[Landscape]:
+    """The registered class of `name` (imported on first use); KeyError for unknown names."""
+    if name not in _REGISTRY:
+        raise KeyError(f"unknown landscape {name!r}; choose from: {', '.join(names())}")
+    import importlib
+
+    module, cls = _REGISTRY[name].split(":")
+    return getattr(importlib.import_module(module), cls)
+
+
+def check_params(name: str, params: dict) -> dict:
+    """`params` checked against `name`'s declared `PARAMS` (types and ranges); raises
+    `moxco_cli.params.SpecError` naming the key."""
+    from moxco_cli.params import SpecError
+
+    declared = {p.name: p for p in landscape_class(name).PARAMS}
+    out = {}
+    for key, value in params.items():
+        if key not in declared:
+            keys = ", ".join(declared) or "none"
+            raise SpecError(key, f"is not a parameter of {name} (its parameters: {keys})")
+        out[key] = declared[key].check(value)
+    return out
+
+
+def parse_spec(text: str) -> tuple[str, dict]:
+    """`"two-wells:s=0.03"` -> `("two-wells", {"s": 0.03})`; `"quadratic:a=1;50;400"` for a
+    list. Raises KeyError (unknown name) or `SpecError` (bad key or value)."""
+    from moxco_cli.params import SpecError
+
+    name, _, rest = str(text).strip().partition(":")
+    name = name.strip()
+    declared = {p.name: p for p in landscape_class(name).PARAMS}
+    params = {}
+    for item in (rest.split(",") if rest.strip() else []):
+        key, eq, value = item.partition("=")
+        key = key.strip()
+        if not eq or not key:
+            raise SpecError("landscape", f"expects key=value after {name}:, got {item.strip()!r}")
+        if key not in declared:
+            keys = ", ".join(declared) or "none"
+            raise SpecError(key, f"is not a parameter of {name} (its parameters: {keys})")
+        if key in params:
+            raise SpecError(key, "is set twice")
+        params[key] = declared[key].parse(value)
+    return name, params
+
+
 def get(name: str, **params) -> Landscape:
     """Build the landscape registered as `name` with keyword `params`.
 
@@ -41,12 +92,7 @@ def get(name: str, **params) -> Landscape:
     """
     if name == EXPRESSION:
         return from_expression(**params)
-    if name not in _REGISTRY:
-        raise KeyError(f"unknown landscape {name!r}; choose from: {', '.join(names())}")
-    import importlib
-
-    module, cls = _REGISTRY[name].split(":")
-    return getattr(importlib.import_module(module), cls)(**params)
+    return landscape_class(name)(**params)
 
 
 def from_expression(formula: str, domain=None, minima=None) -> Landscape:
@@ -72,5 +118,5 @@ def __getattr__(name: str):
 
 __all__ = [
     "EXPRESSION", "ExpressionError", "ExpressionLandscape", "Landscape", "Minimum",
-    "from_expression", "get", "names",
+    "check_params", "from_expression", "get", "landscape_class", "names", "parse_spec",
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from landscapes._planar import Planar
+from moxco_cli.params import Param
 
 _A, _B = 20.0, 0.2  # depth and radial decay of the exponential cone
 
@@ -41,6 +42,8 @@ class Ackley(Planar):
     """
 
     name = "ackley"
+
+    PARAMS = (Param("smooth", 0.0, "smoothing eps of the cone at the minimum (0: none)", lo=0.0),)
 
     def __init__(self, smooth: float = 0.0) -> None:
         if not (np.isfinite(smooth) and smooth >= 0):

@@ -108,6 +108,9 @@ class Landscape:
     dim: int = 0
     bounds: np.ndarray
     f_target: float = 0.0
+    # Declared parameters (`moxco_cli.params.Param`), the keys of a spec `NAME:key=value,...`;
+    # the constructor takes them as keyword arguments.
+    PARAMS: tuple = ()
 
     @property
     def params(self) -> dict:

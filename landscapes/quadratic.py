@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from landscapes.base import Landscape, Minimum
+from moxco_cli.params import Param
 
 
 class Quadratic(Landscape):
@@ -15,6 +16,8 @@ class Quadratic(Landscape):
     """
 
     name = "quadratic"
+    PARAMS = (Param("a", 1.0, "curvatures, one per coordinate (the dimension is their count)",
+                    kind="floats", lo=0.0, lo_open=True),)
 
     def __init__(self, a: float | tuple[float, ...] = 1.0) -> None:
         diag = np.atleast_1d(np.asarray(a, dtype=float))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from landscapes._planar import Planar
+from moxco_cli.params import positive
 
 
 class Rosenbrock(Planar):
@@ -22,6 +23,8 @@ class Rosenbrock(Planar):
 
     name = "rosenbrock"
     f_target = 0.0
+
+    PARAMS = (positive("b", 100.0, "valley steepness"),)
 
     def __init__(self, b: float = 100.0) -> None:
         if not (np.isfinite(b) and b > 0):

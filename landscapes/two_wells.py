@@ -7,6 +7,7 @@ from functools import cached_property
 import numpy as np
 
 from landscapes.base import Evaluator, Landscape, Minimum
+from moxco_cli.params import positive
 
 _WIDE = 4.5  # denominator of the wide Gaussian well
 _DEPTH = 2.5  # depth of the wide well
@@ -23,6 +24,7 @@ class TwoWells(Landscape):
 
     name = "two-wells"
     dim = 1
+    PARAMS = (positive("s", 0.055, "width of the sharp well"),)
 
     def __init__(self, s: float = 0.055) -> None:
         if not (np.isfinite(s) and s > 0):

@@ -129,6 +129,22 @@ ExprOption = Annotated[str | None, typer.Option("--expr", help='A formula in x (
 MinimaOption = Annotated[str | None, typer.Option("--minima", help="With --expr: known minima as X,Y;X,Y;... (1-D: X;X), global first. Default: found numerically.", rich_help_panel=LANDSCAPE_PANEL)]
 
 
+def parse_landscape(text: str, option: str = "LANDSCAPE") -> tuple[str, dict]:
+    """A landscape spec `NAME[:key=value,...]` (e.g. `two-wells:s=0.03`) -> (name, params),
+    checked against the landscape's declared parameters; one-line SettingsError naming
+    `option` otherwise."""
+    import landscapes
+    from moxco_cli.params import SpecError
+
+    try:
+        return landscapes.parse_spec(text)
+    except KeyError:
+        raise SettingsError(option, f"unknown landscape {str(text).partition(':')[0]!r}; "
+                            f"choose from: {', '.join(landscapes.names())}") from None
+    except SpecError as exc:
+        raise SettingsError(option, f"{text}: {exc}") from None
+
+
 def landscape_spec(name: str, expr: str | None, minima: str | None,
                    domain: list[float] | None = None) -> tuple[str, dict]:
     """(registry name, params) for a named landscape or, with `--expr`, a formula landscape.
@@ -139,7 +155,7 @@ def landscape_spec(name: str, expr: str | None, minima: str | None,
     if expr is None:
         if minima is not None:
             raise SettingsError("--minima", "only applies together with --expr")
-        return name, {}
+        return parse_landscape(name)
     points = None
     if minima is not None:
         points = [list(parse_floats(p, "--minima")) for p in minima.split(";") if p.strip()]

@@ -32,9 +32,10 @@ class SpecError(MoxcoError, ValueError):
 class Param:
     """One declared hyperparameter.
 
-    `kind`: "float", "int" or "choice". Floats and ints must be finite and lie in the range
-    `lo .. hi`, each end open or closed (`lo_open`, `hi_open`); `None` is unbounded. A
-    choice is one of `choices`. `per_row`: the engine accepts one value per trajectory for
+    `kind`: "float", "int", "floats" (a number or a list of numbers, each in range; typed as
+    `1;50;400` in a spec) or "choice". Numbers must be finite and lie in the range `lo .. hi`,
+    each end open or closed (`lo_open`, `hi_open`); `None` is unbounded. A choice is one of
+    `choices`. `per_row`: the engine accepts one value per trajectory for
     this key (`simulate(..., rows=...)`), so that many grid cells run as one batched call.
     """
 
@@ -69,6 +70,12 @@ class Param:
                 raise SpecError(self.name, f"must be one of {', '.join(self.choices)}; "
                                 f"got {value!r}")
             return value
+        if self.kind == "floats" and isinstance(value, (list, tuple)):
+            if not value:
+                raise SpecError(self.name, "needs at least one number")
+            one = Param(self.name, 0.0, self.help, lo=self.lo, hi=self.hi, lo_open=self.lo_open,
+                        hi_open=self.hi_open)
+            return [one.check(v) for v in value]
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise SpecError(self.name, f"must be a number {self.describe_range()}, got {value!r}")
         if self.kind == "int":
@@ -93,6 +100,12 @@ class Param:
         text = text.strip()
         if self.kind == "choice":
             return self.check(text)
+        if self.kind == "floats" and ";" in text:
+            try:
+                return self.check([float(p) for p in text.split(";")])
+            except ValueError:
+                raise SpecError(self.name, f"expects numbers separated by ';', "
+                                f"got {text!r}") from None
         try:
             number = int(text) if self.kind == "int" else float(text)
         except ValueError:
@@ -101,7 +114,8 @@ class Param:
         return self.check(number)
 
     def help_line(self) -> str:
-        default = self.default if self.kind == "choice" else f"{self.default:g}"
+        default = (self.default if self.kind == "choice" or not isinstance(self.default, float)
+                   else f"{self.default:g}")
         return f"{self.name} ({self.describe_range()}, default {default}): {self.help}"
 
 

@@ -140,3 +140,42 @@ def test_two_wells_minima_match_spec_locations_and_curvatures():
 def test_two_wells_rejects_nonpositive_width():
     with pytest.raises(ValueError, match="width"):
         landscapes.get("two-wells", s=0.0)
+
+
+def test_landscape_specs_follow_the_declared_parameters():
+    from moxco_cli.params import SpecError
+
+    assert landscapes.parse_spec("beale") == ("beale", {})
+    assert landscapes.parse_spec("two-wells:s=0.03") == ("two-wells", {"s": 0.03})
+    assert landscapes.parse_spec("quadratic:a=1;50;400") == ("quadratic", {"a": [1.0, 50.0, 400.0]})
+    assert landscapes.get("quadratic", **landscapes.parse_spec("quadratic:a=2")[1]).dim == 1
+    for text, field in (("two-wells:s=-1", "s"), ("two-wells:q=1", "q"), ("beale:s=1", "s"),
+                        ("quadratic:a=1;-2", "a"), ("two-wells:s", "landscape")):
+        with pytest.raises(SpecError) as info:
+            landscapes.parse_spec(text)
+        assert info.value.field == field
+    with pytest.raises(KeyError):
+        landscapes.parse_spec("nope:s=1")
+    # every registered landscape declares parameters its constructor accepts, at their defaults
+    for name in landscapes.names():
+        declared = landscapes.landscape_class(name).PARAMS
+        land = landscapes.get(name, **{p.name: p.default for p in declared})
+        assert set(land.params) == {p.name for p in declared}, name
+
+
+def test_a_landscape_spec_on_the_command_line_equals_the_sharp_width_alias(tmp_path):
+    from typer.testing import CliRunner
+
+    from moxco_cli.cli import app
+
+    runner = CliRunner()
+    a, b = tmp_path / "spec", tmp_path / "alias"
+    common = ["escape-count", "--inits", "20", "--steps", "100"]
+    spec = ["--landscape", "two-wells:s=0.03"]
+    assert runner.invoke(app, [*common, *spec, "--out", a]).exit_code == 0
+    assert runner.invoke(app, [*common, "--sharp-width", "0.03", "--out", b]).exit_code == 0
+    assert (a / "outcomes.csv").read_bytes() == (b / "outcomes.csv").read_bytes()
+    both = runner.invoke(app, [*common, "--landscape", "two-wells:s=0.03", "--sharp-width", "0.1"])
+    assert both.exit_code == 2 and "--sharp-width: s is already set" in both.output
+    bad = runner.invoke(app, ["run", "two-wells:s=0"])
+    assert bad.exit_code == 2 and "LANDSCAPE: two-wells:s=0: s: must be > 0" in bad.output

@@ -14,6 +14,7 @@ from moxco_cli.options import (
     landscape_spec,
     optimizer_options,
     parse_floats,
+    parse_landscape,
 )
 from moxco_cli.settings import SettingsError
 
@@ -28,7 +29,7 @@ EPILOG = (
 def escape_count(
     inits: Annotated[int, typer.Option("--inits", help="Number of random starts N, >= 1.")] = 50,
     steps: Annotated[int, typer.Option("--steps", help="Optimizer steps from every start, >= 1.")] = 1000,
-    landscape: Annotated[str, typer.Option("--landscape", help="Any landscape with named minima: two-wells, beale, quadratic, ...")] = "two-wells",
+    landscape: Annotated[str, typer.Option("--landscape", help="Any landscape with named minima, as a spec NAME[:key=value,...]: two-wells, two-wells:s=0.03, beale, quadratic:a=1;50, ...")] = "two-wells",
     sharp_width: Annotated[float | None, typer.Option("--sharp-width", help="Width s of the two-wells sharp well, > 0. Default: 0.055.")] = None,
     domain: Annotated[str | None, typer.Option("--domain", help="LO,HI: starts are uniform on [LO, HI] in every coordinate. Default: the landscape's domain (two-wells: -4,4).")] = None,
     tol: Annotated[float | None, typer.Option("--tol", help="Distance to a named minimum that counts as ending in it. Default: 0.05 (1-D), 1e-2 (2-D).")] = None,
@@ -57,8 +58,13 @@ def escape_count(
         landscape, params = landscape_spec(landscape, expr, minima,
                                            None if box is None else list(box) * dim)
     else:
-        landscape, params = landscape_spec(landscape, expr, minima)
-        params = {} if sharp_width is None else {"s": sharp_width}
+        landscape, params = parse_landscape(landscape, "--landscape")
+        if sharp_width is not None:  # an alias of the landscape spec's two-wells:s=...
+            if landscape != "two-wells":
+                raise SettingsError("--sharp-width", "only applies to --landscape two-wells")
+            if "s" in params:
+                raise SettingsError("--sharp-width", "s is already set by --landscape")
+            params = {**params, "s": _sharp_width(sharp_width)}
     cfg = EscapeConfig(
         landscape=landscape,
         landscape_params=params,
@@ -67,6 +73,16 @@ def escape_count(
         methods=methods, settings=settings, tol=tol,
     ).validate()
     launch(cfg, out, force, "escape-count", execute)
+
+
+def _sharp_width(value):
+    from landscapes.two_wells import TwoWells
+    from moxco_cli.params import SpecError
+
+    try:
+        return TwoWells.PARAMS[0].check(value)
+    except SpecError as exc:
+        raise SettingsError("--sharp-width", exc.reason) from None
 
 
 def config_from_options(options: dict):

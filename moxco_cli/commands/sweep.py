@@ -53,7 +53,7 @@ SETTING_KEYS = [k for k in SHARED if k != "optimizers"]
 
 def sweep(
     ctx: typer.Context,
-    landscape: Annotated[str | None, typer.Argument(help="Landscape name: beale, two-wells, ... (omit with --resume).")] = None,
+    landscape: Annotated[str | None, typer.Argument(help="Landscape spec NAME[:key=value,...]: beale, two-wells, two-wells:s=0.03, ... (omit with --resume).")] = None,
     optimizer: Annotated[str, typer.Option("--optimizer", "--method", help=f"The method swept, a spec NAME[:key=value,...] (keys as in moxco run --help), e.g. adam+moxco, rmsprop+moxco:rho=0.8, nesterov. NAME: {', '.join(ALL_METHOD_NAMES)}.")] = "adam+moxco",
     grid: Annotated[list[str] | None, typer.Option("--grid", help="NAME=LO:HI:COUNT (inclusive linspace) or NAME=V1,V2,...; repeat per axis. NAME: any numeric key of the method: alpha, beta (exploration momenta of +moxco; a baseline's momentum), lr, threshold, tau, alpha_restart, beta_restart (= restart_alpha, restart_beta), and e.g. b1, rho, eps, prox_weight. A swept axis overrides its fixed option. Cells that differ only in lr, momenta, threshold, tau or restart values run as one batched engine call.")] = None,
     starts: Annotated[str, typer.Option("--starts", help="grid:N (N x N grid over the domain; N points in 1-D) or random:N (uniform, from --seed).")] = "grid:21",

@@ -82,15 +82,7 @@ class EscapeConfig:
         return self
 
     def build_landscape(self) -> Landscape:
-        """The landscape; a bad `s` (two-wells) is reported as `--sharp-width`."""
-        params = dict(self.landscape_params)
-        if "s" in params and self.landscape != "two-wells":
-            raise SettingsError("--sharp-width", "only applies to --landscape two-wells")
-        option = "--sharp-width" if "s" in params else "--landscape"
-        if "s" in params and not (isinstance(params["s"], (int, float))
-                                  and math.isfinite(params["s"]) and params["s"] > 0):
-            raise SettingsError("--sharp-width", f"must be a number > 0, got {params['s']!r}")
-        return build_landscape(self.landscape, params, option=option)
+        return build_landscape(self.landscape, self.landscape_params, option="--landscape")
 
     def box(self, land: Landscape) -> np.ndarray:
         """The start box `(d, 2)`: `[lo, hi]` per coordinate."""

@@ -70,8 +70,17 @@ def build_landscape(name: str, params: dict, option: str = "LANDSCAPE"):
 def _build_landscape(name: str, params: dict, option: str):
     if name == landscapes.EXPRESSION:
         option = "--expr"
+    from moxco_cli.params import SpecError
+
     try:
+        if name != landscapes.EXPRESSION:
+            if not isinstance(params, dict):
+                raise SettingsError(option, f"{name}: parameters must be a mapping, "
+                                    f"got {params!r}")
+            params = landscapes.check_params(name, params)
         return landscapes.get(name, **params)
+    except SpecError as exc:
+        raise SettingsError(option, f"{name}: {exc}") from None
     except KeyError:
         raise SettingsError(option, f"unknown landscape {name!r}; choose from: "
                             f"{', '.join(landscapes.names())}") from None
