@@ -26,8 +26,10 @@ per-row hyperparameters.
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -577,6 +579,10 @@ def simulate(
         raise ValueError(f"the method has per-row values for {method.row_count} "
                          f"trajectories, x0 holds {n}")
     rec = Records.empty(steps, n, d) if record else None
+    client = _SCHEDULER.get()
+    if client is not None and processes is None and threads is None:
+        return _simulate_distributed(client, landscape, method, x0, steps, record, noise_std,
+                                     seed, chunk_size, progress, path)
     if processes is None:
         processes = _default_processes(n, steps, record, noise_std > 0)
     processes = min(processes, n if noise_std == 0 else -(-n // NOISE_BLOCK))
@@ -646,3 +652,68 @@ def _simulate_forked(landscape, method, x0, steps, noise_std, seed, chunk_size, 
 
 
 _CHUNK_RUNNERS = {"fused": _run_chunk, "generic": _run_chunk_generic}
+
+
+# ------------------------------------------------------------------------------ Dask
+
+_SCHEDULER: contextvars.ContextVar = contextvars.ContextVar("moxco_engine_scheduler",
+                                                            default=None)
+
+
+@contextmanager
+def distributed(client):
+    """Within this block, `simulate` sends its chunks to the Dask `client` (a
+    `distributed.Client`) instead of running them here, unless a call pins `processes` or
+    `threads`. Results are the same bit for bit: chunks are independent and each runs the
+    same code on the same rows."""
+    token = _SCHEDULER.set(client)
+    try:
+        yield
+    finally:
+        _SCHEDULER.reset(token)
+
+
+def _chunk_job(landscape, method, x0, steps, record, noise_std, seed, start, path):
+    """One chunk, self-contained for a remote worker: its results and its records."""
+    n, d = x0.shape
+    rec = Records.empty(steps, n, d) if record else None
+    with np.errstate(all="ignore"):
+        parts = _CHUNK_RUNNERS[path](landscape, method, x0, steps, rec, slice(0, n), noise_std,
+                                     seed, start, None)
+    return parts, rec
+
+
+def _simulate_distributed(client, landscape, method, x0, steps, record, noise_std, seed,
+                          chunk_size, progress, path) -> Trajectory:
+    """`simulate` with every chunk a Dask task (as many chunks as workers, at least)."""
+    from distributed import as_completed
+
+    n, d = x0.shape
+    workers = max(1, len(client.scheduler_info().get("workers", {})))
+    per_chunk = None if chunk_size else max(1, min(DEFAULT_CHUNK, -(-n // workers)))
+    bounds = _chunks(n, chunk_size, workers, aligned=noise_std > 0, per_chunk=per_chunk)
+    futures = [client.submit(_chunk_job, landscape, method.rows(slice(lo, hi)), x0[lo:hi],
+                             steps, record, noise_std, seed, lo, path, pure=False)
+               for lo, hi in bounds]
+    where = {f.key: k for k, f in enumerate(futures)}
+    done = [None] * len(bounds)
+    try:
+        for fut in as_completed(futures):
+            k = where[fut.key]
+            done[k] = fut.result()
+            if progress is not None:
+                lo, hi = bounds[k]
+                progress((hi - lo) * steps)
+    finally:
+        client.cancel(futures)
+    rec = Records.empty(steps, n, d) if record else None
+    if rec is not None:
+        for (lo, hi), (_, part) in zip(bounds, done, strict=True):
+            for name in vars(rec):
+                getattr(rec, name)[:, lo:hi] = getattr(part, name)
+    final, final_loss, commit_step, diverged_step, restart_step, restart_count = (
+        np.concatenate(p) for p in zip(*(parts for parts, _ in done), strict=True))
+    if method.restart is None:
+        restart_step = restart_count = None
+    return Trajectory(method.name, steps, x0, final, final_loss, commit_step, diverged_step, rec,
+                      restart_step, restart_count)

@@ -29,13 +29,31 @@ def start_renderer(*figure_modules: str) -> None:
     renderer.start(renderer.PRELOAD + figure_modules)
 
 
-def launch(cfg, out: Path | None, force: bool, command: str, execute) -> None:
-    """Check the results folder (refuse before computing anything), then `execute(cfg, folder)`.
+def launch(cfg, out: Path | None, force: bool, command: str, execute,
+           scheduler: str | None = None) -> None:
+    """Check the results folder (refuse before computing anything), then `execute(cfg, folder)`,
+    with the engine's chunks on Dask when `scheduler` is given (the same bytes).
 
     `execute` is the command module's own, shared with `moxco rerun`."""
+    if scheduler is not None:
+        from moxco_cli.scheduler import parse_scheduler
+
+        parse_scheduler(scheduler)  # a bad spec fails before anything is written
     folder = results_folder(out, force, command, getattr(cfg, "landscape", command))
     folder.check()
-    execute(cfg, folder)
+    if scheduler is None:
+        execute(cfg, folder)
+        return
+    from moxco_cli.scheduler import engine_on
+
+    with engine_on(scheduler):
+        execute(cfg, folder)
+
+
+# The --scheduler option of the commands that run the engine (sweep has its own wording).
+SCHEDULER_HELP = ("Run the engine's chunks on Dask: tcp://HOST:PORT, or local-cluster:K to start "
+                  "K local workers (same results, byte for byte). Needs pip install "
+                  "'moxco\\[distributed]'.")
 
 
 @contextmanager

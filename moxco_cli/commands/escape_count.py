@@ -7,7 +7,13 @@ from typing import Annotated
 
 import typer
 
-from moxco_cli.commands.common import launch, print_table, progress_bar, start_renderer
+from moxco_cli.commands.common import (
+    SCHEDULER_HELP,
+    launch,
+    print_table,
+    progress_bar,
+    start_renderer,
+)
 from moxco_cli.options import (
     ExprOption,
     MinimaOption,
@@ -33,6 +39,7 @@ def escape_count(
     sharp_width: Annotated[float | None, typer.Option("--sharp-width", help="Width s of the two-wells sharp well, > 0. Default: 0.055.")] = None,
     domain: Annotated[str | None, typer.Option("--domain", help="LO,HI: starts are uniform on [LO, HI] in every coordinate. Default: the landscape's domain (two-wells: -4,4).")] = None,
     tol: Annotated[float | None, typer.Option("--tol", help="Distance to a named minimum that counts as ending in it. Default: 0.05 (1-D), 1e-2 (2-D).")] = None,
+    scheduler: Annotated[str | None, typer.Option("--scheduler", help=SCHEDULER_HELP)] = None,
     out: Annotated[Path | None, typer.Option("--out", help="Results folder. Default: results/runs/escape-count-<landscape>-<time>.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace the --out folder if it exists.")] = False,
     expr: ExprOption = None,
@@ -72,7 +79,7 @@ def escape_count(
         domain=box,
         methods=methods, settings=settings, tol=tol,
     ).validate()
-    launch(cfg, out, force, "escape-count", execute)
+    launch(cfg, out, force, "escape-count", execute, scheduler)
 
 
 def _sharp_width(value):

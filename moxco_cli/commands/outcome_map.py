@@ -7,7 +7,13 @@ from typing import Annotated
 
 import typer
 
-from moxco_cli.commands.common import launch, print_table, progress_bar, start_renderer
+from moxco_cli.commands.common import (
+    SCHEDULER_HELP,
+    launch,
+    print_table,
+    progress_bar,
+    start_renderer,
+)
 from moxco_cli.options import (
     ExprOption,
     MinimaOption,
@@ -35,6 +41,7 @@ def outcome_map(
     grid: Annotated[int, typer.Option("--grid", help="Starts per coordinate: N x N starts in 2-D (N in [2, 501]), N in 1-D (N in [2, 100000]); endpoints included.")] = 101,
     steps: Annotated[int, typer.Option("--steps", help="Number of optimizer steps, >= 1.")] = 800,
     domain: Annotated[str | None, typer.Option("--domain", help="Start box LO0,HI0[,LO1,HI1]. Default: the landscape's domain (beale: -4.5,4.5,-4.5,4.5).")] = None,
+    scheduler: Annotated[str | None, typer.Option("--scheduler", help=SCHEDULER_HELP)] = None,
     out: Annotated[Path | None, typer.Option("--out", help="Results folder. Default: results/runs/outcome-map-<landscape>-<time>.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace the --out folder if it exists.")] = False,
     expr: ExprOption = None,
@@ -53,7 +60,7 @@ def outcome_map(
         landscape=landscape, landscape_params=params, grid=grid, steps=steps, methods=methods,
         settings=settings, domain=box,
     ).validate()
-    launch(cfg, out, force, "outcome-map", execute)
+    launch(cfg, out, force, "outcome-map", execute, scheduler)
 
 
 def config_from_options(options: dict):

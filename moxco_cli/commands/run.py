@@ -7,7 +7,14 @@ from typing import Annotated
 
 import typer
 
-from moxco_cli.commands.common import launch, print_table, progress_bar, start_renderer, warn
+from moxco_cli.commands.common import (
+    SCHEDULER_HELP,
+    launch,
+    print_table,
+    progress_bar,
+    start_renderer,
+    warn,
+)
 from moxco_cli.options import (
     LANDSCAPE_PANEL,
     ExprOption,
@@ -33,6 +40,7 @@ def run(
     start: Annotated[str | None, typer.Option("--start", help="Start point X,Y (one number for 1-D). Default: beale -2.5,1.2 (Figure 1); two-wells 2.3.")] = None,
     steps: Annotated[int, typer.Option("--steps", help="Number of optimizer steps, >= 1.")] = 800,
     tol: Annotated[float | None, typer.Option("--tol", help="Distance to a named minimum that counts as reaching it. Default: 1e-2 (2-D), 0.05 (1-D).")] = None,
+    scheduler: Annotated[str | None, typer.Option("--scheduler", help=SCHEDULER_HELP)] = None,
     out: Annotated[Path | None, typer.Option("--out", help="Results folder. Default: results/runs/run-<landscape>-<time>.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace the --out folder if it exists.")] = False,
     animate: Annotated[bool, typer.Option("--animate", help="Also write trajectory.gif: all optimizers moving together.")] = False,
@@ -56,7 +64,7 @@ def run(
         start=parse_floats(start, "--start") if start is not None else None,
         steps=steps, methods=methods, settings=settings, tol=tol, animate=animate,
     ).validate()
-    launch(cfg, out, force, "run", execute)
+    launch(cfg, out, force, "run", execute, scheduler)
 
 
 def config_from_options(options: dict):

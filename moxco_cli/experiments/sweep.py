@@ -48,6 +48,13 @@ from moxco_cli.experiments.tables import default_tol
 from moxco_cli.goodness import inv_eta_eff
 from moxco_cli.params import Param, SpecError
 from moxco_cli.ranges import parse_values
+from moxco_cli.scheduler import (  # noqa: F401  (parse_scheduler, require_dask: sweep's API)
+    DASK_MISSING,
+    connect,
+    disconnect,
+    parse_scheduler,
+    require_dask,
+)
 from moxco_cli.settings import (
     ALL_METHOD_NAMES,
     OptimizerSettings,
@@ -609,35 +616,6 @@ def _ignore_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-DASK_MISSING = ("--scheduler needs Dask distributed, an optional extra: "
-                "pip install 'moxco[distributed]'")
-
-
-def parse_scheduler(spec: str) -> tuple[str, str | int]:
-    """`"tcp://HOST:PORT"` -> ("address", spec); `"local-cluster:K"` -> ("local", K)."""
-    text = str(spec).strip()
-    if text.startswith("local-cluster:"):
-        count = text.removeprefix("local-cluster:")
-        if not count.isdigit() or not 1 <= int(count) <= 64:
-            raise SettingsError("--scheduler", f"local-cluster:K needs K in [1, 64], "
-                                f"got {count!r}")
-        return "local", int(count)
-    if text.startswith("tcp://"):
-        host, colon, port = text.removeprefix("tcp://").rpartition(":")
-        if host and colon and port.isdigit() and 1 <= int(port) <= 65535:
-            return "address", text
-    raise SettingsError("--scheduler", f"expects tcp://HOST:PORT or local-cluster:K, got {spec!r}")
-
-
-def require_dask() -> None:
-    """Raise a one-line SettingsError naming the extra to install when Dask is missing."""
-    try:
-        import dask  # noqa: F401
-        import distributed  # noqa: F401
-    except ImportError:
-        raise SettingsError("--scheduler", DASK_MISSING.removeprefix("--scheduler ")) from None
-
-
 class DaskExecutor:
     """Submits every task to a Dask distributed cluster and yields results as they finish.
 
@@ -647,21 +625,7 @@ class DaskExecutor:
     """
 
     def __init__(self, scheduler: str, timeout: float = 20.0) -> None:
-        kind, where = parse_scheduler(scheduler)
-        require_dask()
-        from distributed import Client, LocalCluster
-
-        self.cluster = None
-        try:
-            if kind == "local":
-                self.cluster = _quiet_local_cluster(LocalCluster, where)
-                self.client = Client(self.cluster, timeout=timeout)
-            else:
-                self.client = Client(where, timeout=timeout)
-        except OSError as exc:
-            self.close()
-            raise SettingsError("--scheduler", f"cannot reach {scheduler}: "
-                                f"{' '.join(str(exc).split())}") from None
+        self.client, self.cluster = connect(scheduler, timeout)
         self.description = f"dask {scheduler}"
 
     def run(self, cfg, tasks, starts, group) -> Iterator[tuple[int, dict]]:
@@ -681,34 +645,7 @@ class DaskExecutor:
             self.client.cancel(futures)
 
     def close(self) -> None:
-        client, cluster = getattr(self, "client", None), getattr(self, "cluster", None)
-        if client is not None:
-            client.close()
-        if cluster is not None:
-            cluster.close()
-
-
-def _quiet_local_cluster(local_cluster, workers: int):
-    """A LocalCluster whose worker processes leave Ctrl-C to this process (which cancels
-    the tasks and closes the cluster) instead of each printing a traceback. Worker logs are
-    silenced: a task's error reaches this process through its future, and shutdown races
-    (a heartbeat to a scheduler already gone) are noise."""
-    import logging
-    import signal
-    import threading
-
-    def start():
-        return local_cluster(n_workers=workers, threads_per_worker=1, processes=True,
-                             host="127.0.0.1", dashboard_address=None,
-                             silence_logs=logging.CRITICAL)
-
-    if threading.current_thread() is not threading.main_thread():
-        return start()  # signal dispositions can only be changed from the main thread
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # inherited by the spawned workers
-    try:
-        return start()
-    finally:
-        signal.signal(signal.SIGINT, previous)
+        disconnect(getattr(self, "client", None), getattr(self, "cluster", None))
 
 
 def make_executor(scheduler: str | None = None, workers: int | None = None):
