@@ -62,8 +62,9 @@ def _methods_help() -> str:
 
 
 SHARED: dict[str, tuple[object, object]] = {
-    "optimizers": (Annotated[str, typer.Option("--optimizers", "--methods", help=_methods_help(), rich_help_panel=PANEL)],
+    "optimizers": (Annotated[str, typer.Option("--optimizers", help=_methods_help(), rich_help_panel=PANEL)],
                    ",".join(METHOD_NAMES)),
+    "methods": (_opt(str | None, "--methods", "Same as --optimizers (give one of the two)."), None),
     "lr": (_opt(float, "--lr", "Learning rate (the nominal rate, also for Adam)."), DEFAULTS.lr),
     "gd_moxco": (_opt(str, "--gd-moxco", "ALPHA,BETA exploration momenta of gd+moxco, each in [0, 1)."),
                  _pair(DEFAULTS.gd_moxco)),
@@ -86,7 +87,12 @@ SHARED: dict[str, tuple[object, object]] = {
 
 def settings_from_options(values: dict) -> tuple[tuple[str, ...], OptimizerSettings]:
     """Shared option values (strings as typed) -> (method names, validated settings)."""
-    methods = parse_methods(values["optimizers"])
+    if values.get("methods") is not None:
+        if values["optimizers"] != ",".join(METHOD_NAMES):
+            raise SettingsError("--methods", "give --methods or --optimizers, not both")
+        methods = parse_methods(values["methods"], "--methods")
+    else:
+        methods = parse_methods(values["optimizers"])
     settings = OptimizerSettings(
         lr=values["lr"],
         gd_moxco=parse_floats(values["gd_moxco"], "--gd-moxco", 2),

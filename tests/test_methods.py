@@ -123,7 +123,7 @@ def test_rmsprop_keys_reach_the_cli_config_and_rerun(tmp_path):
     assert (again / "summary.csv").read_bytes() == (out / "summary.csv").read_bytes()
     assert (again / "trajectories.csv").read_bytes() == (out / "trajectories.csv").read_bytes()
     bad = CliRunner().invoke(app, ["run", "beale", "--methods", "rmsprop:rho=1"])
-    assert bad.exit_code == 2 and "--optimizers: rmsprop:rho=1: rho: must be in [0, 1)" in (
+    assert bad.exit_code == 2 and "--methods: rmsprop:rho=1: rho: must be in [0, 1)" in (
         bad.output)
 
 

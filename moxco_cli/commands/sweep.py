@@ -32,7 +32,7 @@ from moxco_cli.options import (
     parse_floats,
     settings_from_options,
 )
-from moxco_cli.settings import ALL_METHOD_NAMES
+from moxco_cli.settings import ALL_METHOD_NAMES, SettingsError
 
 SUFFIX = ".incomplete"
 MARKER = "INCOMPLETE"
@@ -48,13 +48,14 @@ EPILOG = (
 )
 # Options that only say how to run, not what: allowed together with --resume.
 HOW_ONLY = {"resume", "scheduler", "workers", "force", "ctx"}
-SETTING_KEYS = [k for k in SHARED if k != "optimizers"]
+SETTING_KEYS = [k for k in SHARED if k not in ("optimizers", "methods")]
 
 
 def sweep(
     ctx: typer.Context,
     landscape: Annotated[str | None, typer.Argument(help="Landscape spec NAME[:key=value,...]: beale, two-wells, two-wells:s=0.03, ... (omit with --resume).")] = None,
-    optimizer: Annotated[str, typer.Option("--optimizer", "--method", help=f"The method swept, a spec NAME[:key=value,...] (keys as in moxco run --help), e.g. adam+moxco, rmsprop+moxco:rho=0.8, nesterov. NAME: {', '.join(ALL_METHOD_NAMES)}.")] = "adam+moxco",
+    optimizer: Annotated[str, typer.Option("--optimizer", help=f"The method swept, a spec NAME[:key=value,...] (keys as in moxco run --help), e.g. adam+moxco, rmsprop+moxco:rho=0.8, nesterov. NAME: {', '.join(ALL_METHOD_NAMES)}.")] = "adam+moxco",
+    method: Annotated[str | None, typer.Option("--method", help="Same as --optimizer (give one of the two).")] = None,
     grid: Annotated[list[str] | None, typer.Option("--grid", help="NAME=LO:HI:COUNT (inclusive linspace) or NAME=V1,V2,...; repeat per axis. NAME: any numeric key of the method: alpha, beta (exploration momenta of +moxco; a baseline's momentum), lr, threshold, tau, alpha_restart, beta_restart (= restart_alpha, restart_beta), and e.g. b1, rho, eps, prox_weight. A swept axis overrides its fixed option. Cells that differ only in lr, momenta, threshold, tau or restart values run as one batched engine call.")] = None,
     starts: Annotated[str, typer.Option("--starts", help="grid:N (N x N grid over the domain; N points in 1-D) or random:N (uniform, from --seed).")] = "grid:21",
     steps: Annotated[int, typer.Option("--steps", help="Optimizer steps from every start, >= 1.")] = 800,
@@ -74,7 +75,7 @@ def sweep(
 ) -> None:
     """Run an optimizer over a grid of hyperparameters; metric, CI and heatmaps per cell."""
     start_renderer("moxco_cli.plots.sweep")
-    from moxco_cli.experiments.sweep import SweepConfig, parse_grid, parse_scheduler
+    from moxco_cli.experiments.sweep import parse_grid, parse_scheduler
 
     if scheduler is not None:
         parse_scheduler(scheduler)
@@ -95,12 +96,18 @@ def sweep(
         raise MoxcoError("--domain: only applies together with --expr")
     landscape, params = landscape_spec(
         landscape, expr, minima, parse_floats(domain, "--domain") if domain is not None else None)
+    if method is not None:
+        if ctx.get_parameter_source("optimizer").name == "COMMANDLINE":
+            raise MoxcoError("--method: give --method or --optimizer, not both")
+        optimizer = method
     axes = tuple(parse_grid(g) for g in grid or [])
-    cfg = SweepConfig(
-        landscape=landscape, landscape_params=params, optimizer=optimizer, grid=axes, starts=starts, steps=steps,
-        metric=metric, tol=tol, settings=settings,
-        plot_axes=tuple(s.strip() for s in heatmap.split(",")) if heatmap is not None else None,
-    ).validate()
+    try:
+        cfg = _config(landscape, params, optimizer, axes, starts, steps, metric, tol, settings,
+                      heatmap)
+    except SettingsError as exc:  # name the flag the method came from
+        if method is None or exc.option != "--optimizer":
+            raise
+        raise SettingsError("--method", str(exc).removeprefix("--optimizer: ")) from None
     folder = results_folder(out, force, "sweep", landscape)
     folder.check()  # refuse before computing anything
     work = work_path(folder.path)
@@ -112,6 +119,16 @@ def sweep(
 
         refuse_to_replace(work)
     execute(cfg, folder, scheduler=scheduler, workers=workers)
+
+
+def _config(landscape, params, optimizer, axes, starts, steps, metric, tol, settings, heatmap):
+    from moxco_cli.experiments.sweep import SweepConfig
+
+    return SweepConfig(
+        landscape=landscape, landscape_params=params, optimizer=optimizer, grid=axes,
+        starts=starts, steps=steps, metric=metric, tol=tol, settings=settings,
+        plot_axes=tuple(s.strip() for s in heatmap.split(",")) if heatmap is not None else None,
+    ).validate()
 
 
 def work_path(target: Path) -> Path:
