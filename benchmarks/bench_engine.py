@@ -2,6 +2,7 @@
 
     make bench                                   # or: .venv/bin/python benchmarks/bench_engine.py
     .venv/bin/python benchmarks/bench_engine.py --only engine,baseline --repeats 5
+    .venv/bin/python benchmarks/bench_engine.py --only d1fe096,sweep   # the two target ratios
 
 Unit: trajectory-steps per second = N starts x T steps / wall seconds, goodness (exact lam_max)
 evaluated every step; workload Adam+MoXCo (SPEC defaults: lr 0.005, alpha, beta = 0.95, 0.5,
@@ -11,8 +12,10 @@ from `default_rng(0)`.
 Cases (all in one run, each the median of >= 3 repeats):
 - `baseline`: a naive per-trajectory loop over NumPy 2-vectors, written below. Its rate does
   not depend on N, so it runs on a small sample of starts; every ratio is against it.
-- `reference`: the straightforward vectorized engine as it was before issue 6
-  (`benchmarks/reference_engine.py`), at each N.
+- `generic (the definition)` (`--only generic`): the engine's generic path,
+  `simulate(..., path="generic")`, which runs the method's pieces as they are written
+  (`inertia.inertia`, `goodness.goodness`, `CommitRule.apply`, the inner optimizer, the prox),
+  with the engine's default workers, at each N.
 - `engine`: `moxco_cli.engine.simulate` with its defaults at each N: forked worker processes
   on every core from 2 x 2048 starts, else in-process.
 - `engine-1core`: the same engine held to one core (`processes=1, threads=1`): how close the
@@ -23,6 +26,22 @@ Cases (all in one run, each the median of >= 3 repeats):
   evaluation of a compiled backend (`benchmarks/fused_numba.py`) at N = 1e4 and 1e5, two
   threads, with its largest difference from the engine's results and its speed-up over the
   engine's row at the same N (issue 6 adopts a backend only at >= 3x).
+- `engine-d1fe096` (`--only d1fe096`, target 1): the engine as of commit d1fe096 (before the
+  method specs), loaded at bench time from `git show d1fe096:moxco_cli/engine.py` into a
+  temporary module (it imports today's landscapes, optimizers, goodness, prox and workers;
+  only engine.py is the old one), at N = 1e4, T as above. It must give the current engine's
+  results bit for bit; then the two run alternately, `--ratio-repeats` times each, with the
+  default worker processes and held to one process (`processes=1`). The `engine (vs
+  engine-d1fe096)` rows give the ratio of the rates (current / old; target >= 0.9). Without
+  git or the commit the case is skipped with a note.
+- `sweep` (target 2): the 12 x 12 (alpha, beta) phase diagram with 441 starts, i.e.
+  `moxco sweep beale --optimizer gd+moxco --grid alpha=0:0.99:12 --grid beta=0:0.95:12
+  --starts grid:21` (800 steps, 144 cells + the plain-GD baseline), through `run_sweep` with
+  one `LocalExecutor(2)`: batched (the default `ROWS_PER_JOB`) against cell by cell
+  (`ROWS_PER_JOB = 1`: one engine call per task), alternating, `--ratio-repeats` each, after
+  one untimed batched run (the pool's workers import what the jobs need); the two sweep
+  frames must be byte-identical (`moxco_cli.report.csv_bytes`). Target: batched
+  >= 3x. The whole CLI command is also timed (`--sweep-cli-repeats` times).
 - `cli`: `moxco --help`, `moxco run beale`, `moxco escape-count --inits 50` as whole processes
   (wall time, and the peak RSS of the largest process the command ran: `RUSAGE_CHILDREN`
   reports a maximum, not a sum over the command and its renderer or worker children); a
@@ -34,8 +53,13 @@ Cases (all in one run, each the median of >= 3 repeats):
   rich, numpy, pandas, scipy.stats, matplotlib.pyplot), leaving through `os._exit` as `moxco`
   does: the least any such command can take.
 
-Before timing, the engine is checked against the reference on a sample (records included,
-plus noisy, reversible and chunked/threaded runs): every array must be equal bit for bit.
+Before timing, the engine (fused path) is checked against its generic path on a sample
+(records included, plus noisy, reversible and chunked/threaded/forked runs): every array must
+be equal bit for bit.
+Rows with a target carry `compared_with` (the row measured alternately with it in the same
+run), `ratio` (that row's median time / this row's: > 1 is faster) and `target` in the CSV;
+their note adds the median CPU seconds of each side (this process, its children, a pool's
+workers) and the CPU-time ratio, which waiting for a core on a loaded host does not inflate.
 Peak RSS: the high-water mark of this process during the case (reset through
 `/proc/self/clear_refs` before each case; where that is unavailable, the process-wide peak),
 plus, where the engine forks, workers x the largest worker's peak (pages a worker shares with
@@ -47,6 +71,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import importlib.util
 import os
 import platform
 import resource
@@ -63,16 +88,24 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
-import reference_engine  # noqa: E402
-
 import landscapes  # noqa: E402
 from moxco_cli.engine import _default_processes, simulate  # noqa: E402
+from moxco_cli.goodness import CommitRule  # noqa: E402
+from moxco_cli.optim import adam  # noqa: E402
+from moxco_cli.prox import identity  # noqa: E402
 from moxco_cli.renderer import DISABLE_ENV  # noqa: E402
-from moxco_cli.settings import METHOD_NAMES, OptimizerSettings, build_method  # noqa: E402
+from moxco_cli.settings import ALL_METHOD_NAMES, OptimizerSettings, build_method  # noqa: E402
 
 STEPS = 1000
 SIZES = (1, 50, 1_000, 10_000, 100_000)
 METHOD = "adam+moxco"
+GENERIC = "generic (the definition)"
+OLD_COMMIT = "d1fe096"  # the engine before method specs / per-row values / the generic path
+OLD_N = 10_000
+OLD_TARGET = 0.9  # the current engine's rate / the old one's, at least
+SWEEP_ARGS = ["sweep", "beale", "--optimizer", "gd+moxco", "--grid", "alpha=0:0.99:12",
+              "--grid", "beta=0:0.95:12", "--starts", "grid:21"]
+SWEEP_TARGET = 3.0  # batched / cell-by-cell speed, at least
 
 
 # ---- the naive baseline: one trajectory at a time, NumPy 2-vectors ---------------------------
@@ -173,6 +206,10 @@ class Row:
     status: str = "ok"
     note: str = ""
     load: float = 0.0
+    compared_with: str = ""  # a row measured alternately with this one, in the same run
+    ratio: float | None = None  # compared_with's median time / this row's: > 1 is faster
+    target: float | None = None  # the least `ratio` wanted
+    same_workload: bool = True  # False: no ratio to the (Adam+MoXCo) naive baseline
 
     @property
     def median(self) -> float | None:
@@ -215,7 +252,7 @@ def _measure(case, n, steps, fn, repeats, note="", workers=1) -> Row:
     return row
 
 
-# ---- equality with the straightforward path ---------------------------------------------------
+# ---- equality with the generic path (the definition) -----------------------------------------
 
 
 def _assert_same(fast, ref, what: str) -> None:
@@ -228,34 +265,41 @@ def _assert_same(fast, ref, what: str) -> None:
                                           err_msg=f"{what}: records.{key}")
 
 
+def _generic(landscape, method, x0, steps, **kw):
+    return simulate(landscape, method, x0, steps, path="generic", **kw)
+
+
 def check_equality(sample: int, steps: int) -> str:
-    """Engine == reference, bit for bit, on a sample; raises AssertionError otherwise."""
+    """Engine (fused) == its generic path, bit for bit, on a sample; raises AssertionError
+    otherwise. The generic runs are held to one process and one thread."""
+    one = dict(processes=1, threads=1)
     beale, wells = landscapes.get("beale"), landscapes.get("two-wells")
     starts = _starts(sample, seed=1)
     starts[:3] = [[4.0, 4.0], [0.0, 1.0], [3.0, 0.5]]  # saddle, minimum; [4, 4] diverges at lr .05
     checks = 0
-    for name in METHOD_NAMES:
+    for name in ALL_METHOD_NAMES:
         for s in (OptimizerSettings(), OptimizerSettings(lr=0.05, commit="reversible"),
                   OptimizerSettings(noise_std=0.3, seed=4, prox="l1", prox_weight=0.5)):
             m = build_method(name, s)
             kw = dict(noise_std=s.noise_std, seed=s.seed)
             _assert_same(simulate(beale, m, starts, steps, record=True, **kw),
-                         reference_engine.simulate(beale, m, starts, steps, record=True, **kw),
+                         _generic(beale, m, starts, steps, record=True, **kw, **one),
                          f"beale {name} {s}")
             checks += 1
     wide = np.random.default_rng(2).uniform(-4, 4, (3 * 4096 + 5, 1))
     m = build_method("adam+moxco", OptimizerSettings(noise_std=0.1))
-    want = reference_engine.simulate(wells, m, wide, 50, noise_std=0.1, seed=3)
+    want = _generic(wells, m, wide, 50, noise_std=0.1, seed=3, **one)
     _assert_same(simulate(wells, m, wide, 50, noise_std=0.1, seed=3, threads=2, processes=1),
                  want, "two-wells chunked, threaded, noisy")
     _assert_same(simulate(wells, m, wide, 50, noise_std=0.1, seed=3, processes=2), want,
                  "two-wells chunked, forked, noisy")
     big = _starts(20_000, seed=3)
     m = build_method(METHOD, OptimizerSettings())
-    _assert_same(simulate(beale, m, big, 100), reference_engine.simulate(beale, m, big, 100),
+    _assert_same(simulate(beale, m, big, 100), _generic(beale, m, big, 100, **one),
                  "beale 20000 starts, engine defaults (forked workers)")
-    return (f"{checks + 3} runs equal bit for bit ({sample} starts x {steps} steps with records,"
-            " 4 optimizers x 3 settings; plus threaded and forked two-wells, 20000-start Beale)")
+    return (f"fused == generic path in {checks + 3} runs, bit for bit ({sample} starts x {steps}"
+            f" steps with records, {len(ALL_METHOD_NAMES)} methods x 3 settings; plus threaded"
+            " and forked two-wells, 20000-start Beale)")
 
 
 def check_baseline(n: int, steps: int, settings: OptimizerSettings) -> str:
@@ -323,6 +367,166 @@ def bench_million(n: int, steps: int, repeats: int) -> Row:
         rss = parent + (workers * child if workers > 1 else 0.0)
         row.rss_mib = max(row.rss_mib or 0.0, rss)
     return row
+
+
+# ---- targets: ratios against a baseline measured alternately in the same run -----------------
+
+
+def _cpu_seconds(pids=()) -> float:
+    """CPU seconds (user + system) of this process, its reaped children and the live
+    processes `pids` (e.g. a process pool's workers, read from /proc)."""
+    total = 0.0
+    for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
+        usage = resource.getrusage(who)
+        total += usage.ru_utime + usage.ru_stime
+    tick = os.sysconf("SC_CLK_TCK")
+    for pid in pids:
+        try:  # fields 14, 15 (utime, stime) after the ")" that ends the command name
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+        except (OSError, IndexError, ValueError):
+            pass
+    return total
+
+
+def _alternating(sides: list[tuple[Row, object]], repeats: int, pids=()) -> dict[str, float]:
+    """Time each `(row, fn)` `repeats` times, interleaved (the first side first on even
+    repeats, last on odd ones), so that both see the same host load. Returns each row's
+    median CPU seconds (this process, its children and `pids`): on a shared host the wall
+    time also counts waiting for a core, the CPU time does not."""
+    cpu: dict[str, list[float]] = {row.case: [] for row, _ in sides}
+    for i in range(repeats):
+        for row, fn in (sides if i % 2 == 0 else sides[::-1]):
+            c0, t0 = _cpu_seconds(pids), time.perf_counter()
+            fn()
+            row.times.append(time.perf_counter() - t0)
+            cpu[row.case].append(_cpu_seconds(pids) - c0)
+    for row, _ in sides:
+        row.load = (row.load + _load()) / 2  # mean of the load at the start and at the end
+        row.note += f"; median CPU {np.median(cpu[row.case]):.3g} s (all processes)"
+    return {case: float(np.median(values)) for case, values in cpu.items()}
+
+
+def _compare(row: Row, base: Row, target: float, cpu: dict[str, float]) -> None:
+    row.compared_with, row.target = base.case, target
+    row.ratio = base.median / row.median
+    verdict = "meets" if row.ratio >= target else "BELOW"
+    row.note += (f"; {row.ratio:.3g}x '{base.case}' (alternating, median wall times; "
+                 f"{verdict} target >= {target:g}x; CPU-time ratio "
+                 f"{cpu[base.case] / cpu[row.case]:.3g}x)")
+
+
+def load_old_engine(commit: str = OLD_COMMIT):
+    """moxco_cli/engine.py as of `commit`, as a temporary module (never written to disk), or
+    the reason it cannot be loaded (a string)."""
+    try:
+        src = subprocess.run(["git", "-C", str(ROOT), "show", f"{commit}:moxco_cli/engine.py"],
+                             capture_output=True, text=True, check=True).stdout
+    except FileNotFoundError:
+        return "git is not installed"
+    except subprocess.CalledProcessError as exc:
+        return f"git show {commit}:moxco_cli/engine.py failed ({exc.stderr.strip()[:120]})"
+    name = f"_moxco_engine_{commit}"
+    spec = importlib.util.spec_from_loader(name, loader=None,
+                                           origin=f"git show {commit}:moxco_cli/engine.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up while building the class
+    try:
+        exec(compile(src, spec.origin, "exec"), module.__dict__)
+    except Exception as exc:  # e.g. a name it imports is gone: report, do not guess a shim
+        del sys.modules[name]
+        return f"engine.py of {commit} does not import against today's modules ({exc!r})"
+    return module
+
+
+def bench_old_engine(steps: int, repeats: int, settings: OptimizerSettings,
+                     n: int = OLD_N) -> list[Row]:
+    """Target 1: the current engine against the engine of OLD_COMMIT (see the docstring)."""
+    old = load_old_engine()
+    if isinstance(old, str):
+        print(f"engine-{OLD_COMMIT}: skipped: {old}", flush=True)
+        return []
+    beale, starts = landscapes.get("beale"), _starts(n)
+    method = build_method(METHOD, settings)
+    old_method = old.Method(METHOD, adam(settings.lr),
+                            CommitRule("latch", settings.threshold, *settings.adam_moxco,
+                                       *settings.restart), settings.tau, identity)
+    workers = _default_processes(n, steps, False)
+    rows = []
+    for label, kw in ((f"{workers} worker processes (default)", {}),
+                      ("1 process (processes=1)", {"processes": 1})):
+        new_tr = simulate(beale, method, starts, steps, **kw)  # also the warm-up
+        old_tr = old.simulate(beale, old_method, starts, steps, **kw)
+        _assert_same(new_tr, old_tr, f"engine vs engine-{OLD_COMMIT}, {label}")
+        base = Row(f"engine-{OLD_COMMIT}", n, steps, load=_load(),
+                   note=f"{label}; git show {OLD_COMMIT}:moxco_cli/engine.py")
+        cur = Row(f"engine (vs engine-{OLD_COMMIT})", n, steps, load=base.load,
+                  note=f"{label}; final points bit-identical to engine-{OLD_COMMIT}")
+        cpu = _alternating([(base, lambda kw=kw: old.simulate(beale, old_method, starts,
+                                                                steps, **kw)),
+                            (cur, lambda kw=kw: simulate(beale, method, starts, steps, **kw))],
+                           repeats)
+        _compare(cur, base, OLD_TARGET, cpu)
+        rows += [base, cur]
+    return rows
+
+
+def _phase_config():
+    from moxco_cli.experiments import sweep
+
+    return sweep.SweepConfig(landscape="beale", optimizer="gd+moxco",
+                             grid=(sweep.parse_grid("alpha=0:0.99:12"),
+                                   sweep.parse_grid("beta=0:0.95:12")),
+                             starts="grid:21").validate()
+
+
+def bench_sweep(repeats: int, workers: int = 2) -> list[Row]:
+    """Target 2: the phase-diagram sweep batched against cell by cell (see the docstring)."""
+    from moxco_cli.experiments import sweep
+    from moxco_cli.report import csv_bytes
+
+    cfg = _phase_config()
+    tasks = sweep.tasks_for(cfg)
+    n_starts = len(sweep.make_starts(cfg.build_landscape(), cfg.starts, cfg.settings.seed))
+    batched_rows = sweep.ROWS_PER_JOB
+    frames: dict[int, bytes] = {}
+    executor = sweep.LocalExecutor(workers)  # one pool for both sides (started here)
+
+    def run(rows_per_job: int):
+        def go():
+            sweep.ROWS_PER_JOB = rows_per_job
+            try:
+                frame = csv_bytes(sweep.run_sweep(cfg, executor=executor).frame)
+            finally:
+                sweep.ROWS_PER_JOB = batched_rows
+            if frames.setdefault(rows_per_job, frame) != frame:
+                raise AssertionError(f"sweep with ROWS_PER_JOB={rows_per_job}: not reproducible")
+        return go
+
+    trajectories = len(tasks) * n_starts
+    what = (f"{len(tasks)} tasks (144 cells + plain baseline) x {n_starts} starts, "
+            f"LocalExecutor({workers})")
+    jobs = {}
+    for rows_per_job in (1, batched_rows):
+        sweep.ROWS_PER_JOB = rows_per_job
+        jobs[rows_per_job] = len(sweep.plan_jobs(cfg, tasks, n_starts, workers))
+    sweep.ROWS_PER_JOB = batched_rows
+    base = Row("sweep 12x12 cell-by-cell", trajectories, cfg.steps, load=_load(),
+               note=f"{what}; ROWS_PER_JOB=1: {jobs[1]} engine calls", same_workload=False)
+    cur = Row("sweep 12x12 batched", trajectories, cfg.steps, load=base.load,
+              note=f"{what}; ROWS_PER_JOB={batched_rows}: {jobs[batched_rows]} engine calls",
+              same_workload=False)
+    try:
+        run(batched_rows)()  # warm-up: the pool's workers import what the jobs need
+        pids = list(executor.pool._processes) if executor.pool is not None else []
+        cpu = _alternating([(base, run(1)), (cur, run(batched_rows))], repeats, pids)
+    finally:
+        executor.close()
+    if frames[1] != frames[batched_rows]:
+        raise AssertionError("sweep frames differ: batched vs cell-by-cell")
+    cur.note += "; sweep.csv byte-identical to cell-by-cell"
+    _compare(cur, base, SWEEP_TARGET, cpu)
+    return [base, cur]
 
 
 def _moxco() -> list[str]:
@@ -427,7 +631,7 @@ HEADER = ("case", "N", "T", "repeats", "median s", "traj-steps/s", "x baseline",
 def _fmt(row: Row, base_rate: float | None) -> list[str]:
     rate = row.rate
     ratio = ""
-    if rate and base_rate:
+    if rate and base_rate and row.same_workload:
         ratio = f"{rate / base_rate:.2g}x" if rate < 10 * base_rate else f"{rate / base_rate:.0f}x"
     if row.case == "baseline":
         ratio = "1x"
@@ -451,15 +655,18 @@ def write_csv(rows: list[Row], base_rate: float | None, path: Path) -> None:
         w = csv.writer(fh)
         w.writerow(["case", "n", "steps", "repeats", "median_s", "min_s", "max_s",
                     "traj_steps_per_s", "ratio_to_baseline", "peak_rss_mib", "load_1min",
-                    "status", "note"])
+                    "status", "note", "compared_with", "ratio", "target"])
         for r in rows:
             rate = r.rate
             w.writerow([r.case, r.n if r.n is not None else "", r.steps or "", len(r.times),
                         repr(r.median) if r.times else "", repr(min(r.times)) if r.times else "",
                         repr(max(r.times)) if r.times else "", repr(rate) if rate else "",
-                        repr(rate / base_rate) if rate and base_rate else "",
+                        repr(rate / base_rate) if rate and base_rate and r.same_workload
+                        else "",
                         f"{r.rss_mib:.1f}" if r.rss_mib is not None else "", f"{r.load:.2f}",
-                        r.status, r.note])
+                        r.status, r.note, r.compared_with,
+                        repr(r.ratio) if r.ratio is not None else "",
+                        f">= {r.target:g}" if r.target is not None else ""])
     tmp.replace(path)
 
 
@@ -468,17 +675,24 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeats", type=int, default=3, help="repeats per case (>= 3)")
     ap.add_argument("--steps", type=int, default=STEPS)
     ap.add_argument("--sizes", default=",".join(str(s) for s in SIZES))
-    ap.add_argument("--only", default="equality,baseline,reference,engine,fused,million,cli",
-                    help="comma-separated subset of the cases")
+    ap.add_argument("--only",
+                    default="equality,baseline,generic,engine,d1fe096,sweep,fused,million,cli",
+                    help="comma-separated subset of the cases ('reference' = 'generic')")
     ap.add_argument("--baseline-sample", type=int, default=20)
     ap.add_argument("--million", type=int, default=1_000_000, help="N of the RSS case")
     ap.add_argument("--million-steps", type=int, default=100,
                     help="T of the RSS case (peak RSS does not grow with T without records)")
+    ap.add_argument("--ratio-repeats", type=int, default=5,
+                    help="repeats of each side of the d1fe096 and sweep comparisons (>= 3)")
+    ap.add_argument("--sweep-cli-repeats", type=int, default=2,
+                    help="runs of the whole `moxco sweep` command (0: none)")
     ap.add_argument("--out", type=Path, default=ROOT / "results" / "benchmarks.csv")
     args = ap.parse_args(argv)
-    if args.repeats < 3:
-        ap.error("--repeats must be >= 3 (the table quotes medians)")
+    if args.repeats < 3 or args.ratio_repeats < 3:
+        ap.error("--repeats and --ratio-repeats must be >= 3 (the table quotes medians)")
     only = set(args.only.split(","))
+    if "reference" in only:  # the old name of the generic row
+        only.add("generic")
     sizes = [int(float(s)) for s in args.sizes.split(",")]
     settings = OptimizerSettings()
     method = build_method(METHOD, settings)
@@ -498,14 +712,29 @@ def main(argv: list[str] | None = None) -> int:
         print_row(row, base_rate)
     engine_rates = {}
     for n in sorted(sizes):
-        for case, fn in (("reference", reference_engine.simulate), ("engine-1core", _one_core),
-                         ("engine", simulate)):
-            if case in only or (case == "engine-1core" and "engine" in only):
-                workers = _default_processes(n, args.steps, False) if case == "engine" else 1
+        for key, case, fn in (("generic", GENERIC, _generic), ("engine", "engine-1core", _one_core),
+                              ("engine", "engine", simulate)):
+            if key in only:
+                workers = 1 if case == "engine-1core" else _default_processes(n, args.steps, False)
                 rows.append(bench_engine(case, fn, n, args.steps, args.repeats, method, workers))
                 print_row(rows[-1], base_rate)
                 if case == "engine":
                     engine_rates[n] = rows[-1].rate
+    if "d1fe096" in only:
+        for row in bench_old_engine(args.steps, args.ratio_repeats, settings):
+            rows.append(row)
+            print_row(row, base_rate)
+    if "sweep" in only:
+        for row in bench_sweep(args.ratio_repeats):
+            rows.append(row)
+            print_row(row, base_rate)
+        if args.sweep_cli_repeats > 0:
+            label = "moxco " + " ".join(SWEEP_ARGS)
+            for row in bench_cli(label, [*SWEEP_ARGS, "--out", "{out}"], args.sweep_cli_repeats):
+                rows.append(row)
+                if row.status != "ok":
+                    print(f"{row.case}: not available ({row.note})", flush=True)
+                print_row(row, base_rate)
     if "fused" in only:
         rows.extend(bench_fused(args.steps, args.repeats, settings, base_rate, engine_rates))
     if "million" in only:
