@@ -21,3 +21,110 @@ def wilson(successes: int, trials: int, confidence: float = CONFIDENCE) -> tuple
     ci = binomtest(int(successes), int(trials)).proportion_ci(confidence_level=confidence,
                                                                method="wilson")
     return float(ci.low), float(ci.high)
+
+
+# ---------------------------------------------------------------- benchmarking (moxco compare)
+# Runtimes are step counts: `rt (N, K)` float, the first step t in 1..T at which a run's
+# f - f* reached target k, `inf` where it never did. Conventions follow COCO/IOHprofiler.
+
+
+def runtimes(gap, targets):
+    """`(N, K)` runtimes from per-step gaps `gap (T, N)` = f(theta_t) - f* for t = 1..T
+    (row t-1), and `targets (K,)`: the first t with `gap <= target`, inf if none."""
+    import numpy as np
+
+    best = np.minimum.accumulate(np.asarray(gap, dtype=float), axis=0)  # (T, N), non-increasing
+    steps = len(best)
+    out = np.empty((best.shape[1], len(targets)))
+    for k, target in enumerate(targets):
+        before = np.count_nonzero(~(best <= target), axis=0)  # steps before the first hit
+        out[:, k] = np.where(before < steps, before + 1.0, np.inf)
+    return out
+
+
+def ert(rt, budget: int):
+    """Expected running time per target, `(K,)` from `rt (N, K)`: the sum over runs of
+    `min(runtime, budget)` divided by the number of successes (inf with none)."""
+    import numpy as np
+
+    rt = np.asarray(rt, dtype=float)
+    ok = np.isfinite(rt)
+    spent = np.where(ok, rt, float(budget)).sum(axis=0)
+    hits = ok.sum(axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(hits > 0, spent / np.maximum(hits, 1), np.inf)
+
+
+def bootstrap_ert(rt, budget: int, resamples, confidence: float = CONFIDENCE):
+    """Percentile bootstrap interval of `ert` over starts: `resamples (B, N)` start indices
+    (drawn once by the caller, so that every method is resampled the same way). Returns
+    `(low (K,), high (K,))`; a resample without successes has ERT inf."""
+    import numpy as np
+
+    rt = np.asarray(rt, dtype=float)
+    ok = np.isfinite(rt)
+    spent = np.where(ok, rt, float(budget))
+    lo, hi = np.empty(rt.shape[1]), np.empty(rt.shape[1])
+    q = 100 * (1 - confidence) / 2
+    for k in range(rt.shape[1]):
+        s = spent[resamples, k].sum(axis=1)
+        h = ok[resamples, k].sum(axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            values = np.where(h > 0, s / np.maximum(h, 1), np.inf)
+        lo[k], hi[k] = quantile_with_inf(values, q / 100), quantile_with_inf(values, 1 - q / 100)
+    return lo, hi
+
+
+def quantile_with_inf(values, q: float) -> float:
+    """Linear-interpolation quantile that keeps +inf entries as the largest values.
+
+    (`numpy.quantile` would give NaN when interpolating between two infinities.)
+    """
+    import numpy as np
+
+    v = np.sort(values)
+    pos = q * (len(v) - 1)
+    lo, hi = math.floor(pos), math.ceil(pos)
+    if v[lo] == v[hi] or lo == hi:
+        return float(v[lo])
+    if math.isinf(v[hi]):
+        return math.inf
+    return float(v[lo] + (v[hi] - v[lo]) * (pos - lo))
+
+
+def ecdf(rt, steps):
+    """Fraction of (run, target) pairs with runtime <= t, for each t in `steps`: `(len(steps),)`."""
+    import numpy as np
+
+    flat = np.sort(np.asarray(rt, dtype=float).ravel())
+    return np.searchsorted(flat, np.asarray(steps, dtype=float), side="right") / len(flat)
+
+
+def mcnemar(first, second) -> tuple[int, int, float]:
+    """Exact McNemar test of paired successes `first (N,)`, `second (N,)` bool: `(only_first,
+    only_second, two-sided p)` from `scipy.stats.binomtest` on the discordant pairs (p = 1
+    without any)."""
+    import numpy as np
+
+    first, second = np.asarray(first, dtype=bool), np.asarray(second, dtype=bool)
+    a = int(np.count_nonzero(first & ~second))
+    b = int(np.count_nonzero(second & ~first))
+    if a + b == 0:
+        return a, b, 1.0
+    from scipy.stats import binomtest
+
+    return a, b, float(binomtest(a, a + b, 0.5).pvalue)
+
+
+def performance_profile(costs, ratios):
+    """Dolan-Moré profile: `costs (L, M)` (landscape x method, e.g. ERT at one target; inf =
+    never solved) -> `(M, len(ratios))`: for each method, the fraction of landscapes on which
+    its cost is within `ratio` times the best method's. A landscape no method solved counts
+    for none."""
+    import numpy as np
+
+    costs = np.asarray(costs, dtype=float)
+    best = costs.min(axis=1, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rel = np.where(np.isfinite(costs) & np.isfinite(best), costs / best, np.inf)
+    return (rel[:, :, None] <= np.asarray(ratios)[None, None, :]).mean(axis=0)

@@ -434,19 +434,7 @@ def wilson(successes: int, trials: int) -> tuple[float, float]:
     return stats.wilson(successes, trials, CONFIDENCE)
 
 
-def quantile_with_inf(values: np.ndarray, q: float) -> float:
-    """Linear-interpolation quantile that keeps +inf entries as the largest values.
-
-    (`numpy.quantile` would give NaN when interpolating between two infinities.)
-    """
-    v = np.sort(values)
-    pos = q * (len(v) - 1)
-    lo, hi = math.floor(pos), math.ceil(pos)
-    if v[lo] == v[hi] or lo == hi:
-        return float(v[lo])
-    if math.isinf(v[hi]):
-        return math.inf
-    return float(v[lo] + (v[hi] - v[lo]) * (pos - lo))
+quantile_with_inf = stats.quantile_with_inf  # sweep.csv's final-loss quantiles
 
 
 def reduce_metric(metric: str, land: Landscape, final: np.ndarray, final_loss: np.ndarray,
@@ -479,7 +467,8 @@ def reduce_metric(metric: str, land: Landscape, final: np.ndarray, final_loss: n
             "other_minimum_fraction": float(np.mean(at_other)) if n else math.nan}
 
 
-ROWS_PER_JOB = 16384  # trajectories per batched engine call (two engine chunks)
+ROWS_PER_JOB = 16384  # trajectories per batched engine call (two engine chunks), at most
+JOBS_PER_WORKER = 4
 
 
 def batch_key(cfg: SweepConfig, task: Task) -> tuple:
@@ -496,12 +485,14 @@ def batch_key(cfg: SweepConfig, task: Task) -> tuple:
 def plan_jobs(cfg: SweepConfig, tasks: list[Task], n_starts: int, workers: int = 1
               ) -> list[list[int]]:
     """Indices into `tasks`, grouped into batched jobs of at most ROWS_PER_JOB trajectories
-    (and at least `workers` jobs when there are enough tasks), each of one `batch_key`."""
+    (and at least JOBS_PER_WORKER x `workers` jobs when there are enough tasks), each of one
+    `batch_key`."""
     groups: dict[tuple, list[int]] = {}
     for k, task in enumerate(tasks):
         groups.setdefault(batch_key(cfg, task), []).append(k)
     per_job = max(1, ROWS_PER_JOB // max(1, n_starts))
-    per_job = min(per_job, max(1, -(-len(tasks) // max(1, workers))))
+    # several jobs per worker, so that one slowed worker does not hold the others up
+    per_job = min(per_job, max(1, -(-len(tasks) // (JOBS_PER_WORKER * max(1, workers)))))
     return [members[i:i + per_job] for members in groups.values()
             for i in range(0, len(members), per_job)]
 
@@ -579,6 +570,9 @@ class LocalExecutor:
         if self.workers > 1:
             import multiprocessing
             from concurrent.futures import ProcessPoolExecutor
+
+            import scipy.stats  # noqa: F401  (the metric's Wilson interval: forked workers
+            # inherit it instead of each importing it, ~0.5 s, on its first task)
 
             method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
             self.pool = ProcessPoolExecutor(max_workers=self.workers,
