@@ -20,8 +20,10 @@ install: $(STAMP)
 lint: install
 	$(BIN)/ruff check .
 
+# Random test order (pytest-randomly; the seed is printed first and last).
+# Replay an order: .venv/bin/pytest -p randomly --randomly-seed=N; usual order: -p no:randomly
 test: install lint
-	MPLBACKEND=Agg $(BIN)/python -m pytest -q
+	MPLBACKEND=Agg $(BIN)/python -m pytest -q -p randomly
 
 # Regenerates results/figures/ and results/REPRODUCTION.md (about a minute on 2 cores).
 reproduce-figures: install

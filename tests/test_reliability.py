@@ -35,7 +35,12 @@ def _start_and_interrupt(args, cwd, wait_for_s=2.5):
     time.sleep(wait_for_s)
     assert proc.poll() is None, "the run finished before it could be interrupted"
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=60)
+    try:
+        out, err = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()  # else it runs on for minutes, slowing every later test
+        proc.communicate()
+        raise
     return proc.returncode, out, err
 
 

@@ -190,7 +190,11 @@ def test_store_refuses_cells_of_another_sweep(tmp_path):
 
 def test_process_pool_gives_the_same_csv_bytes_as_in_process():
     one = csv_bytes(run_sweep(TINY, executor=LocalExecutor(1)).frame)
-    two = csv_bytes(run_sweep(TINY, executor=LocalExecutor(2)).frame)
+    pool = LocalExecutor(2)
+    try:
+        two = csv_bytes(run_sweep(TINY, executor=pool).frame)
+    finally:
+        pool.close()  # its manager thread must not outlive the test (tests/conftest.py)
     assert one == two
 
 

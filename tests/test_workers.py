@@ -244,7 +244,12 @@ def test_ctrl_c_to_the_cli_during_a_forked_sweep_leaves_no_worker_behind(tmp_pat
     time.sleep(0.3)
     kids = _children_of(proc.pid)
     os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the whole group
-    _, err = proc.communicate(timeout=60)
+    try:
+        _, err = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)  # else it runs on, slowing every later test
+        proc.communicate()
+        raise
     assert proc.returncode == 130 and "Interrupted" in err and "Traceback" not in err
     time.sleep(0.2)
     assert kids and not [k for k in kids if _running(k)]
