@@ -1,0 +1,176 @@
+"""Figures of `moxco compare`, in the shapes COCO/IOHprofiler readers know. Matplotlib only.
+
+- `ecdf_figure`: runtime ECDF over (start, target) pairs per landscape, log step axis.
+- `ert_figure`: ERT against the target with 95% bootstrap intervals, per landscape.
+- `fixed_budget_figure`: median `f - f*` over the steps with the interquartile band.
+- `tuning_figure`: the tuning objective of every trial (lr on the x axis), chosen marked.
+- `profile_figure`: the performance profile of ERT at the headline target.
+
+Every figure states the protocol in its title: tuned on separate starts, same trials and
+step budget for every method.
+"""
+
+from __future__ import annotations
+
+import math
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from moxco_cli.plots.run import style  # noqa: E402
+
+
+def _style(label: str) -> dict:
+    """A method label `name:keys` is drawn in the style of `name`, labelled in full."""
+    base = dict(style(label.partition(":")[0]))
+    base["label"] = label if ":" in label else base["label"]
+    return base
+
+
+def _panels(count: int, width: float = 5.2, height: float = 4.0):
+    cols = min(count, 3)
+    rows = math.ceil(count / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(max(7.5, width * cols), height * rows + 1.2),
+                             squeeze=False, layout="constrained")
+    for ax in axes.flat[count:]:
+        ax.set_visible(False)
+    return fig, list(axes.flat[:count])
+
+
+def _title(fig, text: str) -> None:
+    """A suptitle wrapped to the figure's width (about 11 characters per inch at size 10)."""
+    import textwrap
+
+    width = int(fig.get_figwidth() * 11)
+    fig.suptitle("\n".join(textwrap.wrap(text, width)), fontsize=10)
+
+
+def ecdf_figure(ecdf, landscapes: list[str], methods: list[str], protocol: str,
+                n_targets: int, target_range: str):
+    fig, axes = _panels(len(landscapes))
+    for ax, land in zip(axes, landscapes, strict=True):
+        for m in methods:
+            part = ecdf[(ecdf.landscape == land) & (ecdf.method == m)]
+            st = _style(m)
+            ax.step(part.step, part.fraction, where="post", color=st["color"], ls=st["ls"],
+                    lw=1.8, label=st["label"])
+        ax.set_xscale("log")
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_xlabel("steps (one gradient step = one evaluation; log scale)")
+        ax.set_ylabel(f"fraction of (start, target) pairs reached\n"
+                      f"({n_targets} targets f - f* = {target_range})")
+        ax.set_title(land)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8, loc="upper left")
+    _title(fig, f"Runtime ECDF (higher and further left is better). {protocol}")
+    return fig
+
+
+def ert_figure(ert, landscapes: list[str], methods: list[str], protocol: str, budget_note: str):
+    fig, axes = _panels(len(landscapes))
+    for ax, land in zip(axes, landscapes, strict=True):
+        for m in methods:
+            part = ert[(ert.landscape == land) & (ert.method == m)].sort_values("target")
+            finite = np.isfinite(part.ert.to_numpy())
+            if not finite.any():
+                continue
+            st = _style(m)
+            x = part.target.to_numpy()
+            ax.plot(x[finite], part.ert.to_numpy()[finite], color=st["color"], ls=st["ls"],
+                    lw=1.8, marker="o", ms=2.5, label=st["label"])
+            hi = part.ci_high.to_numpy()
+            top = np.where(np.isfinite(hi), hi, np.nan)
+            ax.fill_between(x[finite], part.ci_low.to_numpy()[finite], top[finite],
+                            color=st["color"], alpha=0.15, lw=0)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.invert_xaxis()
+        ax.set_xlabel("target f - f* (harder to the right; log scale)")
+        ax.set_ylabel("ERT: expected steps to reach the target\n(95% bootstrap interval)")
+        ax.set_title(land)
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=8, loc="upper left")
+    _title(fig, f"Expected running time; a method's curve ends at the hardest target it ever "
+           f"reached. {protocol} {budget_note}")
+    return fig
+
+
+def fixed_budget_figure(fixed, landscapes: list[str], methods: list[str], protocol: str):
+    fig, axes = _panels(len(landscapes))
+    for ax, land in zip(axes, landscapes, strict=True):
+        top, bottom = [], []
+        for m in methods:
+            part = fixed[(fixed.landscape == land) & (fixed.method == m)]
+            st = _style(m)
+            med = part.q50.to_numpy(dtype=float)
+            if np.isfinite(med).any():
+                top.append(np.nanmax(np.where(np.isfinite(med), med, np.nan)))
+                bottom.append(np.nanmin(np.where(np.isfinite(med), med, np.nan)))
+            lo, hi = part.q25.to_numpy(dtype=float), part.q75.to_numpy(dtype=float)
+            med = np.where(np.isfinite(med), med, np.nan)
+            ax.plot(part.step, np.maximum(med, 1e-16), color=st["color"], ls=st["ls"], lw=1.8,
+                    label=st["label"])
+            ax.fill_between(part.step, np.maximum(lo, 1e-16),
+                            np.where(np.isfinite(hi), np.maximum(hi, 1e-16), np.nan),
+                            color=st["color"], alpha=0.12, lw=0)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        if top:  # the medians decide the view; wide bands (early divergence) are clipped
+            ax.set_ylim(max(1e-16, min(bottom) / 1e3), max(top) * 1e2)
+        ax.set_xlabel("steps (log scale)")
+        ax.set_ylabel("f - f* at that step: median and IQR\n(diverged runs count as +inf)")
+        ax.set_title(land)
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=8, loc="lower left")
+    _title(fig, f"Fixed budget: where the runs are after t steps (bands clipped to the view). "
+           f"{protocol}")
+    return fig
+
+
+def tuning_figure(tuning, chosen, landscapes: list[str], methods: list[str], protocol: str):
+    fig, axes = _panels(len(landscapes))
+    for ax, land in zip(axes, landscapes, strict=True):
+        for m in methods:
+            part = tuning[(tuning.landscape == land) & (tuning.method == m)].sort_values("lr")
+            if "lr" not in part or part.lr.isna().all():
+                continue
+            st = _style(m)
+            obj = part.objective.to_numpy(dtype=float)
+            shown = np.where(np.isfinite(obj), np.maximum(obj, 1e-16), np.nan)
+            ax.plot(part.lr, shown, color=st["color"], ls=st["ls"], lw=1.4, marker="o", ms=3,
+                    label=st["label"])
+            pick = part[part.chosen]
+            ax.plot(pick.lr, np.maximum(pick.objective.to_numpy(dtype=float), 1e-16),
+                    marker="*", ms=14, color=st["color"], mec="black", ls="none")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("learning rate of the trial (log scale)")
+        ax.set_ylabel("tuning objective: median final f - f*\nover the tuning starts "
+                      "(gaps: over half diverged)")
+        ax.set_title(land)
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=8)
+    _title(fig, f"Tuning (stars: chosen; a star at either end of the range tried was chosen "
+           f"on its edge: the optimum may lie outside). {protocol}")
+    return fig
+
+
+def profile_figure(profile, methods: list[str], target: float, landscapes: list[str]):
+    fig, ax = plt.subplots(figsize=(6.5, 4.6), layout="constrained")
+    for m in methods:
+        part = profile[profile.method == m]
+        st = _style(m)
+        ax.step(part.ratio, part.fraction, where="post", color=st["color"], ls=st["ls"], lw=1.8,
+                label=st["label"])
+    ax.set_xscale("log")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel("ERT within this factor of the best method's (log scale)")
+    ax.set_ylabel(f"fraction of the {len(landscapes)} landscapes")
+    ax.set_title(f"Performance profile of ERT at f - f* <= {target:g}\n"
+                 f"({', '.join(landscapes)}; never reached counts as never within)", fontsize=10)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8, loc="lower right")
+    return fig

@@ -1,0 +1,137 @@
+"""`moxco compare`: the protocol is what it claims, and the export reads back the same."""
+
+import json
+
+import numpy as np
+import pytest
+
+import landscapes
+from moxco_cli import stats
+from moxco_cli.engine import simulate
+from moxco_cli.experiments import compare as cmp
+from moxco_cli.settings import OptimizerSettings, build_method
+
+SMALL = cmp.CompareConfig(landscapes=(("beale", {}),), methods=("adam", "adam+moxco", "gd"),
+                          trials=5, tuning_starts=24, eval_starts=40, steps=120)
+
+
+@pytest.fixture(scope="module")
+def small():
+    return cmp.run_compare(SMALL)
+
+
+def test_tuning_and_evaluation_starts_are_disjoint_streams():
+    beale = landscapes.get("beale")
+    box = beale.bounds.astype(float)
+    ev = np.random.default_rng([0, 0]).uniform(box[:, 0], box[:, 1], (40, 2))
+    tu = np.random.default_rng([0, 1]).uniform(box[:, 0], box[:, 1], (24, 2))
+    assert not (ev[:, None, :] == tu[None, :, :]).all(axis=2).any()
+    from moxco_cli.starts import start_box, uniform_starts
+
+    np.testing.assert_array_equal(uniform_starts(start_box(beale), 40, [0, 0]), ev)
+
+
+def test_every_method_gets_the_same_trials_starts_and_steps(small):
+    counts = small.tuning.groupby("method").size()
+    assert set(counts) == {5} and set(counts.index) == {"adam", "adam+moxco", "gd"}
+    np.testing.assert_allclose(small.tuning[small.tuning.method == "gd"].lr,
+                               10.0 ** np.linspace(-4, 0, 5))
+    assert set(small.cost.steps) == {120}
+    assert set(small.cost.tuning_runs) == {5 * 24} and set(small.cost.eval_runs) == {40}
+    assert (small.success.groupby("method").runs.unique().map(list) == [[40]] * 3).all()
+
+
+def test_the_chosen_trial_is_the_argmin_of_the_written_objective(small):
+    for method, part in small.tuning.groupby("method"):
+        best = part.sort_values(["objective", "lr"], kind="stable").iloc[0]
+        assert bool(best.chosen) and part.chosen.sum() == 1, method
+        chosen = small.chosen[small.chosen.method == method].iloc[0]
+        assert chosen.chosen_lr == best.lr
+    # and the objective is the median final f - f* of direct engine runs on the tuning starts
+    beale = landscapes.get("beale")
+    starts = np.random.default_rng([0, 1]).uniform(-4.5, 4.5, (24, 2))
+    row = small.tuning[(small.tuning.method == "adam") & (small.tuning.trial == 2)].iloc[0]
+    traj = simulate(beale, build_method(f"adam:lr={float(row.lr)!r}", OptimizerSettings()), starts, 120)
+    gap = np.where(traj.diverged, np.inf, traj.final_loss - beale.f_target)
+    assert row.objective == stats.quantile_with_inf(gap, 0.5)
+
+
+def test_evaluation_numbers_follow_from_direct_runs_on_the_evaluation_starts(small):
+    beale = landscapes.get("beale")
+    starts = np.random.default_rng([0, 0]).uniform(-4.5, 4.5, (40, 2))
+    lr = float(small.chosen[small.chosen.method == "adam"].chosen_lr.iloc[0])
+    traj = simulate(beale, build_method(f"adam:lr={lr!r}", OptimizerSettings()), starts, 120,
+                    record=True)
+    gap = traj.records.loss[1:] - beale.f_target
+    rt = stats.runtimes(gap, cmp.TARGETS)
+    ert = small.ert[small.ert.method == "adam"].ert.to_numpy()
+    np.testing.assert_array_equal(ert, stats.ert(rt, 120))
+    k = cmp.TARGETS.index(1e-4) if 1e-4 in cmp.TARGETS else 30
+    hits = small.success[(small.success.method == "adam")].successes.to_numpy()
+    np.testing.assert_array_equal(hits, np.isfinite(rt).sum(axis=0))
+    assert small.headline[small.headline.method == "adam"].successes.iloc[0] == hits[k]
+
+
+def test_mcnemar_pairs_each_moxco_method_with_its_inner_optimizer(small):
+    assert list(zip(small.mcnemar.method, small.mcnemar.against, strict=True)) == [
+        ("adam+moxco", "adam")]
+    assert cmp.moxco_pairs(["gd", "adam:lr=1", "adam+moxco:lr=0.01", "rmsprop+moxco"]) == [
+        ("adam+moxco:lr=0.01", "adam:lr=1")]
+
+
+def test_targets_are_the_51_decades_from_100_to_1e_minus_8():
+    assert len(cmp.TARGETS) == 51 and cmp.TARGETS[0] == 100.0 and cmp.TARGETS[-1] == 1e-8
+    assert cmp.TARGET_EXPONENTS[:3] == (2.0, 1.8, 1.6)
+
+
+def test_iohinspector_reads_the_export_with_our_best_so_far_values(small, tmp_path):
+    DataManager = pytest.importorskip("iohinspector").DataManager
+    for name, data in cmp.ioh_files(small).items():
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    manager = DataManager()
+    manager.add_folder(str(tmp_path))
+    frame = manager.load(monotonic=True, include_meta_data=True).to_pandas()
+    assert set(frame.algorithm_name) == {"adam", "adam+moxco", "gd"}
+    for method in ("adam", "gd"):
+        best_gap, best_step, _, (run_ids, t_log, y_log), steps = small.runs[("beale", method)]
+        mine = frame[frame.algorithm_name == method]
+        assert mine.run_id.nunique() == 40
+        first = mine[mine.run_id == 1]
+        ours = y_log[run_ids == 0]
+        # what iohinspector keeps (monotonic: where the best so far improves) is ours
+        np.testing.assert_array_equal(first.raw_y.to_numpy(), np.minimum.accumulate(ours)[
+            np.r_[True, np.diff(np.minimum.accumulate(ours)) != 0]])
+        overview = manager.overview.to_pandas()
+        best = overview[overview.algorithm_name == method].sort_values("run_id").best_y
+        np.testing.assert_array_equal(best.to_numpy(), best_gap)
+
+
+def test_compare_command_writes_its_tables_and_the_same_bytes_on_dask(tmp_path):
+    from typer.testing import CliRunner
+
+    from moxco_cli.cli import app
+
+    args = ["compare", "beale", "two-wells", "--methods", "gd,gd+moxco", "--trials", "3",
+            "--tuning-starts", "8", "--eval-starts", "12", "--steps", "60"]
+    local = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "a")])
+    assert local.exit_code == 0, local.output
+    assert "gd+moxco vs gd" in local.output and "McNemar" in local.output
+    names = sorted(p.name for p in (tmp_path / "a").iterdir())
+    for name in ("tuning.csv", "chosen.csv", "ert.csv", "ecdf.csv", "success.csv",
+                 "fixed_budget.csv", "mcnemar.csv", "cost.csv", "profile.csv", "ecdf.png",
+                 "ert.png", "profile.png", "tuning.png", "ioh"):
+        assert name in names
+    config = json.loads((tmp_path / "a" / "config.json").read_text())
+    assert config["options"]["trials"] == 3 and "Tuning objective" in config["protocol"]
+    pytest.importorskip("distributed")
+    dask = CliRunner().invoke(app, [*args, "--scheduler", "local-cluster:2",
+                                    "--out", str(tmp_path / "b")])
+    assert dask.exit_code == 0, dask.output
+    for path in (tmp_path / "a").rglob("*"):
+        if path.is_file() and path.name != "config.json":
+            other = tmp_path / "b" / path.relative_to(tmp_path / "a")
+            assert path.read_bytes() == other.read_bytes(), path.name
+    bad = CliRunner().invoke(app, ["compare", "beale", "--tune", "gamma"])
+    assert bad.exit_code == 2 and "--tune: cannot tune 'gamma'" in bad.output
