@@ -51,7 +51,8 @@ def test_the_chosen_trial_is_the_argmin_of_the_written_objective(small):
     beale = landscapes.get("beale")
     starts = np.random.default_rng([0, 1]).uniform(-4.5, 4.5, (24, 2))
     row = small.tuning[(small.tuning.method == "adam") & (small.tuning.trial == 2)].iloc[0]
-    traj = simulate(beale, build_method(f"adam:lr={float(row.lr)!r}", OptimizerSettings()), starts, 120)
+    method = build_method(f"adam:lr={float(row.lr)!r}", OptimizerSettings())
+    traj = simulate(beale, method, starts, 120)
     gap = np.where(traj.diverged, np.inf, traj.final_loss - beale.f_target)
     assert row.objective == stats.quantile_with_inf(gap, 0.5)
 
