@@ -90,7 +90,7 @@ def _in_process_png(tmp_path, build, *args):
 def test_figures_drawn_by_the_child_equal_in_process_ones(child, tmp_path):
     with ResultsFolder(tmp_path / "out") as out:
         out.write_figure("a.png", line_figure, 5)
-        out.write_figure("b.png", "tests.test_renderer:line_figure", 9, title="nine")
+        out.write_figure("b.png", f"{__name__}:line_figure", 9, title="nine")
         tickets = [entry.ticket for entry in out._figures]
         assert len(tickets) == 2  # both went to the child
     assert [t.ok for t in tickets] == [True, True]  # and the child drew both
