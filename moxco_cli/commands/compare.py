@@ -93,29 +93,13 @@ def execute(cfg, folder) -> None:
 
 
 def write_outputs(result, out) -> None:
-    from moxco_cli.experiments.compare import TARGETS, protocol_text
-
-    cfg = result.config
     for name in ("tuning", "chosen", "headline", "success", "ert", "ecdf", "fixed_budget",
                  "mcnemar", "cost"):
         out.write_csv(f"{name}.csv", getattr(result, name))
-    names = [land.name for land in result.landscapes]
-    methods = list(cfg.methods)
-    protocol = protocol_text(cfg, short=True)
-    span = "10^2, 10^1.8, ..., 10^-8"
-    out.write_figure("ecdf.png", "moxco_cli.plots.compare:ecdf_figure", result.ecdf, names,
-                     methods, protocol, len(TARGETS), span)
-    out.write_figure("ert.png", "moxco_cli.plots.compare:ert_figure", result.ert, names,
-                     methods, protocol, "Runs that never reach a target count their whole "
-                     "budget.")
-    out.write_figure("fixed_budget.png", "moxco_cli.plots.compare:fixed_budget_figure",
-                     result.fixed_budget, names, methods, protocol)
-    out.write_figure("tuning.png", "moxco_cli.plots.compare:tuning_figure", result.tuning,
-                     result.chosen, names, methods, protocol)
+    for name, (build, args) in result.figure_args().items():
+        out.write_figure(name, build, *args)
     if result.profile is not None:
         out.write_csv("profile.csv", result.profile)
-        out.write_figure("profile.png", "moxco_cli.plots.compare:profile_figure",
-                         result.profile, methods, float(result.headline.target.iloc[0]), names)
 
 
 def show_summary(result, path) -> None:

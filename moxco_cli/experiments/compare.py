@@ -323,6 +323,29 @@ class CompareResult:
     runs: dict  # (landscape, method) -> per-run arrays for the IOH export
     headline: pd.DataFrame  # one row per (landscape, method) at the headline target
 
+    def figure_args(self) -> dict:
+        """`{png name: ("module:function", args)}` of every figure (shared with reproduce)."""
+        cfg = self.config
+        names = [land.name for land in self.landscapes]
+        methods = list(cfg.methods)
+        protocol = protocol_text(cfg, short=True)
+        plots = "moxco_cli.plots.compare:"
+        figures = {
+            "ecdf.png": (plots + "ecdf_figure", (self.ecdf, names, methods, protocol,
+                                                 len(TARGETS), "10^2, 10^1.8, ..., 10^-8")),
+            "ert.png": (plots + "ert_figure", (self.ert, names, methods, protocol,
+                                               "Runs that never reach a target count their whole "
+                                               "budget.")),
+            "fixed_budget.png": (plots + "fixed_budget_figure", (self.fixed_budget, names,
+                                                                 methods, protocol)),
+            "tuning.png": (plots + "tuning_figure", (self.tuning, self.chosen, names, methods,
+                                                     protocol)),
+        }
+        if self.profile is not None:
+            figures["profile.png"] = (plots + "profile_figure", (
+                self.profile, methods, float(self.headline.target.iloc[0]), names))
+        return figures
+
 
 def _log_steps(steps: int, count: int = 40) -> np.ndarray:
     return np.unique(np.round(np.logspace(0, math.log10(steps), count)).astype(int))
@@ -388,6 +411,8 @@ def run_compare(cfg: CompareConfig, progress=None) -> CompareResult:
                           **{f"chosen_{k}": v for k, v in values.items()},
                           "on_edge": ",".join(edge), "successes": int(ok[:, head_k].sum()),
                           "runs": len(rt), "rate": float(ok[:, head_k].mean()),
+                          "rate_ci_low": stats.wilson(int(ok[:, head_k].sum()), len(rt))[0],
+                          "rate_ci_high": stats.wilson(int(ok[:, head_k].sum()), len(rt))[1],
                           "ert": e[head_k], "ert_ci_low": lo[head_k],
                           "ert_ci_high": hi[head_k],
                           "median_final_gap": stats.quantile_with_inf(at_steps[-1], 0.5)})

@@ -12,9 +12,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 FULL = dict(fig2_small=50, fig2_large=10_000, fig3_grid=41, map_grid=101, ablation_grid=101,
-            eos_alphas=12, eos_betas=13, phase_axis=12, phase_starts=21)
+            eos_alphas=12, eos_betas=13, phase_axis=12, phase_starts=21,
+            compare_trials=13, compare_tuning=256, compare_eval=1024)
 QUICK = dict(fig2_small=50, fig2_large=400, fig3_grid=15, map_grid=21, ablation_grid=15,
-             eos_alphas=3, eos_betas=3, phase_axis=3, phase_starts=5)
+             eos_alphas=3, eos_betas=3, phase_axis=3, phase_starts=5,
+             compare_trials=4, compare_tuning=16, compare_eval=32)
+# MoXCo against tuned baselines: the paper's two landscapes, and two of the zoo chosen for
+# what they test: rastrigin (a lattice of local minima: the case exploration is meant for) and
+# six-hump-camel (two global and four local minima of different depths and curvatures).
+COMPARE_LANDSCAPES = ("beale", "two-wells", "rastrigin", "six-hump-camel")
+COMPARE_METHODS = ("gd", "adam", "gd+moxco", "adam+moxco", "nesterov")
 PHASE_TOL = 0.1  # "reached (3, 0.5)": within 1e-2 almost nothing arrives in 800 steps
 
 
@@ -181,6 +188,21 @@ def _phase(out, sizes):
                f"(alpha, beta), {n}x{n} starts, lr 0.005, 800 steps"))
 
 
+def _compare(out, sizes):
+    from moxco_cli.experiments.compare import CompareConfig, run_compare
+
+    cfg = CompareConfig(landscapes=tuple((n, {}) for n in COMPARE_LANDSCAPES),
+                        methods=COMPARE_METHODS, trials=sizes["compare_trials"],
+                        tuning_starts=sizes["compare_tuning"],
+                        eval_starts=sizes["compare_eval"]).validate()
+    result = run_compare(cfg)
+    for name in ("headline", "tuning", "mcnemar", "ert"):
+        out.write_csv(f"compare_{name}.csv", getattr(result, name))
+    for name, (build, args) in result.figure_args().items():
+        if name in ("ecdf.png", "ert.png", "tuning.png", "profile.png"):
+            out.write_figure(f"compare_{name}", build, *args)
+
+
 STEPS = [
     Step("fig1a", "Figure 1a: GD+MoXCo vs GD, Adam on Beale", _fig1("a")),
     Step("fig1b", "Figure 1b: Adam+MoXCo vs GD, Adam on Beale", _fig1("b")),
@@ -192,6 +214,7 @@ STEPS = [
     Step("theorem2", "Theorem 2: divergence boundary measured vs formula", _theorem2),
     Step("ablation", "Ablation: commit modes latch / reversible / none", _ablation),
     Step("phase", "Phase diagram: success over (alpha, beta) for both MoXCo variants", _phase),
+    Step("compare", "MoXCo against tuned baselines (moxco compare)", _compare),
 ]
 
 
