@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from landscapes.base import Landscape
+from moxco_cli.curvature import Estimator
 from moxco_cli.goodness import CommitRule, goodness, inv_eta_eff
 from moxco_cli.inertia import InertiaState, inertia
 from moxco_cli.noise import NOISE_BLOCK, noise_draw
@@ -71,6 +72,8 @@ class Method:
     prox: Prox = identity
     restart: str | None = None  # adaptive restart (O'Donoghue & Candes 2015): None, RESTARTS
     noise_std: float = 0.0
+    curvature: str = "exact"  # exact | power:K | lanczos:K (moxco_cli.curvature)
+    score_every: int = 1  # goodness on steps t % score_every == 0
     values: dict | None = field(default=None, compare=False)  # resolved spec values
     rebuild: Callable | None = field(default=None, compare=False, repr=False)
 
@@ -84,6 +87,17 @@ class Method:
     def inv_eta_eff(self) -> float | np.ndarray:
         """Theorem 2 bound with the exploration momenta (units 1/lr); `(N,)` per row."""
         return inv_eta_eff(self.lr, self.rule.alpha, self.rule.beta)
+
+    @property
+    def scores(self) -> bool:
+        """Whether scoring costs something: the method can commit (a plain method's monitor
+        goodness is free)."""
+        return self.rule.mode != "none"
+
+    @property
+    def fusable(self) -> bool:
+        """The fused path covers the exact curvature scored every step."""
+        return self.curvature == "exact" and self.score_every == 1
 
     @property
     def row_count(self) -> int | None:
@@ -114,15 +128,17 @@ class Records:
     beta: np.ndarray
     committed: np.ndarray
     restarted: np.ndarray
+    lam_max_exact: np.ndarray | None = None  # with check=True: the exact value beside lam_max
 
     @classmethod
-    def empty(cls, steps: int, n: int, d: int) -> Records:
+    def empty(cls, steps: int, n: int, d: int, check: bool = False) -> Records:
         shape = (steps + 1, n)
         return cls(
             x=np.empty((steps + 1, n, d)), loss=np.empty(shape), grad_norm=np.empty(shape),
             lam_max=np.empty(shape), goodness=np.empty(shape), alpha=np.empty(shape),
             beta=np.empty(shape), committed=np.empty(shape, dtype=bool),
             restarted=np.zeros(shape, dtype=bool),
+            lam_max_exact=np.empty(shape) if check else None,
         )
 
 
@@ -134,7 +150,9 @@ class Trajectory:
     momenta; `diverged_step (N,)` the step whose update left the finite box (the trajectory
     stays frozen at theta of that step); `restart_step (N,)` the first step whose velocity an
     adaptive restart reset and `restart_count (N,)` how many steps it reset (both None for a
-    method without adaptive restart).
+    method without adaptive restart); `grad_evals (N,)` and `hvps (N,)`: the cost (one
+    gradient per step at the query point; for methods that can commit, one gradient and the
+    curvature's HVPs per scoring, exact = d; steps after a divergence cost nothing).
     """
 
     method: str
@@ -147,6 +165,8 @@ class Trajectory:
     records: Records | None = None
     restart_step: np.ndarray | None = None  # None: the method has no adaptive restart
     restart_count: np.ndarray | None = None
+    grad_evals: np.ndarray | None = None  # (N,) gradient evaluations per trajectory
+    hvps: np.ndarray | None = None  # (N,) Hessian-vector products (exact: d per scoring)
 
     @property
     def diverged(self) -> np.ndarray:
@@ -321,6 +341,8 @@ def _run_chunk(landscape, method, x0, steps, rec, rows, noise_std, seed, start, 
         rec.loss[t, rows] = f
         np.sqrt(good_of.grad_sq, out=rec.grad_norm[t, rows])
         rec.lam_max[t, rows] = lam
+        if rec.lam_max_exact is not None:  # the fused path's lam_max is the exact one
+            rec.lam_max_exact[t, rows] = lam
         rec.goodness[t, rows] = good
         rec.alpha[t, rows], rec.beta[t, rows] = commit.ba[1, 0], commit.ba[0, 0]
         rec.committed[t, rows] = committed
@@ -387,8 +409,18 @@ def _run_chunk(landscape, method, x0, steps, rec, rows, noise_std, seed, start, 
         f, g, lam = evaluator.evaluate(x.T)
         record(steps, f, lam, good_of(f, g, lam), committed)
     final = np.ascontiguousarray(x.T)
+    grads, hvps = _cost(method, steps, diverged_step, d)
     return (final, landscape.f(final), commit.commit_step, diverged_step, first_restart,
-            restart_count)
+            restart_count, grads, hvps)
+
+
+def _cost(method, steps, diverged_step, d):
+    """`(grad_evals, hvps)` per row of an exact-curvature run: the steps a row took (up to and
+    including the one that diverged), one gradient each, plus one gradient and d HVPs per
+    scoring when the method can commit. The generic path counts the same as it goes."""
+    taken = np.where(diverged_step >= 0, diverged_step + 1, steps).astype(np.int64)
+    scorings = -(-taken // method.score_every) if method.scores else np.zeros_like(taken)
+    return taken + scorings, scorings * d
 
 
 def _run_chunk_generic(landscape, method, x0, steps, rec, rows, noise_std, seed, start,
@@ -408,6 +440,10 @@ def _run_chunk_generic(landscape, method, x0, steps, rec, rows, noise_std, seed,
     inv_eta, f_target = method.inv_eta_eff, landscape.f_target
     need_goodness = rec is not None or rule.mode != "none" or restart == "function"
     draw = noise_draw(seed, start, n, d) if noise_std > 0 else None
+    estimator = Estimator.for_rows(method.curvature, seed, start, n, d)
+    every = method.score_every
+    grads, hvps = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
+    check = rec is not None and rec.lam_max_exact is not None
 
     x = np.array(x0, dtype=float)
     state = wrapper.init(x)
@@ -420,25 +456,40 @@ def _run_chunk_generic(landscape, method, x0, steps, rec, rows, noise_std, seed,
     report_every = max(1, min(100, steps // 20))
     reported = 0
 
-    def score(x):
-        f, g, lam = landscape.evaluate(x)
+    def score(x, scoring=True, count=True):
+        """f, ||g||^2, lam_max and goodness at theta (lam, goodness NaN when not scoring);
+        `count`: the scoring is part of the run's cost (the final record's is not)."""
+        if estimator.kind == "exact" and scoring:
+            f, g, lam = landscape.evaluate(x)  # every row, frozen ones included (records)
+            used = np.full(n, d)
+        else:
+            f, g = landscape.f(x), landscape.grad(x)
+            lam, used = (estimator.estimate(landscape, x, alive) if scoring
+                         else (np.full(n, np.nan), np.zeros(n, dtype=np.int64)))
+        if scoring and count and method.scores:
+            np.add(hvps, np.where(alive, used, 0), out=hvps)
+            grads[:] += alive
         grad_sq = g[:, 0] * g[:, 0]
         for j in range(1, d):
             grad_sq = grad_sq + g[:, j] * g[:, j]
-        return f, grad_sq, lam, goodness(f, grad_sq, lam, f_target=f_target, inv_eta=inv_eta,
-                                         tau=method.tau)
+        good = (goodness(f, grad_sq, lam, f_target=f_target, inv_eta=inv_eta, tau=method.tau)
+                if scoring else np.full(n, np.nan))
+        return f, grad_sq, lam, good
 
     def record(t, f, grad_sq, lam, good):
         rec.x[t, rows], rec.loss[t, rows], rec.grad_norm[t, rows] = x, f, np.sqrt(grad_sq)
         rec.lam_max[t, rows], rec.goodness[t, rows] = lam, good
+        if check:
+            rec.lam_max_exact[t, rows] = landscape.lam_max(x)
         rec.alpha[t, rows], rec.beta[t, rows] = a[:, 0], b[:, 0]
         rec.committed[t, rows] = committed
 
     for t in range(steps):
         f = None
-        if need_goodness:
-            f, grad_sq, lam, good = score(x)
-            if rule.mode != "none":
+        scoring = t % every == 0
+        if need_goodness and (scoring or rec is not None or restart == "function"):
+            f, grad_sq, lam, good = score(x, scoring)
+            if rule.mode != "none" and scoring:  # between scorings the commit state holds
                 a, b, decision = rule.apply(good, latched)
                 committed = decision & alive
                 commit_step[committed & (commit_step < 0)] = t
@@ -457,6 +508,7 @@ def _run_chunk_generic(landscape, method, x0, steps, rec, rows, noise_std, seed,
                     rec.restarted[t, rows] = fired
             last_f = f
         g_v = landscape.grad(wrapper.query(x, state, b))
+        grads += alive
         if draw is not None:
             g_v = g_v + noise_std * draw()
         if restart == "gradient":
@@ -473,9 +525,10 @@ def _run_chunk_generic(landscape, method, x0, steps, rec, rows, noise_std, seed,
             reported = t + 1
 
     if rec is not None:
-        f, grad_sq, lam, good = score(x)
+        f, grad_sq, lam, good = score(x, steps % every == 0, count=False)
         record(steps, f, grad_sq, lam, good)
-    return x, landscape.f(x), commit_step, diverged_step, first_restart, restart_count
+    return (x, landscape.f(x), commit_step, diverged_step, first_restart, restart_count, grads,
+            hvps)
 
 
 def _chunks(n: int, chunk_size: int | None, threads: int, *,
@@ -536,6 +589,7 @@ def simulate(
     processes: int | None = None,
     progress: Callable[[int], None] | None = None,
     path: str = "fused",
+    check: bool = False,
 ) -> Trajectory:
     """Run `method` from every start in `x0 (N, d)` for `steps` steps.
 
@@ -555,7 +609,10 @@ def simulate(
         progress: called with the number of trajectory-steps done since its last call
             (always from the calling thread when processes are used).
         path: "fused" (preallocated columns-first buffers, the default) or "generic" (the
-            pieces run as written: the definition the fused path is tested against).
+            pieces run as written: the definition the fused path is tested against). A
+            method with estimated curvature or `score_every > 1` always runs generic.
+        check: with `record`, also keep the exact lam_max beside the estimate
+            (`Records.lam_max_exact`).
 
     A per-row `method` (hyperparameters as `(N,)` arrays, `Method.row_count == N`) gives
     each trajectory its own values; row i's numbers equal the same values run alone.
@@ -563,6 +620,8 @@ def simulate(
     """
     if path not in PATHS:
         raise ValueError(f"path must be one of {', '.join(PATHS)}, got {path!r}")
+    if not method.fusable:  # estimated curvature or sparse scoring: the generic path only
+        path = "generic"
     if noise_std is None:
         noise_std = method.noise_std
     x0 = np.asarray(x0, dtype=float)
@@ -578,11 +637,13 @@ def simulate(
     if method.row_count is not None and method.row_count != n:
         raise ValueError(f"the method has per-row values for {method.row_count} "
                          f"trajectories, x0 holds {n}")
-    rec = Records.empty(steps, n, d) if record else None
+    if check and not record:
+        raise ValueError("check=True keeps the exact lam_max in the records: needs record=True")
+    rec = Records.empty(steps, n, d, check) if record else None
     client = _SCHEDULER.get()
     if client is not None and processes is None and threads is None:
         return _simulate_distributed(client, landscape, method, x0, steps, record, noise_std,
-                                     seed, chunk_size, progress, path)
+                                     seed, chunk_size, progress, path, check)
     if processes is None:
         processes = _default_processes(n, steps, record, noise_std > 0)
     processes = min(processes, n if noise_std == 0 else -(-n // NOISE_BLOCK))
@@ -612,12 +673,20 @@ def simulate(
         else:
             parts = [job(bh) for bh in bounds]
 
-    final, final_loss, commit_step, diverged_step, restart_step, restart_count = (
-        np.concatenate(p) for p in zip(*parts, strict=True))
+    return _assemble(method, steps, x0, [np.concatenate(p) for p in zip(*parts, strict=True)],
+                     rec)
+
+
+def _assemble(method, steps, x0, columns, rec) -> Trajectory:
+    """The Trajectory from a chunk runner's columns concatenated over the chunks:
+    `(final, final_loss, commit_step, diverged_step, restart_step, restart_count,
+    grad_evals, hvps)`."""
+    final, final_loss, commit_step, diverged_step, restart_step, restart_count, grads, hvps = (
+        columns)
     if method.restart is None:
         restart_step = restart_count = None
     return Trajectory(method.name, steps, x0, final, final_loss, commit_step, diverged_step, rec,
-                      restart_step, restart_count)
+                      restart_step, restart_count, grads, hvps)
 
 
 def _simulate_forked(landscape, method, x0, steps, noise_std, seed, chunk_size, processes,
@@ -631,7 +700,7 @@ def _simulate_forked(landscape, method, x0, steps, noise_std, seed, chunk_size, 
         per_chunk = DEFAULT_CHUNK if n >= processes * DEFAULT_CHUNK else -(-n // processes)
     bounds = _chunks(n, chunk_size, processes, aligned=aligned, per_chunk=per_chunk)
     final, final_loss = shared_empty((n, d)), shared_empty((n,))
-    events = [shared_empty((n,), np.int64) for _ in range(4)]  # commit, diverged, restarts
+    events = [shared_empty((n,), np.int64) for _ in range(6)]  # commit ... hvps
 
     def work(lo_hi, report):
         lo, hi = lo_hi
@@ -644,11 +713,8 @@ def _simulate_forked(landscape, method, x0, steps, noise_std, seed, chunk_size, 
 
     run_forked(_balanced(bounds, processes), work, progress)
     # Copies: arrays in shared memory would be written through by any later fork's child.
-    commit_step, diverged_step, restart_step, restart_count = (np.array(e) for e in events)
-    if method.restart is None:
-        restart_step = restart_count = None
-    return Trajectory(method.name, steps, x0, np.array(final), np.array(final_loss),
-                      commit_step, diverged_step, None, restart_step, restart_count)
+    return _assemble(method, steps, x0, [np.array(final), np.array(final_loss),
+                                         *(np.array(e) for e in events)], None)
 
 
 _CHUNK_RUNNERS = {"fused": _run_chunk, "generic": _run_chunk_generic}
@@ -673,10 +739,10 @@ def distributed(client):
         _SCHEDULER.reset(token)
 
 
-def _chunk_job(landscape, method, x0, steps, record, noise_std, seed, start, path):
+def _chunk_job(landscape, method, x0, steps, record, noise_std, seed, start, path, check):
     """One chunk, self-contained for a remote worker: its results and its records."""
     n, d = x0.shape
-    rec = Records.empty(steps, n, d) if record else None
+    rec = Records.empty(steps, n, d, check) if record else None
     with np.errstate(all="ignore"):
         parts = _CHUNK_RUNNERS[path](landscape, method, x0, steps, rec, slice(0, n), noise_std,
                                      seed, start, None)
@@ -684,7 +750,7 @@ def _chunk_job(landscape, method, x0, steps, record, noise_std, seed, start, pat
 
 
 def _simulate_distributed(client, landscape, method, x0, steps, record, noise_std, seed,
-                          chunk_size, progress, path) -> Trajectory:
+                          chunk_size, progress, path, check) -> Trajectory:
     """`simulate` with every chunk a Dask task (as many chunks as workers, at least)."""
     from distributed import as_completed
 
@@ -693,7 +759,7 @@ def _simulate_distributed(client, landscape, method, x0, steps, record, noise_st
     per_chunk = None if chunk_size else max(1, min(DEFAULT_CHUNK, -(-n // workers)))
     bounds = _chunks(n, chunk_size, workers, aligned=noise_std > 0, per_chunk=per_chunk)
     futures = [client.submit(_chunk_job, landscape, method.rows(slice(lo, hi)), x0[lo:hi],
-                             steps, record, noise_std, seed, lo, path, pure=False)
+                             steps, record, noise_std, seed, lo, path, check, pure=False)
                for lo, hi in bounds]
     where = {f.key: k for k, f in enumerate(futures)}
     done = [None] * len(bounds)
@@ -706,14 +772,11 @@ def _simulate_distributed(client, landscape, method, x0, steps, record, noise_st
                 progress((hi - lo) * steps)
     finally:
         client.cancel(futures)
-    rec = Records.empty(steps, n, d) if record else None
+    rec = Records.empty(steps, n, d, check) if record else None
     if rec is not None:
         for (lo, hi), (_, part) in zip(bounds, done, strict=True):
-            for name in vars(rec):
-                getattr(rec, name)[:, lo:hi] = getattr(part, name)
-    final, final_loss, commit_step, diverged_step, restart_step, restart_count = (
-        np.concatenate(p) for p in zip(*(parts for parts, _ in done), strict=True))
-    if method.restart is None:
-        restart_step = restart_count = None
-    return Trajectory(method.name, steps, x0, final, final_loss, commit_step, diverged_step, rec,
-                      restart_step, restart_count)
+            for name, values in vars(part).items():
+                if values is not None:
+                    getattr(rec, name)[:, lo:hi] = values
+    return _assemble(method, steps, x0, [np.concatenate(p) for p in zip(
+        *(parts for parts, _ in done), strict=True)], rec)

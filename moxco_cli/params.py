@@ -49,8 +49,11 @@ class Param:
     hi_open: bool = False
     choices: tuple[str, ...] = ()
     per_row: bool = False
+    check_text: object = None  # kind "text": canonical(value) -> str, raising SpecError
 
     def describe_range(self) -> str:
+        if self.kind == "text":
+            return "see help"
         if self.kind == "choice":
             return " | ".join(self.choices)
         if self.lo is None and self.hi is None:
@@ -65,6 +68,8 @@ class Param:
 
     def check(self, value):
         """`value` converted to this key's type, or a one-line `SpecError` naming the key."""
+        if self.kind == "text":
+            return self.check_text(value)
         if self.kind == "choice":
             if not isinstance(value, str) or value not in self.choices:
                 raise SpecError(self.name, f"must be one of {', '.join(self.choices)}; "
@@ -98,7 +103,7 @@ class Param:
     def parse(self, text: str):
         """A value typed as text (a spec's `key=value`) -> checked value."""
         text = text.strip()
-        if self.kind == "choice":
+        if self.kind in ("choice", "text"):
             return self.check(text)
         if self.kind == "floats" and ";" in text:
             try:
@@ -114,7 +119,8 @@ class Param:
         return self.check(number)
 
     def help_line(self) -> str:
-        default = (self.default if self.kind == "choice" or not isinstance(self.default, float)
+        default = (self.default if self.kind in ("choice", "text")
+                   or not isinstance(self.default, float)
                    else f"{self.default:g}")
         return f"{self.name} ({self.describe_range()}, default {default}): {self.help}"
 

@@ -20,12 +20,13 @@ def test_method_names_come_from_the_optimizer_registry_and_match_the_settings_li
 
 def test_keys_are_the_declarations_of_the_pieces_a_method_is_built_from():
     names = lambda m: [p.name for p in methods.params_of(m)]  # noqa: E731
-    assert names("gd") == ["lr", "tau", "prox", "prox_weight", "noise_std"]
-    assert names("adam") == ["lr", "b1", "b2", "eps", "tau", "prox", "prox_weight", "noise_std"]
+    common = ["prox", "prox_weight", "noise_std", "curvature", "score_every"]
+    assert names("gd") == ["lr", "tau", *common]
+    assert names("adam") == ["lr", "b1", "b2", "eps", "tau", *common]
     assert names("rmsprop+moxco") == [
         "lr", "rho", "eps", "alpha", "beta", "restart_alpha", "restart_beta", "threshold", "tau",
-        "commit", "prox", "prox_weight", "noise_std"]
-    assert names("nesterov") == ["lr", "alpha", "tau", "prox", "prox_weight", "noise_std"]
+        "commit", *common]
+    assert names("nesterov") == ["lr", "alpha", "tau", *common]
     defaults = {m: (methods.resolve(methods.MethodSpec(m))["alpha"],
                     methods.resolve(methods.MethodSpec(m))["beta"])
                 for m in ("gd+moxco", "adam+moxco", "rmsprop+moxco")}
