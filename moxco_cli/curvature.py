@@ -2,7 +2,7 @@
 
 Method keys (declared here, used by every method):
 
-    curvature    exact (default) | power:K | lanczos:K
+    curvature    exact (default) | power:K | power:K:cold | lanczos:K
     score_every  goodness is computed on steps t with t % score_every == 0 (default 1)
 
 - `exact`: the closed form for d <= 2, `numpy.linalg.eigvalsh` of the exact Hessian beyond;
@@ -11,6 +11,8 @@ Method keys (declared here, used by every method):
   `w = H q; lam = q.w; q = w / |w|`; the estimate is the `lam` of the last step. `q` is kept
   per trajectory between scorings (a warm start). Power iteration finds the eigenvalue of
   largest |lam|: near a saddle it can return a negative number, as documented.
+- `power:K:cold`: the same from the seeded vector at every scoring (no warm start), as the
+  authors' public code does with K = 3.
 - `lanczos:K`: min(K, d) Lanczos steps from the same seeded unit vector at every scoring (no
   warm start), with full reorthogonalization (two Gram-Schmidt passes), stopping early on a
   row once its next off-diagonal is <= 1e-12 max(1, |first diagonal|); the estimate is the
@@ -31,32 +33,39 @@ from moxco_cli.params import Param, SpecError
 if TYPE_CHECKING:
     import numpy as np
 
-KINDS = ("exact", "power", "lanczos")
+KINDS = ("exact", "power", "power-cold", "lanczos")
 VECTOR_BLOCK = 4096
 MAX_STEPS = 1000
 
 
 def parse_curvature(text) -> tuple[str, int]:
-    """`"exact"` -> ("exact", 0); `"power:3"` -> ("power", 3); SpecError naming `curvature`."""
+    """`"exact"` -> ("exact", 0); `"power:3"` -> ("power", 3); `"power:3:cold"` ->
+    ("power-cold", 3); `"lanczos:10"` -> ("lanczos", 10). SpecError naming `curvature`."""
     if not isinstance(text, str):
-        raise SpecError("curvature", f"must be exact, power:K or lanczos:K, got {text!r}")
-    kind, colon, k = text.strip().partition(":")
-    if kind == "exact" and not colon:
+        raise SpecError("curvature", f"must be exact, power:K[:cold] or lanczos:K, got {text!r}")
+    parts = text.strip().split(":")
+    if parts == ["exact"]:
         return "exact", 0
-    if kind in ("power", "lanczos") and colon and k.isdigit() and 1 <= int(k) <= MAX_STEPS:
-        return kind, int(k)
-    raise SpecError("curvature", f"must be exact, power:K or lanczos:K with K in [1, "
-                    f"{MAX_STEPS}], got {text!r}")
+    if len(parts) == 3 and parts[0] == "power" and parts[2] == "cold":
+        parts = ["power-cold", parts[1]]
+    if (len(parts) == 2 and parts[0] in ("power", "power-cold", "lanczos")
+            and parts[1].isdigit() and 1 <= int(parts[1]) <= MAX_STEPS):
+        return parts[0], int(parts[1])
+    raise SpecError("curvature", f"must be exact, power:K, power:K:cold or lanczos:K with K in "
+                    f"[1, {MAX_STEPS}], got {text!r}")
 
 
 def canonical(text) -> str:
     kind, steps = parse_curvature(text)
+    if kind == "power-cold":
+        return f"power:{steps}:cold"
     return kind if kind == "exact" else f"{kind}:{steps}"
 
 
 PARAMS = (
     Param("curvature", "exact", "how goodness gets lam_max: exact (the Hessian), power:K "
-          "(K power-iteration HVPs per scoring, warm-started) or lanczos:K (K Lanczos steps)",
+          "(K power-iteration HVPs per scoring, warm-started; power:K:cold restarts from the "
+          "seeded vector) or lanczos:K (K Lanczos steps)",
           kind="text", check_text=canonical),
     Param("score_every", 1, "goodness is computed every this many steps", kind="int", lo=1,
           hi=10**6),
@@ -110,8 +119,8 @@ class Estimator:
         if self.kind == "exact":
             lam[idx] = landscape.lam_max(xs)
             hvps[idx] = d
-        elif self.kind == "power":
-            q = self.q[idx]
+        elif self.kind in ("power", "power-cold"):
+            q = self.q[idx] if self.kind == "power" else self.q0[idx]
             for _ in range(self.steps):
                 w = landscape.hvp(xs, q)
                 est = np.einsum("nd,nd->n", q, w)

@@ -87,7 +87,20 @@ def test_start_vectors_do_not_depend_on_the_chunking():
     np.testing.assert_allclose(whole[4096 + 10], raw / np.linalg.norm(raw))
 
 
-@pytest.mark.parametrize("text", ["power", "power:0", "lanczos:x", "eigh", "power:3:1", 3])
+def test_cold_power_iteration_restarts_from_the_seeded_vector_every_scoring():
+    quad = landscapes.get("quadratic", a=[1.0, 2.0, 5.0])
+    rows, x = np.ones(3, dtype=bool), np.zeros((3, 3))
+    cold = curvature.Estimator.for_rows("power:3:cold", seed=1, start=0, n=3, d=3)
+    first, _ = cold.estimate(quad, x, rows)
+    np.testing.assert_array_equal(cold.estimate(quad, x, rows)[0], first)  # same every time
+    warm = curvature.Estimator.for_rows("power:3", seed=1, start=0, n=3, d=3)
+    np.testing.assert_array_equal(warm.estimate(quad, x, rows)[0], first)
+    assert np.all(np.abs(warm.estimate(quad, x, rows)[0] - 5) < np.abs(first - 5))
+    assert curvature.canonical("power:3:cold") == "power:3:cold"
+
+
+@pytest.mark.parametrize("text", ["power", "power:0", "lanczos:x", "eigh", "power:3:1", 3,
+                                  "lanczos:3:cold"])
 def test_bad_curvature_specs_name_the_key(text):
     with pytest.raises(SpecError, match="^curvature: "):
         curvature.parse_curvature(text)
