@@ -93,8 +93,10 @@ def name_by_value(land: Landscape, points) -> tuple[Minimum, ...]:
     return tuple(out)
 
 
-def search_minima(land: Landscape, fun_and_grad, *, per_axis: int) -> list[np.ndarray]:
-    """Local minima inside `land.bounds`, searched from a grid of `per_axis**d` starts.
+def search_minima(land: Landscape, fun_and_grad, *, per_axis: int | None = None,
+                  starts: np.ndarray | None = None) -> list[np.ndarray]:
+    """Local minima inside `land.bounds`, searched from a grid of `per_axis**d` starts
+    (or from the given `starts (M, d)`, in their order).
 
     The starts are the centres of a `per_axis**d` grid of cells over the domain (centres,
     not corners, so symmetric landscapes do not start on their saddles). From each one,
@@ -111,9 +113,10 @@ def search_minima(land: Landscape, fun_and_grad, *, per_axis: int) -> list[np.nd
 
     lo, hi = land.bounds[:, 0], land.bounds[:, 1]
     diameter = float(np.linalg.norm(hi - lo))
-    centres = (np.arange(per_axis) + 0.5) / per_axis
-    axes = [a + centres * (b - a) for a, b in zip(lo, hi, strict=True)]
-    starts = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, land.dim)
+    if starts is None:
+        centres = (np.arange(per_axis) + 0.5) / per_axis
+        axes = [a + centres * (b - a) for a, b in zip(lo, hi, strict=True)]
+        starts = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, land.dim)
     slack = 1e-9 * (hi - lo)
 
     def stop_far_outside(intermediate_result):  # e.g. sliding down an unbounded slope

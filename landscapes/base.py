@@ -1,7 +1,8 @@
 """The `Landscape` type: a batched objective with exact derivatives.
 
 Every method takes a batch `x` of shape `(N, d)` (float64) and returns arrays whose first
-axis is the batch: `f -> (N,)`, `grad -> (N, d)`, `hess -> (N, d, d)`, `lam_max -> (N,)`.
+axis is the batch: `f -> (N,)`, `grad -> (N, d)`, `hess -> (N, d, d)`, `lam_max -> (N,)`,
+and the Hessian-vector product `hvp(x, v (N, d)) -> (N, d)` (row i: `hess(x)[i] @ v[i]`).
 
 For the engine's inner loop a landscape may also provide `evaluator(n)`, an `Evaluator` that
 computes the same numbers, bit for bit, in one fused pass over preallocated buffers. The
@@ -130,6 +131,14 @@ class Landscape:
     def hess(self, x: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
+    def hvp(self, x: np.ndarray, v: np.ndarray) -> np.ndarray:
+        """Exact Hessian-vector products `(N, d)`: row i is `H(x_i) v_i`, for `x, v (N, d)`.
+
+        This default forms the Hessians (`hess`, `(N, d, d)`); landscapes with structure
+        (separable, tridiagonal, diagonal plus low rank) override it in O(d) per row."""
+        v = np.asarray(v, dtype=float)
+        return np.einsum("nij,nj->ni", self.hess(x), v)
+
     def lam_max(self, x: np.ndarray) -> np.ndarray:
         """Largest Hessian eigenvalue `(N,)`; closed form for d <= 2."""
         return lam_max_from_hessian(self.hess(x))
@@ -170,9 +179,17 @@ class Landscape:
         if not minima:
             return np.full(len(x), -1), np.full(len(x), np.inf)
         centers = np.stack([m.x for m in minima])  # (M, d)
-        dist = np.linalg.norm(x[:, None, :] - centers[None, :, :], axis=-1)  # (N, M)
-        idx = np.argmin(dist, axis=1)
-        return idx, dist[np.arange(len(x)), idx]
+        # (rows, M, d) differences at a time, at most ~2**22 numbers (32 MiB): the same
+        # per-row operations as one broadcast, so the same bits, in bounded memory at any d
+        rows = max(1, (1 << 22) // max(1, centers.size))
+        idx = np.empty(len(x), dtype=np.intp)
+        out = np.empty(len(x))
+        for lo in range(0, len(x), rows):
+            part = x[lo:lo + rows]
+            dist = np.linalg.norm(part[:, None, :] - centers[None, :, :], axis=-1)  # (n, M)
+            k = np.argmin(dist, axis=1)
+            idx[lo:lo + rows], out[lo:lo + rows] = k, dist[np.arange(len(part)), k]
+        return idx, out
 
     def describe(self) -> dict:
         """JSON-ready description: name, parameters, bounds, minima."""

@@ -1,6 +1,7 @@
 """Landscapes from a formula: `from_expression("(1-x)**2 + 100*(y-x**2)**2", "-2,2,-1,3")`.
 
-The formula is a real function of `x` (1-D) or of `x` and `y` (2-D), written in Python
+The formula is a real function of `x` (1-D), of `x` and `y` (2-D), or of `x0, ..., x{d-1}`
+(any d up to `MAX_DIM`; every one of them must appear), written in Python
 syntax (`^` is accepted for `**`) with the constants `pi` and `e` and the functions in
 `FUNCTIONS`. The pipeline:
 
@@ -19,9 +20,11 @@ syntax (`^` is accepted for `**`) with the constants `pi` and `e` and the functi
    `lam_max` run the part of that one program they need, so they equal `evaluate`
    bit for bit.
 5. *Check the domain*: f must be finite and real on a grid over the domain
-   (129 x 129 points in 2-D, 4097 in 1-D, bounds included).
+   (129 x 129 points in 2-D, 4097 in 1-D, bounds included; for d > 2: the centre, the
+   lowest and highest corners and 2^16 uniform points from `default_rng(0)`).
 6. *Minima*, unless given: scipy's trust-region Newton (`trust-exact`) from the centres of
-   a grid of cells (33 in 1-D, 11 x 11 in 2-D), each end point polished by Newton on the
+   a grid of cells (33 in 1-D, 11 x 11 in 2-D; for d > 2 the domain's centre and 63 uniform
+   points from `default_rng(0)`), each end point polished by Newton on the
    exact derivatives, kept if it is a minimum inside the domain, deduplicated, named by
    value (`global`, or `global-1..k` for ties, then `local-1..`). Minima at kinks (`abs`,
    cones) are not found this way; give them.
@@ -57,7 +60,9 @@ FUNCTIONS = {
     "abs": ("Abs", abs),
 }
 CONSTANTS = {"pi": math.pi, "e": math.e}
-VARIABLES = ("x", "y")
+VARIABLES = ("x", "y")  # the 1-D and 2-D names; any d: x0, x1, ..., x{d-1}
+MAX_DIM = 20  # indexed variables x0..x19: the symbolic Hessian has d (d + 1) / 2 entries
+_INDEXED = re.compile(r"x(0|[1-9][0-9]*)")
 DEFAULT_DOMAIN = (-5.0, 5.0)  # per coordinate, when no domain is given
 MAX_LENGTH = 2000  # characters; bounds the work sympy can be asked to do
 _MAX_EXPANDED_POWER = 8  # integer powers up to this are compiled as products (speed)
@@ -65,7 +70,9 @@ _MAX_EXPANDED_POWER = 8  # integer powers up to this are compiled as products (s
 _BINARY = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**"}
 _UNARY = {ast.UAdd: "+", ast.USub: "-"}
 _SEARCH_STARTS = {1: 33, 2: 11}  # minimum-search starts per axis
+_SEARCH_RANDOM = 63  # d > 2: random minimum-search starts besides the centre
 _CHECK_POINTS = {1: 4097, 2: 129}  # grid points per axis for the finite-and-real check
+_CHECK_RANDOM = 1 << 16  # d > 2: random points for the finite-and-real check
 
 
 class ExpressionError(ValueError):
@@ -73,12 +80,14 @@ class ExpressionError(ValueError):
 
 
 def from_expression(formula: str, domain=None, minima=None) -> ExpressionLandscape:
-    """Build a landscape from `formula` in `x` (1-D) or `x, y` (2-D).
+    """Build a landscape from `formula` in `x` (1-D), `x, y` (2-D) or `x0..x{d-1}`.
 
     Args:
-        formula: e.g. ``"(1-x)**2 + 100*(y-x**2)**2"``.
-        domain: ``[lo, hi]`` (1-D) or ``[x_lo, x_hi, y_lo, y_hi]`` (2-D), as numbers or one
-            comma-separated string such as ``"-2,2,-1,3"``; default `[-5, 5]` per coordinate.
+        formula: e.g. ``"(1-x)**2 + 100*(y-x**2)**2"`` or ``"x0**2 + x1**2 + x2**2"``.
+        domain: ``[lo, hi]`` (1-D) or ``[x_lo, x_hi, y_lo, y_hi]`` (2-D), in general one
+            ``lo, hi`` pair per coordinate (for d > 2 also one pair for all of them), as
+            numbers or one comma-separated string such as ``"-2,2,-1,3"``; default `[-5, 5]`
+            per coordinate.
             It is the plotting box and the box random starts are drawn from.
         minima: known minima, as a list of points (named by value, see module docstring)
             or a dict `{name: point}`; a 1-D point may be a number. Used as given. `None`:
@@ -101,10 +110,11 @@ class ExpressionLandscape(Landscape):
         self.formula = formula
         source, names_used = _check_formula(formula)
         self.dim = _dim_of(names_used)
+        self.variables = _variables(names_used)
         self.bounds = _parse_domain(domain, self.dim)
         self._domain = self.bounds.ravel().tolist()
-        self.expr = _parse(source, self.dim)
-        self._program = _Program(self.expr, self.dim)
+        self.expr = _parse(source, self.variables)
+        self._program = _Program(self.expr, self.variables)
         _check_finite_on_domain(self)
         self._given_minima = _normalize_minima(minima, self.dim)
         self._minima = self._build_minima()
@@ -131,12 +141,20 @@ class ExpressionLandscape(Landscape):
         return _stack_grad(self._program.run(self._program.gradient, x), len(x))
 
     def hess(self, x: np.ndarray) -> np.ndarray:
-        entries = self._program.run(self._program.hessian, x)
+        return self._assemble(self._program.run(self._program.hessian, x), len(x))
+
+    def _assemble(self, entries, n: int) -> np.ndarray:
         if self.dim == 1:
             return entries[0][:, None, None]
-        hxx, hxy, hyy = entries
-        h = np.empty((len(x), 2, 2))
-        h[:, 0, 0], h[:, 0, 1], h[:, 1, 0], h[:, 1, 1] = hxx, hxy, hxy, hyy
+        if self.dim == 2:
+            hxx, hxy, hyy = entries
+            h = np.empty((n, 2, 2))
+            h[:, 0, 0], h[:, 0, 1], h[:, 1, 0], h[:, 1, 1] = hxx, hxy, hxy, hyy
+            return h
+        h = np.empty((n, self.dim, self.dim))
+        for (i, j), entry in zip(self._program.pairs, entries, strict=True):
+            h[:, i, j] = entry
+            h[:, j, i] = entry
         return h
 
     def lam_max(self, x: np.ndarray) -> np.ndarray:
@@ -150,9 +168,14 @@ class ExpressionLandscape(Landscape):
     def _lam_max(self, entries) -> np.ndarray:
         if self.dim == 1:
             return entries[0].copy()
-        if self._program.diagonal:  # exact, and cheaper than the 2x2 closed form
-            return np.maximum(entries[0], entries[2])
-        return lam_max_2x2(*entries)
+        if self.dim == 2:
+            if self._program.diagonal:  # exact, and cheaper than the 2x2 closed form
+                return np.maximum(entries[0], entries[2])
+            return lam_max_2x2(*entries)
+        if self._program.diagonal:
+            diag = [e for (i, j), e in zip(self._program.pairs, entries, strict=True) if i == j]
+            return np.max(np.stack(diag), axis=0)
+        return np.linalg.eigvalsh(self._assemble(entries, len(entries[0])))[:, -1]
 
     # -- minima ------------------------------------------------------------------------------
     def _build_minima(self) -> tuple[Minimum, ...]:
@@ -179,7 +202,13 @@ class ExpressionLandscape(Landscape):
             out = self._program.run(self._program.value_and_gradient, p[None])
             return float(out[0][0]), np.array([g[0] for g in out[1:]])
 
-        found = search_minima(self, fun_and_grad, per_axis=_SEARCH_STARTS[self.dim])
+        if self.dim <= 2:
+            found = search_minima(self, fun_and_grad, per_axis=_SEARCH_STARTS[self.dim])
+        else:
+            lo, hi = self.bounds[:, 0], self.bounds[:, 1]
+            starts = np.vstack([0.5 * (lo + hi), np.random.default_rng(0).uniform(
+                lo, hi, size=(_SEARCH_RANDOM, self.dim))])
+            found = search_minima(self, fun_and_grad, starts=starts)
         if not found:
             raise ExpressionError(
                 f"found no minimum of {self.formula!r} inside the domain {self._domain}; "
@@ -197,13 +226,23 @@ def _stack_grad(columns, n: int) -> np.ndarray:
 
 # -- step 1: check the text ------------------------------------------------------------------
 def formula_dim(formula: str) -> int:
-    """1 for a formula in x, 2 for one in x and y; `ExpressionError` for an invalid formula.
-    Parses the text only (no sympy)."""
+    """1 for a formula in x, 2 for one in x and y, d for one in x0..x{d-1};
+    `ExpressionError` for an invalid formula. Parses the text only (no sympy)."""
     return _dim_of(_check_formula(formula)[1])
 
 
 def _dim_of(names_used: set[str]) -> int:
+    indexed = [int(n[1:]) for n in names_used if _INDEXED.fullmatch(n)]
+    if indexed:
+        return max(indexed) + 1
     return 2 if "y" in names_used else 1
+
+
+def _variables(names_used: set[str]) -> tuple[str, ...]:
+    """The formula's variable names in coordinate order: (x,), (x, y) or (x0, .., x{d-1})."""
+    if any(_INDEXED.fullmatch(n) for n in names_used):
+        return tuple(f"x{i}" for i in range(_dim_of(names_used)))
+    return VARIABLES[:_dim_of(names_used)]
 
 
 def _check_formula(formula: str) -> tuple[str, set[str]]:
@@ -222,8 +261,13 @@ def _check_formula(formula: str) -> tuple[str, set[str]]:
         raise ExpressionError(f"formula does not parse: {msg} at column {err.offset}") from None
     used: set[str] = set()
     _Checker(source, used).check(tree.body)
-    if "x" not in used:
-        raise ExpressionError("formula must use x (1-D) or x and y (2-D)")
+    indexed = {n for n in used if _INDEXED.fullmatch(n)}
+    if indexed and used - indexed:
+        raise ExpressionError(f"formula mixes {' and '.join(sorted(used - indexed))} with "
+                              f"{', '.join(sorted(indexed))}: use x, y (1-D, 2-D) or "
+                              "x0, x1, ... (any dimension)")
+    if "x" not in used and not indexed:
+        raise ExpressionError("formula must use x (1-D), x and y (2-D), or x0..x{d-1}")
     return source, used
 
 
@@ -246,6 +290,12 @@ class _Checker:
             return self.finite(node, lambda: float(value))
         if isinstance(node, ast.Name):
             if node.id in VARIABLES:
+                self.used.add(node.id)
+                return None
+            if _INDEXED.fullmatch(node.id):
+                if int(node.id[1:]) >= MAX_DIM:
+                    raise ExpressionError(f"{node.id}: formulas have at most {MAX_DIM} "
+                                          f"variables x0..x{MAX_DIM - 1}")
                 self.used.add(node.id)
                 return None
             if node.id in CONSTANTS:
@@ -279,7 +329,7 @@ class _Checker:
         if name is None:
             raise ExpressionError(f"unsupported call {self.text(node)!r} in formula")
         if name not in FUNCTIONS:
-            if name in VARIABLES or name in CONSTANTS:
+            if name in VARIABLES or name in CONSTANTS or _INDEXED.fullmatch(name):
                 raise ExpressionError(f"{name!r} is not a function (missing '*'?)")
             raise ExpressionError(f"unknown function {name!r} in formula; {_ALLOWED}")
         if node.keywords or len(node.args) != 1 or isinstance(node.args[0], ast.Starred):
@@ -301,23 +351,23 @@ class _Checker:
 
 
 _ALLOWED = (
-    f"allowed: variables x, y; constants {', '.join(CONSTANTS)}; "
+    f"allowed: variables x, y (or x0, x1, ..., x{MAX_DIM - 1}); constants {', '.join(CONSTANTS)}; "
     f"functions {', '.join(FUNCTIONS)}; operators + - * / ** (or ^)"
 )
 
 
 # -- step 2: parse and differentiate ----------------------------------------------------------
-def _symbols(dim: int):
+def _symbols(variables: tuple[str, ...]):
     import sympy
 
-    return [sympy.Symbol(v, real=True) for v in VARIABLES[:dim]]
+    return [sympy.Symbol(v, real=True) for v in variables]
 
 
-def _parse(source: str, dim: int):
+def _parse(source: str, variables: tuple[str, ...]):
     import sympy
     from sympy.parsing.sympy_parser import auto_number, parse_expr, rationalize
 
-    names = {str(s): s for s in _symbols(dim)}
+    names = {str(s): s for s in _symbols(variables)}
     names.update({"pi": sympy.pi, "e": sympy.E})
     names.update({k: getattr(sympy, sym) for k, (sym, _) in FUNCTIONS.items()})
     safe_globals = {"__builtins__": {}, "Integer": sympy.Integer, "Float": sympy.Float,
@@ -331,7 +381,7 @@ def _parse(source: str, dim: int):
         raise ExpressionError("formula is not real-valued (it contains the imaginary unit)")
     if expr.has(sympy.zoo, sympy.oo, sympy.nan):
         raise ExpressionError("formula is infinite or undefined (a constant part is)")
-    missing = [v for v in VARIABLES[:dim] if sympy.Symbol(v, real=True) not in expr.free_symbols]
+    missing = [v for v in variables if sympy.Symbol(v, real=True) not in expr.free_symbols]
     if missing:
         raise ExpressionError(f"formula does not depend on {', '.join(missing)} after "
                               f"simplification: {expr}")
@@ -345,22 +395,26 @@ def _one_line(err: Exception) -> str:
 class _Program:
     """f, gradient and Hessian entries of `expr`, compiled by one CSE into NumPy programs.
 
-    `everything` lists all outputs `[f, g_1..g_d, h_11, (h_12, h_22)]`; `value`,
+    `everything` lists all outputs `[f, g_1..g_d, h_11, (h_12, h_22)]` (in general the upper
+    triangle `h_ij`, `i <= j`, row by row: `pairs`); `value`,
     `gradient`, `hessian`, `value_and_gradient` run only the sub-expressions their outputs
     need, computed by the very same statements as in `everything`.
     """
 
-    def __init__(self, expr, dim: int) -> None:
+    def __init__(self, expr, variables: tuple[str, ...]) -> None:
         import sympy
 
-        xs = _symbols(dim)
+        xs = _symbols(variables)
+        dim = len(xs)
         grad = [sympy.diff(expr, v) for v in xs]
-        pairs = [(0, 0)] if dim == 1 else [(0, 0), (0, 1), (1, 1)]
+        pairs = [(i, j) for i in range(dim) for j in range(i, dim)]
         hess = [sympy.diff(grad[i], xs[j]) for i, j in pairs]
         outputs = [_drop_dirac(e) for e in [expr, *grad, *hess]]
         if any(e.has(sympy.Derivative, sympy.Subs) for e in outputs):
             raise ExpressionError("formula could not be differentiated symbolically")
-        self.diagonal = dim == 2 and outputs[-2] == 0  # separable: H = diag(hxx, hyy)
+        self.pairs = pairs
+        off = [e for (i, j), e in zip(pairs, outputs[1 + dim:], strict=True) if i != j]
+        self.diagonal = dim >= 2 and all(e == 0 for e in off)  # separable: H diagonal
         reps, reduced = sympy.cse(outputs, symbols=sympy.numbered_symbols("t_"))
         self._xs, self._reps, self._reduced = xs, reps, reduced
         n = len(outputs)
@@ -448,8 +502,10 @@ def _parse_domain(domain, dim: int) -> np.ndarray:
             values = [float(v) for v in np.asarray(domain, dtype=float).ravel()]
         except (TypeError, ValueError):
             raise ExpressionError(f"domain {domain!r} is not a list of numbers") from None
+    if dim > 2 and len(values) == 2:
+        values = values * dim  # one lo,hi pair for every coordinate
     if len(values) != 2 * dim:
-        need = "lo,hi" if dim == 1 else "x_lo,x_hi,y_lo,y_hi"
+        need = {1: "lo,hi", 2: "x_lo,x_hi,y_lo,y_hi"}.get(dim, f"lo,hi or {dim} lo,hi pairs")
         raise ExpressionError(f"domain needs {2 * dim} numbers ({need}) for a {dim}-D formula, "
                               f"got {len(values)}")
     box = np.array(values).reshape(dim, 2)
@@ -459,9 +515,14 @@ def _parse_domain(domain, dim: int) -> np.ndarray:
 
 
 def _check_finite_on_domain(land: ExpressionLandscape) -> None:
-    per_axis = _CHECK_POINTS[land.dim]
-    axes = [np.linspace(lo, hi, per_axis) for lo, hi in land.bounds]
-    grid = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, land.dim)
+    if land.dim <= 2:
+        per_axis = _CHECK_POINTS[land.dim]
+        axes = [np.linspace(lo, hi, per_axis) for lo, hi in land.bounds]
+        grid = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, land.dim)
+    else:
+        lo, hi = land.bounds[:, 0], land.bounds[:, 1]
+        grid = np.vstack([0.5 * (lo + hi), lo, hi, np.random.default_rng(0).uniform(
+            lo, hi, size=(_CHECK_RANDOM, land.dim))])
     try:
         with np.errstate(all="ignore"):
             values = land.f(grid)
@@ -470,7 +531,7 @@ def _check_finite_on_domain(land: ExpressionLandscape) -> None:
     bad = ~np.isfinite(values)
     if bad.any():
         i = int(np.argmax(bad))
-        where = ", ".join(f"{v}={c:g}" for v, c in zip(VARIABLES, grid[i], strict=False))
+        where = ", ".join(f"{v}={c:g}" for v, c in zip(land.variables, grid[i], strict=True))
         raise ExpressionError(
             f"formula is not finite and real on the domain: f({where}) = {values[i]}"
         )

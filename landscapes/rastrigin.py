@@ -1,10 +1,18 @@
-"""Rastrigin's function in 2-D (Rastrigin 1974): a bowl covered by a lattice of local minima."""
+"""Rastrigin's function (Rastrigin 1974): a bowl covered by a lattice of local minima.
+
+`dim = 2` (default) is the closed-form 2-D class below, unchanged; any other `dim` is
+`RastriginND`, the d-dimensional form (Muhlenbein et al. 1991).
+"""
 
 from __future__ import annotations
 
+from functools import cached_property
+
 import numpy as np
 
+from landscapes._nd import NAMED_AXES, BoxND, axis_name, check_dim, dim_param, dispatch, newton_1d
 from landscapes._planar import Planar
+from landscapes.base import Minimum
 
 _A = 10.0  # amplitude of the cosine ripple
 _T1 = 0.994959  # published digits of the 1-D local minimum next to the origin
@@ -32,9 +40,21 @@ class Rastrigin(Planar):
 
     name = "rastrigin"
     f_target = 0.0
+    PARAMS = (dim_param(),)
 
-    def __init__(self) -> None:
+    def __new__(cls, dim: int = 2):
+        return dispatch(cls, RastriginND, dim)
+
+    def __init__(self, dim: int = 2) -> None:
         self.bounds = np.array([[-5.12, 5.12], [-5.12, 5.12]])
+
+    @property
+    def params(self) -> dict:
+        return {"dim": 2}
+
+    def hvp(self, x: np.ndarray, v: np.ndarray) -> np.ndarray:
+        hxx, _, hyy = self._hess(self._at(x))
+        return np.column_stack([hxx, hyy]) * v
 
     def _named_starts(self):
         starts = [("global", (0.0, 0.0))]
@@ -65,3 +85,89 @@ class Rastrigin(Planar):
     def _lam_max(self, t):
         hxx, _, hyy = self._hess(t)
         return np.maximum(hxx, hyy)
+
+
+def _t1() -> float:
+    """The 1-D local minimum next to the origin, `t^2 + 2A sin^2 pi t`, polished by Newton."""
+    return newton_1d(lambda t: 2.0 * t + 2.0 * np.pi * _A * np.sin(2.0 * np.pi * t),
+                     lambda t: 2.0 + 4.0 * np.pi**2 * _A * np.cos(2.0 * np.pi * t), _T1)
+
+
+class RastriginND(BoxND):
+    r"""Rastrigin in d dimensions: `f(x) = A d + sum_i (x_i^2 - A cos 2 pi x_i)`, `A = 10`.
+
+    Domain `[-5.12, 5.12]^d`. Global minimum `f(0) = 0`. Separable: near every integer point
+    sits a local minimum, so the domain holds about 11^d of them; named are the global one and
+    the neighbours one lattice step away along the first `min(d, 10)` axes, `local-x{i}+` at
+    `t1 e_i` and `local-x{i}-` at `-t1 e_i` (`t1 ~ 0.994959`, the 1-D local minimum polished
+    by Newton; `f ~ 0.994959` each, exact stationary points since f is separable). Evaluated
+    as `sum x_i^2 + 2A sum sin^2 pi x_i`. `grad_i = 2 x_i + 2 pi A sin 2 pi x_i`,
+    `H = diag(2 + 4 pi^2 A cos 2 pi x_i)`, so `H v` and `lam_max = max_i H_ii` cost O(d).
+
+    Reference: H. Muhlenbein, M. Schomisch and J. Born, "The parallel genetic algorithm as
+    function optimizer", Parallel Computing 17:619-632, 1991.
+    """
+
+    name = "rastrigin"
+    f_target = 0.0
+    PARAMS = Rastrigin.PARAMS
+
+    def __init__(self, dim: int = 2) -> None:
+        super().__init__(check_dim(dim), -5.12, 5.12)
+
+    @property
+    def params(self) -> dict:
+        return {"dim": self.dim}
+
+    @cached_property
+    def minima(self) -> tuple[Minimum, ...]:  # type: ignore[override]
+        d = self.dim
+        out = [Minimum("global", np.zeros(d), 0.0)]
+        t1 = _t1()
+        for i in range(min(d, NAMED_AXES)):
+            for sign, t in (("+", t1), ("-", -t1)):
+                x = np.zeros(d)
+                x[i] = t
+                out.append(Minimum(axis_name(i, sign), x, float(self.f(x[None])[0])))
+        return tuple(out)
+
+    # sin and cos of pi x only (as in 2-D): sin 2 pi x = 2 s c, cos 2 pi x = 1 - 2 s^2
+    @staticmethod
+    def _sc(x):
+        x = np.asarray(x, dtype=float)
+        return x, np.sin(np.pi * x), np.cos(np.pi * x)
+
+    @staticmethod
+    def _value(x, s):
+        return np.sum(x * x, axis=1) + 2.0 * _A * np.sum(s * s, axis=1)
+
+    @staticmethod
+    def _gradient(x, s, c):
+        return 2.0 * x + 4.0 * np.pi * _A * (s * c)
+
+    @staticmethod
+    def _diag(s):
+        return 2.0 + 4.0 * np.pi**2 * _A * (1.0 - 2.0 * (s * s))
+
+    def f(self, x):
+        x = np.asarray(x, dtype=float)
+        return self._value(x, np.sin(np.pi * x))
+
+    def grad(self, x):
+        return self._gradient(*self._sc(x))
+
+    def hess(self, x):
+        diag = self._diag(np.sin(np.pi * np.asarray(x, dtype=float)))
+        h = np.zeros((len(diag), self.dim, self.dim))
+        h[:, np.arange(self.dim), np.arange(self.dim)] = diag
+        return h
+
+    def hvp(self, x, v):
+        return self._diag(np.sin(np.pi * np.asarray(x, dtype=float))) * v
+
+    def lam_max(self, x):
+        return self._diag(np.sin(np.pi * np.asarray(x, dtype=float))).max(axis=1)
+
+    def evaluate(self, x):
+        x, s, c = self._sc(x)
+        return self._value(x, s), self._gradient(x, s, c), self._diag(s).max(axis=1)

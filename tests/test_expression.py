@@ -214,3 +214,50 @@ def test_listing_or_building_builtins_imports_neither_sympy_nor_landscape_module
             "landscapes.get('rosenbrock').minima; "
             "assert 'sympy' not in sys.modules, 'sympy after get'")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# -- formulas in x0..x{d-1} -------------------------------------------------------------------
+def test_indexed_variables_give_any_dimension_with_exact_derivatives():
+    land = from_expression("x0**2 + x0*x1 + 2*x1**2 + cos(x2) + 0.05*x2**2", "-4,4")
+    assert land.dim == 3 and land.variables == ("x0", "x1", "x2")
+    assert land.bounds.tolist() == [[-4.0, 4.0]] * 3  # one lo,hi pair for every coordinate
+    x = np.random.default_rng(0).uniform(-4, 4, (200, 3))
+    h = land.hess(x)
+    np.testing.assert_array_equal(h[:, 0, :2], np.broadcast_to([2.0, 1.0], (200, 2)))
+    np.testing.assert_allclose(h[:, 2, 2], -np.cos(x[:, 2]) + 0.1, rtol=1e-14)
+    np.testing.assert_allclose(land.lam_max(x), np.linalg.eigvalsh(h)[:, -1], rtol=1e-13)
+    # the minima: x2 at the minima of cos(t) + 0.05 t^2 (t = 0 is a maximum), x0 = x1 = 0
+    assert all(abs(m.x[0]) < 1e-12 and abs(m.x[1]) < 1e-12 for m in land.minima)
+    assert sorted(round(m.x[2], 6) for m in land.minima)[:2] == [-2.852342, 2.852342]
+    d = land.describe()
+    assert landscapes.get(d["name"], **d["params"]).describe() == d
+
+
+def test_indexed_variables_at_d_2_equal_x_and_y():
+    a = from_expression("(1-x0)**2 + 100*(x1-x0**2)**2", "-2,2,-1,3")
+    b = from_expression(FORMULAS["rosenbrock"][0], "-2,2,-1,3")
+    x = np.random.default_rng(1).uniform(-2, 2, (500, 2))
+    for fn in ("f", "grad", "hess", "lam_max"):
+        np.testing.assert_array_equal(getattr(a, fn)(x), getattr(b, fn)(x))
+
+
+def test_a_separable_formula_in_d_dims_takes_lam_max_from_the_diagonal():
+    land = from_expression(" + ".join(f"x{i}**4 - 3*x{i}**2" for i in range(6)), "-2,2",
+                           minima=[[1.224744871391589] * 6])
+    assert land._program.diagonal and land.dim == 6
+    x = np.random.default_rng(2).uniform(-2, 2, (300, 6))
+    np.testing.assert_array_equal(land.lam_max(x), np.max(12 * x**2 - 6, axis=1))
+
+
+@pytest.mark.parametrize(("formula", "domain", "message"), [
+    ("x + x0", None, "mixes x with x0"),
+    ("x0 + x2**2", None, "does not depend on x1"),
+    ("x20**2", None, "at most 20 variables"),
+    ("x0**2 + x1**2 + x2**2", "-1,1,-1,1", "domain needs 6 numbers"),
+    ("x3(2)", None, "'x3' is not a function"),
+    ("log(x0) + x1**2 + x2**2", "-1,1", "not finite and real on the domain: f(x0=0, x1=0, x2=0)"),
+])
+def test_bad_indexed_formulas_are_one_line_errors(formula, domain, message):
+    with pytest.raises(ExpressionError, match=re.escape(message)) as info:
+        from_expression(formula, domain)
+    assert "\n" not in str(info.value)

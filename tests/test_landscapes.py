@@ -16,7 +16,23 @@ def _all_landscapes():
     # formula landscapes (minima found numerically) must pass the same checks
     out += [landscapes.from_expression("(1-x)**2 + 100*(y-x**2)**2", "-2,2,-1,3"),
             landscapes.from_expression("sin(3*x) + 0.1*x**2", "-4,4")]
+    # the d-dimensional landscapes at d = 3, 10, 50 (and 1 where it exists), and formulas in d
+    for d in ND_DIMS:
+        out += [landscapes.get(name, dim=d) for name in ND_NAMES]
+        out += [landscapes.get("ackley", smooth=0.1, dim=d),
+                landscapes.get("rosenbrock", b=10.0, dim=d),
+                landscapes.get("quadratic", dim=d, condition=1e3)]
+    # d = 1 too (rosenbrock needs d >= 2; 1-D ackley's ripple is too sharp for this walk's
+    # finite-difference step at |x| ~ 30, so it is checked in test_landscapes_nd.py)
+    out += [landscapes.get(name, dim=1) for name in ("rastrigin", "styblinski-tang")]
+    out += [landscapes.from_expression("x0**2 + x0*x1 + 2*x1**2 + cos(x2) + 0.05*x2**2", "-4,4"),
+            landscapes.from_expression(" + ".join(f"(x{i} - x{i + 1})**2 + 0.1*x{i}**4"
+                                                  for i in range(5)) + " + x5**2", "-2,2")]
     return out
+
+
+ND_NAMES = ("rastrigin", "styblinski-tang", "rosenbrock", "ackley")  # the `dim` landscapes
+ND_DIMS = (3, 10, 50)
 
 
 def _random_points(land, n, seed=0):
@@ -89,6 +105,22 @@ def test_hessian_matches_finite_differences_of_gradient(land):
 def test_hessian_is_symmetric(land):
     hs = land.hess(_random_points(land, POINTS, seed=2))
     np.testing.assert_array_equal(hs, np.swapaxes(hs, 1, 2))
+
+
+def test_hvp_equals_hessian_times_v_and_finite_differences_of_gradient(land):
+    """Exact HVP: equals `hess @ v` (to rounding) and a 4th-order central difference of the
+    gradient along v, at 1000 points (a quarter of them around the named minima)."""
+    x = _random_points(land, POINTS, seed=5)
+    v = np.random.default_rng(6).standard_normal(x.shape)
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    hv = land.hvp(x, v)
+    assert hv.shape == x.shape
+    dense = np.einsum("nij,nj->ni", land.hess(x), v)
+    assert _rel_err(hv, dense).max() <= 1e-12
+    h = 1e-4 * np.maximum(1.0, np.abs(x).max(axis=1, keepdims=True))
+    fd = (-land.grad(x + 2 * h * v) + 8 * land.grad(x + h * v) - 8 * land.grad(x - h * v)
+          + land.grad(x - 2 * h * v)) / (12 * h)
+    assert _rel_err(fd, hv).max() <= 1e-6
 
 
 def test_lam_max_equals_eigvalsh(land):
