@@ -63,6 +63,10 @@ class EscapeConfig:
 
     def validate(self) -> EscapeConfig:
         land = self.build_landscape()
+        if land.dim > 2:
+            raise SettingsError("--landscape", f"{self.landscape} is {land.dim}-D; escape-count "
+                                "draws its starts and basins over a 1-D or 2-D landscape (for "
+                                "d > 2: moxco sweep --starts random:N --metric escape)")
         if not land.minima:
             raise SettingsError("--landscape", f"{self.landscape} has no named minima to count "
                                 "end points in; choose a landscape that has some")

@@ -128,6 +128,10 @@ class RunConfig:
                                     f"{land.dim} comma-separated number(s), got {len(self.start)}")
             if not all(math.isfinite(v) for v in self.start):
                 raise SettingsError("--start", f"expects finite numbers, got {self.start!r}")
+        if self.animate and land.dim > 2:
+            raise SettingsError("--animate", f"{self.landscape} is {land.dim}-D; the animation "
+                                "draws paths over a 1-D or 2-D landscape (the figures "
+                                "trace every coordinate instead)")
         validate_methods(self.methods)
         self.settings.validate()
         return self

@@ -61,7 +61,7 @@ from moxco_cli.settings import (
     SettingsError,
     shorthand_values,
 )
-from moxco_cli.starts import grid_starts, start_box, uniform_starts
+from moxco_cli.starts import check_starts, grid_starts, start_box, uniform_starts
 
 AXES = ("alpha", "beta", "lr", "threshold", "tau", "alpha_restart", "beta_restart")
 # sweep.csv's fixed columns are AXES; their method keys (moxco_cli.methods) where the names
@@ -259,7 +259,9 @@ class SweepConfig:
         cells = math.prod(len(a.values) for a in self.grid)
         if cells > MAX_CELLS:
             raise SettingsError("--grid", f"{cells} cells; at most {MAX_CELLS}")
-        parse_starts(self.starts)
+        kind, n = parse_starts(self.starts)
+        check_starts(n ** land.dim if kind == "grid" else n, land.dim, "--starts",  # N^d
+                     f"grid:{n} ({n}^{land.dim})" if kind == "grid" else f"random:{n}")
         validate_steps(self.steps)
         validate_tol(self.tol)
         if self.metric not in METRICS:

@@ -169,10 +169,27 @@ def _marker_legend_handles(runs: dict | None = None):
     return handles
 
 
+def short_title(title: str, keep: int = 6) -> str:
+    """`title` with every parenthesised list of more than `keep` items shortened to its first
+    three, `...` and its last (a start in 50 dimensions); shorter lists are left as they are."""
+    import re
+
+    def shorten(match):
+        items = [t.strip() for t in match.group(1).split(",")]
+        if len(items) <= keep:
+            return match.group(0)
+        return f"({', '.join(items[:3])}, ..., {items[-1]}; {len(items)} numbers)"
+
+    return re.sub(r"\(([^()]*)\)", shorten, title)
+
+
 def trajectory_figure(land, runs: dict, title: str):
-    """2-D: paths over log contours. 1-D: f(x) with the paths on it, and x against step."""
+    """2-D: paths over log contours. 1-D: f(x) with the paths on it, and x against step.
+    d > 2: per-coordinate traces against step (no 2-D picture of a d-D landscape)."""
     if land.dim == 1:
         return _trajectory_figure_1d(land, runs, title)
+    if land.dim > 2:
+        return trace_figure(land, runs, title)
     fig, ax = plt.subplots(figsize=(7.6, 6.2), layout="constrained")
     box = _view_box(land, runs)
     cs = draw_contours(ax, land, box)
@@ -236,6 +253,96 @@ def _trajectory_figure_1d(land, runs, title):
     return fig
 
 
+def trace_figure(land, runs: dict, title: str):
+    """d > 2: one panel per optimizer with every coordinate `x_i(t)` against step (colour =
+    coordinate index), the global minimum's coordinate values as dotted lines, the commit
+    step and a divergence marked; and a last panel with the distance to the global minimum.
+    Every panel has the same y range: the values the non-diverged runs visit."""
+    from matplotlib import cm
+    from matplotlib.colors import Normalize
+
+    d = land.dim
+    names = list(runs)
+    cols = 2 if len(names) > 1 else 1
+    rows = -(-(len(names) + 1) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(6.2 * cols, 3.3 * rows), squeeze=False,
+                             layout="constrained")
+    flat = list(axes.ravel())
+    glob = land.split_minima()[0]
+    target = glob[0].x if glob else None
+    # y range: what the runs that stay finite visit (and the minimum), the same in every panel;
+    # the domain when every run diverged. Diverged runs leave it at their divergence.
+    seen = [tr.records.x[:, 0, :] for tr in runs.values() if not tr.diverged[0]]
+    if target is not None:
+        seen.append(target[None, :])
+    if len(seen) > (target is not None):
+        lo = float(min(np.nanmin(p) for p in seen))
+        hi = float(max(np.nanmax(p) for p in seen))
+    else:
+        lo, hi = float(land.bounds[:, 0].min()), float(land.bounds[:, 1].max())
+    pad = 0.08 * (hi - lo) if hi > lo else 1.0
+    norm = Normalize(vmin=0, vmax=max(d - 1, 1))
+    cmap = plt.get_cmap("viridis")
+    for ax, name in zip(flat, names, strict=False):
+        tr, st = runs[name], style(name)
+        p = tr.records.x[:, 0, :]  # (T + 1, d)
+        steps = np.arange(len(p))
+        for i in range(d):
+            ax.plot(steps, p[:, i], color=cmap(norm(i)), lw=0.9, alpha=0.85)
+        if target is not None:
+            for value in np.unique(target):
+                ax.axhline(value, color="black", ls=":", lw=1.0)
+        c = tr.commit_step[0]
+        if c >= 0:
+            ax.axvline(c, color=st["color"], ls=(0, (2, 2)), lw=1.4)
+            ax.annotate(f"commit t={c}", (c, 1.0), xycoords=("data", "axes fraction"),
+                        xytext=(3, -10), textcoords="offset points", fontsize=8,
+                        color=st["color"], fontweight="bold")
+        if tr.diverged[0]:
+            t = int(tr.diverged_step[0])
+            ax.axvline(t, color="black", ls="-", lw=1.0)
+            ax.annotate(f"diverged t={t} (leaves the view)", (t, 0.0),
+                        xycoords=("data", "axes fraction"),
+                        xytext=(3, 4), textcoords="offset points", fontsize=8)
+        distinct = len(np.unique(p.T, axis=0, equal_nan=True))
+        note = "" if distinct == d else (f" ({d} coordinates, {distinct} distinct trace"
+                                         f"{'s' if distinct > 1 else ''})")
+        ax.set(ylim=(lo - pad, hi + pad), xlim=(0, len(p) - 1), ylabel=r"$x_i$",
+               title=st["label"] + note)
+        ax.title.set_color(st["color"])
+        ax.grid(alpha=0.3, lw=0.5)
+    ax = flat[len(names)]
+    for name, tr in runs.items():
+        st = style(name)
+        p = tr.records.x[:, 0, :]
+        if target is None:
+            break
+        dist = np.maximum(np.linalg.norm(p - target, axis=1), 1e-16)
+        ax.semilogy(np.arange(len(p)), dist, color=st["color"], ls=st["ls"], lw=1.5,
+                    label=st["label"])
+        c = tr.commit_step[0]
+        if c >= 0:
+            ax.plot(c, dist[c], marker="o", ms=8, mfc="none", mec=st["color"], mew=2)
+    if target is not None:
+        ax.set(ylabel=r"$\|\theta_t - \theta^*\|$ (log)",
+               title="distance to the global minimum (o: commit)")
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3, which="both", lw=0.5)
+    for extra in flat[len(names) + 1:]:
+        extra.set_axis_off()
+    for ax in axes[-1]:
+        ax.set_xlabel("step")
+    cbar = fig.colorbar(cm.ScalarMappable(norm=norm, cmap=cmap), ax=flat[:len(names)],
+                        shrink=0.9)
+    cbar.set_label(f"coordinate index i (0..{d - 1})")
+    where = "" if target is None else (
+        "; dotted: the global minimum's coordinate value" +
+        ("s" if len(np.unique(target)) > 1 else f" {float(np.unique(target)[0]):.4g}"))
+    fig.suptitle(f"{short_title(title)}\n{d}-D: every coordinate against step, not a picture of "
+                 f"the landscape{where}", fontsize=10)
+    return fig
+
+
 def draw_loss(ax, runs: dict, f_target: float):
     """`f - f_target` per step on a log axis, commit steps as dashed verticals."""
     for name, tr in runs.items():
@@ -258,7 +365,7 @@ def loss_figure(land, runs: dict, title: str):
     fig, ax = plt.subplots(figsize=(7.6, 4.6), layout="constrained")
     draw_loss(ax, runs, land.f_target)
     ax.legend(fontsize=8, title="o / dashed: commit step", title_fontsize=8)
-    ax.set_title(title)
+    ax.set_title(short_title(title))
     return fig
 
 
@@ -281,7 +388,7 @@ def goodness_figure(runs: dict, inv_eta: dict, threshold: float, lr: float, titl
             top.plot(c, tr.records.goodness[c, 0], marker="o", ms=8, mfc="none",
                      mec=st["color"], mew=2)
     top.axhline(threshold, color="black", ls="--", lw=1.0, label=f"threshold {threshold:g}")
-    top.set(ylabel="goodness G", ylim=(-0.03, 1.03), title=title)
+    top.set(ylabel="goodness G", ylim=(-0.03, 1.03), title=short_title(title))
     top.legend(fontsize=8, loc="center right")
     bottom.axhline(2.0 / lr, color="black", ls="--", lw=1.0, label=f"2/lr = {2.0 / lr:.4g}")
     for name, value in inv_eta.items():
