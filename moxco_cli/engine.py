@@ -130,6 +130,10 @@ class Records:
     restarted: np.ndarray
     lam_max_exact: np.ndarray | None = None  # with check=True: the exact value beside lam_max
 
+    def rows(self, index) -> Records:
+        """The records of trajectories `index` (a slice or index array)."""
+        return Records(**{k: None if v is None else v[:, index] for k, v in vars(self).items()})
+
     @classmethod
     def empty(cls, steps: int, n: int, d: int, check: bool = False) -> Records:
         shape = (steps + 1, n)

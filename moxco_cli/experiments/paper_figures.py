@@ -49,7 +49,7 @@ class PathRuns:
         for name, tr in self.trajectories.items():
             sl = slice(start_id, start_id + 1)
             rec = tr.records
-            sub = type(rec)(**{k: getattr(rec, k)[:, sl] for k in rec.__dataclass_fields__})
+            sub = rec.rows(sl)
             out[name] = Trajectory(name, tr.steps, tr.x0[sl], tr.final[sl], tr.final_loss[sl],
                                    tr.commit_step[sl], tr.diverged_step[sl], sub)
         return out
