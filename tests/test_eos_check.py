@@ -117,7 +117,8 @@ def test_cli_writes_csv_figure_and_config_and_reruns_identically(tmp_path):
     result = invoke("eos-check", "--alphas", "0.5", "--betas", "0,1", "--steps", "200",
                     "--tol", "1e-4", "--lr", "0.01", "--out", out)
     assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in out.iterdir()) == ["config.json", "eos.csv", "eos.png"]
+    assert sorted(p.name for p in out.iterdir()) == [".moxco-manifest.json", "config.json",
+                                                     "eos.csv", "eos.png"]
     t = pd.read_csv(out / "eos.csv")
     assert list(t.columns) == EOS_COLUMNS and len(t) == 2
     assert (t["rel_error"] <= 1e-4).all()
@@ -149,3 +150,14 @@ def test_cli_bad_input_is_one_line_exit_2_and_writes_nothing(args, option, tmp_p
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error:") and option in lines[0]
     assert list(tmp_path.iterdir()) == []
+
+
+def test_theorem2_holds_per_eigenpair_on_a_d_dimensional_quadratic():
+    from moxco_cli.experiments.eos_check import eigenpair_check
+
+    table = eigenpair_check(0.01, (0.0, 0.9, 0.99), (0.0, 1.0, 3.0), dim=30)
+    counted = table[~table.near_bound]
+    assert len(table) == 9 * 30 and len(counted) > 8 * 30
+    assert (counted.predicted == counted.measured).all()
+    assert counted.predicted.any() and (~counted.predicted).any()  # both sides are tested
+    assert not table.box_left.any()  # no run froze: every component was watched to the end

@@ -132,6 +132,9 @@ class EosConfig:
 
     @classmethod
     def from_options(cls, opts: dict) -> EosConfig:
+        from moxco_cli.config_types import check_types
+
+        check_types(cls, opts, settings=False)  # types first, from the fields' declarations
         known = {"lr", "alphas", "betas", "steps", "tol", "candidates"}
         unknown = set(opts) - known
         if unknown:
@@ -148,6 +151,14 @@ class EosResult:
     table: pd.DataFrame
     max_rel_error: float
     worst: dict = field(default_factory=dict)  # the row with the largest rel_error
+    eigenpairs: pd.DataFrame | None = None  # `eigenpair_check`: Theorem 2 in d dimensions
+
+    def eigen_agreement(self) -> tuple[int, int, int]:
+        """`(agreeing, counted, near_bound)` components of the d-dimensional check."""
+        e = self.eigenpairs
+        counted = e[~e.near_bound]
+        return (int((counted.predicted == counted.measured).sum()), len(counted),
+                int(e.near_bound.sum()))
 
     def figure_kwargs(self) -> dict:
         """Keyword arguments of `plots.eos.eos_figure(self.table, ...)` for this result."""
@@ -229,6 +240,45 @@ def recurrence_boundary(lr: float, alpha, beta, iterations: int = 200) -> np.nda
     return 0.5 * (lo + hi)
 
 
+EIGEN_DIM = 40  # eigenpairs of the d-dimensional check
+EIGEN_SPAN = 2.0  # curvatures log-spaced over [bound / 2, 2 bound] around each pair's bound
+EIGEN_STEPS = 300  # from 1e-300 the fastest component stays inside the 1e6 box this long
+EIGEN_START = 1e-300
+NEAR_BOUND = 0.03  # components within 3% of the bound grow too slowly to call in 300 steps
+
+
+def eigenpair_check(lr: float, alphas, betas, dim: int = EIGEN_DIM,
+                    progress=None) -> pd.DataFrame:
+    """Theorem 2 per eigenpair, in d dimensions. For each (alpha, beta): the quadratic
+    `diag(a)` with `dim` curvatures log-spaced over [bound / 2, 2 bound], bound =
+    2(1+alpha)/(lr(1+2 beta)), and inertial GD from a start with EVERY component nonzero
+    (all 1e-300, so that the fastest component needs the whole run to reach the 1e6 box).
+    Component i (eigenvector e_i) is measured diverging by the growth test of `diverges` on
+    its own coordinate over EIGEN_STEPS steps; Theorem 2 predicts it iff a_i > bound.
+    Returns one row per (alpha, beta, component).
+    """
+    frames = []
+    ratio = np.geomspace(1 / EIGEN_SPAN, EIGEN_SPAN, dim)
+    for alpha in alphas:
+        for beta in betas:
+            bound = inv_eta_eff(lr, alpha, beta)
+            curv = bound * ratio
+            quad = landscapes.get("quadratic", a=tuple(float(a) for a in curv))
+            method = Method("inertial-gd", gd(lr), CommitRule("none", 0.85, alpha, beta))
+            traj = simulate(quad, method, np.full((1, dim), EIGEN_START), EIGEN_STEPS,
+                            record=True, progress=progress)
+            amplitude = np.abs(traj.records.x[:, 0, :])  # (T+1, d)
+            quarter = EIGEN_STEPS // 4
+            early = amplitude[quarter:2 * quarter + 1].max(axis=0)
+            late = amplitude[EIGEN_STEPS - quarter:].max(axis=0)
+            frames.append(pd.DataFrame({
+                "alpha": float(alpha), "beta": float(beta), "component": np.arange(dim),
+                "curvature": curv, "bound": bound, "predicted": curv > bound,
+                "measured": late > early, "near_bound": np.abs(ratio - 1) <= NEAR_BOUND,
+                "box_left": bool(traj.diverged[0])}))
+    return pd.concat(frames, ignore_index=True)
+
+
 def eos_check(cfg: EosConfig, progress=None) -> EosResult:
     """Measure the boundary for every (alpha, beta) of `cfg`; compare with Theorem 2."""
     cfg.validate()
@@ -250,4 +300,5 @@ def eos_check(cfg: EosConfig, progress=None) -> EosResult:
                                                 table["beta"].to_numpy())
     table = table[EOS_COLUMNS]
     worst = table.loc[table["rel_error"].idxmax()]
-    return EosResult(cfg, table, float(worst["rel_error"]), worst.to_dict())
+    pairs = eigenpair_check(cfg.lr, cfg.alphas, cfg.betas)
+    return EosResult(cfg, table, float(worst["rel_error"]), worst.to_dict(), pairs)
