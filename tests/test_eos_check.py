@@ -118,7 +118,7 @@ def test_cli_writes_csv_figure_and_config_and_reruns_identically(tmp_path):
                     "--tol", "1e-4", "--lr", "0.01", "--out", out)
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in out.iterdir()) == [".moxco-manifest.json", "config.json",
-                                                     "eos.csv", "eos.png"]
+                                                     "eigenpairs.csv", "eos.csv", "eos.png"]
     t = pd.read_csv(out / "eos.csv")
     assert list(t.columns) == EOS_COLUMNS and len(t) == 2
     assert (t["rel_error"] <= 1e-4).all()
