@@ -106,6 +106,9 @@ OLD_TARGET = 0.9  # the current engine's rate / the old one's, at least
 SWEEP_ARGS = ["sweep", "beale", "--optimizer", "gd+moxco", "--grid", "alpha=0:0.99:12",
               "--grid", "beta=0:0.95:12", "--starts", "grid:21"]
 SWEEP_TARGET = 3.0  # batched / cell-by-cell speed, at least
+CURV_TARGET = 10.0  # power:1 / exact (eigvalsh) speed on rastrigin d = 50, at least
+CURV_N, CURV_D, CURV_STEPS = 10_000, 50, 20
+COMPARE_ARGS = ["compare", "beale", "--methods", "gd,adam,gd+moxco,adam+moxco,nesterov"]
 
 
 # ---- the naive baseline: one trajectory at a time, NumPy 2-vectors ---------------------------
@@ -471,6 +474,55 @@ def bench_old_engine(steps: int, repeats: int, settings: OptimizerSettings,
     return rows
 
 
+class _EigvalshLandscape:
+    """A landscape whose exact lam_max is `eigvalsh` of its Hessian (SPEC's `exact` beyond
+    d = 2), whatever fast form the landscape itself has (rastrigin: its diagonal)."""
+
+    def __init__(self, land):
+        self.land = land
+
+    def __getattr__(self, name):
+        return getattr(self.land, name)
+
+    def lam_max(self, x):
+        from landscapes.base import lam_max_from_hessian
+
+        return lam_max_from_hessian(self.land.hess(x))
+
+    def evaluate(self, x):
+        return self.land.f(x), self.land.grad(x), self.lam_max(x)
+
+    def evaluator(self, n):
+        from landscapes.base import Evaluator
+
+        return Evaluator(self, n)
+
+
+def bench_curvature(repeats: int, settings: OptimizerSettings) -> list[Row]:
+    """Issue 15's target: rastrigin d = 50, N = 1e4, Adam+MoXCo scored every step, with
+    power:1 against exact lam_max by eigvalsh, alternating in one run; the landscape's own
+    exact form (a diagonal Hessian: max of the diagonal) is measured beside them."""
+    land = landscapes.get("rastrigin", dim=CURV_D)
+    x0 = np.random.default_rng(0).uniform(-5.12, 5.12, (CURV_N, CURV_D))
+    power = build_method(f"{METHOD}:curvature=power:1", settings)
+    exact = build_method(METHOD, settings)
+    slow = _EigvalshLandscape(land)
+    rows = [Row(f"rastrigin d={CURV_D} {METHOD} curvature=power:1", CURV_N, CURV_STEPS,
+                note="generic path, 1 HVP per step", load=_load()),
+            Row(f"rastrigin d={CURV_D} {METHOD} exact (eigvalsh)", CURV_N, CURV_STEPS,
+                note="the Hessian (N, d, d) and eigvalsh every step", load=_load()),
+            Row(f"rastrigin d={CURV_D} {METHOD} exact (its diagonal)", CURV_N, CURV_STEPS,
+                note="rastrigin's lam_max: the largest diagonal entry", load=_load())]
+    sides = [(rows[0], lambda: simulate(land, power, x0, CURV_STEPS)),
+             (rows[1], lambda: simulate(slow, exact, x0, CURV_STEPS, processes=1)),
+             (rows[2], lambda: simulate(land, exact, x0, CURV_STEPS))]
+    cpu = _alternating(sides, repeats)
+    _compare(rows[0], rows[1], CURV_TARGET, cpu)
+    for row in rows:
+        row.status = "ok"
+    return rows
+
+
 def _phase_config():
     from moxco_cli.experiments import sweep
 
@@ -676,7 +728,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--steps", type=int, default=STEPS)
     ap.add_argument("--sizes", default=",".join(str(s) for s in SIZES))
     ap.add_argument("--only",
-                    default="equality,baseline,generic,engine,d1fe096,sweep,fused,million,cli",
+                    default="equality,baseline,generic,engine,d1fe096,sweep,curvature,compare,"
+                            "fused,million,cli",
                     help="comma-separated subset of the cases ('reference' = 'generic')")
     ap.add_argument("--baseline-sample", type=int, default=20)
     ap.add_argument("--million", type=int, default=1_000_000, help="N of the RSS case")
@@ -735,6 +788,15 @@ def main(argv: list[str] | None = None) -> int:
                 if row.status != "ok":
                     print(f"{row.case}: not available ({row.note})", flush=True)
                 print_row(row, base_rate)
+    if "curvature" in only:
+        for row in bench_curvature(args.ratio_repeats, settings):
+            rows.append(row)
+            print_row(row, base_rate)
+    if "compare" in only:
+        label = "moxco " + " ".join(COMPARE_ARGS)
+        for row in bench_cli(label, [*COMPARE_ARGS, "--out", "{out}"], args.sweep_cli_repeats):
+            rows.append(row)
+            print_row(row, base_rate)
     if "fused" in only:
         rows.extend(bench_fused(args.steps, args.repeats, settings, base_rate, engine_rates))
     if "million" in only:

@@ -143,6 +143,12 @@ class Landscape:
         """Largest Hessian eigenvalue `(N,)`; closed form for d <= 2."""
         return lam_max_from_hessian(self.hess(x))
 
+    def scoring_terms(self, x: np.ndarray):
+        """`(f (N,), grad (N, d), hvp)` at `x (N, d)`, `hvp(v (N, d)) -> H(x) v`: what a
+        goodness score with an estimated lam_max needs at one point. This default calls `f`,
+        `grad` and `hvp`; a landscape may share the work between them (rastrigin: one sine)."""
+        return self.f(x), self.grad(x), lambda v: self.hvp(x, v)
+
     def evaluate(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """`(f (N,), grad (N, d), lam_max (N,))` at `x`; landscapes fuse this into one pass."""
         return self.f(x), self.grad(x), self.lam_max(x)

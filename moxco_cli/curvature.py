@@ -107,7 +107,9 @@ class Estimator:
         q0 = start_vectors(seed, start, n, d) if kind != "exact" else None
         return cls(kind, steps, q0, None if q0 is None else q0.copy())
 
-    def estimate(self, landscape, x: np.ndarray, rows: np.ndarray):
+    def estimate(self, landscape, x: np.ndarray, rows: np.ndarray, hvp=None):
+        """`hvp`: optional `v (n, d) -> H(x) v` for all n rows (from
+        `Landscape.scoring_terms`); by default `landscape.hvp` at the selected rows."""
         import numpy as np
 
         n, d = x.shape
@@ -116,13 +118,18 @@ class Estimator:
         if not len(idx):
             return lam, hvps
         xs = x[idx]
+        if hvp is None or len(idx) < n:
+            def product(v):
+                return landscape.hvp(xs, v)
+        else:
+            product = hvp
         if self.kind == "exact":
             lam[idx] = landscape.lam_max(xs)
             hvps[idx] = d
         elif self.kind in ("power", "power-cold"):
             q = self.q[idx] if self.kind == "power" else self.q0[idx]
             for _ in range(self.steps):
-                w = landscape.hvp(xs, q)
+                w = product(q)
                 est = np.einsum("nd,nd->n", q, w)
                 norm = np.linalg.norm(w, axis=1, keepdims=True)
                 q = np.where(norm > 0, w / np.where(norm > 0, norm, 1.0), q)
@@ -130,17 +137,18 @@ class Estimator:
             lam[idx] = est
             hvps[idx] = self.steps
         else:
-            lam[idx], hvps[idx] = lanczos(landscape, xs, self.q0[idx], min(self.steps, d))
+            lam[idx], hvps[idx] = lanczos(product, self.q0[idx], min(self.steps, d))
         return lam, hvps
 
 
-def lanczos(landscape, x: np.ndarray, q0: np.ndarray, steps: int):
+def lanczos(product, q0: np.ndarray, steps: int):
     """Largest Ritz value `(n,)` after up to `steps` Lanczos steps with full
-    reorthogonalization from unit vectors `q0 (n, d)`, and the HVPs each row took `(n,)`.
-    A row stops once its next off-diagonal is <= 1e-12 max(1, |alpha_0|)."""
+    reorthogonalization from unit vectors `q0 (n, d)`, `product(v) = H v` row by row, and the
+    HVPs each row took `(n,)`. A row stops once its next off-diagonal is <= 1e-12
+    max(1, |alpha_0|)."""
     import numpy as np
 
-    n, d = x.shape
+    n, d = q0.shape
     basis = np.zeros((steps, n, d))
     alpha, beta = np.zeros((n, steps)), np.zeros((n, steps))
     active = np.ones(n, dtype=bool)
@@ -148,7 +156,7 @@ def lanczos(landscape, x: np.ndarray, q0: np.ndarray, steps: int):
     q = q0.copy()
     for j in range(steps):
         basis[j] = np.where(active[:, None], q, 0.0)
-        w = landscape.hvp(x, q)
+        w = product(q)
         taken += active
         alpha[:, j] = np.where(active, np.einsum("nd,nd->n", q, w), 0.0)
         for _ in range(2):  # full reorthogonalization, twice

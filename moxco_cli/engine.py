@@ -466,10 +466,12 @@ def _run_chunk_generic(landscape, method, x0, steps, rec, rows, noise_std, seed,
         if estimator.kind == "exact" and scoring:
             f, g, lam = landscape.evaluate(x)  # every row, frozen ones included (records)
             used = np.full(n, d)
+        elif scoring:
+            f, g, hvp = landscape.scoring_terms(x)
+            lam, used = estimator.estimate(landscape, x, alive, hvp)
         else:
             f, g = landscape.f(x), landscape.grad(x)
-            lam, used = (estimator.estimate(landscape, x, alive) if scoring
-                         else (np.full(n, np.nan), np.zeros(n, dtype=np.int64)))
+            lam, used = np.full(n, np.nan), np.zeros(n, dtype=np.int64)
         if scoring and count and method.scores:
             np.add(hvps, np.where(alive, used, 0), out=hvps)
             grads[:] += alive
