@@ -18,7 +18,8 @@ OUTCOME_COLUMNS = ["optimizer", "start_id", "start_x0", "final_x0", "final_loss"
 COUNT_COLUMNS = ["optimizer", "bin", "count", "fraction", "ci_low", "ci_high"]
 ESCAPE_COLUMNS = ["optimizer", "from_basin", "to_minimum", "starts", "escaped", "rate", "ci_low",
                   "ci_high"]
-FILES = ["config.json", "counts.csv", "escape.csv", "escape_count.png", "outcomes.csv"]
+FILES = [".moxco-manifest.json", "config.json", "counts.csv", "escape.csv", "escape_count.png",
+         "outcomes.csv"]
 
 
 def invoke(*args):
@@ -198,11 +199,14 @@ def test_existing_folder_is_never_overwritten_without_force(default_run):
 
 def test_force_replaces_the_named_folder(tmp_path):
     out = tmp_path / "f"
-    assert invoke("escape-count", "--out", out, "--inits", 3, "--steps", 5).exit_code == 0
-    (out / "stale.txt").write_text("old")
+    # An earlier moxco result with a file escape-count does not write (a file a user put
+    # there is refused instead, since issue 20: tests/test_data_loss.py).
+    assert invoke("run", "beale", "--steps", 5, "--optimizers", "gd", "--out",
+                  out).exit_code == 0
+    assert (out / "trajectories.csv").exists()
     assert invoke("escape-count", "--out", out, "--inits", 7, "--steps", 5,
                   "--force").exit_code == 0
-    assert not (out / "stale.txt").exists()
+    assert not (out / "trajectories.csv").exists()
     assert len(pd.read_csv(out / "outcomes.csv")) == 4 * 7
 
 

@@ -32,8 +32,8 @@ def default_run(tmp_path_factory):
 def test_default_run_writes_every_output(default_run):
     out, result = default_run
     assert sorted(p.name for p in out.iterdir()) == [
-        "config.json", "goodness.png", "loss.png", "summary.csv", "trajectories.csv",
-        "trajectory.png"]
+        ".moxco-manifest.json", "config.json", "goodness.png", "loss.png", "summary.csv",
+        "trajectories.csv", "trajectory.png"]
     assert str(out) in result.output and "gd+moxco" in result.output
 
 
@@ -138,10 +138,12 @@ def test_existing_folder_is_never_overwritten_without_force(default_run):
 
 def test_force_replaces_the_named_folder(tmp_path):
     out = tmp_path / "f"
-    assert invoke("run", "beale", "--out", out, "--steps", "5").exit_code == 0
-    (out / "stale.txt").write_text("old")
+    # An earlier moxco result with a file this run does not write (a file a user put there
+    # is refused instead, since issue 20: tests/test_data_loss.py).
+    assert invoke("run", "beale", "--out", out, "--steps", "5", "--animate").exit_code == 0
+    assert (out / "trajectory.gif").exists()
     assert invoke("run", "beale", "--out", out, "--steps", "7", "--force").exit_code == 0
-    assert not (out / "stale.txt").exists()
+    assert not (out / "trajectory.gif").exists()
     assert pd.read_csv(out / "trajectories.csv").step.max() == 7
 
 

@@ -28,8 +28,8 @@ def small_sweep(tmp_path_factory):
 
 def test_sweep_writes_csv_config_and_heatmap_and_nothing_incomplete(small_sweep):
     out, result = small_sweep
-    assert sorted(p.name for p in out.iterdir()) == ["config.json", "sweep-success.png",
-                                                    "sweep.csv"]
+    assert sorted(p.name for p in out.iterdir()) == [".moxco-manifest.json", "config.json",
+                                                    "sweep-success.png", "sweep.csv"]
     assert not out.with_name("small.incomplete").exists()
     frame = pd.read_csv(out / "sweep.csv")
     assert list(frame.columns) == COLUMNS and len(frame) == 4

@@ -167,7 +167,7 @@ def cli_run(tmp_path_factory):
 def test_cli_writes_tables_figure_and_config(cli_run):
     out, result = cli_run
     assert sorted(p.name for p in out.iterdir()) == [
-        "config.json", "fractions.csv", "outcome_map.png", "outcomes.csv"]
+        ".moxco-manifest.json", "config.json", "fractions.csv", "outcome_map.png", "outcomes.csv"]
     o = pd.read_csv(out / "outcomes.csv")
     assert list(o.columns) == OUTCOME_COLUMNS and len(o) == 4 * 36
     f = pd.read_csv(out / "fractions.csv")

@@ -113,7 +113,7 @@ def test_a_figure_the_child_cannot_draw_is_drawn_here(child, tmp_path):
 def test_a_redrawn_figure_leaves_no_partial_file_behind(child, tmp_path):
     with ResultsFolder(tmp_path / "out") as out:
         out.write_figure("a.png", leaves_a_partial_file_in_child, str(out.tmp / "a.png"), 4)
-    assert sorted(os.listdir(tmp_path / "out")) == ["a.png"]
+    assert sorted(os.listdir(tmp_path / "out")) == [".moxco-manifest.json", "a.png"]
 
 
 def test_a_users_own_temporary_matplotlib_dir_is_kept(tmp_path):

@@ -16,8 +16,9 @@ def results_folder(out: Path | None, force: bool, command: str, landscape: str):
     if out is None:
         if force:
             raise MoxcoError("--force: only applies together with --out DIR")
-        return ResultsFolder(default_folder(command, landscape), make_parents=True)
-    return ResultsFolder(out, force=force)
+        return ResultsFolder(default_folder(command, landscape), make_parents=True,
+                             command=command)
+    return ResultsFolder(out, force=force, command=command)
 
 
 def start_renderer(*figure_modules: str) -> None:

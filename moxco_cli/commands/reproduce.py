@@ -22,29 +22,31 @@ def reproduce(
     out: Annotated[Path, typer.Option("--out", help="Folder receiving figures/ and REPRODUCTION.md.")] = Path("results"),
     quick: Annotated[bool, typer.Option("--quick", help="Small grids and samples (a smoke test; numbers are not the paper's).")] = False,
 ) -> None:
-    """Regenerate all paper figures into OUT/figures and the claim-by-claim report OUT/REPRODUCTION.md."""
+    """Regenerate all paper figures into OUT/figures and the claim-by-claim report OUT/REPRODUCTION.md.
+
+    Both are replaced only if an earlier `moxco reproduce` wrote them (and nothing else is in
+    OUT/figures); anything else in OUT is left alone."""
     start_renderer()
-    from moxco_cli.errors import MoxcoError
     from moxco_cli.experiments.report_md import write_report
     from moxco_cli.experiments.reproduce import reproduce as run_pipeline
-    from moxco_cli.report import ResultsFolder
+    from moxco_cli.report import figures_folder
 
-    if not out.exists():
-        try:
-            out.mkdir(parents=True)
-        except OSError as exc:
-            raise MoxcoError(f"--out: cannot create {out} ({exc.strerror or exc})") from None
+    figures, report = figures_folder(out)  # every check, before anything is computed
     started = time.perf_counter()
 
     def progress(description: str, k: int, total: int) -> None:
         print(f"[{k + 1}/{total}] {description} ({time.perf_counter() - started:.0f} s)",
               file=sys.stderr, flush=True)
 
-    # The figures folder is the pipeline's own output: it is replaced as a whole, atomically.
-    with ResultsFolder(out / "figures", force=True) as figures:
-        run_pipeline(figures, quick=quick, progress=progress)
-    report = write_report(out / "figures", out / "REPRODUCTION.md")
-    print(f"Figures: {out / 'figures'}\nReport: {report}")
+    # The figures folder and the report beside it are replaced as a pair: the figures
+    # atomically, then the report (see moxco_cli.report.PendingReport).
+    with report:
+        with figures:
+            run_pipeline(figures, quick=quick, progress=progress)
+            write_report(figures.tmp, report.new)
+            report.prepare(figures)
+        report.publish()
+    print(f"Figures: {out / 'figures'}\nReport: {report.path}")
     print(f"Done in {time.perf_counter() - started:.0f} s", file=sys.stderr)
 
 

@@ -121,12 +121,15 @@ def _rerun_reproduce(config: Path, doc: dict, out: Path | None, force: bool) -> 
               file=sys.stderr, flush=True)
 
     from moxco_cli.experiments.report_md import write_report
+    from moxco_cli.report import write_figures_manifest
 
     with folder:
         run_pipeline(_Subfolder(folder, "figures"), quick=quick, progress=progress, only=steps)
         written = folder.tmp / "figures" / "config.json"
         folder.write_bytes("config.json", written.read_bytes())
         write_report(folder.tmp / "figures", folder.tmp / "REPRODUCTION.md")
+        folder.before_publish.append(lambda: write_figures_manifest(
+            folder.tmp / "figures", folder.tmp / "REPRODUCTION.md"))  # once all are drawn
     print(f"Figures: {folder.path / 'figures'}\nReport: {folder.path / 'REPRODUCTION.md'}")
     print(f"Results: {folder.path}")
     print(f"Done in {time.perf_counter() - started:.0f} s", file=sys.stderr)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -87,7 +88,6 @@ def sweep(
             raise MoxcoError(f"--resume: the sweep's options come from its config.json; "
                              f"drop {flag}")
         cfg, folder = resume_target(resume, force)
-        folder.check()
         execute(cfg, folder, scheduler=scheduler, workers=workers, resume=True)
         return
     if landscape is None and expr is None:
@@ -109,16 +109,7 @@ def sweep(
             raise
         raise SettingsError("--method", str(exc).removeprefix("--optimizer: ")) from None
     folder = results_folder(out, force, "sweep", landscape)
-    folder.check()  # refuse before computing anything
-    work = work_path(folder.path)
-    if work.exists() and not force:
-        raise MoxcoError(f"--out: an unfinished sweep is in {work}; resume it with "
-                         f"--resume {work}, or pass --force to start over")
-    if work.exists():  # --force restarts it: only if it is a sweep's
-        from moxco_cli.report import refuse_to_replace
-
-        refuse_to_replace(work)
-    execute(cfg, folder, scheduler=scheduler, workers=workers)
+    execute(cfg, folder, scheduler=scheduler, workers=workers)  # checks before computing
 
 
 def _config(landscape, params, optimizer, axes, starts, steps, metric, tol, settings, heatmap):
@@ -159,7 +150,61 @@ def resume_target(resume: Path, force: bool):
         raise MoxcoError(f"--resume: {work} holds a {doc.get('command')!r} run, not a sweep")
     cfg = config_from_options(options)
     replace = bool(doc.get("replace_existing")) or force
-    return cfg, ResultsFolder(target, force=replace)
+    return cfg, ResultsFolder(target, force=replace, command="sweep")
+
+
+def sweep_files(work: Path) -> list[str]:
+    """What in the unfinished-sweep folder `work` a sweep did not write (empty: all of it is
+    a sweep's: config.json, the INCOMPLETE note, cells/*.json and their temporary files)."""
+    import re
+
+    from moxco_cli.report import _read_json
+
+    foreign = []
+    doc = _read_json(work / "config.json")
+    if not (isinstance(doc, dict) and doc.get("command") == "sweep"):
+        foreign.append("config.json (not a sweep's)" if (work / "config.json").exists()
+                       else "no sweep config.json")
+    for entry in sorted(work.iterdir()):
+        if entry.name in ("config.json", MARKER) and entry.is_file() and not entry.is_symlink():
+            continue
+        if entry.name == "cells" and entry.is_dir() and not entry.is_symlink():
+            foreign += [f"cells/{c.name}" for c in sorted(entry.iterdir())
+                        if not (c.is_file() and not c.is_symlink()
+                                and re.fullmatch(r"\.?[\w.+=-]+\.json(\.tmp-\d+)?", c.name))]
+            continue
+        foreign.append(entry.name + ("/" if entry.is_dir() else ""))
+    return foreign
+
+
+def refuse_to_restart(work: Path, force: bool) -> None:
+    """Raise MoxcoError unless the unfinished sweep in `work` (if any) may be deleted to start
+    over: only with `force`, and only if everything in it is a sweep's."""
+    if not os.path.lexists(work):
+        return
+    if not force:
+        raise MoxcoError(f"--out: an unfinished sweep is in {work}; resume it with "
+                         f"--resume {work}, or pass --force to start over")
+    if work.is_symlink() or not work.is_dir():
+        raise MoxcoError(f"--out: {work} is in the way of the sweep's working folder and is "
+                         "not one; move it or choose another --out")
+    foreign = sweep_files(work)
+    if foreign:
+        raise MoxcoError(f"--out: {work} is not an unfinished sweep as moxco wrote it: it "
+                         f"holds {', '.join(foreign[:5])}; it is never deleted, move it or "
+                         "choose another --out")
+
+
+def remove_work(work: Path) -> None:
+    """Delete the finished sweep's working folder: only what the sweep wrote; anything else
+    (a user's file put there) stays, with a warning."""
+    foreign = sweep_files(work) if work.is_dir() else []
+    if not foreign:
+        shutil.rmtree(work, ignore_errors=True)
+        return
+    from moxco_cli.commands.common import warn
+
+    warn(f"kept {work}: it holds {', '.join(foreign[:5])}, which the sweep did not write")
 
 
 def config_from_options(options: dict):
@@ -177,11 +222,15 @@ def execute(cfg, folder, *, scheduler: str | None = None, workers: int | None = 
     from moxco_cli.report import atomic_write_bytes, config_document, json_bytes
 
     work = work_path(folder.path)
+    folder.check()  # every check here, before anything is computed or deleted
+    if not resume:
+        refuse_to_restart(work, folder.force)
+    folder.recover()
     executor = make_executor(scheduler, workers)  # a bad scheduler fails before any write
     total = len(tasks_for(cfg))
     try:
         if not resume:
-            if work.exists():  # --force: start over (checked by `sweep` before computing)
+            if os.path.lexists(work):  # --force, and all of it is a sweep's: start over
                 shutil.rmtree(work)
             try:
                 work.mkdir(parents=folder.make_parents)
@@ -220,7 +269,7 @@ def execute(cfg, folder, *, scheduler: str | None = None, workers: int | None = 
                 "execution": executor.description}))
     except KeyboardInterrupt:  # every cell is still saved: say how to publish them
         raise Interrupted(_saved_message(work, total) or "Interrupted.") from None
-    shutil.rmtree(work, ignore_errors=True)
+    remove_work(work)
     show_summary(result, folder.path)
 
 
