@@ -40,12 +40,7 @@ def rerun(
     from moxco_cli.commands.common import launch, start_renderer
 
     start_renderer()
-    try:
-        doc = json.loads(config.read_text())
-    except FileNotFoundError:
-        raise MoxcoError(f"CONFIG: no such file: {config}") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise MoxcoError(f"CONFIG: {config} is not a readable JSON file ({exc})") from None
+    doc = read_config(config)
     if isinstance(doc, dict) and doc.get("command") == "reproduce" and "options" not in doc:
         _rerun_reproduce(config, doc, out, force)
         return
@@ -57,14 +52,63 @@ def rerun(
     launch(cfg, out, force, str(command), module.execute)
 
 
-def _command_module(command):
-    name = str(command).replace("-", "_")
+MAX_CONFIG_BYTES = 1 << 20  # a config.json moxco writes is a few kB
+
+
+def read_config(config: Path):
+    """The JSON document in `config`: a regular file of at most MAX_CONFIG_BYTES (never a
+    FIFO, a device such as /dev/zero, or a folder), UTF-8, any nesting depth or number size
+    refused in one line instead of a decoder crash."""
+    import os
+    import stat
+
     try:
-        module = import_module(f"moxco_cli.commands.{name}")
+        info = os.stat(config)
+    except FileNotFoundError:
+        raise MoxcoError(f"CONFIG: no such file: {config}") from None
+    except (OSError, ValueError) as exc:
+        raise MoxcoError(f"CONFIG: cannot read {config} ({getattr(exc, 'strerror', None) or exc})") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise MoxcoError(f"CONFIG: {config} is not a regular file (a folder, FIFO or device); "
+                         "name a config.json")
+    if info.st_size > MAX_CONFIG_BYTES:
+        raise MoxcoError(f"CONFIG: {config} is {info.st_size} bytes; a moxco config.json is "
+                         f"at most {MAX_CONFIG_BYTES} bytes")
+    try:
+        fd = os.open(config, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as fh:
+            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):  # swapped since the stat
+                raise MoxcoError(f"CONFIG: {config} is not a regular file")
+            data = fh.read(MAX_CONFIG_BYTES + 1)
+    except OSError as exc:
+        raise MoxcoError(f"CONFIG: cannot read {config} ({exc.strerror or exc})") from None
+    if len(data) > MAX_CONFIG_BYTES:
+        raise MoxcoError(f"CONFIG: {config} is larger than {MAX_CONFIG_BYTES} bytes; a moxco "
+                         "config.json is never that large")
+    try:
+        return json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise MoxcoError(f"CONFIG: {config} is not UTF-8 text ({exc.reason} at byte "
+                         f"{exc.start})") from None
+    except RecursionError:
+        raise MoxcoError(f"CONFIG: {config} nests arrays or objects too deeply to be a moxco "
+                         "config.json") from None
+    except ValueError as exc:  # JSONDecodeError, or an integer of thousands of digits
+        raise MoxcoError(f"CONFIG: {config} is not a readable JSON file "
+                         f"({str(exc)[:120]})") from None
+
+
+def _command_module(command):
+    name = command.replace("-", "_") if isinstance(command, str) else ""
+    try:
+        module = (import_module(f"moxco_cli.commands.{name}")
+                  if name.isidentifier() and not name.startswith("_") else None)
     except ImportError:
         module = None
     if module is None or not hasattr(module, "config_from_options"):
-        raise MoxcoError(f"CONFIG: command {command!r} cannot be re-run")
+        from moxco_cli.config_types import show
+
+        raise MoxcoError(f"CONFIG: command {show(command)} cannot be re-run")
     return module
 
 

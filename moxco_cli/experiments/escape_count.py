@@ -103,6 +103,9 @@ class EscapeConfig:
     @classmethod
     def from_options(cls, opts: dict) -> EscapeConfig:
         """Inverse of `to_options` (config.json); validated like the command-line options."""
+        from moxco_cli.config_types import check_types
+
+        check_types(cls, opts)  # types first, from the fields' declarations
         opts = dict(opts)
         keys = ("landscape", "landscape_params", "inits", "steps", "domain", "optimizers", "tol")
         own = {k: opts.pop(k) for k in keys if k in opts}

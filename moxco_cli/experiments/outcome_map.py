@@ -136,6 +136,9 @@ class OutcomeMapConfig:
 
     @classmethod
     def from_options(cls, opts: dict) -> OutcomeMapConfig:
+        from moxco_cli.config_types import check_types
+
+        check_types(cls, opts)  # types first, from the fields' declarations
         opts = dict(opts)
         keys = ("landscape", "landscape_params", "grid", "steps", "domain", "optimizers")
         own = {k: opts.pop(k) for k in keys if k in opts}

@@ -146,6 +146,9 @@ class RunConfig:
 
     @classmethod
     def from_options(cls, opts: dict) -> RunConfig:
+        from moxco_cli.config_types import check_types
+
+        check_types(cls, opts)  # types first, from the fields' declarations
         opts = dict(opts)
         keys = ("landscape", "landscape_params", "start", "steps", "optimizers", "tol", "animate")
         own = {k: opts.pop(k) for k in keys if k in opts}

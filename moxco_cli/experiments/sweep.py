@@ -343,14 +343,20 @@ class SweepConfig:
 
     @classmethod
     def from_options(cls, opts: dict) -> SweepConfig:
+        from moxco_cli.config_types import check_types, show
+
+        check_types(cls, opts)  # types first, from the fields' declarations
         opts = dict(opts)
         keys = ("landscape", "landscape_params", "optimizer", "grid", "starts", "steps",
                 "metric", "tol", "heatmap")
         own = {k: opts.pop(k) for k in keys if k in opts}
         grid = []
+        if not isinstance(own.get("grid") or [], list):
+            raise SettingsError("--grid", "config.json value must be a list of {name, values} "
+                                f"objects, got {show(own['grid'])}")
         for item in own.get("grid") or []:
             if not (isinstance(item, dict) and set(item) == {"name", "values"}
-                    and isinstance(item["values"], list)):
+                    and isinstance(item["name"], str) and isinstance(item["values"], list)):
                 raise SettingsError("--grid", f"config grid entries are {{name, values}}, "
                                     f"got {item!r}")
             if item["name"] not in AXES:
