@@ -136,3 +136,22 @@ def test_compare_command_writes_its_tables_and_the_same_bytes_on_dask(tmp_path):
             assert path.read_bytes() == other.read_bytes(), path.name
     bad = CliRunner().invoke(app, ["compare", "beale", "--tune", "gamma"])
     assert bad.exit_code == 2 and "--tune: cannot tune 'gamma'" in bad.output
+
+
+def test_tuning_more_keys_uses_the_same_sobol_trials_count_for_every_method():
+    from scipy.stats import qmc
+
+    cfg = cmp.CompareConfig(landscapes=(("beale", {}),), methods=("gd", "gd+moxco"),
+                            tune=("lr", "alpha"), trials=8, tuning_starts=6, eval_starts=6,
+                            steps=30)
+    plain, wrapped = cmp.trial_values(cfg, "gd"), cmp.trial_values(cfg, "gd+moxco")
+    assert set(plain) == {"lr"} and set(wrapped) == {"lr", "alpha"}  # each its own keys
+    assert len(plain["lr"]) == len(wrapped["lr"]) == 8
+    unit = qmc.Sobol(d=2, scramble=True, seed=0).random(8)
+    np.testing.assert_allclose(wrapped["lr"], 10.0 ** (-4 + 4 * unit[:, 0]))
+    np.testing.assert_allclose(wrapped["alpha"], 0.99 * unit[:, 1])
+    result = cmp.run_compare(cfg)
+    assert set(result.tuning.groupby("method").size()) == {8}
+    chosen = result.chosen.set_index("method")
+    assert np.isnan(chosen.loc["gd", "chosen_alpha"]) and 0 <= chosen.loc["gd+moxco",
+                                                                          "chosen_alpha"] < 1
