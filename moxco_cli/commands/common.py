@@ -21,11 +21,64 @@ def results_folder(out: Path | None, force: bool, command: str, landscape: str):
     return ResultsFolder(out, force=force, command=command)
 
 
+# What a character moxco prints becomes where the terminal cannot show it (PYTHONIOENCODING
+# =ascii, LC_ALL=POSIX): ASCII, never a UnicodeEncodeError.
+ASCII = {"\u2192": "->", "\u2190": "<-", "\u2248": "~", "\u2264": "<=", "\u2265": ">=",
+         "\u00b1": "+/-", "\u2026": "...", "\u00d7": "x", "\u2013": "-", "\u2014": "-",
+         "\u03b1": "alpha", "\u03b2": "beta", "\u03b7": "eta", "\u03bb": "lambda",
+         "\u03b8": "theta", "\u00b2": "^2", "\u2212": "-", "\u2713": "v", "\u2717": "x"}
+
+
+def _ascii_fallback(exc: UnicodeError):
+    if not isinstance(exc, UnicodeEncodeError):
+        raise exc
+    text = exc.object[exc.start:exc.end]
+    out = []
+    for ch in text:
+        if ch in ASCII:
+            out.append(ASCII[ch])
+        elif "\u2500" <= ch <= "\u257f":  # box drawing (tables)
+            out.append("|" if ch in "\u2502\u2503\u2551" else "-" if ch in
+                       "\u2500\u2501\u2550" else "+")
+        else:
+            out.append("?")
+    return "".join(out), exc.end
+
+
+def _encodes(stream, text: str) -> bool:
+    try:
+        text.encode(getattr(stream, "encoding", None) or "ascii")
+    except (UnicodeEncodeError, LookupError):
+        return False
+    return True
+
+
+def degrade_output_to_ascii() -> None:
+    """Where stdout or stderr cannot encode moxco's characters (an ASCII or Latin-1
+    locale), let them write ASCII stand-ins (`->` for the arrow, `+-|` for table borders)
+    instead of raising UnicodeEncodeError. Called as every command starts."""
+    import codecs
+
+    try:
+        codecs.lookup_error("moxco-ascii")
+    except LookupError:
+        codecs.register_error("moxco-ascii", _ascii_fallback)
+    for stream in (sys.stdout, sys.stderr):
+        if not _encodes(stream, "\u2192\u2503"):
+            try:
+                stream.reconfigure(errors="moxco-ascii")
+            except (AttributeError, ValueError, OSError):
+                pass
+
+
 def start_renderer(*figure_modules: str) -> None:
     """Fork the figure renderer (`moxco_cli.renderer`) now, before the command's heavy
     imports, so that it imports matplotlib and `figure_modules` while this process imports
-    the rest."""
+    the rest. (Every command starts here: its output is also made safe for a non-UTF-8
+    terminal, `degrade_output_to_ascii`.)"""
     from moxco_cli import renderer
+
+    degrade_output_to_ascii()
 
     renderer.start(renderer.PRELOAD + figure_modules)
 
@@ -88,8 +141,12 @@ def print_table(frame, title: str, columns: list[str], formats: dict | None = No
     for col in columns:
         table.add_column(col, justify="left" if frame[col].dtype == object else "right",
                          no_wrap=True)
+    ascii_only = not _encodes(sys.stdout, "\u2192")
     for _, row in frame[columns].iterrows():
-        table.add_row(*[formats.get(c, _fmt)(row[c]) for c in columns])
+        cells = [formats.get(c, _fmt)(row[c]) for c in columns]
+        if ascii_only:  # measured after the stand-ins, so that columns stay aligned
+            cells = ["".join(ASCII.get(ch, ch) for ch in cell) for cell in cells]
+        table.add_row(*cells)
     Console(width=max(120, len(columns) * 16)).print(table)
 
 
