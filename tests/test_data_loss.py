@@ -394,3 +394,20 @@ def test_results_written_before_manifests_are_replaced_only_if_every_file_is_mox
     assert result.exit_code == 2, result.output
     assert "no moxco manifest" in result.output and "notes.md" in result.output
     assert (target / "notes.md").exists()
+
+
+def test_a_rerun_writes_the_same_bytes_in_every_file_but_config_json_time(tmp_path):
+    """docs/method.md 'What a rerun reproduces': every file but config.json's `created`."""
+    first = tmp_path / "first"
+    assert invoke(*RUN, "--out", first).exit_code == 0
+    again = tmp_path / "again"
+    assert invoke("rerun", first / "config.json", "--out", again).exit_code == 0
+    a, b = snapshot(first), snapshot(again)
+    assert set(a) == set(b)
+    for name in a:
+        if name == "config.json":
+            x, y = (json.loads(d) for d in (a[name], b[name]))
+            x.pop("created"), y.pop("created")
+            assert x == y
+        else:
+            assert a[name] == b[name], name
