@@ -700,6 +700,14 @@ class ResultsFolder:
         parent = self.path.parent
         if not parent.exists() and not self.make_parents:
             raise MoxcoError(f"{self.option}: parent folder {parent} does not exist")
+        if len(os.fsencode(self.tmp.name)) > 255:  # NAME_MAX of every common filesystem
+            self._name_too_long()
+
+    def _name_too_long(self):
+        room = len(self.tmp.name) - len(self.path.name)
+        raise MoxcoError(f"{self.option}: the name {self.path.name[:40]}... is too long "
+                         f"({len(self.path.name)} characters); moxco writes beside it under a "
+                         f"name {room} characters longer, so at most {255 - room} fit")
 
     def _refuse(self, path: Path) -> None:
         refuse_to_replace(path, self.option, self.command, self.figures)
@@ -716,6 +724,10 @@ class ResultsFolder:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
             self.tmp.mkdir()
         except OSError as exc:
+            import errno
+
+            if exc.errno == errno.ENAMETOOLONG:
+                self._name_too_long()
             raise MoxcoError(f"{self.option}: cannot write to {self.path.parent} "
                              f"({exc.strerror or exc})") from None
         self._lock = _lock(self.tmp)

@@ -411,3 +411,14 @@ def test_a_rerun_writes_the_same_bytes_in_every_file_but_config_json_time(tmp_pa
             assert x == y
         else:
             assert a[name] == b[name], name
+
+
+def test_a_dangling_link_or_a_name_too_long_is_one_line_and_leaves_nothing_hidden(tmp_path):
+    (tmp_path / "link").symlink_to(tmp_path / "nowhere")
+    result = invoke(*RUN, "--out", tmp_path / "link")
+    assert result.exit_code == 2 and "symbolic link" in result.output
+    result = invoke(*RUN, "--out", tmp_path / ("a" * 250))
+    assert result.exit_code == 2 and "too long" in result.output and "238" in result.output
+    assert result.output.count("\n") == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link"]
+    assert invoke(*RUN, "--out", tmp_path / ("a" * 238)).exit_code == 0
