@@ -155,3 +155,19 @@ def test_tuning_more_keys_uses_the_same_sobol_trials_count_for_every_method():
     chosen = result.chosen.set_index("method")
     assert np.isnan(chosen.loc["gd", "chosen_alpha"]) and 0 <= chosen.loc["gd+moxco",
                                                                           "chosen_alpha"] < 1
+
+
+def test_tuning_without_lr_draws_and_a_tuned_key_in_a_spec_is_refused(tmp_path):
+    from typer.testing import CliRunner
+
+    from moxco_cli.cli import app
+
+    ok = CliRunner().invoke(app, ["compare", "beale", "--methods", "gd+moxco", "--tune", "alpha",
+                                  "--trials", "3", "--tuning-starts", "4", "--eval-starts", "4",
+                                  "--steps", "20", "--out", str(tmp_path / "a")])
+    assert ok.exit_code == 0, ok.output  # the tuning figure's x axis is alpha then
+    assert (tmp_path / "a" / "tuning.png").exists()
+    bad = CliRunner().invoke(app, ["compare", "beale", "--methods", "adam:lr=0.1,adam+moxco"])
+    assert bad.exit_code == 2 and "--methods: adam:lr=0.1: lr is tuned by compare" in bad.output
+    assert cmp.CompareConfig(landscapes=(("beale", {}), ("two-wells", {}))).landscape == (
+        "beale-two-wells")

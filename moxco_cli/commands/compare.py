@@ -22,10 +22,12 @@ EPILOG = (
     "  moxco compare beale --methods gd,adam,gd+moxco,adam+moxco,nesterov\n\n"
     "  moxco compare beale two-wells rastrigin --methods adam,adam+moxco --eval-starts 4096\n\n"
     "  moxco compare beale --methods gd+moxco,nesterov --tune lr,alpha --trials 32\n\n"
+    "A tuned key (--tune) may not be set in a method spec; --lr and the other shorthand "
+    "options set the keys that are not tuned.\n\n"
     "  moxco compare beale --methods adam,adam+moxco --scheduler local-cluster:2\n\n"
     "Protocol: every method gets the same number of tuning trials on tuning starts "
-    "(default_rng([seed, 1])), the best trial (median final f - f*, diverged = inf; ties to "
-    "the smaller lr) is evaluated on separate evaluation starts (default_rng([seed, 0])), "
+    "(default_rng(\\[seed, 1])), the best trial (median final f - f*, diverged = inf; ties to "
+    "the smaller lr) is evaluated on separate evaluation starts (default_rng(\\[seed, 0])), "
     "every method on the same starts and step budget. See docs/method.md, 'Fair comparison'."
 )
 
@@ -34,8 +36,8 @@ def compare(
     landscapes: Annotated[list[str] | None, typer.Argument(help="Landscape specs NAME[:key=value,...] (several: a performance profile too). Default: beale.")] = None,
     tune: Annotated[str, typer.Option("--tune", help="Comma-separated keys tuned for every method that has them: lr (default; log grid 1e-4..1), or more (e.g. lr,alpha,beta: scrambled Sobol trials over a fixed box).")] = "lr",
     trials: Annotated[int, typer.Option("--trials", help="Tuning trials per method (the same for every method). Default 13: lr = 10^(k/3), k = -12..0.")] = 13,
-    tuning_starts: Annotated[int, typer.Option("--tuning-starts", help="Starts every trial is scored on (default_rng([seed, 1])).")] = 256,
-    eval_starts: Annotated[int, typer.Option("--eval-starts", help="Starts the chosen settings are evaluated on (default_rng([seed, 0])), the same for every method.")] = 1024,
+    tuning_starts: Annotated[int, typer.Option("--tuning-starts", help="Starts every trial is scored on (default_rng(\\[seed, 1])).")] = 256,
+    eval_starts: Annotated[int, typer.Option("--eval-starts", help="Starts the chosen settings are evaluated on (default_rng(\\[seed, 0])), the same for every method.")] = 1024,
     steps: Annotated[int | None, typer.Option("--steps", help="Step budget of every run. Default: the landscape's usual budget (beale 800, two-wells 1000, else 1000).")] = None,
     target: Annotated[float, typer.Option("--target", help="The headline target f - f* <= TARGET (summary, McNemar test, profile); the 51 targets 10^2 .. 10^-8 are all reported.")] = 1e-4,
     export: Annotated[bool, typer.Option("--export/--no-export", help="Also write the IOHprofiler format under ioh/ (IOHanalyzer: upload the folder as a zip; iohinspector: DataManager().add_folder).")] = True,

@@ -83,6 +83,11 @@ class CompareConfig:
     def seed(self) -> int:
         return self.settings.seed
 
+    @property
+    def landscape(self) -> str:
+        """The landscapes' names joined (the default results folder's name)."""
+        return "-".join(name for name, _ in self.landscapes)
+
     def budget(self, land) -> int:
         return self.steps if self.steps is not None else BUDGETS.get(land.name, DEFAULT_BUDGET)
 
@@ -110,6 +115,10 @@ class CompareConfig:
             if not keys & set(self.tune):
                 raise SettingsError("--tune", f"{name} has none of the tuned keys "
                                     f"({', '.join(self.tune)})")
+            fixed = [k for k, _ in spec.keys if k in self.tune]
+            if fixed:  # tuning would silently replace the value the label shows
+                raise SettingsError("--methods", f"{name}: {', '.join(fixed)} is tuned by "
+                                    f"compare; leave it out of the spec or out of --tune")
         if not (isinstance(self.target, (int, float)) and math.isfinite(self.target)
                 and self.target > 0):
             raise SettingsError("--target", f"must be a number > 0, got {self.target!r}")
@@ -140,7 +149,18 @@ class CompareConfig:
 
     @classmethod
     def from_options(cls, opts: dict) -> CompareConfig:
+        from moxco_cli.config_types import check_types
+
         opts = dict(opts)
+        lands = opts.get("landscapes", [{"name": "beale", "params": {}}])
+        if not (isinstance(lands, list) and lands and all(
+                isinstance(x, dict) and isinstance(x.get("name"), str)
+                and isinstance(x.get("params", {}), dict) for x in lands)):
+            raise SettingsError("LANDSCAPE", "config landscapes are a list of {name, params}")
+        tune = opts.get("tune", ["lr"])
+        if not (isinstance(tune, list) and all(isinstance(k, str) for k in tune)):
+            raise SettingsError("--tune", "config tune is a list of key names")
+        check_types(cls, {k: v for k, v in opts.items() if k not in ("landscapes", "tune")})
         keys = ("landscapes", "optimizers", "tune", "trials", "tuning_starts", "eval_starts",
                 "steps", "target", "export")
         own = {k: opts.pop(k) for k in keys if k in opts}

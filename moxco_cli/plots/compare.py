@@ -132,27 +132,39 @@ def fixed_budget_figure(fixed, landscapes: list[str], methods: list[str], protoc
 
 def tuning_figure(tuning, chosen, landscapes: list[str], methods: list[str], protocol: str):
     fig, axes = _panels(len(landscapes))
+    tuned = [c for c in tuning.columns if c not in ("landscape", "method", "trial", "objective",
+                                                    "diverged_fraction", "chosen")]
+    key = "lr" if "lr" in tuned else tuned[0]  # the x axis: lr, else the first tuned key
     for ax, land in zip(axes, landscapes, strict=True):
+        lost = []
         for m in methods:
-            part = tuning[(tuning.landscape == land) & (tuning.method == m)].sort_values("lr")
-            if "lr" not in part or part.lr.isna().all():
+            part = tuning[(tuning.landscape == land) & (tuning.method == m)].sort_values(key)
+            if part[key].isna().all():
                 continue
             st = _style(m)
             obj = part.objective.to_numpy(dtype=float)
+            if not np.isfinite(obj).any():
+                lost.append(st["label"])
             shown = np.where(np.isfinite(obj), np.maximum(obj, 1e-16), np.nan)
-            ax.plot(part.lr, shown, color=st["color"], ls=st["ls"], lw=1.4, marker="o", ms=3,
+            ax.plot(part[key], shown, color=st["color"], ls=st["ls"], lw=1.4, marker="o", ms=3,
                     label=st["label"])
             pick = part[part.chosen]
-            ax.plot(pick.lr, np.maximum(pick.objective.to_numpy(dtype=float), 1e-16),
+            ax.plot(pick[key], np.maximum(pick.objective.to_numpy(dtype=float), 1e-16),
                     marker="*", ms=14, color=st["color"], mec="black", ls="none")
-        ax.set_xscale("log")
+        if key in ("lr", "tau"):
+            ax.set_xscale("log")
         ax.set_yscale("log")
-        ax.set_xlabel("learning rate of the trial (log scale)")
+        ax.set_xlabel("learning rate of the trial (log scale)" if key == "lr" else
+                      f"{key} of the trial (other tuned keys vary too)")
         ax.set_ylabel("tuning objective: median final f - f*\nover the tuning starts "
-                      "(gaps: over half diverged)")
+                      "(gaps: over half diverged; 0 drawn at 1e-16)")
         ax.set_title(land)
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=8)
+        if lost:
+            ax.text(0.5, 0.5, "every trial: over half the runs diverged\n(objective +inf): "
+                    + ", ".join(lost), transform=ax.transAxes, ha="center", va="center",
+                    fontsize=9, bbox=dict(fc="white", ec="0.6"))
     _title(fig, f"Tuning (stars: chosen; a star at either end of the range tried was chosen "
            f"on its edge: the optimum may lie outside). {protocol}")
     return fig
