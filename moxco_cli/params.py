@@ -107,10 +107,11 @@ class Param:
             return self.check(text)
         if self.kind == "floats" and ";" in text:
             try:
-                return self.check([float(p) for p in text.split(";")])
+                numbers = [float(p) for p in text.split(";")]
             except ValueError:
                 raise SpecError(self.name, f"expects numbers separated by ';', "
                                 f"got {text!r}") from None
+            return self.check(numbers)  # a range error names the range, not the syntax
         try:
             number = int(text) if self.kind == "int" else float(text)
         except ValueError:

@@ -311,7 +311,7 @@ def show_summary(result, path) -> None:
     columns = [*cfg.axis_names, "value", "interval", "baseline", "vs_baseline",
                "diverged_fraction", "median_commit_step"]
     print_table(best, f"moxco sweep {result.landscape.name} {cfg.optimizer}: {cfg.metric}, "
-                f"best of {len(frame)} cells", columns)
+                f"the {len(best)} best of {len(frame)} cells", columns)
     tally = frame["vs_baseline"].value_counts()
     print(f"vs plain {frame['baseline'].iloc[0]}: {tally.get('better', 0)} cells better, "
           f"{tally.get('same', 0)} not distinguishable, {tally.get('worse', 0)} worse "
