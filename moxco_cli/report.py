@@ -114,14 +114,14 @@ _REPRODUCE_FIGURES = (
     "fig3.png", "fig3_grid.csv", "fig3_starts.png", "fig3_summary.csv", "outcome_map.png",
     "outcome_map_fractions.csv", "phase_beale.csv", "phase_beale.png", "theorem1.csv",
     "theorem1.png", "theorem1_quadratic.csv", "theorem2.csv", "theorem2.png",
-    "compare_*.csv", "compare_*.png")
+    "compare_*.csv", "compare_*.png", "curvature_*.csv", "curvature_*.png")
 LEGACY_FILES = {
     "run": ("config.json", "trajectories.csv", "summary.csv", "trajectory.png", "loss.png",
             "goodness.png", "trajectory.gif"),
     "escape-count": ("config.json", "outcomes.csv", "counts.csv", "escape.csv",
                      "escape_count.png"),
     "outcome-map": ("config.json", "outcomes.csv", "fractions.csv", "outcome_map.png"),
-    "eos-check": ("config.json", "eos.csv", "eos.png"),
+    "eos-check": ("config.json", "eos.csv", "eos.png", "eigenpairs.csv"),
     "sweep": ("config.json", "sweep.csv", "sweep-*.png"),
     "reproduce": _REPRODUCE_FIGURES,  # `moxco reproduce`'s figures folder
     "reproduce-rerun": ("config.json", REPORT, "figures",
