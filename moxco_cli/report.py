@@ -22,6 +22,7 @@ from moxco_cli.errors import MoxcoError
 
 RUNS_DIR = Path("results") / "runs"
 INCOMPLETE = ".incomplete-"
+PID_DIGITS = 7  # the longest PID (pid_max <= 4194304)
 CSV_FORMAT = dict(index=False, lineterminator="\n")  # floats: shortest round-trip repr digits
 
 
@@ -700,11 +701,18 @@ class ResultsFolder:
         parent = self.path.parent
         if not parent.exists() and not self.make_parents:
             raise MoxcoError(f"{self.option}: parent folder {parent} does not exist")
-        if len(os.fsencode(self.tmp.name)) > 255:  # NAME_MAX of every common filesystem
+        if len(os.fsencode(self.path.name)) + self._room() > 255:  # NAME_MAX, everywhere
             self._name_too_long()
 
+    @staticmethod
+    def _room() -> int:
+        """Characters the hidden names beside `--out` add: '.', '.incomplete-' (the longest
+        suffix) and a PID of PID_DIGITS digits (Linux's largest pid_max has 7), so that the
+        limit does not depend on which PID a run happens to get."""
+        return 1 + len(INCOMPLETE) + PID_DIGITS
+
     def _name_too_long(self):
-        room = len(self.tmp.name) - len(self.path.name)
+        room = self._room()
         raise MoxcoError(f"{self.option}: the name {self.path.name[:40]}... is too long "
                          f"({len(self.path.name)} characters); moxco writes beside it under a "
                          f"name {room} characters longer, so at most {255 - room} fit")
