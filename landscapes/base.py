@@ -197,6 +197,25 @@ class Landscape:
             idx[lo:lo + rows], out[lo:lo + rows] = k, dist[np.arange(len(part)), k]
         return idx, out
 
+    @property
+    def label_params(self) -> dict:
+        """The parameters a label shows (default: all of `params`; a landscape whose
+        parameters derive from each other shows the ones that were set)."""
+        return self.params
+
+    @property
+    def label(self) -> str:
+        """The landscape's spec for titles: its name, with `:key=value,...` for every declared
+        parameter that differs from its default (`two-wells:s=0.03`; `beale`)."""
+        values = self.label_params
+        changed = [(p.name, values[p.name]) for p in self.PARAMS
+                   if p.name in values and values[p.name] != p.default]
+        if not changed:
+            return self.name
+        return self.name + ":" + ",".join(
+            f"{k}={';'.join(f'{x:g}' for x in v) if isinstance(v, list) else f'{v:g}'}"
+            for k, v in changed)
+
     def describe(self) -> dict:
         """JSON-ready description: name, parameters, bounds, minima."""
         return {

@@ -66,6 +66,12 @@ class Quadratic(Landscape):
                 "condition": self.condition}
 
     @property
+    def label_params(self) -> dict:
+        if self.condition is not None:
+            return {"dim": self.dim, "condition": self.condition}
+        return {"a": self.params["a"]}
+
+    @property
     def minima(self) -> tuple[Minimum, ...]:
         return (Minimum("global", np.zeros(self.dim), 0.0),)
 

@@ -211,3 +211,16 @@ def test_a_landscape_spec_on_the_command_line_equals_the_sharp_width_alias(tmp_p
     assert both.exit_code == 2 and "--sharp-width: s is already set" in both.output
     bad = runner.invoke(app, ["run", "two-wells:s=0"])
     assert bad.exit_code == 2 and "LANDSCAPE: two-wells:s=0: s: must be > 0" in bad.output
+
+
+def test_labels_name_the_parameters_that_differ_from_their_defaults():
+    def label(spec):
+        name, params = landscapes.parse_spec(spec)
+        return landscapes.get(name, **params).label
+
+    assert [label(s) for s in ("beale", "two-wells", "quadratic", "rastrigin")] == [
+        "beale", "two-wells", "quadratic", "rastrigin"]
+    assert label("two-wells:s=0.03") == "two-wells:s=0.03"
+    assert label("quadratic:a=1;50") == "quadratic:a=1;50"
+    assert label("quadratic:dim=10,condition=100") == "quadratic:dim=10,condition=100"
+    assert label("rastrigin:dim=5") == "rastrigin:dim=5"

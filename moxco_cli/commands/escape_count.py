@@ -127,7 +127,7 @@ def write_outputs(result, out) -> None:
     out.write_csv("counts.csv", result.counts)
     out.write_csv("escape.csv", result.escape)
     cfg = result.config
-    title = (f"Escape count on {result.landscape.name}: N = {cfg.inits} starts, {cfg.steps} "
+    title = (f"Escape count on {result.landscape.label}: N = {cfg.inits} starts, {cfg.steps} "
              f"steps, seed {cfg.settings.seed}, lr {cfg.settings.lr:g}")
     out.write_figure("escape_count.png", "moxco_cli.plots.escape:escape_count_figure",
                      *result.figure_args(title))
@@ -164,7 +164,7 @@ def show_counts(result, path) -> None:
         rows.append(row)
     frame = pd.DataFrame(rows, columns=["ended in", *methods]).astype(object)
     cfg = result.config
-    print_table(frame, f"moxco escape-count {result.landscape.name}: N = {cfg.inits} starts, "
+    print_table(frame, f"moxco escape-count {result.landscape.label}: N = {cfg.inits} starts, "
                 f"{cfg.steps} steps, seed {cfg.settings.seed}", list(frame.columns))
     print("Cells: count (fraction) and [95% Wilson interval]. escaped A\u2192B: of the starts "
           "in A's basin (where gradient flow takes them), how many ended in B.")

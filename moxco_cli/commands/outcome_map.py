@@ -101,7 +101,7 @@ def show_fractions(result, path) -> None:
     frame = frame.reset_index()
     formats = {c: (lambda v: f"{v:.2%}") for c in result.classes}
     n = len(result.starts)
-    print_table(frame, f"moxco outcome-map {result.landscape.name}: fractions of {n} starts, "
+    print_table(frame, f"moxco outcome-map {result.landscape.label}: fractions of {n} starts, "
                 f"{result.config.steps} steps", ["optimizer", *result.classes], formats)
     print(CLASSES_HELP)
     print(f"Results: {path}")

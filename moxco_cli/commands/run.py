@@ -99,7 +99,7 @@ def write_outputs(result, out) -> None:
     out.write_csv("trajectories.csv", result.steps_table)
     out.write_csv("summary.csv", result.summary)
     where = ", ".join(f"{v:g}" for v in result.start)
-    title = f"{land.name}: from ({where}), {cfg.steps} steps, lr={cfg.settings.lr:g}"
+    title = f"{land.label}: from ({where}), {cfg.steps} steps, lr={cfg.settings.lr:g}"
     paths = result.trajectories
     out.write_figure("trajectory.png", "moxco_cli.plots.run:trajectory_figure", land, paths, title)
     out.write_figure("loss.png", "moxco_cli.plots.run:loss_figure", land, paths, title)
@@ -122,7 +122,7 @@ def show_summary(result, path) -> None:
         for _, row in frame.iterrows()]
     frame["commit_step"] = frame["commit_step"].map(lambda v: "-" if v < 0 else str(v))
     frame["diverged_step"] = frame["diverged_step"].map(lambda v: "-" if v < 0 else str(v))
-    print_table(frame, f"moxco run {result.landscape.name}: {result.config.steps} steps",
+    print_table(frame, f"moxco run {result.landscape.label}: {result.config.steps} steps",
                 ["optimizer", "final", "final_loss", "distance_to_nearest", "outcome",
                  "commit_step", "diverged_step"])
     print(f"Results: {path}")

@@ -292,7 +292,7 @@ def write_outputs(result, out) -> None:
     cfg = result.config
     out.write_csv("sweep.csv", result.frame)
     s = cfg.settings
-    title = (f"moxco sweep {result.landscape.name}: {cfg.optimizer}, {len(result.starts)} starts "
+    title = (f"moxco sweep {result.landscape.label}: {cfg.optimizer}, {len(result.starts)} starts "
              f"({cfg.starts}), {cfg.steps} steps, seed {s.seed}")
     out.write_figure(f"sweep-{cfg.metric}.png", "moxco_cli.plots.sweep:sweep_figure",
                      result.frame, cfg.heatmap_axes, boundaries=_curvatures(result.landscape),
@@ -310,7 +310,7 @@ def show_summary(result, path) -> None:
     best["baseline"] = [f"{v:.4g}" for v in best["baseline_value"]]
     columns = [*cfg.axis_names, "value", "interval", "baseline", "vs_baseline",
                "diverged_fraction", "median_commit_step"]
-    print_table(best, f"moxco sweep {result.landscape.name} {cfg.optimizer}: {cfg.metric}, "
+    print_table(best, f"moxco sweep {result.landscape.label} {cfg.optimizer}: {cfg.metric}, "
                 f"the {len(best)} best of {len(frame)} cells", columns)
     tally = frame["vs_baseline"].value_counts()
     print(f"vs plain {frame['baseline'].iloc[0]}: {tally.get('better', 0)} cells better, "
