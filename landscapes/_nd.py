@@ -64,8 +64,30 @@ class BoxND(Landscape):
         self.dim = dim
         self.bounds = np.tile([float(lo), float(hi)], (dim, 1))
 
+    @property
+    def params(self) -> dict:
+        return {"dim": self.dim}
+
+    @property
+    def f_target(self) -> float:  # type: ignore[override]
+        """The global minimum's value (subclasses with a closed form set it directly)."""
+        return self.minima[0].f
+
     def evaluate(self, x: np.ndarray):
         return self.f(x), self.grad(x), self.lam_max(x)
+
+    def axis_minima(self, t: float) -> list:
+        """The named minima `local-x{i}+` at `t e_i` and `local-x{i}-` at `-t e_i` along the
+        first NAMED_AXES axes, with their values."""
+        from landscapes.base import Minimum
+
+        out = []
+        for i in range(min(self.dim, NAMED_AXES)):
+            for sign, ti in (("+", t), ("-", -t)):
+                x = np.zeros(self.dim)
+                x[i] = ti
+                out.append(Minimum(axis_name(i, sign), x, float(self.f(x[None])[0])))
+        return out
 
 
 def axis_name(i: int, sign: str = "") -> str:

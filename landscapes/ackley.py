@@ -10,7 +10,7 @@ from functools import cached_property
 
 import numpy as np
 
-from landscapes._nd import NAMED_AXES, BoxND, axis_name, check_dim, dim_param, dispatch
+from landscapes._nd import BoxND, check_dim, dim_param, dispatch
 from landscapes._planar import Planar
 from landscapes.base import Minimum
 from moxco_cli.params import Param
@@ -156,10 +156,6 @@ class AckleyND(BoxND):
     def params(self) -> dict:
         return {"smooth": self.smooth, "dim": self.dim}
 
-    @property
-    def f_target(self) -> float:  # type: ignore[override]
-        return self.minima[0].f
-
     @cached_property
     def minima(self) -> tuple[Minimum, ...]:  # type: ignore[override]
         from landscapes._minima import polish_minimum
@@ -177,12 +173,7 @@ class AckleyND(BoxND):
             start[0] = ts[inner[0]]
             x = polish_minimum(self, start)
             if x is not None and abs(x[0]) > 0.5 and np.abs(x[1:]).max(initial=0.0) == 0.0:
-                t = float(x[0])
-                for i in range(min(d, NAMED_AXES)):
-                    for sign, ti in (("+", t), ("-", -t)):
-                        p = np.zeros(d)
-                        p[i] = ti
-                        out.append(Minimum(axis_name(i, sign), p, float(self.f(p[None])[0])))
+                out += self.axis_minima(float(x[0]))
         return tuple(out)
 
     def _terms(self, x):

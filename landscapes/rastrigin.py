@@ -10,7 +10,7 @@ from functools import cached_property
 
 import numpy as np
 
-from landscapes._nd import NAMED_AXES, BoxND, axis_name, check_dim, dim_param, dispatch, newton_1d
+from landscapes._nd import BoxND, check_dim, dim_param, dispatch, newton_1d
 from landscapes._planar import Planar
 from landscapes.base import Minimum
 
@@ -115,21 +115,9 @@ class RastriginND(BoxND):
     def __init__(self, dim: int = 2) -> None:
         super().__init__(check_dim(dim), -5.12, 5.12)
 
-    @property
-    def params(self) -> dict:
-        return {"dim": self.dim}
-
     @cached_property
     def minima(self) -> tuple[Minimum, ...]:  # type: ignore[override]
-        d = self.dim
-        out = [Minimum("global", np.zeros(d), 0.0)]
-        t1 = _t1()
-        for i in range(min(d, NAMED_AXES)):
-            for sign, t in (("+", t1), ("-", -t1)):
-                x = np.zeros(d)
-                x[i] = t
-                out.append(Minimum(axis_name(i, sign), x, float(self.f(x[None])[0])))
-        return tuple(out)
+        return (Minimum("global", np.zeros(self.dim), 0.0), *self.axis_minima(_t1()))
 
     # two sines: s = sin(pi x) for the value and the Hessian (sin^2 pi x = (1 - cos 2 pi x)/2),
     # t = sin(2 pi x) for the gradient, so that a gradient alone (at every query point) costs

@@ -107,14 +107,6 @@ class StyblinskiTangND(BoxND):
     def __init__(self, dim: int = 2) -> None:
         super().__init__(check_dim(dim), -5.0, 5.0)
 
-    @property
-    def params(self) -> dict:
-        return {"dim": self.dim}
-
-    @property
-    def f_target(self) -> float:  # type: ignore[override]
-        return self.minima[0].f
-
     @cached_property
     def minima(self) -> tuple[Minimum, ...]:  # type: ignore[override]
         d = self.dim

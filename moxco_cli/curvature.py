@@ -123,10 +123,9 @@ class Estimator:
                 return landscape.hvp(xs, v)
         else:
             product = hvp
-        if self.kind == "exact":
-            lam[idx] = landscape.lam_max(xs)
-            hvps[idx] = d
-        elif self.kind in ("power", "power-cold"):
+        if self.kind == "exact":  # the engine takes it from Landscape.evaluate, every row
+            raise ValueError("the exact lam_max is not estimated: use Landscape.evaluate")
+        if self.kind in ("power", "power-cold"):
             q = self.q[idx] if self.kind == "power" else self.q0[idx]
             for _ in range(self.steps):
                 w = product(q)

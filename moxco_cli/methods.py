@@ -237,7 +237,8 @@ def build_from_values(name: str, values: Mapping[str, object], label: str | None
     baseline = BASELINES.get(name)
     if baseline is not None:
         alpha = values["alpha"]
-        beta = 0.0 * alpha if baseline.beta == "zero" else alpha
+        zero = np.zeros_like(alpha) if np.ndim(alpha) else 0.0  # heavy ball, per row too
+        beta = zero if baseline.beta == "zero" else alpha
         rule = CommitRule("none", 0.85, alpha, beta, 0.1, 0.1)
     elif moxco:
         rule = CommitRule(values["commit"], values["threshold"], values["alpha"],

@@ -28,6 +28,7 @@ recomputing what is done.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import math
@@ -96,6 +97,7 @@ class Axis:
     values: tuple[float, ...]
 
 
+@functools.cache
 def axis_params() -> dict[str, Param]:
     """Every sweepable axis name (the numeric keys of every method, under their sweep.csv
     column names) -> its declaration, for parsing before the method is known."""

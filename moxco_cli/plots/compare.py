@@ -40,6 +40,20 @@ def _panels(count: int, width: float = 5.2, height: float = 4.0):
     return fig, list(axes.flat[:count])
 
 
+def _shown(values, floor: float | None = None):
+    """`values` as floats with non-finite entries NaN (not drawn), raised to `floor` if given
+    (a log axis cannot show 0)."""
+    v = np.asarray(values, dtype=float)
+    v = np.where(np.isfinite(v), v, np.nan)
+    return v if floor is None else np.maximum(v, floor)
+
+
+def _finish(ax, land: str, legend_loc: str = "best") -> None:
+    ax.set_title(land)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8, loc=legend_loc)
+
+
 def _title(fig, text: str) -> None:
     """A suptitle wrapped to the figure's width (about 11 characters per inch at size 10)."""
     import textwrap
@@ -62,9 +76,7 @@ def ecdf_figure(ecdf, landscapes: list[str], methods: list[str], protocol: str,
         ax.set_xlabel("steps (one gradient step = one evaluation; log scale)")
         ax.set_ylabel(f"fraction of (start, target) pairs reached\n"
                       f"({n_targets} targets f - f* = {target_range})")
-        ax.set_title(land)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8, loc="upper left")
+        _finish(ax, land, "upper left")
     _title(fig, f"Runtime ECDF (higher and further left is better). {protocol}")
     return fig
 
@@ -82,17 +94,14 @@ def ert_figure(ert, landscapes: list[str], methods: list[str], protocol: str, bu
             ax.plot(x[finite], part.ert.to_numpy()[finite], color=st["color"], ls=st["ls"],
                     lw=1.8, marker="o", ms=2.5, label=st["label"])
             hi = part.ci_high.to_numpy()
-            top = np.where(np.isfinite(hi), hi, np.nan)
-            ax.fill_between(x[finite], part.ci_low.to_numpy()[finite], top[finite],
+            ax.fill_between(x[finite], part.ci_low.to_numpy()[finite], _shown(hi)[finite],
                             color=st["color"], alpha=0.15, lw=0)
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.invert_xaxis()
         ax.set_xlabel("target f - f* (harder to the right; log scale)")
         ax.set_ylabel("ERT: expected steps to reach the target\n(95% bootstrap interval)")
-        ax.set_title(land)
-        ax.grid(alpha=0.3, which="both")
-        ax.legend(fontsize=8, loc="upper left")
+        _finish(ax, land, "upper left")
     _title(fig, f"Expected running time; a method's curve ends at the hardest target it ever "
            f"reached. {protocol} {budget_note}")
     return fig
@@ -105,16 +114,13 @@ def fixed_budget_figure(fixed, landscapes: list[str], methods: list[str], protoc
         for m in methods:
             part = fixed[(fixed.landscape == land) & (fixed.method == m)]
             st = _style(m)
-            med = part.q50.to_numpy(dtype=float)
+            med = _shown(part.q50)
             if np.isfinite(med).any():
-                top.append(np.nanmax(np.where(np.isfinite(med), med, np.nan)))
-                bottom.append(np.nanmin(np.where(np.isfinite(med), med, np.nan)))
-            lo, hi = part.q25.to_numpy(dtype=float), part.q75.to_numpy(dtype=float)
-            med = np.where(np.isfinite(med), med, np.nan)
+                top.append(np.nanmax(med))
+                bottom.append(np.nanmin(med))
             ax.plot(part.step, np.maximum(med, 1e-16), color=st["color"], ls=st["ls"], lw=1.8,
                     label=st["label"])
-            ax.fill_between(part.step, np.maximum(lo, 1e-16),
-                            np.where(np.isfinite(hi), np.maximum(hi, 1e-16), np.nan),
+            ax.fill_between(part.step, _shown(part.q25, 1e-16), _shown(part.q75, 1e-16),
                             color=st["color"], alpha=0.12, lw=0)
         ax.set_xscale("log")
         ax.set_yscale("log")
@@ -122,9 +128,7 @@ def fixed_budget_figure(fixed, landscapes: list[str], methods: list[str], protoc
             ax.set_ylim(max(1e-16, min(bottom) / 1e3), max(top) * 1e2)
         ax.set_xlabel("steps (log scale)")
         ax.set_ylabel("f - f* at that step: median and IQR\n(diverged runs count as +inf)")
-        ax.set_title(land)
-        ax.grid(alpha=0.3, which="both")
-        ax.legend(fontsize=8, loc="lower left")
+        _finish(ax, land, "lower left")
     _title(fig, f"Fixed budget: where the runs are after t steps (bands clipped to the view). "
            f"{protocol}")
     return fig
@@ -145,7 +149,7 @@ def tuning_figure(tuning, chosen, landscapes: list[str], methods: list[str], pro
             obj = part.objective.to_numpy(dtype=float)
             if not np.isfinite(obj).any():
                 lost.append(st["label"])
-            shown = np.where(np.isfinite(obj), np.maximum(obj, 1e-16), np.nan)
+            shown = _shown(obj, 1e-16)
             ax.plot(part[key], shown, color=st["color"], ls=st["ls"], lw=1.4, marker="o", ms=3,
                     label=st["label"])
             pick = part[part.chosen]
@@ -158,9 +162,7 @@ def tuning_figure(tuning, chosen, landscapes: list[str], methods: list[str], pro
                       f"{key} of the trial (other tuned keys vary too)")
         ax.set_ylabel("tuning objective: median final f - f*\nover the tuning starts "
                       "(gaps: over half diverged; 0 drawn at 1e-16)")
-        ax.set_title(land)
-        ax.grid(alpha=0.3, which="both")
-        ax.legend(fontsize=8)
+        _finish(ax, land)
         if lost:
             ax.text(0.5, 0.5, "every trial: over half the runs diverged\n(objective +inf): "
                     + ", ".join(lost), transform=ax.transAxes, ha="center", va="center",
