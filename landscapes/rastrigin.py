@@ -121,11 +121,19 @@ class RastriginND(BoxND):
 
     # two sines: s = sin(pi x) for the value and the Hessian (sin^2 pi x = (1 - cos 2 pi x)/2),
     # t = sin(2 pi x) for the gradient, so that a gradient alone (at every query point) costs
-    # one sine
+    # one sine. Both are taken of the exact remainder r = x - round(x) in [-1/2, 1/2]
+    # (sin^2 pi x = sin^2 pi r and sin 2 pi x = sin 2 pi r, periodicity): the sine of a small
+    # argument costs about half (8.6 against 16 ns per element here), and the rounding error
+    # of the angle pi r is at most that of pi x (it grows with the argument).
     @staticmethod
-    def _sc(x):
+    def _reduced(x):
         x = np.asarray(x, dtype=float)
-        return x, np.sin(np.pi * x), np.sin(2.0 * np.pi * x)
+        return x, x - np.round(x)
+
+    @classmethod
+    def _sc(cls, x):
+        x, r = cls._reduced(x)
+        return x, np.sin(np.pi * r), np.sin(2.0 * np.pi * r)
 
     @staticmethod
     def _value(x, s):
@@ -139,25 +147,29 @@ class RastriginND(BoxND):
     def _diag(s):
         return 2.0 + 4.0 * np.pi**2 * _A * (1.0 - 2.0 * (s * s))
 
+    def _s(self, x):
+        """`(x, sin pi r)` (see `_reduced`)."""
+        x, r = self._reduced(x)
+        return x, np.sin(np.pi * r)
+
     def f(self, x):
-        x = np.asarray(x, dtype=float)
-        return self._value(x, np.sin(np.pi * x))
+        return self._value(*self._s(x))
 
     def grad(self, x):
-        x = np.asarray(x, dtype=float)
-        return self._gradient(x, np.sin(2.0 * np.pi * x))
+        x, r = self._reduced(x)
+        return self._gradient(x, np.sin(2.0 * np.pi * r))
 
     def hess(self, x):
-        diag = self._diag(np.sin(np.pi * np.asarray(x, dtype=float)))
+        diag = self._diag(self._s(x)[1])
         h = np.zeros((len(diag), self.dim, self.dim))
         h[:, np.arange(self.dim), np.arange(self.dim)] = diag
         return h
 
     def hvp(self, x, v):
-        return self._diag(np.sin(np.pi * np.asarray(x, dtype=float))) * v
+        return self._diag(self._s(x)[1]) * v
 
     def lam_max(self, x):
-        return self._diag(np.sin(np.pi * np.asarray(x, dtype=float))).max(axis=1)
+        return self._diag(self._s(x)[1]).max(axis=1)
 
     def scoring_terms(self, x):
         x, s, t = self._sc(x)

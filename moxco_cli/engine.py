@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from landscapes.base import Landscape
+from moxco_cli import minibatch
 from moxco_cli.curvature import Estimator
 from moxco_cli.goodness import CommitRule, goodness, inv_eta_eff
 from moxco_cli.inertia import InertiaState, inertia
@@ -51,6 +52,11 @@ DEFAULT_CHUNK = 8192  # starts per chunk on one thread (the measured optimum)
 THREAD_CHUNK = 16384  # starts per chunk with threads, and the least worth a thread: with
 # shorter chunks the NumPy calls are so short that the threads only hand the GIL back and
 # forth (CPU time = wall time with 2 threads at 5000 starts each), i.e. run one at a time.
+CHUNK_COORDS = 65536  # coordinates per chunk at most (d > 8): a (rows, d) float64 array of
+# 512 KiB, a few of which fit in a 2 MiB L2 cache. At d = 50 a step of Adam+MoXCo with power:1
+# on rastrigin took 54 ms per 1e4 starts in chunks of 5000 and 41 ms in chunks of 512-2048;
+# at d = 200 chunks of 40 rows pay Python's per-call overhead (350 ms against 157 ms at 327).
+MIN_CHUNK = 32  # starts per chunk at least, whatever d
 PROCESS_MIN_STARTS = 2048  # starts per worker process, at least
 PROCESS_MIN_WORK = 2_000_000  # trajectory-steps, at least: a fork costs milliseconds
 
@@ -74,6 +80,7 @@ class Method:
     noise_std: float = 0.0
     curvature: str = "exact"  # exact | power:K | lanczos:K (moxco_cli.curvature)
     score_every: int = 1  # goodness on steps t % score_every == 0
+    batch: int = 0  # minibatch size of the gradient queries (0: full batch; moxco_cli.minibatch)
     values: dict | None = field(default=None, compare=False)  # resolved spec values
     rebuild: Callable | None = field(default=None, compare=False, repr=False)
 
@@ -96,8 +103,8 @@ class Method:
 
     @property
     def fusable(self) -> bool:
-        """The fused path covers the exact curvature scored every step."""
-        return self.curvature == "exact" and self.score_every == 1
+        """The fused path covers the exact curvature scored every step, full batch."""
+        return self.curvature == "exact" and self.score_every == 1 and self.batch == 0
 
     @property
     def row_count(self) -> int | None:
@@ -444,6 +451,7 @@ def _run_chunk_generic(landscape, method, x0, steps, rec, rows, noise_std, seed,
     inv_eta, f_target = method.inv_eta_eff, landscape.f_target
     need_goodness = rec is not None or rule.mode != "none" or restart == "function"
     draw = noise_draw(seed, start, n, d) if noise_std > 0 else None
+    query_grad = minibatch.query_gradient(landscape, method.batch, seed, start, n)
     estimator = Estimator.for_rows(method.curvature, seed, start, n, d)
     every = method.score_every
     grads, hvps = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
@@ -513,7 +521,7 @@ def _run_chunk_generic(landscape, method, x0, steps, rec, rows, noise_std, seed,
                 if rec is not None:
                     rec.restarted[t, rows] = fired
             last_f = f
-        g_v = landscape.grad(wrapper.query(x, state, b))
+        g_v = query_grad(wrapper.query(x, state, b))
         grads += alive
         if draw is not None:
             g_v = g_v + noise_std * draw()
@@ -537,16 +545,19 @@ def _run_chunk_generic(landscape, method, x0, steps, rec, rows, noise_std, seed,
             hvps)
 
 
-def _chunks(n: int, chunk_size: int | None, threads: int, *,
-            aligned: bool, per_chunk: int | None = None) -> list[tuple[int, int]]:
+def _chunks(n: int, chunk_size: int | None, threads: int, *, aligned: bool, d: int,
+            per_chunk: int | None = None) -> list[tuple[int, int]]:
     """Row ranges `[lo, hi)` covering `n` starts.
 
     With gradient noise (`aligned`), chunks are multiples of NOISE_BLOCK (each block has its
     own generator). Otherwise the starts are split into equal chunks, their number a multiple
     of `threads` so that every thread gets the same work: of at most `chunk_size` starts, or
-    by default of about `per_chunk` starts (DEFAULT_CHUNK on one thread, else THREAD_CHUNK).
+    by default of about `per_chunk` starts (DEFAULT_CHUNK on one thread, else THREAD_CHUNK),
+    and of at most CHUNK_COORDS coordinates (`d` per start) unless `chunk_size` says otherwise.
     """
     per_chunk = per_chunk or (DEFAULT_CHUNK if threads == 1 else THREAD_CHUNK)
+    if chunk_size is None:
+        per_chunk = min(per_chunk, max(MIN_CHUNK, CHUNK_COORDS // d))
     if aligned:
         size = chunk_size or per_chunk
         if n > size:
@@ -662,7 +673,7 @@ def simulate(
                                 processes, progress, _CHUNK_RUNNERS[path])
     if threads is None:
         threads = max(1, min(2, usable_cores(), n // THREAD_CHUNK))
-    bounds = _chunks(n, chunk_size, threads, aligned=noise_std > 0)
+    bounds = _chunks(n, chunk_size, threads, aligned=noise_std > 0, d=d)
 
     run_chunk = _CHUNK_RUNNERS[path]
 
@@ -704,7 +715,7 @@ def _simulate_forked(landscape, method, x0, steps, noise_std, seed, chunk_size, 
         per_chunk = DEFAULT_CHUNK if n >= 4 * processes * DEFAULT_CHUNK else NOISE_BLOCK
     else:
         per_chunk = DEFAULT_CHUNK if n >= processes * DEFAULT_CHUNK else -(-n // processes)
-    bounds = _chunks(n, chunk_size, processes, aligned=aligned, per_chunk=per_chunk)
+    bounds = _chunks(n, chunk_size, processes, aligned=aligned, d=d, per_chunk=per_chunk)
     final, final_loss = shared_empty((n, d)), shared_empty((n,))
     events = [shared_empty((n,), np.int64) for _ in range(6)]  # commit ... hvps
 
@@ -763,7 +774,8 @@ def _simulate_distributed(client, landscape, method, x0, steps, record, noise_st
     n, d = x0.shape
     workers = max(1, len(client.scheduler_info().get("workers", {})))
     per_chunk = None if chunk_size else max(1, min(DEFAULT_CHUNK, -(-n // workers)))
-    bounds = _chunks(n, chunk_size, workers, aligned=noise_std > 0, per_chunk=per_chunk)
+    bounds = _chunks(n, chunk_size, workers, aligned=noise_std > 0, d=d,
+                     per_chunk=per_chunk)
     futures = [client.submit(_chunk_job, landscape, method.rows(slice(lo, hi)), x0[lo:hi],
                              steps, record, noise_std, seed, lo, path, check, pure=False)
                for lo, hi in bounds]

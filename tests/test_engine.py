@@ -215,3 +215,22 @@ def test_threaded_chunks_let_no_floating_point_warning_escape():
         tr = simulate(beale, build_method("gd", OptimizerSettings(lr=1.0)), starts, 5,
                       chunk_size=NOISE_BLOCK, threads=2)
     assert tr.diverged[0::2].all() and not tr.diverged[1::2].any()
+
+
+def test_chunks_hold_at_most_chunk_coords_coordinates_beyond_d_2():
+    """Default chunks: DEFAULT_CHUNK starts at d = 2 (unchanged), at most CHUNK_COORDS
+    coordinates at d = 50 (1310 starts: the measured cache optimum), never under MIN_CHUNK
+    starts; an explicit chunk_size and the noise blocks are kept as asked."""
+    from moxco_cli.engine import CHUNK_COORDS, DEFAULT_CHUNK, MIN_CHUNK, _chunks
+
+    def sizes(bounds):
+        return {hi - lo for lo, hi in bounds}
+
+    assert sizes(_chunks(4 * DEFAULT_CHUNK, None, 1, aligned=False, d=2)) == {DEFAULT_CHUNK}
+    at_50 = _chunks(10_000, None, 1, aligned=False, d=50)
+    assert max(sizes(at_50)) * 50 <= CHUNK_COORDS and len(at_50) == 8
+    assert at_50[0] == (0, 1250) and at_50[-1] == (8750, 10_000)
+    tiny = _chunks(1000, None, 1, aligned=False, d=100_000)  # about MIN_CHUNK starts each
+    assert len(tiny) == round(1000 / MIN_CHUNK) and tiny[0] == (0, 33)
+    assert sizes(_chunks(10_000, 5000, 1, aligned=False, d=50)) == {5000}
+    assert sizes(_chunks(3 * 4096, None, 1, aligned=True, d=50)) == {4096}
