@@ -24,6 +24,8 @@ _REGISTRY: dict[str, str] = {
     "goldstein-price": "landscapes.goldstein_price:GoldsteinPrice",
     "six-hump-camel": "landscapes.six_hump_camel:SixHumpCamel",
     "styblinski-tang": "landscapes.styblinski_tang:StyblinskiTang",
+    "two-layer-net": "landscapes.two_layer_net:TwoLayerNet",
+    "factorization": "landscapes.factorization:Factorization",
 }
 
 

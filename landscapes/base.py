@@ -149,6 +149,24 @@ class Landscape:
         `grad` and `hvp`; a landscape may share the work between them (rastrigin: one sine)."""
         return self.f(x), self.grad(x), lambda v: self.hvp(x, v)
 
+    # Names of the per-run metrics `metrics` returns: extra columns of every summary table.
+    METRICS: tuple = ()
+    train_size: int = 0  # training points of a data-fitting loss (0: none; see grad_batch)
+
+    def metrics(self, x: np.ndarray) -> dict:
+        """Per-run metrics at final points `x (N, d)`: `{name: (N,)}` for `METRICS` (none)."""
+        return {}
+
+    def sample_starts(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """The landscape's start distribution, `(n, d)` from `rng`: uniform on `bounds` in
+        one call (networks override it with their initialization)."""
+        return rng.uniform(self.bounds[:, 0], self.bounds[:, 1], size=(n, self.dim))
+
+    def grad_batch(self, x: np.ndarray, index: np.ndarray) -> np.ndarray:
+        """Minibatch gradients `(N, d)` over training points `index (N, B)`; only for a loss
+        over data (`train_size > 0`)."""
+        raise NotImplementedError(f"{self.name} is not a sum over training points")
+
     def evaluate(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """`(f (N,), grad (N, d), lam_max (N,))` at `x`; landscapes fuse this into one pass."""
         return self.f(x), self.grad(x), self.lam_max(x)

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from landscapes.base import Landscape
+from moxco_cli import minibatch
 from moxco_cli.curvature import Estimator
 from moxco_cli.goodness import CommitRule, goodness, inv_eta_eff
 from moxco_cli.inertia import InertiaState, inertia
@@ -79,6 +80,7 @@ class Method:
     noise_std: float = 0.0
     curvature: str = "exact"  # exact | power:K | lanczos:K (moxco_cli.curvature)
     score_every: int = 1  # goodness on steps t % score_every == 0
+    batch: int = 0  # minibatch size of the gradient queries (0: full batch; moxco_cli.minibatch)
     values: dict | None = field(default=None, compare=False)  # resolved spec values
     rebuild: Callable | None = field(default=None, compare=False, repr=False)
 
@@ -101,8 +103,8 @@ class Method:
 
     @property
     def fusable(self) -> bool:
-        """The fused path covers the exact curvature scored every step."""
-        return self.curvature == "exact" and self.score_every == 1
+        """The fused path covers the exact curvature scored every step, full batch."""
+        return self.curvature == "exact" and self.score_every == 1 and self.batch == 0
 
     @property
     def row_count(self) -> int | None:
@@ -449,6 +451,7 @@ def _run_chunk_generic(landscape, method, x0, steps, rec, rows, noise_std, seed,
     inv_eta, f_target = method.inv_eta_eff, landscape.f_target
     need_goodness = rec is not None or rule.mode != "none" or restart == "function"
     draw = noise_draw(seed, start, n, d) if noise_std > 0 else None
+    query_grad = minibatch.query_gradient(landscape, method.batch, seed, start, n)
     estimator = Estimator.for_rows(method.curvature, seed, start, n, d)
     every = method.score_every
     grads, hvps = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
@@ -518,7 +521,7 @@ def _run_chunk_generic(landscape, method, x0, steps, rec, rows, noise_std, seed,
                 if rec is not None:
                     rec.restarted[t, rows] = fired
             last_f = f
-        g_v = landscape.grad(wrapper.query(x, state, b))
+        g_v = query_grad(wrapper.query(x, state, b))
         grads += alive
         if draw is not None:
             g_v = g_v + noise_std * draw()

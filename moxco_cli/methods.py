@@ -13,7 +13,7 @@ come from the declarations of the pieces it is built from, and nowhere else:
     every method      lr (optim.base.LR), the inner optimizer's own (adam: b1, b2, eps;
                       rmsprop: rho, eps), tau (goodness; plain methods use it for the
                       monitor), prox, prox_weight (prox.PARAMS), noise_std (noise.PARAMS),
-                      curvature, score_every (curvature.PARAMS)
+                      curvature, score_every (curvature.PARAMS), batch (minibatch.PARAMS)
     +moxco            alpha, beta, restart_alpha, restart_beta (inertia.PARAMS),
                       threshold, commit (goodness.PARAMS)
     baselines         alpha (their fixed momentum)
@@ -34,7 +34,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from moxco_cli import curvature, goodness, inertia, noise, prox
+from moxco_cli import curvature, goodness, inertia, minibatch, noise, prox
 from moxco_cli.optim import REGISTRY as INNER
 from moxco_cli.optim.base import LR
 from moxco_cli.params import Param, SpecError, momentum
@@ -67,7 +67,7 @@ BASELINES: dict[str, Baseline] = {
 BASELINE_MOMENTUM = momentum("alpha", 0.9, "the baseline's momentum")
 
 _BY_NAME = {p.name: p for p in (*inertia.PARAMS, *goodness.PARAMS)}
-_COMMON = (*prox.PARAMS, *noise.PARAMS, *curvature.PARAMS)
+_COMMON = (*prox.PARAMS, *noise.PARAMS, *curvature.PARAMS, *minibatch.PARAMS)
 
 
 def method_names() -> tuple[str, ...]:
@@ -254,7 +254,8 @@ def build_from_values(name: str, values: Mapping[str, object], label: str | None
     return Method(label or name, optimizer, rule, values["tau"], prox_map,
                   restart=baseline.restart if baseline else None,
                   noise_std=values["noise_std"], curvature=values["curvature"],
-                  score_every=values["score_every"], values=values, rebuild=rebuild)
+                  score_every=values["score_every"], batch=values["batch"], values=values,
+                  rebuild=rebuild)
 
 
 def keys_help(name: str) -> str:

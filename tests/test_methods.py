@@ -20,7 +20,7 @@ def test_method_names_come_from_the_optimizer_registry_and_match_the_settings_li
 
 def test_keys_are_the_declarations_of_the_pieces_a_method_is_built_from():
     names = lambda m: [p.name for p in methods.params_of(m)]  # noqa: E731
-    common = ["prox", "prox_weight", "noise_std", "curvature", "score_every"]
+    common = ["prox", "prox_weight", "noise_std", "curvature", "score_every", "batch"]
     assert names("gd") == ["lr", "tau", *common]
     assert names("adam") == ["lr", "b1", "b2", "eps", "tau", *common]
     assert names("rmsprop+moxco") == [

@@ -1,0 +1,337 @@
+"""A two-layer network fitted to noisy samples of a 1-D function: the paper's regression toy.
+
+The authors' public code trains this model (a ReLU network on 30 noisy points of a tent
+function, goodness target = the noise variance); SPEC Part 2 fixes every detail, and this
+module implements exactly that. The loss is a landscape like any other (exact gradient,
+Hessian and Hessian-vector product over a batch of parameter vectors), plus what a network
+has and a test function does not: training data (for minibatch gradients,
+`moxco_cli.minibatch`), its own start distribution (the network initialization) and per-run
+metrics (test error against the noise-free truth).
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+import numpy as np
+
+from landscapes.base import Landscape
+from moxco_cli.params import Param
+
+ACTIVATIONS = ("relu", "tanh", "softplus")
+TARGETS = ("tent", "sine")
+MAX_HIDDEN = 256
+MAX_POINTS = 100_000
+# (N, points, hidden) numbers per block of a batched evaluation, at most (~32 MiB each): rows
+# are independent, so blocks give the same bits as one pass, in bounded memory
+BLOCK_NUMBERS = 1 << 22
+
+
+def truth(target: str, u: np.ndarray) -> np.ndarray:
+    """The noise-free function `g(u)` on `u` in [0, 1]: tent `2u` (u < 1/2) else `2 - 2u`;
+    sine `sin(2 pi u)`."""
+    if target == "tent":
+        return np.where(u < 0.5, 2.0 * u, 2.0 - 2.0 * u)
+    return np.sin(2.0 * np.pi * u)
+
+
+def activation(name: str, z: np.ndarray):
+    """`(phi(z), phi'(z), phi''(z))`, elementwise. relu: phi' = 1 for z > 0 else 0, phi'' = 0;
+    softplus `log(1 + e^z)` computed as `logaddexp(0, z)` (no overflow), phi' = sigmoid."""
+    if name == "relu":
+        d1 = (z > 0.0).astype(float)
+        return np.maximum(z, 0.0), d1, np.zeros_like(z)
+    if name == "tanh":
+        h = np.tanh(z)
+        d1 = 1.0 - h * h
+        return h, d1, -2.0 * h * d1
+    h = np.logaddexp(0.0, z)
+    d1 = np.exp(-np.logaddexp(0.0, -z))  # sigmoid(z), stable both ways
+    return h, d1, d1 * (1.0 - d1)
+
+
+def _wsum(k: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """`sum_i k[n, i] t[n, i, j]`: `k (N, M)`, `t (N, M, J)` -> `(N, J)` (one small matmul
+    per row, much faster than einsum here)."""
+    return np.matmul(k[:, None, :], t)[:, 0, :]
+
+
+class TwoLayerNet(Landscape):
+    r"""Mean squared error of a two-layer network `pred(x) = (1/sqrt H) sum_j a_j phi(w_j x +
+    b_j) + c` on `train` noisy points of a 1-D function (SPEC Part 2).
+
+    Parameters `theta = (w_1..w_H, b_1..b_H, a_1..a_H, c)`, d = 3H + 1. Data, drawn once from
+    `default_rng(data_seed)` in this order: `u_train = uniform(0, 1, train)`, `e_train =
+    standard_normal(train)`, `u_test = uniform(0, 1, test)`, `e_test = standard_normal(test)`;
+    inputs `x = u - 0.5`, targets `y = g(u) + noise * e` with `g` the tent or the sine
+    (`truth`). Loss `L = mean_i (pred(x_i) - y_i)^2` over the training points.
+
+    Derivatives, with residuals `r_i = pred(x_i) - y_i`, `s = 1/sqrt(H)`, `z_ij = w_j x_i + b_j`
+    and the Jacobian rows `J_i = d pred(x_i) / d theta` (`s a_j phi'(z_ij) x_i`, `s a_j
+    phi'(z_ij)`, `s phi(z_ij)`, 1): `grad = (2/M) sum_i r_i J_i`; `H = (2/M) sum_i (J_i J_i^T
+    + r_i d^2 pred(x_i))`, the second part block-diagonal per hidden unit j (w_j w_j: `s a_j
+    phi'' x^2`, w_j b_j: `s a_j phi'' x`, b_j b_j: `s a_j phi''`, w_j a_j: `s phi' x`, b_j a_j:
+    `s phi'`); for relu only the a-w and a-b cross terms remain. `hvp` applies both parts
+    without forming H: O(M H) per row.
+
+    No named minima (the minima are not isolated points). `f_target = noise^2`, the paper's
+    sigma^2 for regression: the loss a fit that captured the truth and nothing else would
+    have. Domain `[-3, 3]^d` (plots only: starts come from `sample_starts`, the network
+    initialization of the authors' code).
+    """
+
+    name = "two-layer-net"
+    PARAMS = (
+        Param("hidden", 5, "hidden units H (d = 3H + 1 parameters)", kind="int", lo=1,
+              hi=MAX_HIDDEN),
+        Param("activation", "relu", "phi of the hidden layer", kind="choice",
+              choices=ACTIVATIONS),
+        Param("noise", 0.8, "standard deviation of the label noise (f_target = noise^2)", lo=0.0),
+        Param("train", 30, "training points (the loss is their mean squared error)", kind="int",
+              lo=1, hi=MAX_POINTS),
+        Param("test", 30, "test points (test_mse, test_mse_noisy)", kind="int", lo=1,
+              hi=MAX_POINTS),
+        Param("target", "tent", "the noise-free function of u in [0, 1]", kind="choice",
+              choices=TARGETS),
+        Param("data_seed", 123, "seed of the data draw default_rng(data_seed)", kind="int",
+              lo=0, hi=2**63 - 1),
+    )
+    # The per-run metrics this landscape declares (`metrics`), as summary-table columns.
+    METRICS = ("train_loss", "test_mse", "test_mse_noisy", "final_lam_max")
+
+    def __init__(self, hidden: int = 5, activation: str = "relu", noise: float = 0.8,
+                 train: int = 30, test: int = 30, target: str = "tent",
+                 data_seed: int = 123) -> None:
+        values = dict(hidden=hidden, activation=activation, noise=noise, train=train, test=test,
+                      target=target, data_seed=data_seed)
+        for p in self.PARAMS:
+            try:
+                values[p.name] = p.check(values[p.name])
+            except Exception as exc:  # SpecError: one line naming the key
+                raise ValueError(str(exc)) from None
+        self._values = values
+        self.hidden, self.activation = values["hidden"], values["activation"]
+        self.noise, self.target = values["noise"], values["target"]
+        self.dim = 3 * self.hidden + 1
+        self.bounds = np.tile([-3.0, 3.0], (self.dim, 1))
+        self.f_target = self.noise**2
+        rng = np.random.default_rng(values["data_seed"])
+        u_train = rng.uniform(0.0, 1.0, values["train"])
+        e_train = rng.standard_normal(values["train"])
+        u_test = rng.uniform(0.0, 1.0, values["test"])
+        e_test = rng.standard_normal(values["test"])
+        self.x_train, self.x_test = u_train - 0.5, u_test - 0.5
+        self.truth_train, self.truth_test = truth(self.target, u_train), truth(self.target,
+                                                                               u_test)
+        self.y_train = self.truth_train + self.noise * e_train
+        self.y_test = self.truth_test + self.noise * e_test
+        self._scale = 1.0 / np.sqrt(self.hidden)
+
+    @property
+    def params(self) -> dict:
+        return dict(self._values)
+
+    @property
+    def train_size(self) -> int:
+        """Training points M: `grad_batch` averages over a subset of them."""
+        return len(self.x_train)
+
+    # ------------------------------------------------------------------ the model
+    def _split(self, theta):
+        H = self.hidden
+        theta = np.asarray(theta, dtype=float)
+        return theta[:, :H], theta[:, H:2 * H], theta[:, 2 * H:3 * H], theta[:, 3 * H]
+
+    def _units(self, theta, xs):
+        """`(w, b, a, c, z, h, d1, d2)` for inputs `xs (M,)` shared by every row or `(N, M)`
+        per row: `z, h = phi(z), d1 = phi'(z), d2 = phi''(z)` of shape `(N, M, H)`."""
+        w, b, a, c = self._split(theta)
+        xs = np.asarray(xs, dtype=float)
+        xcol = xs[None, :, None] if xs.ndim == 1 else xs[:, :, None]
+        z = w[:, None, :] * xcol + b[:, None, :]
+        h, d1, d2 = activation(self.activation, z)
+        return w, b, a, c, z, h, d1, d2
+
+    def predict(self, theta: np.ndarray, xs: np.ndarray) -> np.ndarray:
+        """`pred(xs)` of every parameter row: `theta (N, d)`, `xs (M,)` -> `(N, M)`."""
+        out = np.empty((len(theta), len(np.atleast_1d(xs))))
+        for lo, hi in self._blocks(len(theta), len(out[0])):
+            w, b, a, c = self._split(theta[lo:hi])
+            z = w[:, None, :] * np.asarray(xs, dtype=float)[None, :, None] + b[:, None, :]
+            h = activation(self.activation, z)[0]
+            out[lo:hi] = self._scale * np.matmul(h, a[:, :, None])[:, :, 0] + c[:, None]
+        return out
+
+    def _blocks(self, n: int, points: int):
+        rows = max(1, BLOCK_NUMBERS // max(1, points * self.hidden))
+        return [(lo, min(n, lo + rows)) for lo in range(0, n, rows)]
+
+    def _parts(self, theta, xs, ys):
+        """Residuals `r (N, M)` and the unit terms at inputs `xs`, labels `ys`."""
+        w, b, a, c, z, h, d1, d2 = self._units(theta, xs)
+        pred = self._scale * np.matmul(h, a[:, :, None])[:, :, 0] + c[:, None]
+        return pred - ys, (w, b, a, c, z, h, d1, d2)
+
+    def _loss_grad(self, theta, xs, ys, want_loss=True):
+        """`(L (N,), grad (N, d))` of the mean squared error over points `xs, ys` (shared
+        `(M,)` or per row `(N, M)`)."""
+        parts = self._parts(theta, xs, ys)
+        loss = np.mean(parts[0] ** 2, axis=1) if want_loss else None
+        return loss, self._grad_from(parts, xs)
+
+    def _grad_from(self, parts, xs, jac=None):
+        """`grad = (2/M) r^T J` per row, from `_parts` (and the Jacobian if already made)."""
+        r = parts[0]
+        jac = self._jacobian(parts[1], xs) if jac is None else jac
+        return np.matmul(((2.0 / r.shape[1]) * r)[:, None, :], jac)[:, 0, :]
+
+    def _batched(self, fun, x, width):
+        """`fun(rows) -> (rows, ...)` over blocks of rows of `x (N, d)` (bounded memory)."""
+        x = np.asarray(x, dtype=float)
+        parts = [fun(x[lo:hi]) for lo, hi in self._blocks(len(x), width)]
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+    def f(self, x: np.ndarray) -> np.ndarray:
+        return self._batched(lambda t: np.mean(self._parts(t, self.x_train, self.y_train)[0]
+                                               ** 2, axis=1), x, self.train_size)
+
+
+    def grad(self, x: np.ndarray) -> np.ndarray:
+        return self._batched(lambda t: self._loss_grad(t, self.x_train, self.y_train, False)[1],
+                             x, self.train_size)
+
+    def grad_batch(self, x: np.ndarray, index: np.ndarray) -> np.ndarray:
+        """Minibatch gradients `(N, d)`: row n is the gradient of the mean squared error over
+        the training points `index[n] (B,)` (`index (N, B)` integers in [0, train))."""
+        x = np.asarray(x, dtype=float)
+        out = np.empty_like(x)
+        for lo, hi in self._blocks(len(x), index.shape[1]):
+            rows = index[lo:hi]
+            out[lo:hi] = self._loss_grad(x[lo:hi], self.x_train[rows], self.y_train[rows],
+                                         False)[1]
+        return out
+
+    def _jacobian(self, units, xs):
+        """`J (N, M, d)`: d pred(x_i) / d theta at inputs `xs` (`(M,)` or per row `(N, M)`)."""
+        w, b, a, c, z, h, d1, d2 = units
+        s = self._scale
+        xs = np.asarray(xs, dtype=float)
+        xcol = xs[None, :, None] if xs.ndim == 1 else xs[:, :, None]
+        ad1 = s * a[:, None, :] * d1
+        ones = np.ones(ad1.shape[:2] + (1,))
+        return np.concatenate([ad1 * xcol, ad1, s * h, ones], axis=2)
+
+    def _hess_rows(self, theta, parts=None, jac=None):
+        r, units = parts or self._parts(theta, self.x_train, self.y_train)
+        w, b, a, c, z, h, d1, d2 = units
+        n, m = r.shape
+        H, s, xs = self.hidden, self._scale, self.x_train
+        J = self._jacobian(units, xs) if jac is None else jac
+        hess = (2.0 / m) * np.matmul(J.transpose(0, 2, 1), J)
+        k = ((2.0 / m) * r)[:, None, :]  # residual part, block-diagonal per hidden unit
+        xc = xs[None, :, None]
+        wa, ba = (s * np.matmul(k, t)[:, 0, :] for t in (d1 * xc, d1))
+        if self.activation == "relu":  # phi'' = 0: only the a-w and a-b cross terms
+            ww = wb = bb = None
+        else:
+            ww, wb, bb = (s * a * np.matmul(k, t)[:, 0, :] for t in (d2 * (xc * xc), d2 * xc,
+                                                                      d2))
+        j = np.arange(H)
+        iw, ib, ia = j, H + j, 2 * H + j
+        for (p, q), block in (((iw, iw), ww), ((ib, ib), bb)):
+            if block is not None:
+                hess[:, p, q] += block
+        for (p, q), block in (((iw, ib), wb), ((iw, ia), wa), ((ib, ia), ba)):
+            if block is not None:
+                hess[:, p, q] += block
+                hess[:, q, p] += block
+        return hess
+
+    def hess(self, x: np.ndarray) -> np.ndarray:
+        return self._batched(self._hess_rows, x, self.train_size * self.dim // self.hidden)
+
+    def _hvp_rows(self, theta, v):
+        """`H v` per row without forming H: `J^T (J v)` (Gauss-Newton part) plus the residual
+        part, both O(M H) per row."""
+        r, units = self._parts(theta, self.x_train, self.y_train)
+        w, b, a, c, z, h, d1, d2 = units
+        m = r.shape[1]
+        H, s = self.hidden, self._scale
+        xs = self.x_train[None, :, None]
+        vw, vb, va, vc = v[:, :H], v[:, H:2 * H], v[:, 2 * H:3 * H], v[:, 3 * H]
+        dz = xs * vw[:, None, :] + vb[:, None, :]  # (N, M, H): the change of z along v
+        ad1 = s * a[:, None, :] * d1
+        jv = (np.sum(ad1 * dz, axis=2) + s * np.matmul(h, va[:, :, None])[:, :, 0]
+              + vc[:, None])  # (N, M): J v
+        k, q = (2.0 / m) * jv, (2.0 / m) * r  # Gauss-Newton weights, residual weights
+        # Gauss-Newton part J^T (J v)
+        gn_w, gn_b = _wsum(k, ad1 * xs), _wsum(k, ad1)
+        gn_a = s * _wsum(k, h)
+        # residual part sum_i r_i (d^2 pred_i) v, per hidden unit
+        t2 = s * d1 * va[:, None, :]  # (N, M, H)
+        if self.activation != "relu":  # relu: phi'' = 0
+            t2 = t2 + s * a[:, None, :] * d2 * dz
+        res_w, res_b = _wsum(q, t2 * xs), _wsum(q, t2)
+        res_a = s * _wsum(q, d1 * dz)
+        return np.concatenate([gn_w + res_w, gn_b + res_b, gn_a + res_a,
+                               k.sum(axis=1)[:, None]], axis=1)
+
+    def hvp(self, x: np.ndarray, v: np.ndarray) -> np.ndarray:
+        x, v = np.asarray(x, dtype=float), np.asarray(v, dtype=float)
+        out = np.empty_like(x)
+        for lo, hi in self._blocks(len(x), self.train_size):
+            out[lo:hi] = self._hvp_rows(x[lo:hi], v[lo:hi])
+        return out
+
+    def lam_max(self, x: np.ndarray) -> np.ndarray:
+        return self._batched(lambda t: np.linalg.eigvalsh(self._hess_rows(t))[:, -1], x,
+                             self.train_size * self.dim // self.hidden)
+
+    def _evaluate_rows(self, theta):
+        """`(f, grad, lam_max)` of rows `theta` from one forward pass, bit for bit the
+        separate calls' numbers (the same operations on the same arrays)."""
+        parts = self._parts(theta, self.x_train, self.y_train)
+        jac = self._jacobian(parts[1], self.x_train)
+        loss = np.mean(parts[0] ** 2, axis=1)
+        grad = self._grad_from(parts, self.x_train, jac)
+        lam = np.linalg.eigvalsh(self._hess_rows(theta, parts, jac))[:, -1]
+        return loss, grad, lam
+
+    def evaluate(self, x: np.ndarray):
+        x = np.asarray(x, dtype=float)
+        parts = [self._evaluate_rows(x[lo:hi]) for lo, hi in
+                 self._blocks(len(x), self.train_size * self.dim // self.hidden)]
+        if len(parts) == 1:
+            return parts[0]
+        return tuple(np.concatenate(p) for p in zip(*parts, strict=True))
+
+    # ------------------------------------------------------------------ what a network adds
+    def sample_starts(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """`n` network initializations `(n, d)` from `rng`, in this order (the authors'
+        scheme): `w = sign(standard_normal((n, H)))` (0 -> +1), `b = uniform(-0.5, 0.5, (n,
+        H))`, `a = standard_normal((n, H))`, `c = 0`. Drawn block-wise, so the first k of n
+        starts depend on n."""
+        H = self.hidden
+        w = np.sign(rng.standard_normal((n, H)))
+        w[w == 0.0] = 1.0
+        b = rng.uniform(-0.5, 0.5, (n, H))
+        a = rng.standard_normal((n, H))
+        return np.concatenate([w, b, a, np.zeros((n, 1))], axis=1)
+
+    def metrics(self, x: np.ndarray) -> dict[str, np.ndarray]:
+        """Per-run metrics at final points `x (N, d)`, each `(N,)`: `train_loss` (the loss),
+        `test_mse` (against the noise-free truth at the test inputs), `test_mse_noisy`
+        (against the noisy test labels) and `final_lam_max` (exact)."""
+        x = np.asarray(x, dtype=float)
+        pred = self.predict(x, self.x_test)
+        return {"train_loss": self.f(x),
+                "test_mse": np.mean((pred - self.truth_test) ** 2, axis=1),
+                "test_mse_noisy": np.mean((pred - self.y_test) ** 2, axis=1),
+                "final_lam_max": self.lam_max(x)}
+
+    @cached_property
+    def data(self) -> dict[str, np.ndarray]:
+        """The drawn data (for figures and tables): inputs, truth and labels, train and test."""
+        return {"x_train": self.x_train, "y_train": self.y_train,
+                "truth_train": self.truth_train, "x_test": self.x_test,
+                "y_test": self.y_test, "truth_test": self.truth_test}
