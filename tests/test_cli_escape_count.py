@@ -13,8 +13,8 @@ from moxco_cli.options import SHARED
 
 runner = CliRunner()
 OUTCOME_COLUMNS = ["optimizer", "start_id", "start_x0", "final_x0", "final_loss", "outcome", "bin",
-                   "commit_step", "diverged_step", "nearest_minimum", "distance_to_nearest",
-                   "start_basin"]
+                   "commit_step", "diverged_step", "grad_evals", "hvps", "nearest_minimum",
+                   "distance_to_nearest", "start_basin"]
 COUNT_COLUMNS = ["optimizer", "bin", "count", "fraction", "ci_low", "ci_high"]
 ESCAPE_COLUMNS = ["optimizer", "from_basin", "to_minimum", "starts", "escaped", "rate", "ci_low",
                   "ci_high"]

@@ -11,8 +11,8 @@ from moxco_cli.cli import app
 
 runner = CliRunner()
 SUMMARY_COLUMNS = ["optimizer", "start_id", "start_x0", "start_x1", "final_x0", "final_x1",
-                   "final_loss", "outcome", "commit_step", "diverged_step", "nearest_minimum",
-                   "distance_to_nearest"]
+                   "final_loss", "outcome", "commit_step", "diverged_step", "grad_evals",
+                   "hvps", "nearest_minimum", "distance_to_nearest"]
 STEP_COLUMNS = ["optimizer", "start_id", "step", "x0", "x1", "loss", "grad_norm", "lam_max",
                 "goodness", "alpha", "beta", "committed"]
 
@@ -46,6 +46,10 @@ def test_summary_matches_spec_reference_values(default_run):
     assert s.loc["gd+moxco", "distance_to_nearest"] <= 0.15
     assert s.loc["gd+moxco", "commit_step"] >= 0
     assert s.loc["gd", "commit_step"] == -1 and (s["diverged_step"] == -1).all()
+    # the cost: one gradient per step; MoXCo also one gradient and d = 2 HVPs per scoring
+    assert s["grad_evals"].to_dict() == {"gd": 800, "adam": 800, "gd+moxco": 1600,
+                                         "adam+moxco": 1600}
+    assert s["hvps"].to_dict() == {"gd": 0, "adam": 0, "gd+moxco": 1600, "adam+moxco": 1600}
 
 
 def test_trajectories_table_has_spec_columns_and_one_row_per_step(default_run):

@@ -77,7 +77,8 @@ def test_outcomes_table_has_one_row_per_optimizer_and_start(paper_10k):
     o = paper_10k.outcomes
     assert list(o.columns) == [
         "optimizer", "start_id", "start_x0", "final_x0", "final_loss", "outcome", "bin",
-        "commit_step", "diverged_step", "nearest_minimum", "distance_to_nearest", "start_basin"]
+        "commit_step", "diverged_step", "grad_evals", "hvps", "nearest_minimum",
+        "distance_to_nearest", "start_basin"]
     assert len(o) == 4 * 10_000
     assert list(o.optimizer.unique()) == list(METHOD_NAMES)
     gd = o[o.optimizer == "gd"]

@@ -43,7 +43,9 @@ def summary_frame(trajs: dict[str, Trajectory], landscape: Landscape, tol: float
 
     Label columns (optimizer, outcome, nearest_minimum) are Categoricals. With an adaptive-
     restart baseline among `trajs`, `restart_step` and `restart_count` follow `commit_step`
-    (-1 and 0 for methods without restart): restarts are not commits."""
+    (-1 and 0 for methods without restart): restarts are not commits. `grad_evals` and `hvps`
+    are what the trajectory cost (`Trajectory`: one gradient per step, plus one gradient and
+    the curvature's HVPs per scoring for a method that can commit; exact = d HVPs)."""
     frames = []
     restarts = any(tr.restart_step is not None for tr in trajs.values())
     for name, tr in trajs.items():
@@ -60,6 +62,8 @@ def summary_frame(trajs: dict[str, Trajectory], landscape: Landscape, tol: float
             **({"restart_step": _or(tr.restart_step, -1, n),
                 "restart_count": _or(tr.restart_count, 0, n)} if restarts else {}),
             "diverged_step": tr.diverged_step,
+            "grad_evals": tr.grad_evals,
+            "hvps": tr.hvps,
             "nearest_minimum": labels(nearest),
             "distance_to_nearest": dist,
         }))
