@@ -1,18 +1,37 @@
 """The `moxco` command line: Typer commands only; work happens in `moxco_cli.experiments`.
 
-Every error a user can cause prints one line on stderr and exits with code 2; an interrupt
-(Ctrl-C) exits with 130 after discarding unfinished results. Heavy libraries are imported
-inside the commands, so `moxco --help` stays fast.
+Every error a user can cause prints one line on stderr and exits with code 2; a failure of
+the environment while a command runs (a full disk, a resource limit, a killed worker, a
+figure that could not be drawn) prints one line and exits with 1; Ctrl-C exits with 130 and
+SIGTERM, SIGHUP or SIGXCPU with 128 + the signal's number, after discarding unfinished
+results (`moxco_cli.signals`). Standard output that cannot be written (`> /dev/full`, a pipe
+closed by `head`) never costs the results: a broken pipe ends quietly with 141 (as a process
+SIGPIPE killed), any other failure says so in one line and exits with 1. Heavy libraries are
+imported inside the commands, so `moxco --help` stays fast.
 """
 
 from __future__ import annotations
 
+import errno
+import os
 import sys
+from contextlib import contextmanager
 
 import typer
 from typer.core import TyperGroup
 
-from moxco_cli.errors import Interrupted, MoxcoError
+from moxco_cli import signals
+from moxco_cli.errors import (
+    STORAGE_ERRNOS,
+    Fault,
+    Interrupted,
+    MoxcoError,
+    os_cause,
+    out_of_memory,
+    take_deferred,
+)
+
+BROKEN_PIPE_EXIT = 128 + 13  # 141: what a shell reports for a process SIGPIPE killed
 
 
 def _one_line(text: str) -> str:
@@ -37,32 +56,149 @@ def _usage_message(text: str) -> str:
     return text
 
 
+class _Guarded:
+    """A standard stream whose write failures are recorded instead of raised: output that
+    cannot be shown (`> /dev/full`, `| head -1`) must not cost results still being written.
+    After the first failure the descriptor is pointed at /dev/null, so that nothing (a later
+    flush, the interpreter's exit) fails on it again."""
+
+    def __init__(self, stream) -> None:
+        self._stream = stream
+        self.error: OSError | None = None
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+    def write(self, text):
+        if self.error is None:
+            try:
+                return self._stream.write(text)
+            except OSError as exc:
+                self._failed(exc)
+        return len(text)
+
+    def writelines(self, lines) -> None:
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        if self.error is None:
+            try:
+                self._stream.flush()
+            except OSError as exc:
+                self._failed(exc)
+
+    def _failed(self, exc: OSError) -> None:
+        self.error = exc
+        try:
+            fd = self._stream.fileno()
+            null = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(null, fd)
+            os.close(null)
+            self._stream.flush()  # what the buffer held goes to /dev/null now
+        except (OSError, ValueError, AttributeError):
+            pass
+
+
+@contextmanager
+def _guarded_output():
+    """sys.stdout and sys.stderr as `_Guarded` streams inside the block; yields the stdout
+    guard (None where stdout is closed)."""
+    saved = sys.stdout, sys.stderr
+    out = _Guarded(sys.stdout) if sys.stdout is not None else None
+    sys.stdout = out if out is not None else sys.stdout
+    sys.stderr = _Guarded(sys.stderr) if sys.stderr is not None else None
+    try:
+        yield out
+    finally:
+        sys.stdout, sys.stderr = saved
+
+
+def _fault_for(exc: BaseException) -> Fault | None:
+    """The one-line Fault for an exception the environment caused (out of memory, a full
+    disk or a limit outside a results folder, a killed worker); None for anything else."""
+    if isinstance(exc, MemoryError):
+        return Fault(f"{out_of_memory()}; nothing was published")
+    workers = sys.modules.get("moxco_cli.workers")
+    if workers is not None and isinstance(exc, workers.WorkerFailed):
+        return Fault(exc.summary())
+    if isinstance(exc, OSError) and exc.errno in STORAGE_ERRNOS:
+        where = f" while writing {os.path.dirname(exc.filename) or exc.filename}" \
+            if isinstance(exc.filename, str) else ""
+        return Fault(f"{os_cause(exc)}{where}")
+    return None
+
+
 class OneLineErrors(TyperGroup):
     """A Typer group whose usage errors are one line (no rich panel, no traceback)."""
 
-    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
-        interrupted = "Interrupted: unfinished results were discarded."
+    def invoke(self, ctx):
         try:
-            rv = super().main(args=args, prog_name=prog_name, complete_var=complete_var,
-                              standalone_mode=False, **extra)
-        except MoxcoError as exc:
-            rv = fail(str(exc)).exit_code
-        except Interrupted as exc:  # the command says what it kept
-            rv, interrupted = 130, _one_line(str(exc))
-        except Exception as exc:
-            if not (hasattr(exc, "exit_code") and hasattr(exc, "format_message")):
-                raise  # a bug: let it show
-            # click's usage errors (bad type, unknown option, missing argument)
-            message = exc.format_message()
-            code = 2 if exc.exit_code != 0 else 0
-            # `moxco` alone: the help is already printed and says it all
-            rv = fail(_usage_message(message), code).exit_code if message.strip() else code
-        rv = rv if isinstance(rv, int) else 0
-        if rv == 130:
-            print(interrupted, file=sys.stderr)
+            return super().invoke(ctx)
+        except (MemoryError, RuntimeError, OSError) as exc:
+            fault = _fault_for(exc)
+            if fault is None:
+                raise
+            raise fault from None
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        with signals.handled(), _guarded_output() as stdout:
+            rv = self._main(args, prog_name, complete_var, **extra)
+            try:
+                if stdout is not None:
+                    stdout.flush()
+            except KeyboardInterrupt:
+                pass
+            rv = _after_output(rv, stdout)
         if not standalone_mode:
             return rv
         sys.exit(rv)
+
+    def _main(self, args, prog_name, complete_var, **extra) -> int:
+        interrupted = None
+        try:
+            try:
+                rv = super().main(args=args, prog_name=prog_name, complete_var=complete_var,
+                                  standalone_mode=False, **extra)
+            except MoxcoError as exc:
+                rv = fail(str(exc), exc.exit_code).exit_code
+            except Interrupted as exc:  # the command says what it kept
+                rv, interrupted = 130, _one_line(str(exc))
+            except KeyboardInterrupt:  # outside typer's own handling
+                rv = 130
+            except Exception as exc:
+                if not (hasattr(exc, "exit_code") and hasattr(exc, "format_message")):
+                    raise  # a bug: let it show
+                # click's usage errors (bad type, unknown option, missing argument)
+                message = exc.format_message()
+                code = 2 if exc.exit_code != 0 else 0
+                # `moxco` alone: the help is already printed and says it all
+                rv = fail(_usage_message(message), code).exit_code if message.strip() else code
+            rv = rv if isinstance(rv, int) else 0
+            for message in take_deferred():  # a figure not drawn: the rest is published
+                rv = fail(message, 1).exit_code if rv == 0 else rv
+            if rv == 130:
+                rv = signals.exit_code(130)
+                print(interrupted or f"{signals.what()}: unfinished results were discarded.",
+                      file=sys.stderr)
+        except KeyboardInterrupt:  # a first signal while saying how the command ended
+            rv = signals.exit_code(130)
+        return rv
+
+
+def _after_output(rv: int, stdout: _Guarded | None) -> int:
+    """The exit code once standard output has been flushed: a broken pipe ends quietly
+    (141); any other write failure is one line on stderr (1). An earlier failure's code wins."""
+    error = stdout.error if stdout is not None else None
+    if error is None:
+        return rv
+    if error.errno == errno.EPIPE:
+        return rv or BROKEN_PIPE_EXIT
+    if rv == 0:
+        fail(f"cannot write to standard output ({os_cause(error)}); every result was "
+             "written to its folder", 1)
+        return 1
+    return rv
 
 
 app = typer.Typer(
@@ -98,14 +234,16 @@ register(app)
 
 
 def main() -> None:
-    """Console-script entry point."""
-    try:
-        app()
-    except SystemExit as exc:
-        code = exc.code
-    else:
-        code = 0
-    _leave(code)
+    """Console-script entry point. Stopping signals are handled for the whole process, so
+    that a second Ctrl-C during the exit below cannot raise in an atexit handler."""
+    with signals.handled():
+        try:
+            app()
+        except SystemExit as exc:
+            code = exc.code
+        else:
+            code = 0
+        _leave(code)
 
 
 def _leave(code) -> None:
@@ -131,12 +269,19 @@ def _leave(code) -> None:
     run_exitfuncs = getattr(atexit, "_run_exitfuncs", None)
     if run_exitfuncs is None or threading.active_count() > 1:
         sys.exit(code)
-    run_exitfuncs()
-    for stream in (sys.stdout, sys.stderr):
-        if stream is None:  # started with the descriptor closed (`>&-`)
-            continue
-        try:
-            stream.flush()
-        except (OSError, ValueError):  # closed or broken pipe: nothing more can be said
-            pass
-    os._exit(code)
+    import signal
+
+    # Everything is written: a signal now would only cut the exit handlers short
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, set(signals.STOPPING))
+    try:
+        run_exitfuncs()
+        for stream in (sys.stdout, sys.stderr):
+            if stream is None:  # started with the descriptor closed (`>&-`)
+                continue
+            try:
+                stream.flush()
+            except (OSError, ValueError):  # closed or broken pipe: nothing more can be said
+                pass
+        os._exit(code)
+    finally:  # reached only where os._exit is replaced (tests)
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)

@@ -127,15 +127,41 @@ class Renderer:
         return ticket
 
     def _read_answer(self) -> None:
-        """Settle the oldest waiting ticket (all of them if the child has died)."""
+        """Settle the oldest waiting ticket (all of them if the child has died, or has been
+        stopped or silent too long: `_wait_for_answer`)."""
         try:
-            answer = os.read(self._answers, 1) if self.alive else b""
+            answer = os.read(self._answers, 1) if self.alive and self._wait_for_answer() else b""
         except OSError:
             answer = b""
         if not answer:
             self.stop()
             return
         self._waiting.popleft().ok = answer == _OK
+
+    def _wait_for_answer(self) -> bool:
+        """Wait until an answer can be read: True, or False (after one line on stderr) once
+        the child has been stopped (SIGSTOP, a job-control stop) for STOPPED_S seconds or
+        has not answered for ANSWER_TIMEOUT_S; the caller then draws the figure itself."""
+        import select
+
+        start = time.monotonic()
+        stopped_since = None
+        while True:
+            ready, _, _ = select.select([self._answers], [], [], POLL_S)
+            if ready:
+                return True
+            now = time.monotonic()
+            stopped = _stopped(self.pid)
+            stopped_since = (stopped_since or now) if stopped else None
+            if stopped and now - stopped_since >= STOPPED_S:
+                why = f"has been stopped for {STOPPED_S:g} s (SIGSTOP?)"
+            elif now - start >= ANSWER_TIMEOUT_S:
+                why = f"has not answered for {ANSWER_TIMEOUT_S:g} s"
+            else:
+                continue
+            print(f"Warning: the figure renderer (process {self.pid}) {why}; ending it and "
+                  "drawing the figures in this process", file=sys.stderr)
+            return False
 
     def stop(self) -> None:
         """End the child: at once if idle (end of input), else SIGTERM, which it turns into
@@ -157,6 +183,18 @@ class Renderer:
 
 
 STOP_GRACE_S = 2.0
+POLL_S = 0.5  # how often a wait for a figure looks at the child's state
+STOPPED_S = 5.0  # a child stopped this long is given up on
+ANSWER_TIMEOUT_S = 600.0  # no figure takes this long; a silent child is given up on
+
+
+def _stopped(pid: int) -> bool:
+    """Whether process `pid` is stopped (state T) or stopped by a tracer (t)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rfind(")") + 2:][:1] in ("T", "t")
 
 
 def _end_child(pid: int) -> None:
@@ -164,6 +202,7 @@ def _end_child(pid: int) -> None:
     second Ctrl-C meanwhile waits until the child is gone."""
     with sigint_held(), contextlib.suppress(ProcessLookupError, ChildProcessError):
         os.kill(pid, signal.SIGTERM)
+        os.kill(pid, signal.SIGCONT)  # a stopped child acts on SIGTERM only once resumed
         deadline = time.monotonic() + STOP_GRACE_S
         while os.waitpid(pid, os.WNOHANG) == (0, 0):
             if time.monotonic() > deadline:
@@ -189,7 +228,7 @@ def _serve(requests: int, answers: int, parent_ends: tuple[int, int], parent: in
         signal.signal(signal.SIGTERM, _on_sigterm)
         for fd in parent_ends:
             os.close(fd)
-        if not settle_child(parent, prctl, signal.SIGTERM):
+        if not settle_child(parent, prctl, signal.SIGTERM, ignore_term=False):
             return
         for name in preload:
             importlib.import_module(name)

@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from moxco_cli.errors import MoxcoError
+from moxco_cli.errors import STORAGE_ERRNOS, MoxcoError, defer, storage_fault
 
 RUNS_DIR = Path("results") / "runs"
 INCOMPLETE = ".incomplete-"
@@ -91,6 +91,11 @@ def draw_png(path: Path, build, args: tuple = (), kwargs: dict | None = None) ->
         atomic_write_bytes(path, png_bytes(fig))
     finally:
         plt.close(fig)
+
+
+def _storage_error(exc) -> bool:
+    """An OSError of the storage or of a limit (full disk, quota, ulimit -f or -n...)."""
+    return isinstance(exc, OSError) and exc.errno in STORAGE_ERRNOS
 
 
 def default_folder(command: str, landscape: str, base: Path = RUNS_DIR) -> Path:
@@ -685,6 +690,7 @@ class ResultsFolder:
         self._lock = None
         self._tmp_is_old = False
         self.before_publish: list = []  # functions run once every figure is drawn
+        self._failed_figures: list[tuple[str, str]] = []  # (file name, why) not drawn
 
     def check(self) -> None:
         """Raise MoxcoError if publishing would overwrite or cannot work; writes nothing."""
@@ -736,6 +742,8 @@ class ResultsFolder:
 
             if exc.errno == errno.ENAMETOOLONG:
                 self._name_too_long()
+            if _storage_error(exc) and exc.errno != errno.EROFS:
+                raise storage_fault(exc, self.path) from None
             raise MoxcoError(f"{self.option}: cannot write to {self.path.parent} "
                              f"({exc.strerror or exc})") from None
         self._lock = _lock(self.tmp)
@@ -748,15 +756,39 @@ class ResultsFolder:
                     self._finish_figures()
                     for step in self.before_publish:
                         step()
-                except BaseException:
+                except BaseException as failed:
                     self._discard()
+                    if _storage_error(failed):
+                        raise self._fault(failed) from None
                     raise
                 self._publish()
             else:
                 self._discard()
+                if _storage_error(exc):  # a full disk, a file-size or open-files limit...
+                    raise self._fault(exc) from None
         finally:
             _unlock(self._lock)
             self._lock = None
+        for name, why in self._failed_figures:
+            defer(f"figure {name} could not be drawn ({why}); every other result is in "
+                  f"{self.path}")
+
+    def _fault(self, exc: OSError):
+        kept = (f"; the earlier {self.path} is untouched" if os.path.lexists(self.path)
+                else "; nothing was published")
+        fault = storage_fault(exc, self.path)
+        return type(fault)(str(fault) + kept)
+
+    def _figure_failed(self, target: Path, exc: Exception) -> None:
+        """A figure that cannot be drawn costs only itself: its partial file is removed and
+        the rest is published (the failure is the command's last line, exit code 1)."""
+        if _storage_error(exc):
+            raise exc
+        for stale in target.parent.glob(f".{target.name}.tmp-*"):
+            stale.unlink(missing_ok=True)
+        target.unlink(missing_ok=True)
+        why = " ".join(f"{type(exc).__name__}: {exc}".split())
+        self._failed_figures.append((target.name, why[:200]))
 
     def _finish_figures(self) -> None:
         """Wait for the renderer's figures; draw here any it did not (raising what it raised)."""
@@ -767,9 +799,8 @@ class ResultsFolder:
                     stale.unlink(missing_ok=True)  # a child killed while writing it
                 try:
                     draw_png(fig.target, fig.build, fig.args, fig.kwargs)
-                except Exception as exc:
-                    exc.add_note(f"while drawing {fig.target.name} (ResultsFolder.write_figure)")
-                    raise
+                except Exception as exc:  # noqa: BLE001 - any failure to draw, see below
+                    self._figure_failed(fig.target, exc)
             self._figures.pop(0)
 
     def _discard(self) -> None:
@@ -814,6 +845,8 @@ class ResultsFolder:
                                  f"replaced and could not be put back; the earlier folder "
                                  f"is {self.tmp}, the new results are at {self.path}") from exc
             shutil.rmtree(self.tmp, ignore_errors=True)
+            if _storage_error(exc):
+                raise self._fault(exc) from None
             if isinstance(exc, OSError):
                 raise MoxcoError(f"{self.option}: cannot publish {self.path} "
                                  f"({exc.strerror or exc}); results discarded") from None
@@ -889,7 +922,10 @@ class ResultsFolder:
         running = renderer.current()
         ticket = running.submit(target, build, args, kwargs) if running else None
         if ticket is None:
-            draw_png(target, build, args, kwargs)
+            try:
+                draw_png(target, build, args, kwargs)
+            except Exception as exc:  # noqa: BLE001 - costs this figure only
+                self._figure_failed(target, exc)
         else:
             self._figures.append(_PendingFigure(ticket, target, build, args, kwargs))
         return self.path / name

@@ -84,12 +84,16 @@ def libc_prctl():
         return None
 
 
-def settle_child(parent: int, prctl, death_signal: int = signal.SIGKILL) -> bool:
-    """First steps of a forked child entered with SIGINT blocked: ignore Ctrl-C (the parent
-    handles it for all) and receive `death_signal` when the parent dies. False if the parent
-    is already gone."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+def settle_child(parent: int, prctl, death_signal: int = signal.SIGKILL,
+                 ignore_term: bool = True) -> bool:
+    """First steps of a forked child entered with the stopping signals blocked: ignore
+    Ctrl-C, SIGHUP and (unless `ignore_term` is False) SIGTERM, which the parent handles for
+    all (`signals.reset_in_child`), and receive `death_signal` when the parent dies. False if
+    the parent is already gone."""
+    from moxco_cli import signals
+
+    signals.reset_in_child(ignore_term)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, set(signals.STOPPING))
     if prctl is not None:
         prctl(_PR_SET_PDEATHSIG, death_signal, 0, 0, 0)
     return os.getppid() == parent  # else the parent died before prctl took effect
@@ -97,9 +101,12 @@ def settle_child(parent: int, prctl, death_signal: int = signal.SIGKILL) -> bool
 
 @contextmanager
 def sigint_held():
-    """Hold SIGINT back (it is delivered at the end of the block): for a fork and the
-    registration of its child, or for reaping a child, which a second Ctrl-C must not cut."""
-    old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    """Hold SIGINT and the other stopping signals (SIGTERM, SIGHUP, SIGXCPU) back; they are
+    delivered at the end of the block: for a fork and the registration of its child, or for
+    reaping a child, which a second signal must not cut."""
+    from moxco_cli.signals import STOPPING
+
+    old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, set(STOPPING))
     try:
         yield
     finally:
@@ -136,6 +143,35 @@ def _child(jobs, work, counter, finished, slot, read_fd, write_fd, parent, prctl
             pass
     finally:
         os._exit(code)
+
+
+class WorkerFailed(RuntimeError):
+    """A worker failed: `failure` says how ('killed by SIGKILL', 'exit code 1', ...), `text`
+    is its traceback (empty if it died without one). `summary()` is one line for the CLI."""
+
+    def __init__(self, failure: str, text: str = "") -> None:
+        self.failure, self.text = failure, text.strip()
+        super().__init__(f"engine worker process failed ({failure})"
+                         + (f":\n{self.text}" if self.text else ""))
+
+    def summary(self) -> str:
+        """One line naming the cause: the signal and what usually sends it, or the worker's
+        own last error line."""
+        hints = {"SIGKILL": "out of memory (the kernel's OOM killer) or killed by another "
+                            "program",
+                 "SIGXCPU": "the CPU-time limit (ulimit -t) was reached",
+                 "SIGSEGV": "a crash in native code, often memory exhausted under ulimit -v",
+                 "SIGTERM": "terminated by another program"}
+        hint = next((h for name, h in hints.items() if self.failure.endswith(name)), None)
+        last = self.text.splitlines()[-1] if self.text else ""
+        if "MemoryError" in last:
+            from moxco_cli.errors import out_of_memory
+
+            hint = out_of_memory()
+        elif last:
+            hint = last
+        return (f"an engine worker process failed ({self.failure}"
+                + (f": {hint}" if hint else "") + "); nothing was published")
 
 
 def _describe(status: int) -> str:
@@ -230,9 +266,7 @@ def run_forked(assignments: Sequence[Sequence[J]], work: Callable[[J, Callable[[
                         failure = (f"exited after {finished[slot]} of "
                                    f"{len(assignments[slot])} jobs")
                     if failure is not None:
-                        text = messages[fd].decode(errors="replace").strip()
-                        raise RuntimeError(f"engine worker process failed ({failure})"
-                                           + (f":\n{text}" if text else ""))
+                        raise WorkerFailed(failure, messages[fd].decode(errors="replace"))
                 if progress is not None:
                     done = int(counter.sum())
                     if done > reported:

@@ -154,11 +154,18 @@ def test_arguments_that_do_not_pickle_are_drawn_here(child, tmp_path):
     assert renderer.current() is child
 
 
-def test_a_failing_figure_raises_its_own_error_and_publishes_nothing(child, tmp_path):
-    with pytest.raises(ValueError, match="bad figure 3"):
-        with ResultsFolder(tmp_path / "out") as out:
-            out.write_figure("a.png", always_fails, 3)
-    assert os.listdir(tmp_path) == []  # neither the folder nor its temporary twin
+def test_a_failing_figure_costs_only_itself_and_says_which(child, tmp_path):
+    from moxco_cli.errors import take_deferred
+
+    take_deferred()
+    with ResultsFolder(tmp_path / "out") as out:
+        out.write_figure("a.png", always_fails, 3)
+        out.write_figure("b.png", line_figure, 6)
+        out.write_text("table.csv", "x\n1\n")
+    assert os.listdir(tmp_path) == ["out"]  # no temporary twin left
+    assert sorted(os.listdir(tmp_path / "out")) == [".moxco-manifest.json", "b.png", "table.csv"]
+    assert take_deferred() == [f"figure a.png could not be drawn (ValueError: bad figure 3); "
+                               f"every other result is in {tmp_path / 'out'}"]
 
 
 def test_an_error_while_figures_are_pending_stops_the_child(child, tmp_path):

@@ -23,7 +23,7 @@ from typing import Annotated
 import typer
 
 from moxco_cli.commands.common import print_table, progress_bar, results_folder, start_renderer
-from moxco_cli.errors import Interrupted, MoxcoError
+from moxco_cli.errors import STORAGE_ERRNOS, Fault, Interrupted, MoxcoError, storage_fault
 from moxco_cli.options import (
     LANDSCAPE_PANEL,
     SHARED,
@@ -228,6 +228,7 @@ def execute(cfg, folder, *, scheduler: str | None = None, workers: int | None = 
     folder.recover()
     executor = make_executor(scheduler, workers)  # a bad scheduler fails before any write
     total = len(tasks_for(cfg))
+    aborted = True  # until the cells are done: close() kills the pool's workers
     try:
         if not resume:
             if os.path.lexists(work):  # --force, and all of it is a sweep's: start over
@@ -248,15 +249,18 @@ def execute(cfg, folder, *, scheduler: str | None = None, workers: int | None = 
         with progress_bar(f"sweep {cfg.landscape} {cfg.optimizer} ({executor.description})",
                           total) as advance:
             result = run_sweep(cfg, store=store, executor=executor, progress=advance)
+        aborted = False
     except BaseException as exc:
         saved = _saved_message(work, total)
         if isinstance(exc, KeyboardInterrupt):
             raise Interrupted(saved or "Interrupted: nothing was saved.") from None
+        if isinstance(exc, OSError) and exc.errno in STORAGE_ERRNOS:  # a full disk...
+            raise Fault(f"{storage_fault(exc, work)}{'; ' + saved if saved else ''}") from None
         if saved:
             print(saved, file=sys.stderr)
         raise
     finally:
-        executor.close()
+        executor.close(abort=aborted)
     try:
         with folder as out:
             write_outputs(result, out)
@@ -269,6 +273,9 @@ def execute(cfg, folder, *, scheduler: str | None = None, workers: int | None = 
                 "execution": executor.description}))
     except KeyboardInterrupt:  # every cell is still saved: say how to publish them
         raise Interrupted(_saved_message(work, total) or "Interrupted.") from None
+    except Fault as exc:  # a full disk while publishing: the cells are still saved
+        saved = _saved_message(work, total)
+        raise Fault(f"{exc}{'; ' + saved if saved else ''}") from None
     remove_work(work)
     show_summary(result, folder.path)
 

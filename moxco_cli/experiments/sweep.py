@@ -607,17 +607,23 @@ class LocalExecutor:
             for fut in futures:
                 fut.cancel()
 
-    def close(self) -> None:
+    def close(self, abort: bool = False) -> None:
+        """Stop the pool; with `abort` (an interrupt or an error) its workers are killed
+        first instead of finishing the cells they run (which may take minutes)."""
         if self.pool is not None:
+            if abort:
+                for process in list((getattr(self.pool, "_processes", None) or {}).values()):
+                    process.kill()
             self.pool.shutdown(wait=True, cancel_futures=True)
             self.pool = None
 
 
 def _ignore_sigint() -> None:
-    """Pool workers leave Ctrl-C to the parent, which cancels what is queued."""
-    import signal
+    """Pool workers leave Ctrl-C, SIGTERM and SIGHUP to the parent, which cancels what is
+    queued and kills them (`moxco_cli.signals`)."""
+    from moxco_cli.signals import reset_in_child
 
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    reset_in_child()
 
 
 class DaskExecutor:
@@ -648,7 +654,7 @@ class DaskExecutor:
         finally:
             self.client.cancel(futures)
 
-    def close(self) -> None:
+    def close(self, abort: bool = False) -> None:
         disconnect(getattr(self, "client", None), getattr(self, "cluster", None))
 
 

@@ -1,0 +1,118 @@
+"""Stopping signals: SIGINT, SIGTERM, SIGHUP and SIGXCPU end a command the same way.
+
+    with signals.handled():      # around a command (the CLI does this)
+        ...                      # a stopping signal raises Stop (a KeyboardInterrupt)
+
+Why one path: every piece that cleans up (ResultsFolder removes its temporary folder, the
+engine kills its workers, sweep keeps its cells for --resume) already does so on
+KeyboardInterrupt; SIGTERM (a batch scheduler's time limit), SIGHUP (a closed terminal) and
+SIGXCPU (the soft CPU-time limit, `ulimit -St`) used to kill the process without any of it.
+The exit code is 128 + the signal's number, as a shell reports a process the signal killed.
+
+Only the first signal raises. Later ones (a double Ctrl-C 2-50 ms apart, SIGTERM then SIGHUP
+from a closing terminal) are ignored while the first one's cleanup runs, which a second
+KeyboardInterrupt used to cut short (leaving workers behind, or an `atexit` traceback). That
+cleanup is bounded: if it has not finished CLEANUP_S seconds after the first signal, SIGALRM
+ends the process (children die with it: PR_SET_PDEATHSIG, closed pipes), and the next run
+into the same folder recovers what it left hidden (`report.recover_hidden`).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from contextlib import contextmanager
+
+STOPPING = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGXCPU)
+WHAT = {signal.SIGINT: "Interrupted", signal.SIGTERM: "Terminated (SIGTERM)",
+        signal.SIGHUP: "Hung up (SIGHUP)",
+        signal.SIGXCPU: "Stopped at the CPU-time limit (SIGXCPU, ulimit -t)"}
+CLEANUP_S = 15.0
+
+
+class Stop(KeyboardInterrupt):
+    """A stopping signal, raised where the main thread was. A KeyboardInterrupt, so that
+    every cleanup path written for Ctrl-C runs for it too."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+_received: list[int] = []  # the first stopping signal of this command
+_depth = [0]  # nested `handled()` blocks (the console entry holds one for the whole process)
+
+
+def received() -> int | None:
+    """The stopping signal this command received first, if any."""
+    return _received[0] if _received else None
+
+
+def exit_code(default: int = 130) -> int:
+    """128 + the first stopping signal's number (`default` if none was received)."""
+    return 128 + _received[0] if _received else default
+
+
+def what(default: str = "Interrupted") -> str:
+    """'Interrupted', 'Terminated (SIGTERM)', ...: how the command ended."""
+    return WHAT.get(received(), default)
+
+
+def _on_signal(signum, frame) -> None:
+    if _received:  # the first one's cleanup is running: let it finish (bounded, see below)
+        return
+    _received.append(signum)
+    signal.signal(signal.SIGALRM, _on_cleanup_timeout)
+    signal.setitimer(signal.ITIMER_REAL, CLEANUP_S)
+    raise Stop(signum)
+
+
+def _on_cleanup_timeout(*_) -> None:
+    try:
+        os.write(2, (f"{what()}: cleaning up took more than {CLEANUP_S:g} s; exiting now "
+                     "(the next run into the same folder removes what is left hidden)\n"
+                     ).encode())
+    finally:
+        os._exit(exit_code())
+
+
+def reset_in_child(ignore_term: bool = True) -> None:
+    """In a forked child: the parent stops everyone, so the child ignores SIGINT and SIGHUP
+    (and SIGTERM unless it handles it itself, as the renderer does), and takes the default
+    action of SIGXCPU (its own CPU-time limit) and SIGALRM."""
+    for signum in (signal.SIGINT, signal.SIGHUP) + ((signal.SIGTERM,) if ignore_term else ()):
+        signal.signal(signum, signal.SIG_IGN)
+    for signum in (signal.SIGXCPU, signal.SIGALRM):
+        signal.signal(signum, signal.SIG_DFL)
+    signal.setitimer(signal.ITIMER_REAL, 0)
+
+
+@contextmanager
+def handled():
+    """Turn stopping signals into `Stop` inside the block (main thread only; a signal the
+    process was started with ignored, e.g. SIGHUP under nohup, stays ignored). Restores the
+    earlier handlers after, except while an outer block holds them."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    if _depth[0]:
+        _depth[0] += 1
+        try:
+            yield
+        finally:
+            _depth[0] -= 1
+        return
+    saved = {s: signal.getsignal(s) for s in (*STOPPING, signal.SIGALRM)}
+    _received.clear()
+    for signum in STOPPING:
+        if saved[signum] is not signal.SIG_IGN:
+            signal.signal(signum, _on_signal)
+    _depth[0] = 1
+    try:
+        yield
+    finally:
+        _depth[0] = 0
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        for signum, handler in saved.items():
+            signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
