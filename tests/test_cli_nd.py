@@ -48,6 +48,25 @@ def test_run_rastrigin_dim_5_with_a_5_number_start(tmp_path):
     np.testing.assert_allclose(first, 1.0 - 0.005 * land.grad(np.ones((1, 5)))[0], rtol=1e-15)
 
 
+def test_run_with_an_estimated_lam_max_records_the_exact_one_beside_it(tmp_path):
+    out = tmp_path / "est"
+    result = invoke("run", "rastrigin:dim=5", "--start", "1,0.3,-2,0.5,1.5", "--steps", "40",
+                    "--methods", "adam,adam+moxco:curvature=power:1", "--out", out)
+    assert result.exit_code == 0, result.output
+    steps = pd.read_csv(out / "trajectories.csv")
+    assert list(steps.columns).index("lam_max_exact") == list(steps.columns).index("lam_max") + 1
+    land = landscapes.get("rastrigin", dim=5)
+    x = steps[[f"x{i}" for i in range(5)]].to_numpy()
+    np.testing.assert_array_equal(steps["lam_max_exact"], land.lam_max(x))
+    adam, est = steps[steps.optimizer == "adam"], steps[steps.optimizer != "adam"]
+    assert (adam["lam_max"] == adam["lam_max_exact"]).all()  # plain Adam: the exact monitor
+    # power:1 warm-started from a random vector: not the exact value along the way
+    assert (est["lam_max"] != est["lam_max_exact"]).mean() > 0.5
+    summary = pd.read_csv(out / "summary.csv").set_index("optimizer")
+    assert summary.loc["adam+moxco:curvature=power:1", "hvps"] == 40  # one HVP per scoring
+    assert summary.loc["adam+moxco:curvature=power:1", "grad_evals"] == 80
+
+
 def test_run_default_start_and_rerun_at_d_10_byte_for_byte(tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"
     assert invoke("run", "styblinski-tang:dim=10", "--steps", "40", "--optimizers",

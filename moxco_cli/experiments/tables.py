@@ -80,9 +80,14 @@ def _or(values: np.ndarray | None, fill: int, n: int) -> np.ndarray:
 
 def trajectories_frame(trajs: dict[str, Trajectory]) -> pd.DataFrame:
     """Per-step long table (SPEC columns) from recorded trajectories; with an adaptive-restart
-    baseline among them, a `restarted` column marks the steps whose velocity was reset."""
+    baseline among them, a `restarted` column marks the steps whose velocity was reset; when
+    a method estimated lam_max (records with `lam_max_exact`), a `lam_max_exact` column
+    follows `lam_max` (the exact value, equal to `lam_max` for the methods that do not
+    estimate)."""
     frames = []
     restarts = any(tr.restart_step is not None for tr in trajs.values())
+    checked = any(tr.records is not None and tr.records.lam_max_exact is not None
+                  for tr in trajs.values())
     for name, tr in trajs.items():
         rec = tr.records
         if rec is None:
@@ -97,6 +102,8 @@ def trajectories_frame(trajs: dict[str, Trajectory]) -> pd.DataFrame:
             "loss": rec.loss.ravel(),
             "grad_norm": rec.grad_norm.ravel(),
             "lam_max": rec.lam_max.ravel(),
+            **({"lam_max_exact": (rec.lam_max if rec.lam_max_exact is None
+                                  else rec.lam_max_exact).ravel()} if checked else {}),
             "goodness": rec.goodness.ravel(),
             "alpha": rec.alpha.ravel(),
             "beta": rec.beta.ravel(),

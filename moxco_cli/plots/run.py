@@ -371,10 +371,12 @@ def loss_figure(land, runs: dict, title: str):
 
 def goodness_figure(runs: dict, inv_eta: dict, threshold: float, lr: float, title: str):
     """Goodness against step with the threshold; lam_max against 2/lr and, per MoXCo method
-    in `inv_eta` ({name: 1/eta_eff of Theorem 2}), its curvature line."""
+    in `inv_eta` ({name: 1/eta_eff of Theorem 2}), its curvature line. A method that estimates
+    lam_max (records with `lam_max_exact`) shows its estimate with the exact value beside it
+    as a thin solid line of its colour."""
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(7.6, 7.0), sharex=True,
                                       layout="constrained")
-    lam_all = []
+    lam_all, estimated = [], []
     for name, tr in runs.items():
         st = style(name)
         steps = np.arange(tr.records.goodness.shape[0])
@@ -382,6 +384,11 @@ def goodness_figure(runs: dict, inv_eta: dict, threshold: float, lr: float, titl
                  label=st["label"])
         bottom.plot(steps, tr.records.lam_max[:, 0], color=st["color"], ls=st["ls"], lw=1.4)
         lam_all.append(tr.records.lam_max[:, 0])
+        exact = tr.records.lam_max_exact
+        if exact is not None:  # the method estimates lam_max: the exact value beside it
+            bottom.plot(steps, exact[:, 0], color=st["color"], ls="-", lw=0.6, alpha=0.6)
+            lam_all.append(exact[:, 0])
+            estimated.append(st["label"])
         c = tr.commit_step[0]
         if c >= 0:
             top.axvline(c, color=st["color"], ls=(0, (2, 2)), lw=1.0)
@@ -401,6 +408,9 @@ def goodness_figure(runs: dict, inv_eta: dict, threshold: float, lr: float, titl
     else:
         bottom.set_yscale("symlog", linthresh=1.0)
     bottom.set(xlabel="step", ylabel=r"$\lambda_{max}(\nabla^2 f(\theta_t))$")
+    if estimated:
+        bottom.set_title("lam_max as each method scores it; thin solid lines: the exact value "
+                         "beside an estimate", fontsize=8)
     bottom.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3,
                   title="reference curvatures (curves: optimizers, colours as above)",
                   title_fontsize=8)
