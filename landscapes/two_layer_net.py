@@ -50,12 +50,6 @@ def activation(name: str, z: np.ndarray):
     return h, d1, d1 * (1.0 - d1)
 
 
-def _wsum(k: np.ndarray, t: np.ndarray) -> np.ndarray:
-    """`sum_i k[n, i] t[n, i, j]`: `k (N, M)`, `t (N, M, J)` -> `(N, J)` (one small matmul
-    per row, much faster than einsum here)."""
-    return np.matmul(k[:, None, :], t)[:, 0, :]
-
-
 class TwoLayerNet(Landscape):
     r"""Mean squared error of a two-layer network `pred(x) = (1/sqrt H) sum_j a_j phi(w_j x +
     b_j) + c` on `train` noisy points of a 1-D function (SPEC Part 2).
@@ -137,68 +131,100 @@ class TwoLayerNet(Landscape):
         return len(self.x_train)
 
     # ------------------------------------------------------------------ the model
-    def _split(self, theta):
-        H = self.hidden
-        theta = np.asarray(theta, dtype=float)
-        return theta[:, :H], theta[:, H:2 * H], theta[:, 2 * H:3 * H], theta[:, 3 * H]
+    # Inside, arrays are held batch-last: parameters `(d, N)`, unit terms `(M, H, N)`, so that
+    # every elementwise operation runs along the long axis N (batch-first `(N, M, H)` arrays
+    # spent most of their time in NumPy's per-call overhead of H-long inner loops) and every
+    # reduction over points or units adds whole `(N,)` slabs in a fixed order: a row's numbers
+    # do not depend on the batch it is evaluated in.
 
     def _units(self, theta, xs):
-        """`(w, b, a, c, z, h, d1, d2)` for inputs `xs (M,)` shared by every row or `(N, M)`
-        per row: `z, h = phi(z), d1 = phi'(z), d2 = phi''(z)` of shape `(N, M, H)`."""
-        w, b, a, c = self._split(theta)
+        """Unit terms at inputs `xs` (shared `(M,)` or per row `(N, M)`): `(t, xcol, h, d1,
+        d2)` with `t = theta.T (d, N)`, `xcol` broadcastable to `(M, 1, N)`, `h = phi(z)`,
+        `d1 = phi'(z)`, `d2 = phi''(z)` of shape `(M, H, N)`, `z = w x + b`."""
+        H = self.hidden
+        t = np.ascontiguousarray(np.asarray(theta, dtype=float).T)
         xs = np.asarray(xs, dtype=float)
-        xcol = xs[None, :, None] if xs.ndim == 1 else xs[:, :, None]
-        z = w[:, None, :] * xcol + b[:, None, :]
+        xcol = xs[:, None, None] if xs.ndim == 1 else np.ascontiguousarray(xs.T)[:, None, :]
+        z = xcol * t[None, :H] + t[None, H:2 * H]
         h, d1, d2 = activation(self.activation, z)
-        return w, b, a, c, z, h, d1, d2
+        return t, xcol, h, d1, d2
+
+    def _pred(self, t, h):
+        """`pred (M, N)` from `t (d, N)` and `h (M, H, N)`."""
+        H = self.hidden
+        return self._scale * np.sum(h * t[None, 2 * H:3 * H], axis=1) + t[3 * H][None, :]
 
     def predict(self, theta: np.ndarray, xs: np.ndarray) -> np.ndarray:
         """`pred(xs)` of every parameter row: `theta (N, d)`, `xs (M,)` -> `(N, M)`."""
-        out = np.empty((len(theta), len(np.atleast_1d(xs))))
-        for lo, hi in self._blocks(len(theta), len(out[0])):
-            w, b, a, c = self._split(theta[lo:hi])
-            z = w[:, None, :] * np.asarray(xs, dtype=float)[None, :, None] + b[:, None, :]
-            h = activation(self.activation, z)[0]
-            out[lo:hi] = self._scale * np.matmul(h, a[:, :, None])[:, :, 0] + c[:, None]
+        theta = np.asarray(theta, dtype=float)
+        xs = np.atleast_1d(np.asarray(xs, dtype=float))
+        out = np.empty((len(theta), len(xs)))
+        for lo, hi in self._blocks(len(theta), len(xs)):
+            def rows(th):
+                units = self._units(th, xs)
+                return self._pred(units[0], units[2]).T
+            out[lo:hi] = self._rowwise(rows, theta[lo:hi])
         return out
+
+    @staticmethod
+    def _rowwise(fun, *arrays):
+        """`fun(*arrays)` for row blocks; a single row is evaluated as two copies of itself.
+        (NumPy sums a lone row's `(M, 1)` column with its pairwise unrolled loop, but the
+        columns of a wider block slab by slab: two rows keep every block on the second order,
+        so a row's bits never depend on the batch.)"""
+        if len(arrays[0]) != 1:
+            return fun(*arrays)
+        out = fun(*(np.concatenate([a, a]) for a in arrays))
+        return tuple(o[:1] for o in out) if isinstance(out, tuple) else out[:1]
 
     def _blocks(self, n: int, points: int):
         rows = max(1, BLOCK_NUMBERS // max(1, points * self.hidden))
         return [(lo, min(n, lo + rows)) for lo in range(0, n, rows)]
 
     def _parts(self, theta, xs, ys):
-        """Residuals `r (N, M)` and the unit terms at inputs `xs`, labels `ys`."""
-        w, b, a, c, z, h, d1, d2 = self._units(theta, xs)
-        pred = self._scale * np.matmul(h, a[:, :, None])[:, :, 0] + c[:, None]
-        return pred - ys, (w, b, a, c, z, h, d1, d2)
+        """`(r (M, N), units)`: residuals at inputs `xs`, labels `ys` (`(M,)` or `(N, M)`)."""
+        units = self._units(theta, xs)
+        ys = np.asarray(ys, dtype=float)
+        ycol = ys[:, None] if ys.ndim == 1 else ys.T
+        return self._pred(units[0], units[2]) - ycol, units
 
-    def _loss_grad(self, theta, xs, ys, want_loss=True):
-        """`(L (N,), grad (N, d))` of the mean squared error over points `xs, ys` (shared
-        `(M,)` or per row `(N, M)`)."""
-        parts = self._parts(theta, xs, ys)
-        loss = np.mean(parts[0] ** 2, axis=1) if want_loss else None
-        return loss, self._grad_from(parts, xs)
+    def _jacobian_parts(self, units):
+        """`(J_w, J_b, J_a)`, each `(M, H, N)`: d pred / d (w_j, b_j, a_j); d pred / dc = 1."""
+        t, xcol, h, d1, _ = units
+        H, s = self.hidden, self._scale
+        ad1 = (s * t[None, 2 * H:3 * H]) * d1
+        return ad1 * xcol, ad1, s * h
 
-    def _grad_from(self, parts, xs, jac=None):
-        """`grad = (2/M) r^T J` per row, from `_parts` (and the Jacobian if already made)."""
-        r = parts[0]
-        jac = self._jacobian(parts[1], xs) if jac is None else jac
-        return np.matmul(((2.0 / r.shape[1]) * r)[:, None, :], jac)[:, 0, :]
+    def jacobian(self, theta: np.ndarray, xs: np.ndarray) -> np.ndarray:
+        """`J (N, M, d)`: d pred(x_i) / d theta of every row `theta (N, d)` at inputs `xs (M,)`."""
+        units = self._units(theta, xs)
+        full = np.concatenate([*self._jacobian_parts(units), np.ones((len(np.atleast_1d(xs)), 1,
+                                                                      len(theta)))], axis=1)
+        return np.ascontiguousarray(full.transpose(2, 0, 1))
+
+    def _grad_t(self, r, jac):
+        """`grad (d, N) = (2/M) sum_i r_i J_i` from residuals `(M, N)` and `_jacobian_parts`."""
+        k = (2.0 / len(r)) * r
+        kk = k[:, None, :]
+        return np.concatenate([np.sum(kk * j, axis=0) for j in jac] + [np.sum(k, axis=0)[None]])
 
     def _batched(self, fun, x, width):
         """`fun(rows) -> (rows, ...)` over blocks of rows of `x (N, d)` (bounded memory)."""
         x = np.asarray(x, dtype=float)
-        parts = [fun(x[lo:hi]) for lo, hi in self._blocks(len(x), width)]
+        parts = [self._rowwise(fun, x[lo:hi]) for lo, hi in self._blocks(len(x), width)]
         return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
     def f(self, x: np.ndarray) -> np.ndarray:
-        return self._batched(lambda t: np.mean(self._parts(t, self.x_train, self.y_train)[0]
-                                               ** 2, axis=1), x, self.train_size)
-
+        def rows(t):
+            r = self._parts(t, self.x_train, self.y_train)[0]
+            return np.mean(r * r, axis=0)
+        return self._batched(rows, x, self.train_size)
 
     def grad(self, x: np.ndarray) -> np.ndarray:
-        return self._batched(lambda t: self._loss_grad(t, self.x_train, self.y_train, False)[1],
-                             x, self.train_size)
+        def rows(t):
+            r, units = self._parts(t, self.x_train, self.y_train)
+            return self._grad_t(r, self._jacobian_parts(units)).T
+        return np.ascontiguousarray(self._batched(rows, x, self.train_size))
 
     def grad_batch(self, x: np.ndarray, index: np.ndarray) -> np.ndarray:
         """Minibatch gradients `(N, d)`: row n is the gradient of the mean squared error over
@@ -206,81 +232,69 @@ class TwoLayerNet(Landscape):
         x = np.asarray(x, dtype=float)
         out = np.empty_like(x)
         for lo, hi in self._blocks(len(x), index.shape[1]):
-            rows = index[lo:hi]
-            out[lo:hi] = self._loss_grad(x[lo:hi], self.x_train[rows], self.y_train[rows],
-                                         False)[1]
+            def rows(t, index):
+                r, units = self._parts(t, self.x_train[index], self.y_train[index])
+                return self._grad_t(r, self._jacobian_parts(units)).T
+            out[lo:hi] = self._rowwise(rows, x[lo:hi], index[lo:hi])
         return out
 
-    def _jacobian(self, units, xs):
-        """`J (N, M, d)`: d pred(x_i) / d theta at inputs `xs` (`(M,)` or per row `(N, M)`)."""
-        w, b, a, c, z, h, d1, d2 = units
-        s = self._scale
-        xs = np.asarray(xs, dtype=float)
-        xcol = xs[None, :, None] if xs.ndim == 1 else xs[:, :, None]
-        ad1 = s * a[:, None, :] * d1
-        ones = np.ones(ad1.shape[:2] + (1,))
-        return np.concatenate([ad1 * xcol, ad1, s * h, ones], axis=2)
-
     def _hess_rows(self, theta, parts=None, jac=None):
+        """Dense Hessians `(N, d, d)`: `(2/M) J^T J` (one small matmul per row) plus the
+        residual part, block-diagonal per hidden unit."""
         r, units = parts or self._parts(theta, self.x_train, self.y_train)
-        w, b, a, c, z, h, d1, d2 = units
-        n, m = r.shape
-        H, s, xs = self.hidden, self._scale, self.x_train
-        J = self._jacobian(units, xs) if jac is None else jac
-        hess = (2.0 / m) * np.matmul(J.transpose(0, 2, 1), J)
-        k = ((2.0 / m) * r)[:, None, :]  # residual part, block-diagonal per hidden unit
-        xc = xs[None, :, None]
-        wa, ba = (s * np.matmul(k, t)[:, 0, :] for t in (d1 * xc, d1))
-        if self.activation == "relu":  # phi'' = 0: only the a-w and a-b cross terms
-            ww = wb = bb = None
-        else:
-            ww, wb, bb = (s * a * np.matmul(k, t)[:, 0, :] for t in (d2 * (xc * xc), d2 * xc,
-                                                                      d2))
+        t, xcol, h, d1, d2 = units
+        jac = jac or self._jacobian_parts(units)
+        m, n = r.shape
+        H, s = self.hidden, self._scale
+        full = np.concatenate([*jac, np.ones((m, 1, n))], axis=1)  # (M, d, N)
+        rows = np.ascontiguousarray(full.transpose(2, 0, 1))  # (N, M, d)
+        hess = (2.0 / m) * np.matmul(rows.transpose(0, 2, 1), rows)
+        k = ((2.0 / m) * r)[:, None, :]
+        a = t[2 * H:3 * H]
+        wa = s * np.sum(k * (d1 * xcol), axis=0)  # (H, N)
+        ba = s * np.sum(k * d1, axis=0)
         j = np.arange(H)
         iw, ib, ia = j, H + j, 2 * H + j
-        for (p, q), block in (((iw, iw), ww), ((ib, ib), bb)):
-            if block is not None:
-                hess[:, p, q] += block
-        for (p, q), block in (((iw, ib), wb), ((iw, ia), wa), ((ib, ia), ba)):
-            if block is not None:
-                hess[:, p, q] += block
-                hess[:, q, p] += block
+        pairs = [((iw, ia), wa), ((ib, ia), ba)]
+        if self.activation != "relu":  # relu: phi'' = 0, only the a-w and a-b cross terms
+            kd2 = k * d2
+            hess[:, iw, iw] += (s * a * np.sum(kd2 * (xcol * xcol), axis=0)).T
+            hess[:, ib, ib] += (s * a * np.sum(kd2, axis=0)).T
+            pairs.append(((iw, ib), s * a * np.sum(kd2 * xcol, axis=0)))
+        for (p, q), block in pairs:
+            hess[:, p, q] += block.T
+            hess[:, q, p] += block.T
         return hess
 
     def hess(self, x: np.ndarray) -> np.ndarray:
         return self._batched(self._hess_rows, x, self.train_size * self.dim // self.hidden)
 
     def _hvp_rows(self, theta, v):
-        """`H v` per row without forming H: `J^T (J v)` (Gauss-Newton part) plus the residual
+        """`H v (N, d)` without forming H: `J^T (J v)` (Gauss-Newton part) plus the residual
         part, both O(M H) per row."""
         r, units = self._parts(theta, self.x_train, self.y_train)
-        w, b, a, c, z, h, d1, d2 = units
-        m = r.shape[1]
+        t, xcol, h, d1, d2 = units
+        m = len(r)
         H, s = self.hidden, self._scale
-        xs = self.x_train[None, :, None]
-        vw, vb, va, vc = v[:, :H], v[:, H:2 * H], v[:, 2 * H:3 * H], v[:, 3 * H]
-        dz = xs * vw[:, None, :] + vb[:, None, :]  # (N, M, H): the change of z along v
-        ad1 = s * a[:, None, :] * d1
-        jv = (np.sum(ad1 * dz, axis=2) + s * np.matmul(h, va[:, :, None])[:, :, 0]
-              + vc[:, None])  # (N, M): J v
-        k, q = (2.0 / m) * jv, (2.0 / m) * r  # Gauss-Newton weights, residual weights
-        # Gauss-Newton part J^T (J v)
-        gn_w, gn_b = _wsum(k, ad1 * xs), _wsum(k, ad1)
-        gn_a = s * _wsum(k, h)
-        # residual part sum_i r_i (d^2 pred_i) v, per hidden unit
-        t2 = s * d1 * va[:, None, :]  # (N, M, H)
+        vt = np.ascontiguousarray(np.asarray(v, dtype=float).T)
+        vw, vb, va, vc = vt[:H], vt[H:2 * H], vt[2 * H:3 * H], vt[3 * H]
+        dz = xcol * vw[None] + vb[None]  # (M, H, N): the change of z along v
+        jw, jb, ja = self._jacobian_parts(units)
+        jv = np.sum(jb * dz, axis=1) + np.sum(ja * va[None], axis=1) + vc[None]  # (M, N)
+        gn = self._grad_t(jv, (jw, jb, ja))  # Gauss-Newton part J^T (J v), as a gradient
+        q = ((2.0 / m) * r)[:, None, :]
+        t2 = s * d1 * va[None]  # residual part, per hidden unit
         if self.activation != "relu":  # relu: phi'' = 0
-            t2 = t2 + s * a[:, None, :] * d2 * dz
-        res_w, res_b = _wsum(q, t2 * xs), _wsum(q, t2)
-        res_a = s * _wsum(q, d1 * dz)
-        return np.concatenate([gn_w + res_w, gn_b + res_b, gn_a + res_a,
-                               k.sum(axis=1)[:, None]], axis=1)
+            t2 = t2 + (s * t[None, 2 * H:3 * H]) * d2 * dz
+        res = np.concatenate([np.sum(q * (t2 * xcol), axis=0), np.sum(q * t2, axis=0),
+                              s * np.sum(q * (d1 * dz), axis=0), np.zeros((1, len(vc)))])
+        return (gn + res).T
 
     def hvp(self, x: np.ndarray, v: np.ndarray) -> np.ndarray:
         x, v = np.asarray(x, dtype=float), np.asarray(v, dtype=float)
         out = np.empty_like(x)
         for lo, hi in self._blocks(len(x), self.train_size):
-            out[lo:hi] = self._hvp_rows(x[lo:hi], v[lo:hi])
+            out[lo:hi] = self._rowwise(self._hvp_rows, x[lo:hi], v[lo:hi])
         return out
 
     def lam_max(self, x: np.ndarray) -> np.ndarray:
@@ -291,15 +305,16 @@ class TwoLayerNet(Landscape):
         """`(f, grad, lam_max)` of rows `theta` from one forward pass, bit for bit the
         separate calls' numbers (the same operations on the same arrays)."""
         parts = self._parts(theta, self.x_train, self.y_train)
-        jac = self._jacobian(parts[1], self.x_train)
-        loss = np.mean(parts[0] ** 2, axis=1)
-        grad = self._grad_from(parts, self.x_train, jac)
+        r = parts[0]
+        jac = self._jacobian_parts(parts[1])
+        loss = np.mean(r * r, axis=0)
+        grad = np.ascontiguousarray(self._grad_t(r, jac).T)
         lam = np.linalg.eigvalsh(self._hess_rows(theta, parts, jac))[:, -1]
         return loss, grad, lam
 
     def evaluate(self, x: np.ndarray):
         x = np.asarray(x, dtype=float)
-        parts = [self._evaluate_rows(x[lo:hi]) for lo, hi in
+        parts = [self._rowwise(self._evaluate_rows, x[lo:hi]) for lo, hi in
                  self._blocks(len(x), self.train_size * self.dim // self.hidden)]
         if len(parts) == 1:
             return parts[0]
@@ -328,6 +343,10 @@ class TwoLayerNet(Landscape):
                 "test_mse": np.mean((pred - self.truth_test) ** 2, axis=1),
                 "test_mse_noisy": np.mean((pred - self.y_test) ** 2, axis=1),
                 "final_lam_max": self.lam_max(x)}
+
+    def truth_at(self, xs: np.ndarray) -> np.ndarray:
+        """The noise-free function at inputs `xs = u - 0.5` (any shape)."""
+        return truth(self.target, np.asarray(xs, dtype=float) + 0.5)
 
     @cached_property
     def data(self) -> dict[str, np.ndarray]:

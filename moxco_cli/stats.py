@@ -128,3 +128,64 @@ def performance_profile(costs, ratios):
     with np.errstate(divide="ignore", invalid="ignore"):
         rel = np.where(np.isfinite(costs) & np.isfinite(best), costs / best, np.inf)
     return (rel[:, :, None] <= np.asarray(ratios)[None, None, :]).mean(axis=0)
+
+
+# ------------------------------------------------------ distributions (moxco generalize)
+
+
+def bootstrap_median(values, resamples, confidence: float = CONFIDENCE):
+    """`(median, low, high)` of `values (N,)` (+inf allowed: a diverged run) with a
+    percentile bootstrap interval over `resamples (B, N)` indices (drawn once by the caller,
+    so that paired samples are resampled alike). The median of an even count is the mean of
+    the two middle values (inf if either is inf)."""
+    import numpy as np
+
+    values = np.asarray(values, dtype=float)
+    n = len(values)
+    if n == 0:
+        return math.nan, math.nan, math.nan
+
+    def middle(sorted_rows):
+        lo, hi = sorted_rows[..., (n - 1) // 2], sorted_rows[..., n // 2]
+        with np.errstate(invalid="ignore"):
+            return np.where(lo == hi, lo, 0.5 * (lo + hi))
+
+    med = float(middle(np.sort(values)))
+    boot = middle(np.sort(values[resamples], axis=1))
+    q = (1 - confidence) / 2
+    return med, quantile_with_inf(boot, q), quantile_with_inf(boot, 1 - q)
+
+
+def sign_test(differences) -> tuple[int, int, float]:
+    """Exact two-sided sign test of paired `differences (N,)`: `(negative, positive, p)`,
+    zeros dropped (`scipy.stats.binomtest`; p = 1 without any nonzero difference)."""
+    import numpy as np
+
+    d = np.asarray(differences, dtype=float)
+    neg, pos = int(np.count_nonzero(d < 0)), int(np.count_nonzero(d > 0))
+    if neg + pos == 0:
+        return neg, pos, 1.0
+    from scipy.stats import binomtest
+
+    return neg, pos, float(binomtest(neg, neg + pos, 0.5).pvalue)
+
+
+def spearman(x, y, confidence: float = CONFIDENCE):
+    """Spearman's rank correlation of the pairs where both `x` and `y` are finite:
+    `(rho, low, high, p, n)`; the interval from Fisher's z with the standard error
+    `sqrt(1.06 / (n - 3))` (Fieller, Hartley and Pearson 1957); p from `scipy.stats.spearmanr`.
+    NaN with fewer than 4 finite pairs or a constant sample."""
+    import numpy as np
+
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    ok = np.isfinite(x) & np.isfinite(y)
+    n = int(ok.sum())
+    if n < 4 or np.ptp(x[ok]) == 0 or np.ptp(y[ok]) == 0:
+        return math.nan, math.nan, math.nan, math.nan, n
+    from scipy.stats import norm, spearmanr
+
+    res = spearmanr(x[ok], y[ok])
+    rho = float(res.statistic)
+    z = math.atanh(min(max(rho, -0.999999999), 0.999999999))
+    half = float(norm.ppf(1 - (1 - confidence) / 2)) * math.sqrt(1.06 / (n - 3))
+    return rho, math.tanh(z - half), math.tanh(z + half), float(res.pvalue), n
