@@ -108,6 +108,12 @@ def write_outputs(result, out) -> None:
                if m.rule.mode != "none" or m.rule.alpha or m.rule.beta}
     out.write_figure("goodness.png", "moxco_cli.plots.run:goodness_figure", paths, inv_eta,
                      cfg.settings.threshold, cfg.settings.lr, title)
+    if hasattr(land, "predict"):  # a network: its fitted function and test error too
+        bounds = {name: (m.inv_eta_eff if name in inv_eta else 2.0 / m.lr)
+                  for name, m in methods.items()}
+        out.write_figure("fit.png", "moxco_cli.plots.generalize:fit_figure", land, paths, title)
+        out.write_figure("curves.png", "moxco_cli.plots.generalize:curves_figure", land, paths,
+                         bounds, cfg.settings.threshold, title)
     if cfg.animate:
         from moxco_cli.plots.animate import animation_bytes
 
@@ -122,9 +128,12 @@ def show_summary(result, path) -> None:
         for _, row in frame.iterrows()]
     frame["commit_step"] = frame["commit_step"].map(lambda v: "-" if v < 0 else str(v))
     frame["diverged_step"] = frame["diverged_step"].map(lambda v: "-" if v < 0 else str(v))
+    metrics = list(result.landscape.METRICS)  # a network's test error, final sharpness
+    columns = ["optimizer", "final", "final_loss", "distance_to_nearest", "outcome"]
+    if metrics:  # no named minima to be near; a d = 3H + 1 point says little
+        columns = ["optimizer", "final_loss", *[m for m in metrics if m != "train_loss"]]
     print_table(frame, f"moxco run {result.landscape.label}: {result.config.steps} steps",
-                ["optimizer", "final", "final_loss", "distance_to_nearest", "outcome",
-                 "commit_step", "diverged_step"])
+                [*columns, "commit_step", "diverged_step"])
     print(f"Results: {path}")
 
 

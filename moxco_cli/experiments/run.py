@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 import landscapes
+from landscapes.base import Landscape
 from moxco_cli.engine import Trajectory, simulate
 from moxco_cli.experiments.tables import default_tol, summary_frame, trajectories_frame
 from moxco_cli.settings import (
@@ -27,7 +28,9 @@ DEFAULT_STARTS = {"beale": (-2.5, 1.2), "two-wells": (2.3,), "quadratic": (1.5,)
 MAX_STEPS = 10**7
 
 
-def default_start(land) -> tuple[float, ...]:
+def default_start(land, seed: int = 0) -> tuple[float, ...]:
+    if type(land).sample_starts is not Landscape.sample_starts:  # its own start distribution
+        return tuple(float(v) for v in land.sample_starts(1, np.random.default_rng(seed))[0])
     if land.name in DEFAULT_STARTS and len(DEFAULT_STARTS[land.name]) == land.dim:
         return DEFAULT_STARTS[land.name]
     lo, hi = land.bounds[:, 0], land.bounds[:, 1]
@@ -180,7 +183,8 @@ class RunResult:
 def run_experiment(cfg: RunConfig, progress=None) -> RunResult:
     """Run every method of `cfg` from one start with per-step records."""
     land = build_landscape(cfg.landscape, cfg.landscape_params)
-    start = np.array(cfg.start if cfg.start is not None else default_start(land), dtype=float)
+    start = np.array(cfg.start if cfg.start is not None else default_start(land, cfg.settings.seed),
+                     dtype=float)
     warnings = []
     lo, hi = land.bounds[:, 0], land.bounds[:, 1]
     if np.any(start < lo) or np.any(start > hi):

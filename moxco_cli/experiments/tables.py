@@ -19,8 +19,8 @@ def classify(landscape: Landscape, final: np.ndarray, diverged: np.ndarray, tol:
 
     Returns `(outcome (N,) object, nearest minimum name (N,) object, distance (N,))`.
     """
-    names = np.array([m.name for m in landscape.minima], dtype=object)
-    idx, dist = landscape.nearest_minimum(final)
+    names = np.array([m.name for m in landscape.minima] or [""], dtype=object)
+    idx, dist = landscape.nearest_minimum(final)  # no named minima: index -1, distance inf
     nearest = names[idx]
     outcome = np.where(dist <= tol, "minimum:" + nearest.astype(str), "none").astype(object)
     outcome[diverged] = "diverged"
@@ -66,12 +66,19 @@ def summary_frame(trajs: dict[str, Trajectory], landscape: Landscape, tol: float
             "hvps": tr.hvps,
             "nearest_minimum": labels(nearest),
             "distance_to_nearest": dist,
+            **metric_columns(landscape, tr),
         }))
         del outcome, nearest
     frame = pd.concat(frames, ignore_index=True)
     for col in ("optimizer", "outcome", "nearest_minimum"):  # concat may widen categories
         frame[col] = labels(frame[col])
     return frame
+
+
+def metric_columns(landscape: Landscape, tr: Trajectory) -> dict:
+    """The landscape's per-run metrics at the final points (`Landscape.metrics`; none for a
+    test function), +inf where the run diverged: summary tables carry them as columns."""
+    return {k: np.where(tr.diverged, np.inf, v) for k, v in landscape.metrics(tr.final).items()}
 
 
 def _or(values: np.ndarray | None, fill: int, n: int) -> np.ndarray:

@@ -183,9 +183,13 @@ def distributions_figure(dist, runs, methods: list[str], metrics: list[str], tit
 def paired_figure(paired, metrics: list[str], title: str):
     """One panel per metric: median of X+moxco - X over paired initializations with its 95%
     bootstrap interval, per pair and lr; the sign test's counts beside."""
-    fig, axes = plt.subplots(1, len(metrics), figsize=(4.4 * len(metrics) + 1.0, 3.8),
-                             squeeze=False, layout="constrained")
-    for ax, metric in zip(axes[0], metrics, strict=True):
+    cols = min(2, len(metrics))
+    rows = math.ceil(len(metrics) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(6.4 * cols, 3.6 * rows + 0.8), squeeze=False,
+                             layout="constrained")
+    for ax in axes.flat[len(metrics):]:
+        ax.set_visible(False)
+    for ax, metric in zip(axes.flat, metrics, strict=False):
         part = paired[paired.metric == metric].reset_index(drop=True)
         labels = []
         for y, r in part.iterrows():
@@ -289,16 +293,19 @@ def thresholds_figure(table, dist, primary: str, lr: float, title: str):
     """The authors' experiment, drawn raw: the primary metric's median (95% bootstrap
     interval) at every commit threshold tried, the inner optimizer's median as a band, and
     the fraction that committed."""
-    fig, (ax, frac) = plt.subplots(1, 2, figsize=(11.0, 4.4), layout="constrained")
+    fig, (ax, frac) = plt.subplots(1, 2, figsize=(11.0, 4.6), layout="constrained")
+    shown = []
     for method, part in table.groupby("method", sort=False):
         st = _style(method)
         part = part.sort_values("threshold")
+        gap = 1.0 - part.threshold.to_numpy(dtype=float)  # the x axis: 1 - threshold, log
         med = part[f"{primary}_median"].to_numpy(dtype=float)
         lo = part[f"{primary}_ci_low"].to_numpy(dtype=float)
         hi = part[f"{primary}_ci_high"].to_numpy(dtype=float)
         hi = np.where(np.isfinite(hi), hi, med)
-        ax.errorbar(part.threshold, med, yerr=[med - lo, hi - med], fmt="o-", lw=1.0,
+        ax.errorbar(gap, med, yerr=[med - lo, hi - med], fmt="o-", lw=1.0,
                     color=st["color"], capsize=4, label=st["label"])
+        shown.append(np.concatenate([med, lo, hi]))
         inner = method.partition(":")[0].removesuffix("+moxco")
         ref = dist[(dist.method == inner) & (dist.lr == lr) & (dist.metric == primary)]
         if not ref.empty:
@@ -307,17 +314,28 @@ def thresholds_figure(table, dist, primary: str, lr: float, title: str):
                        color=_style(inner)["color"], alpha=0.15, lw=0)
             ax.axhline(r["median"], color=_style(inner)["color"], ls="--", lw=1.0,
                        label=f"{_style(inner)['label']} (no commit rule), median and CI")
-        frac.errorbar(part.threshold, part.committed_fraction,
+        frac.errorbar(gap, part.committed_fraction,
                       yerr=[part.committed_fraction - part.committed_ci_low,
                             part.committed_ci_high - part.committed_fraction],
                       fmt="o-", lw=1.0, color=st["color"], capsize=4,
                       label=f"{st['label']} (median commit step: "
                       + ", ".join("-" if not math.isfinite(v) else f"{v:g}"
                                   for v in part.median_commit_step) + ")")
-    ax.set(xlabel="commit threshold", ylabel=f"{LABELS.get(primary, primary)}: median")
+        shown.append(ref[["median", "ci_low", "ci_high"]].to_numpy(dtype=float).ravel())
+    if shown and _log_ok(np.concatenate(shown)):
+        ax.set_yscale("log")
+    ticks = np.sort(table.threshold.unique())
+    for a in (ax, frac):
+        a.set_xscale("log")
+        a.set_xticks(1.0 - ticks, [f"{t:g}" for t in ticks], fontsize=8)
+        a.minorticks_off()
+        a.invert_xaxis()
+    ax.set(xlabel="commit threshold (log scale of 1 - threshold; stricter to the right)",
+           ylabel=f"{LABELS.get(primary, primary)}: median")
     ax.set_title(f"lr = {lr:g}; every threshold tried is a point (no smoothing)", fontsize=9)
     ax.legend(fontsize=7)
-    frac.set(xlabel="commit threshold", ylabel="fraction of runs that committed (Wilson 95%)",
+    frac.set(xlabel="commit threshold (log scale of 1 - threshold)",
+             ylabel="fraction of runs that committed (Wilson 95%)",
              ylim=(-0.03, 1.03))
     frac.legend(fontsize=7)
     for a in (ax, frac):
