@@ -105,12 +105,14 @@ def show_summary(result, path) -> None:
         "{:.4g} [{:.4g}, {:.4g}]".format(*lam.loc[(r.method, r.lr), ["median", "ci_low",
                                                                       "ci_high"]])
         for _, r in frame.iterrows()]
+    columns = ["method", "lr", f"median {primary} [95% CI]"]
+    if primary != "final_lam_max":
+        columns.append("median final lam_max [95% CI]")
     frame["committed"] = [f"{r.committed}/{r.runs}" for _, r in frame.iterrows()]
     frame["diverged"] = [f"{r.diverged}/{r.runs}" for _, r in frame.iterrows()]
     print_table(frame, f"moxco generalize {result.landscape.label}: {result.config.inits} paired "
                 f"initializations, {result.config.steps} steps",
-                ["method", "lr", f"median {primary} [95% CI]", "median final lam_max [95% CI]",
-                 "committed", "diverged"])
+                [*columns, "committed", "diverged"])
     paired = result.paired[result.paired.metric.isin([primary, "final_lam_max"])]
     for r in paired.itertuples():
         print(f"{r.method} - {r.against} at lr {r.lr:g}, {r.metric}: median paired difference "

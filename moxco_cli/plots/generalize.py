@@ -164,8 +164,9 @@ def distributions_figure(dist, runs, methods: list[str], metrics: list[str], tit
                 shown.append(v[fin])
                 n_div = int((~fin).sum())
                 if n_div:
-                    ax.annotate(f"{n_div} div.", (k, 1.0), xycoords=("data", "axes fraction"),
-                                ha="center", va="top", fontsize=7, color=st["color"])
+                    ax.annotate(f"{n_div} diverged", (k, 0.01),
+                                xycoords=("data", "axes fraction"), ha="center", va="bottom",
+                                fontsize=7, color=st["color"])
             ax.set_xticks(range(len(methods)), [_style(m)["label"] for m in methods],
                           rotation=25, fontsize=7)
             if shown and _log_ok(np.concatenate(shown)):
@@ -268,8 +269,8 @@ def selected_sharpness_figure(runs, methods: list[str], refs: dict, flattest: fl
             if fin.any():
                 ax.plot(k, np.median(v), "_", ms=24, mew=2.5, color="black")
             if (~fin).any():
-                ax.annotate(f"{int((~fin).sum())} div.", (k, 1.0),
-                            xycoords=("data", "axes fraction"), ha="center", va="top",
+                ax.annotate(f"{int((~fin).sum())} diverged", (k, 0.01),
+                            xycoords=("data", "axes fraction"), ha="center", va="bottom",
                             fontsize=7)
             inv = refs.get(m, {}).get(float(lr))
             if inv is not None and "+moxco" in m:
@@ -361,8 +362,7 @@ def sharpness_map_figure(grid, methods: list[str], bounds, flattest: float, titl
         (x_lo, x_hi), (y_lo, y_hi) = bounds
         mesh = ax.imshow(z, origin="lower", extent=(x_lo, x_hi, y_lo, y_hi), norm=norm,
                          cmap="viridis", interpolation="nearest", aspect="equal")
-        xs = np.linspace(x_lo, x_hi, 400)
-        with np.errstate(divide="ignore"):
+        for xs in (np.linspace(x_lo, -1e-3, 300), np.linspace(1e-3, x_hi, 300)):
             ax.plot(xs, 1.0 / xs, color="white", lw=0.8, ls="--")  # the minima w0 w1 = 1
         ax.set(xlim=(x_lo, x_hi), ylim=(y_lo, y_hi), xlabel="start w0", ylabel="start w1")
         n_div = int((~np.isfinite(part.final_lam_max)).sum())

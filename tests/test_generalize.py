@@ -1,0 +1,148 @@
+"""`moxco generalize`: paired initializations, one batched call per method whose rows equal
+runs alone, the statistics it reports, the files, rerun, and one-line errors."""
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+import landscapes
+from moxco_cli import methods, stats
+from moxco_cli.cli import app
+from moxco_cli.engine import simulate
+from moxco_cli.experiments.generalize import GeneralizeConfig, run_generalize
+from moxco_cli.settings import OptimizerSettings
+
+runner = CliRunner()
+SMALL = dict(inits=12, steps=40, lrs=(0.05, 0.2), thresholds=(0.85, 0.99))
+
+
+@pytest.fixture(scope="module")
+def result():
+    return run_generalize(GeneralizeConfig(**SMALL))
+
+
+def test_every_method_starts_from_the_same_initializations_and_rows_equal_runs_alone(result):
+    land = landscapes.get("two-layer-net")
+    starts = land.sample_starts(12, np.random.default_rng(0))
+    runs = result.runs
+    for spec, lr, th, role in (("gd", 0.2, None, "lr"), ("adam+moxco", 0.05, 0.85, "lr"),
+                               ("gd+moxco", 0.05, 0.99, "threshold")):
+        keys = {"lr": lr} if th is None else {"lr": lr, "threshold": th}
+        alone = simulate(land, methods.build(methods.MethodSpec(spec, tuple(keys.items()))),
+                         starts, 40)
+        rows = runs[(runs.method == spec) & (runs.lr == lr) & (runs.role == role)]
+        if th is not None:
+            rows = rows[rows.threshold == th]
+        np.testing.assert_array_equal(rows.test_mse, land.metrics(alone.final)["test_mse"])
+        np.testing.assert_array_equal(rows.commit_step, alone.commit_step)
+
+
+def test_tables_hold_what_the_protocol_says(result):
+    d, runs = result.distributions, result.runs
+    assert set(d.metric) == {"train_loss", "test_mse", "test_mse_noisy", "final_lam_max"}
+    assert len(d) == 4 * 2 * 4  # methods x lrs x metrics
+    cell = runs[(runs.method == "gd") & (runs.lr == 0.05)].test_mse.to_numpy()
+    row = d[(d.method == "gd") & (d.lr == 0.05) & (d.metric == "test_mse")].iloc[0]
+    assert row["median"] == np.median(cell) and row.ci_low <= row["median"] <= row.ci_high
+    p = result.paired
+    assert set(zip(p.method, p.against, strict=True)) == {("gd+moxco", "gd"),
+                                                          ("adam+moxco", "adam")}
+    one = p[(p.method == "gd+moxco") & (p.lr == 0.2) & (p.metric == "test_mse")].iloc[0]
+    a = runs[(runs.method == "gd+moxco") & (runs.lr == 0.2) & (runs.role == "lr")].test_mse
+    b = runs[(runs.method == "gd") & (runs.lr == 0.2)].test_mse
+    diff = a.to_numpy() - b.to_numpy()
+    assert one.median_difference == np.median(diff)
+    assert one.method_lower == (diff < 0).sum() and one.method_higher == (diff > 0).sum()
+    c = result.correlation
+    assert set(c.lr.astype(str)) == {"0.05", "0.2", "all"}
+    assert c.rho.between(-1, 1).all()
+    t = result.thresholds
+    assert sorted(t[t.method == "adam+moxco"].threshold) == [0.85, 0.99]
+    assert (t.lr == 0.05).all()  # the sweep lr: the middle rate (of two: the first)
+
+
+def test_the_middle_rate_is_the_default_sweep_rate():
+    assert GeneralizeConfig(lrs=(0.01, 0.05, 0.2)).sweep_rate == 0.05
+    assert GeneralizeConfig(lrs=(0.01, 0.05, 0.2), sweep_lr=0.2).sweep_rate == 0.2
+
+
+def test_a_diverged_run_counts_inf_in_every_metric():
+    res = run_generalize(GeneralizeConfig(methods=("gd",), inits=6, steps=30, lrs=(50.0,)))
+    assert (res.runs.diverged_step >= 0).all()
+    assert np.isinf(res.runs[["test_mse", "train_loss", "final_lam_max"]].to_numpy()).all()
+    assert math.isinf(res.distributions["median"].iloc[0])
+
+
+def test_factorization_depth_two_has_its_outcome_map_and_depth_three_none():
+    two = run_generalize(GeneralizeConfig(landscape="factorization", methods=("gd", "gd+moxco"),
+                                          inits=8, steps=30, lrs=(0.1,), grid=5))
+    grid = two.outcome_map
+    assert len(grid) == 2 * 25 and set(grid.role) == {"grid"}
+    assert two.primary == "final_lam_max" and two.correlation.empty
+    assert "outcome_map.png" in two.figure_args()
+    three = run_generalize(GeneralizeConfig(landscape="factorization",
+                                            landscape_params={"depth": 3}, methods=("gd",),
+                                            inits=8, steps=30, lrs=(0.1,)))
+    assert three.outcome_map is None
+
+
+def test_statistics_by_hand():
+    values = np.array([3.0, 1.0, 2.0, np.inf])
+    resamples = np.array([[0, 1, 2, 3], [1, 1, 1, 1], [3, 3, 3, 0]])
+    med, lo, hi = stats.bootstrap_median(values, resamples)
+    assert med == 2.5 and lo == pytest.approx(1.0 + 0.025 * 2 * (2.5 - 1.0)) and hi == math.inf
+    assert stats.sign_test([-1, -2, 0, 3]) == (2, 1, 1.0)
+    rho, lo, hi, p, n = stats.spearman(np.arange(20.0), np.arange(20.0) ** 3)
+    assert rho == pytest.approx(1.0) and n == 20 and p < 1e-10
+    rho, lo, hi, p, n = stats.spearman([1, 2, 3, 4, 5, np.inf], [5, 4, 3, 2, 1, 0])
+    assert rho == pytest.approx(-1.0) and n == 5
+
+
+def test_cli_writes_the_folder_and_rerun_gives_the_same_bytes(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    args = ["generalize", "two-layer-net:hidden=3", "--inits", "10", "--steps", "25",
+            "--lrs", "0.05,0.2", "--thresholds", "0.9,0.99", "--methods", "gd,gd+moxco",
+            "--out", str(a)]
+    res = runner.invoke(app, args)
+    assert res.exit_code == 0, res.output
+    assert "Spearman rho" in res.output and "sign test p" in res.output
+    files = {p.name for p in a.iterdir()}
+    assert {"runs.csv", "distributions.csv", "paired.csv", "correlation.csv", "thresholds.csv",
+            "distributions.png", "paired.png", "sharpness.png", "thresholds.png",
+            "config.json"} <= files
+    runs = pd.read_csv(a / "runs.csv")
+    assert len(runs) == 10 * (2 + 2 + 2)  # gd: 2 lrs; gd+moxco: 2 lrs + 2 thresholds
+    config = json.loads((a / "config.json").read_text())
+    assert config["options"]["lrs"] == [0.05, 0.2] and config["command"] == "generalize"
+    again = runner.invoke(app, ["rerun", str(a / "config.json"), "--out", str(b)])
+    assert again.exit_code == 0, again.output
+    for name in files - {"config.json"}:
+        assert (a / name).read_bytes() == (b / name).read_bytes(), name
+
+
+@pytest.mark.parametrize("args, message", [
+    (["beale"], "LANDSCAPE: beale declares no per-run metrics"),
+    (["--lr", "0.1"], "--lr: generalize runs every rate of --lrs"),
+    (["--lrs", "0.05,0.2", "--sweep-lr", "0.3"], "--sweep-lr: must be one of --lrs"),
+    (["--lrs", "0.05,-1"], "--lrs: expects numbers in (0, inf)"),
+    (["--thresholds", "0.5,1"], "--thresholds: expects numbers in (0, 1)"),
+    (["--methods", "gd:batch=40"], "--methods: gd:batch=40: batch: must be at most the 30"),
+    (["--inits", "1"], "--inits: must be an integer in [2, 100000]"),
+])
+def test_bad_options_are_one_line_errors_naming_the_option(args, message, tmp_path):
+    res = runner.invoke(app, ["generalize", *args, "--out", str(tmp_path / "x")])
+    assert res.exit_code == 2
+    assert message in res.output and "Traceback" not in res.output
+    assert not (tmp_path / "x").exists()
+
+
+def test_config_round_trips():
+    cfg = GeneralizeConfig(landscape="factorization", landscape_params={"depth": 2},
+                           methods=("gd", "adam+moxco:tau=1"), inits=30, lrs=(0.1, 0.3),
+                           thresholds=(0.9,), sweep_lr=0.3, grid=9,
+                           settings=OptimizerSettings(seed=4))
+    assert GeneralizeConfig.from_options(json.loads(json.dumps(cfg.to_options()))) == cfg
