@@ -15,6 +15,8 @@ from typing import Annotated
 
 import typer
 
+from moxco_cli.backends import COMMANDS as BACKEND_COMMANDS
+from moxco_cli.backends import HELP as BACKEND_HELP
 from moxco_cli.settings import (
     ALL_METHOD_NAMES,
     COMMIT_MODES,
@@ -82,6 +84,7 @@ SHARED: dict[str, tuple[object, object]] = {
     "noise_std": (_opt(float, "--noise-std", "Std of Gaussian noise added to every gradient, >= 0."),
                   DEFAULTS.noise_std),
     "seed": (_opt(int, "--seed", "Seed of every random draw (starts, gradient noise)."), DEFAULTS.seed),
+    "backend": (_opt(str, "--backend", BACKEND_HELP), DEFAULTS.backend),
 }
 
 
@@ -100,7 +103,7 @@ def settings_from_options(values: dict) -> tuple[tuple[str, ...], OptimizerSetti
         restart=parse_floats(values["restart"], "--restart", 2),
         threshold=values["threshold"], tau=values["tau"], commit=values["commit"],
         prox=values["prox"], prox_weight=values["prox_weight"], noise_std=values["noise_std"],
-        seed=values["seed"],
+        seed=values["seed"], backend=values["backend"],
     )
     return methods, settings.validate()
 
@@ -121,6 +124,8 @@ def optimizer_options(command):
     def wrapper(**kwargs):
         values = {name: kwargs.pop(name) for name in SHARED}
         methods, settings = settings_from_options(values)
+        if settings.backend != "numpy" and command.__name__ not in BACKEND_COMMANDS:
+            raise SettingsError("--backend", f"{settings.backend} runs {', '.join(c.replace('_', '-') for c in BACKEND_COMMANDS)}; {command.__name__.replace('_', '-')} runs on numpy only")
         return command(**kwargs, methods=methods, settings=settings)
 
     wrapper.__signature__ = sig.replace(parameters=own + shared)

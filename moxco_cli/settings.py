@@ -14,6 +14,7 @@ from moxco_cli.errors import MoxcoError
 
 COMMIT_MODES = ("latch", "reversible", "none")  # see goodness.CommitRule
 PROX_NAMES = ("identity", "l1", "binary")  # see prox.make_prox
+BACKENDS = ("numpy", "jax")  # see moxco_cli.backends.NAMES
 
 METHOD_NAMES = ("gd", "adam", "gd+moxco", "adam+moxco")  # the paper's four: the defaults
 # Baselines, by name (not run unless asked for): the inertia wrapper with fixed settings, with
@@ -52,6 +53,7 @@ class OptimizerSettings:
     prox_weight: float = 0.0
     noise_std: float = 0.0
     seed: int = 0
+    backend: str = "numpy"  # the engine: moxco_cli.backends.NAMES
 
     def validate(self) -> OptimizerSettings:
         """Raise `SettingsError` naming the first invalid option; return self when valid."""
@@ -81,6 +83,9 @@ class OptimizerSettings:
             raise SettingsError("--noise-std", f"must be a number >= 0, got {self.noise_std!r}")
         if not (isinstance(self.seed, int) and 0 <= self.seed < 2**63):
             raise SettingsError("--seed", f"must be an integer in [0, 2^63), got {self.seed!r}")
+        if self.backend not in BACKENDS:
+            raise SettingsError(
+                "--backend", f"must be one of {', '.join(BACKENDS)}; got {self.backend!r}")
         return self
 
     def to_dict(self) -> dict:

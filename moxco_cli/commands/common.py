@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from moxco_cli.errors import MoxcoError
+from moxco_cli.settings import SettingsError
 
 
 def results_folder(out: Path | None, force: bool, command: str, landscape: str):
@@ -76,11 +77,32 @@ def start_renderer(*figure_modules: str) -> None:
     imports, so that it imports matplotlib and `figure_modules` while this process imports
     the rest. (Every command starts here: its output is also made safe for a non-UTF-8
     terminal, `degrade_output_to_ascii`.)"""
+    degrade_output_to_ascii()
+    import_numpy()
     from moxco_cli import renderer
 
-    degrade_output_to_ascii()
-
     renderer.start(renderer.PRELOAD + figure_modules)
+
+
+def import_numpy() -> None:
+    """Import numpy, saying so when memory is too short for it to start.
+
+    Under a small address-space limit (`ulimit -v`) OpenBLAS cannot create its threads while
+    numpy is imported, and raises SIGINT at itself, which used to surface as "Interrupted"."""
+    import signal
+
+    from moxco_cli import signals
+    from moxco_cli.errors import Fault, _limit
+
+    try:
+        import numpy  # noqa: F401
+    except KeyboardInterrupt:
+        limit = _limit("RLIMIT_AS", 1024, " KiB")
+        if signals.received() != signal.SIGINT or limit == "unlimited":
+            raise
+        raise Fault(f"out of memory at start: numpy's BLAS could not create its threads under "
+                    f"the address-space limit (ulimit -v) of {limit}; raise the limit, or set "
+                    "OPENBLAS_NUM_THREADS=1") from None
 
 
 def launch(cfg, out: Path | None, force: bool, command: str, execute,
@@ -92,6 +114,10 @@ def launch(cfg, out: Path | None, force: bool, command: str, execute,
     if scheduler is not None:
         from moxco_cli.scheduler import parse_scheduler
 
+        backend = getattr(getattr(cfg, "settings", None), "backend", "numpy")
+        if backend != "numpy":
+            raise SettingsError("--scheduler", f"sends the NumPy engine's chunks to Dask; "
+                                f"--backend {backend} runs in this process (give one of the two)")
         parse_scheduler(scheduler)  # a bad spec fails before anything is written
     folder = results_folder(out, force, command, getattr(cfg, "landscape", command))
     folder.check()
@@ -110,9 +136,46 @@ SCHEDULER_HELP = ("Run the engine's chunks on Dask: tcp://HOST:PORT, or local-cl
                   "'moxco\\[distributed]'.")
 
 
+class PlainProgress:
+    """Progress as plain lines on stderr, for output that is not a terminal (a cluster job's
+    log, `| tee`): `description: 40% (4,800 of 12,000), 12 s elapsed, about 18 s left`.
+
+    Rate: nothing in the first FIRST_S seconds (a short command stays silent), then a line
+    each time another STEP of the work is done, but at most one every MIN_GAP_S seconds, and
+    at least one every MAX_GAP_S seconds while work goes on (a slow step still shows life)."""
+
+    FIRST_S, MIN_GAP_S, MAX_GAP_S, STEP = 2.0, 5.0, 60.0, 0.1
+
+    def __init__(self, description: str, total: int, write=None, clock=None) -> None:
+        import time
+
+        self.description, self.total = description, max(int(total), 1)
+        self.write = write or (lambda line: print(line, file=sys.stderr, flush=True))
+        self.clock = clock or time.monotonic
+        self.start = self.last = self.clock()
+        self.done = self.shown = 0
+
+    def advance(self, n: int) -> None:
+        self.done += n
+        now = self.clock()
+        since, elapsed = now - self.last, now - self.start
+        if elapsed < self.FIRST_S or since < self.MIN_GAP_S and self.done < self.total:
+            return
+        stepped = (self.done - self.shown) >= self.STEP * self.total
+        if not (stepped or since >= self.MAX_GAP_S or self.done >= self.total > self.shown):
+            return
+        self.last, self.shown = now, self.done
+        fraction = min(self.done / self.total, 1.0)
+        left = (f", about {elapsed * (1 - fraction) / fraction:.0f} s left"
+                if 0 < fraction < 1 else "")
+        self.write(f"{self.description}: {100 * fraction:.0f}% ({self.done:,} of "
+                   f"{self.total:,}), {elapsed:.0f} s elapsed{left}")
+
+
 @contextmanager
 def progress_bar(description: str, total: int, enabled: bool = True):
-    """A rich progress bar on stderr; yields `advance(n)` (a no-op when disabled)."""
+    """A rich progress bar on stderr, or plain lines where stderr is not a terminal
+    (`PlainProgress`); yields `advance(n)` (a no-op when disabled)."""
     if not enabled:
         yield lambda n: None
         return
@@ -120,6 +183,9 @@ def progress_bar(description: str, total: int, enabled: bool = True):
     from rich.progress import BarColumn, Progress, TimeRemainingColumn
 
     console = Console(stderr=True)
+    if not console.is_terminal:
+        yield PlainProgress(description, total).advance
+        return
     with Progress("[progress.description]{task.description}", BarColumn(),
                   "[progress.percentage]{task.percentage:>3.0f}%", TimeRemainingColumn(),
                   console=console, transient=True, disable=not console.is_terminal) as bar:

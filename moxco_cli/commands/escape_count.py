@@ -101,6 +101,7 @@ def config_from_options(options: dict):
 
 def execute(cfg, folder) -> None:
     """Run `cfg`, write its folder, print the counts (shared with `moxco rerun`)."""
+    from moxco_cli.backends import config_entry
     from moxco_cli.experiments.escape_count import (
         flow_description,
         progress_total,
@@ -117,18 +118,21 @@ def execute(cfg, folder) -> None:
             "landscape": result.landscape.describe(), "domain_used": result.box.tolist(),
             "tol_used": result.tol,
             "start_basin": {**flow_description(), "steps_taken": result.flow_steps},
-            "confidence": "95% Wilson score intervals (scipy.stats.binomtest)"}))
+            "confidence": "95% Wilson score intervals (scipy.stats.binomtest)",
+            **config_entry(cfg.settings.backend)}))
     show_counts(result, folder.path)
 
 
 def write_outputs(result, out) -> None:
+    from moxco_cli.backends import caption
 
     out.write_csv("outcomes.csv", result.outcomes)
     out.write_csv("counts.csv", result.counts)
     out.write_csv("escape.csv", result.escape)
     cfg = result.config
     title = (f"Escape count on {result.landscape.label}: N = {cfg.inits} starts, {cfg.steps} "
-             f"steps, seed {cfg.settings.seed}, lr {cfg.settings.lr:g}")
+             f"steps, seed {cfg.settings.seed}, lr {cfg.settings.lr:g}"
+             f"{caption(cfg.settings.backend)}")
     out.write_figure("escape_count.png", "moxco_cli.plots.escape:escape_count_figure",
                      *result.figure_args(title))
 

@@ -72,6 +72,7 @@ def config_from_options(options: dict):
 
 def execute(cfg, folder) -> None:
     """Run `cfg`, write its folder, print the fractions (shared with a future `moxco rerun`)."""
+    from moxco_cli.backends import config_entry
     from moxco_cli.experiments.outcome_map import outcome_map as run_map
     from moxco_cli.report import config_document
 
@@ -84,7 +85,8 @@ def execute(cfg, folder) -> None:
             "landscape": result.landscape.describe(),
             "domain_used": [[float(a[0]), float(a[-1])] for a in result.axes],
             "classes": list(result.classes),
-            "class_tolerances": {"global-1e-2": 1e-2, "global-0.1": 0.1, "other-minimum": 0.1}}))
+            "class_tolerances": {"global-1e-2": 1e-2, "global-0.1": 0.1, "other-minimum": 0.1},
+            **config_entry(cfg.settings.backend)}))
     show_fractions(result, folder.path)
 
 

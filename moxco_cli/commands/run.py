@@ -76,6 +76,7 @@ def config_from_options(options: dict):
 
 def execute(cfg, folder) -> None:
     """Run `cfg`, write its folder, print the summary (shared with `moxco rerun`)."""
+    from moxco_cli.backends import config_entry
     from moxco_cli.experiments.run import run_experiment
     from moxco_cli.report import config_document
 
@@ -88,18 +89,20 @@ def execute(cfg, folder) -> None:
         write_outputs(result, out)
         out.write_json("config.json", config_document("run", cfg.to_options(), {
             "landscape": result.landscape.describe(), "start_used": result.start.tolist(),
-            "tol_used": result.tol}))
+            "tol_used": result.tol, **config_entry(cfg.settings.backend)}))
     show_summary(result, folder.path)
 
 
 def write_outputs(result, out) -> None:
+    from moxco_cli.backends import caption
     from moxco_cli.settings import build_method
 
     land, cfg = result.landscape, result.config
     out.write_csv("trajectories.csv", result.steps_table)
     out.write_csv("summary.csv", result.summary)
     where = ", ".join(f"{v:g}" for v in result.start)
-    title = f"{land.label}: from ({where}), {cfg.steps} steps, lr={cfg.settings.lr:g}"
+    title = (f"{land.label}: from ({where}), {cfg.steps} steps, lr={cfg.settings.lr:g}"
+             f"{caption(cfg.settings.backend)}")
     paths = result.trajectories
     out.write_figure("trajectory.png", "moxco_cli.plots.run:trajectory_figure", land, paths, title)
     out.write_figure("loss.png", "moxco_cli.plots.run:loss_figure", land, paths, title)

@@ -18,7 +18,8 @@ import numpy as np
 import pandas as pd
 
 from landscapes.base import Landscape
-from moxco_cli.engine import Trajectory, simulate
+from moxco_cli.backends import check_methods, simulate
+from moxco_cli.engine import Trajectory
 from moxco_cli.experiments.run import build_landscape, validate_int, validate_steps, validate_tol
 from moxco_cli.experiments.tables import classify, default_tol, labels, summary_frame
 from moxco_cli.settings import (
@@ -83,6 +84,7 @@ class EscapeConfig:
                 raise SettingsError("--domain", f"needs LO < HI, got {lo!r},{hi!r}")
         validate_methods(self.methods)
         self.settings.validate()
+        check_methods(self.settings, land, self.methods)
         return self
 
     def build_landscape(self) -> Landscape:
@@ -316,7 +318,7 @@ def run_escape_count(cfg: EscapeConfig, progress=None) -> EscapeResult:
     basin, flow_steps = start_basins(land, starts, tol, progress=progress)
     trajs = {
         name: simulate(land, build_method(name, s), starts, cfg.steps, record=False,
-                       seed=s.seed, progress=progress)
+                       seed=s.seed, backend=s.backend, progress=progress)
         for name in cfg.methods
     }
     outcomes = outcomes_frame(trajs, land, tol, basin)

@@ -29,7 +29,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from moxco_cli.engine import Trajectory, simulate
+from moxco_cli.backends import caption, check_methods, simulate
+from moxco_cli.engine import Trajectory
 from moxco_cli.experiments.run import build_landscape, validate_int, validate_steps
 from moxco_cli.settings import (
     METHOD_NAMES,
@@ -120,6 +121,7 @@ class OutcomeMapConfig:
         validate_methods(self.methods)
         _validate_domain(self.domain, land.dim)
         self.settings.validate()
+        check_methods(self.settings, land, self.methods)
         return self
 
     def n_starts(self) -> int:
@@ -198,7 +200,7 @@ class OutcomeMapResult:
                               self.fraction(name, "global-1e-2", "global-0.1"))
                        for name in cfg.methods},
             title=(f"{land.name}: outcome after {cfg.steps} steps from each of {starts} "
-                   f"starts, lr={cfg.settings.lr:g}"),
+                   f"starts, lr={cfg.settings.lr:g}{caption(cfg.settings.backend)}"),
             global_minima=glob, other_minima=others,
             mark=(f"Figure 1 start {FIGURE1_START}", FIGURE1_START)
             if land.name == "beale" else None)
@@ -220,7 +222,7 @@ def outcome_map(cfg: OutcomeMapConfig, progress=None) -> OutcomeMapResult:
     trajs, frames, counts = {}, [], []
     for name in cfg.methods:
         tr = simulate(land, build_method(name, s), starts, cfg.steps,
-                      seed=s.seed, progress=progress)
+                      seed=s.seed, backend=s.backend, progress=progress)
         trajs[name] = tr
         cls, d_glob = classify_outcomes(land, tr.final, tr.diverged)
         cols = {"optimizer": name, "start_id": ids, "i": ids % n, "j": ids // n}

@@ -12,7 +12,8 @@ import pandas as pd
 
 import landscapes
 from landscapes.base import Landscape
-from moxco_cli.engine import Trajectory, simulate
+from moxco_cli.backends import check_methods, simulate
+from moxco_cli.engine import Trajectory
 from moxco_cli.experiments.tables import default_tol, summary_frame, trajectories_frame
 from moxco_cli.settings import (
     METHOD_NAMES,
@@ -137,6 +138,7 @@ class RunConfig:
                                 "trace every coordinate instead)")
         validate_methods(self.methods)
         self.settings.validate()
+        check_methods(self.settings, land, self.methods)
         return self
 
     def to_options(self) -> dict:
@@ -195,7 +197,7 @@ def run_experiment(cfg: RunConfig, progress=None) -> RunResult:
     # an estimated lam_max is recorded with the exact one beside it (goodness.png shows both)
     trajs = {
         name: simulate(land, m, start[None, :], cfg.steps, record=True, seed=s.seed,
-                       progress=progress, check=m.curvature != "exact")
+                       progress=progress, check=m.curvature != "exact", backend=s.backend)
         for name, m in methods.items()
     }
     tol = cfg.tol if cfg.tol is not None else default_tol(land)

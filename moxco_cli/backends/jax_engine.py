@@ -1,0 +1,466 @@
+"""`simulate` compiled with JAX: the method spec and the landscape lowered, then jit-ed.
+
+    traj = simulate(landscape, method, x0, steps, record=False, seed=0)   # an engine.Trajectory
+
+The lowering follows `moxco_cli.engine._run_chunk_generic` (the definition) step for step:
+goodness at theta_t (every step or on `t % score_every == 0`, exact lam_max or an estimate)
+-> momenta from the commit rule (latch / reversible / none; frozen rows never count as
+committed) -> adaptive restart -> gradient at the query point v_t (+ noise) -> inner
+optimizer's step -> prox -> divergence freeze. Costs (`grad_evals`, `hvps`) are counted the
+same way. One trajectory's step is written once (`_step`); `jax.vmap` batches it over the
+starts and a `lax.fori_loop` runs the steps, so a compiled program depends only on the
+method's *structure* (inner optimizer, commit mode, prox, restart, curvature estimator,
+score_every, noise on/off, records), the landscape and the shapes. Every number
+(learning rates, momenta, thresholds, ...) is an input, one per trajectory: per-row grids
+and plain runs share programs, and JAX's persistent cache (`jax_setup`) keeps them on disk.
+
+Differences from the NumPy engine, all documented in docs/method.md:
+- gradients, HVPs and Hessians come from autodiff of the landscape's value (`jax_landscapes`),
+  so numbers agree to rounding, not bit for bit;
+- gradient noise is drawn from JAX's generator: start i's noise at step t is
+  `jax.random.normal(fold_in(fold_in(key(seed), i), t), (d,))` (i the global start index),
+  independent of batching but not the NumPy stream; runs with noise agree in distribution;
+- the starts are split over the host devices (`jax_setup`), not over forked processes.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from moxco_cli.backends import jax_landscapes, jax_pieces
+from moxco_cli.backends.jax_setup import BackendError, load
+
+DIVERGENCE_LIMIT = 1e6  # moxco_cli.engine.DIVERGENCE_LIMIT (checked equal by the tests)
+SEGMENTS = 20  # progress is reported after each of about this many stretches of steps
+
+
+@dataclass(frozen=True)
+class Structure:
+    """What a compiled program depends on besides shapes (hashable: the program cache key)."""
+
+    landscape: tuple
+    inner: str
+    mode: str
+    prox: str
+    restart: str | None
+    curvature: str  # exact | power | power-cold | lanczos
+    curvature_steps: int
+    score_every: int
+    noise: bool
+    record: bool
+    check: bool
+    dim: int
+    per_row: tuple[str, ...] = ()  # numbers given one per trajectory (the others: scalars)
+
+    @property
+    def scores(self) -> bool:
+        return self.mode != "none"
+
+    @property
+    def need_goodness(self) -> bool:
+        return self.record or self.mode != "none" or self.restart == "function"
+
+    @property
+    def counts_hvps(self) -> bool:
+        """Lanczos stops early per trajectory: its HVPs are counted as it goes. Every other
+        cost follows from the divergence step (`engine._cost`)."""
+        return self.scores and self.curvature == "lanczos"
+
+
+def method_name(method) -> str:
+    """The method's registered name (`adam+moxco` of the label `adam+moxco:lr=0.01`)."""
+    from moxco_cli.methods import method_names
+
+    name = method.name.partition(":")[0].strip()
+    if name not in method_names() or method.values is None:
+        raise BackendError(f"--backend jax: method {method.name!r} was not built from a "
+                           "method spec (moxco_cli.methods.build), so it cannot be lowered")
+    return name
+
+
+def structure(landscape, method, noise_std: float, record: bool, check: bool) -> Structure:
+    """The static structure of `method` on `landscape`; BackendError for what is not lowered."""
+    from moxco_cli.curvature import parse_curvature
+    from moxco_cli.methods import split_name
+
+    reason = jax_landscapes.reason_not_lowered(landscape)
+    if reason is not None:
+        raise BackendError(f"--backend jax: {reason}")
+    name = method_name(method)
+    inner, _ = split_name(name)
+    jax_pieces.inner(inner)  # refuses an optimizer without a lowering
+    kind, k = parse_curvature(method.curvature)
+    numbers = numbers_of(method, noise_std)
+    prox = "identity" if np.all(numbers["shrink"] == 0.0) else method.values["prox"]
+    per_row = tuple(sorted(key for key, v in numbers.items() if np.ndim(v)))
+    return Structure(jax_landscapes.identity_key(landscape), inner, method.rule.mode, prox,
+                     method.restart, kind, k, int(method.score_every), bool(noise_std > 0),
+                     bool(record), bool(check), int(landscape.dim), per_row)
+
+
+def supported(landscape, method) -> str | None:
+    """Why this backend cannot run `method` on `landscape` (one line), or None."""
+    try:
+        structure(landscape, method, method.noise_std, False, False)
+    except BackendError as exc:
+        return str(exc)
+    return None
+
+
+def numbers_of(method, noise_std: float) -> dict:
+    """Every number the program reads, by name: a float, or `(n,)` for the keys a per-row
+    method sets one per trajectory. The inner optimizer's own keys (Adam's b1, b2, eps,
+    RMSProp's rho, eps) are declared one per run, so Adam's bias corrections are one power
+    per step."""
+    from moxco_cli.methods import split_name
+
+    values, rule = method.values, method.rule
+    inner = jax_pieces.inner(split_name(method_name(method))[0])
+
+    def number(v):
+        return np.asarray(v, dtype=float).reshape(-1) if np.ndim(v) else float(v)
+
+    out = {key: number(values[key]) for key in inner.keys}
+    out.update(lr=number(values["lr"]), alpha=number(rule.alpha), beta=number(rule.beta),
+               alpha_restart=number(rule.alpha_restart),
+               beta_restart=number(rule.beta_restart), threshold=number(rule.threshold),
+               tau=number(method.tau), inv_eta=number(method.inv_eta_eff),
+               shrink=number(np.asarray(values["lr"], dtype=float) * values["prox_weight"]),
+               noise_std=float(noise_std))
+    return out
+
+
+def parameters(method, noise_std: float):
+    """`(rows, shared)`: the per-trajectory numbers `(n,)` and the scalars (`numbers_of`)."""
+    numbers = numbers_of(method, noise_std)
+    rows = {k: v for k, v in numbers.items() if np.ndim(v)}
+    shared = {k: np.float64(v) for k, v in numbers.items() if not np.ndim(v)}
+    return rows, shared
+
+
+class _Program:
+    """The lowered method on the lowered landscape for one `Structure`: pure functions of
+    explicit state, jit-ed (`init(x0, rows, q0, ids, seed)`, `advance(state, shared, t0,
+    t1)`, `recorded(state, shared, steps)`, `finish(state)`).
+
+    The state is a dict of arrays held columns first: `(d, n)` for points and vectors,
+    `(n,)` per trajectory, so that every coordinate of all trajectories is contiguous and
+    each step compiles to a few elementwise loops (the NumPy fused path's layout). It holds
+    only what the structure needs (no momenta without a commit rule, no vectors without an
+    estimator, ...)."""
+
+    def __init__(self, st: Structure, landscape) -> None:
+        jax, jnp = load()
+        self.st = st
+        f = jax_landscapes.lower(landscape)
+        # f is elementwise across columns, so the gradient of sum f is every column's own
+        grad = jax.grad(lambda x: jnp.sum(f(x)))
+        inner = jax_pieces.inner(st.inner)
+        prox = jax_pieces.prox(st.prox)
+        colsum = jax_pieces.colsum
+        f_target = float(landscape.f_target)
+        d = st.dim
+        estimated = st.curvature != "exact"
+        unit = [jnp.zeros((d, 1)).at[j, 0].set(1.0) for j in range(d)]
+
+        def value_and_grad(x):
+            fx, back = jax.vjp(f, x)
+            return fx, back(jnp.ones_like(fx))[0]
+
+        def hvp_at(x):
+            return lambda v: jax.jvp(grad, (x,), (v,))[1]
+
+        def exact_lam(x):
+            hvp = hvp_at(x)
+            return jax_pieces.lam_max_exact([hvp(jnp.broadcast_to(e, x.shape)) for e in unit])
+
+        def estimate(s, x):
+            """(lam, hvps used) of the estimator at x; frozen rows: NaN, 0 and q unchanged."""
+            hvp, alive = hvp_at(x), s["alive"]
+            if st.curvature == "lanczos":
+                lam, used = jax_pieces.lanczos(hvp, s["q0"], min(st.curvature_steps, d))
+            else:
+                start = s["q"] if st.curvature == "power" else s["q0"]
+                lam, q_new = jax_pieces.power(hvp, start, st.curvature_steps)
+                used = jnp.full(x.shape[1], st.curvature_steps, jnp.int64)
+                if st.curvature == "power":
+                    s["q"] = jnp.where(alive, q_new, s["q"])
+            return jnp.where(alive, lam, jnp.nan), jnp.where(alive, used, 0)
+
+        def momenta(s, p):
+            """(a, b) of this step: the commit rule's, or the exploration values."""
+            if st.mode == "none":
+                return p["alpha"], p["beta"]
+            return s["a"], s["b"]
+
+        def goodness_step(s, p, x, t, scoring):
+            """Score at x and apply the commit rule (when scoring): the new state and
+            (f, ||g||^2, lam, goodness), lam and goodness NaN unless scoring."""
+            s = dict(s)
+            fx, g = value_and_grad(x)
+            grad_sq = colsum(g * g)
+            n = x.shape[1]
+            if not scoring:
+                nan = jnp.full(n, jnp.nan)
+                return s, (fx, grad_sq, nan, nan)
+            if estimated:
+                lam, used = estimate(s, x)
+                if st.counts_hvps:
+                    s["hvps"] = s["hvps"] + used
+            else:
+                lam = exact_lam(x)
+            good = jax_pieces.goodness(fx, grad_sq, lam, f_target, p["inv_eta"], p["tau"])
+            if st.mode != "none":
+                above = good > p["threshold"]
+                decision = (s["latched"] | above) if st.mode == "latch" else above
+                s["a"] = jnp.where(decision, p["alpha_restart"], p["alpha"])
+                s["b"] = jnp.where(decision, p["beta_restart"], p["beta"])
+                committed = decision & s["alive"]
+                s["commit_step"] = jnp.where(committed & (s["commit_step"] < 0), t,
+                                             s["commit_step"])
+                s["latched"] = committed  # latch: the state; reversible: this step's
+            return s, (fx, grad_sq, lam, good)
+
+        def record_row(s, p, terms, fired):
+            fx, grad_sq, lam, good = terms
+            n = s["x"].shape[1]
+            a, b = momenta(s, p)
+            row = {"x": s["x"].T, "loss": fx, "grad_norm": jnp.sqrt(grad_sq), "lam_max": lam,
+                   "goodness": good, "alpha": jnp.broadcast_to(a, (n,)),
+                   "beta": jnp.broadcast_to(b, (n,)),
+                   "committed": s["latched"] if st.mode != "none" else jnp.zeros(n, bool),
+                   "restarted": fired}
+            if st.check:
+                row["lam_max_exact"] = exact_lam(s["x"])
+            return row
+
+        def step(s, t, shared):
+            """One step of every trajectory (SPEC order): the new state and its record."""
+            p = {**s["p"], **shared}
+            x = s["x"]
+            terms = None
+            if st.need_goodness:
+                if st.score_every == 1:
+                    s, terms = goodness_step(s, p, x, t, True)
+                else:
+                    s, terms = jax.lax.cond(t % st.score_every == 0,
+                                            lambda s: goodness_step(s, p, x, t, True),
+                                            lambda s: goodness_step(s, p, x, t, False), s)
+            s = dict(s)
+            fired = jnp.zeros(x.shape[1], bool)
+            if st.restart is not None:
+                velocity = x - s["prev"]
+                if st.restart == "function":
+                    fired = (t > 0) & (terms[0] > s["last_f"])
+                    s["last_f"] = terms[0]
+                else:
+                    fired = (t > 0) & (colsum(s["last_gv"] * velocity) > 0.0)
+                s["prev"] = jnp.where(fired, x, s["prev"])
+                s["first_restart"] = jnp.where(fired & (s["first_restart"] < 0), t,
+                                               s["first_restart"])
+                s["restart_count"] = s["restart_count"] + fired
+            rec = record_row(s, p, terms, fired) if st.record else None
+            a, b = momenta(s, p)
+            v = x + b * (x - s["prev"])
+            g_v = grad(v)
+            if st.noise:
+                keys = jax.vmap(jax.random.fold_in, in_axes=(0, None))(s["key"], t)
+                draw = jax.vmap(lambda k: jax.random.normal(k, (d,), dtype=g_v.dtype))(keys)
+                g_v = g_v + p["noise_std"] * draw.T
+            if st.restart == "gradient":
+                s["last_gv"] = g_v
+            delta, s["inner"] = inner.update(g_v, s["inner"], t, p)
+            u = x + a * (x - s["prev"])
+            x_new = prox(u - delta, p["shrink"])
+            s["prev"] = x
+            inside = jnp.abs(x_new) <= DIVERGENCE_LIMIT  # False for NaN and inf
+            ok = inside[0]
+            for j in range(1, d):
+                ok = ok & inside[j]
+            s["diverged_step"] = jnp.where(s["alive"] & ~ok, t, s["diverged_step"])
+            s["alive"] = s["alive"] & ok
+            s["x"] = jnp.where(s["alive"], x_new, x)
+            return s, rec
+
+        def init(x0, rows, shared, q0, ids, seed):
+            n = x0.shape[0]
+            xt = x0.T
+            p = {**rows, **shared}
+            s = {"x": xt, "prev": xt, "p": rows, "inner": inner.init(xt),
+                 "alive": jnp.ones(n, bool), "diverged_step": jnp.full(n, -1, jnp.int64)}
+            if st.mode != "none":
+                s.update(latched=jnp.zeros(n, bool), commit_step=jnp.full(n, -1, jnp.int64),
+                         a=jnp.broadcast_to(p["alpha"], (n,)) + 0.0,
+                         b=jnp.broadcast_to(p["beta"], (n,)) + 0.0)
+            if st.restart is not None:
+                s.update(first_restart=jnp.full(n, -1, jnp.int64),
+                         restart_count=jnp.zeros(n, jnp.int64))
+                if st.restart == "function":
+                    s["last_f"] = jnp.zeros(n)
+                else:
+                    s["last_gv"] = jnp.zeros_like(xt)
+            if estimated:
+                s["q0"] = q0.T
+                if st.curvature == "power":
+                    s["q"] = q0.T
+            if st.counts_hvps:
+                s["hvps"] = jnp.zeros(n, jnp.int64)
+            if st.noise:
+                base = jax.random.key(seed)
+                s["key"] = jax.vmap(lambda i: jax.random.fold_in(base, i))(ids)
+            return s
+
+        def advance(s, shared, t0, t1):
+            return jax.lax.fori_loop(t0, t1, lambda t, s: step(s, t, shared)[0], s)
+
+        def recorded(s, shared, steps):
+            s, recs = jax.lax.scan(lambda s, t: step(s, t, shared), s, jnp.arange(steps))
+            p = {**s["p"], **shared}
+            _, terms = goodness_step(s, p, s["x"], steps, steps % st.score_every == 0)
+            return s, recs, record_row(s, p, terms, jnp.zeros(s["x"].shape[1], bool))
+
+        def finish(s):
+            n = s["x"].shape[1]
+            out = {"final": s["x"].T, "final_loss": f(s["x"]),
+                   "diverged_step": s["diverged_step"],
+                   "commit_step": s.get("commit_step", jnp.full(n, -1, jnp.int64))}
+            for key in ("first_restart", "restart_count", "hvps"):
+                if key in s:
+                    out[key] = s[key]
+            return out
+
+        self.init = jax.jit(init)
+        self.advance = jax.jit(advance)
+        self.recorded = jax.jit(recorded, static_argnums=2)
+        self.finish = jax.jit(finish)
+
+
+_PROGRAMS: dict[Structure, _Program] = {}
+TIMINGS: list[dict] = []  # structure, starts, steps and seconds of each call (benchmarks)
+CHUNK = 8192  # starts per device and chunk: state of a chunk stays in cache (as NumPy's)
+
+
+def _program(st: Structure, landscape) -> _Program:
+    if st not in _PROGRAMS:
+        _PROGRAMS[st] = _Program(st, landscape)
+    return _PROGRAMS[st]
+
+
+def _sharded(tree, n_dev: int):
+    """Put every array of `tree` on the host devices, split along its first axis (rows)."""
+    jax, _ = load()
+    if n_dev == 1:
+        return jax.device_put(tree)
+    from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+    mesh = Mesh(np.array(jax.devices()[:n_dev]), ("rows",))
+    return jax.device_put(tree, NamedSharding(mesh, PartitionSpec("rows")))
+
+
+def _chunks(n: int, n_dev: int, record: bool) -> tuple[int, int]:
+    """(chunks, rows per chunk): equal chunks of about CHUNK starts per device, a multiple
+    of the device count (the last one padded), so one compiled program runs them all."""
+    count = 1 if record else max(1, round(n / (CHUNK * n_dev)))
+    size = -(-n // count)
+    return count, -(-size // n_dev) * n_dev
+
+
+def device_count(n: int) -> int:
+    jax, _ = load()
+    limit = int(os.environ.get("MOXCO_JAX_DEVICES", "0")) or len(jax.devices())
+    return max(1, min(len(jax.devices()), limit, n))
+
+
+def simulate(landscape, method, x0, steps: int, *, record: bool = False,
+             noise_std: float | None = None, seed: int = 0, progress=None, check: bool = False,
+             **_ignored):
+    """`moxco_cli.engine.simulate` on this backend; the same arguments and Trajectory.
+
+    `chunk_size`, `threads`, `processes` and `path` say how the NumPy engine splits its work
+    and are ignored here (the starts are split over the host devices)."""
+    from moxco_cli.curvature import start_vectors
+    from moxco_cli.engine import Records, Trajectory, _cost
+
+    jax, jnp = load()
+    if noise_std is None:
+        noise_std = method.noise_std
+    x0 = np.asarray(x0, dtype=float)
+    if x0.ndim == 1:
+        x0 = x0[:, None] if landscape.dim == 1 else x0[None, :]
+    n, d = x0.shape
+    if d != landscape.dim:
+        raise ValueError(f"starts have {d} coordinates, {landscape.name} needs {landscape.dim}")
+    if steps < 1:
+        raise ValueError(f"steps must be >= 1, got {steps}")
+    if n < 1:
+        raise ValueError("x0 holds no starts: need at least one row")
+    if method.row_count is not None and method.row_count != n:
+        raise ValueError(f"the method has per-row values for {method.row_count} "
+                         f"trajectories, x0 holds {n}")
+    if check and not record:
+        raise ValueError("check=True keeps the exact lam_max in the records: needs record=True")
+    began = time.perf_counter()
+    st = structure(landscape, method, noise_std, record, check)
+    program = _program(st, landscape)
+    rows, shared = parameters(method, noise_std)
+    q0 = start_vectors(seed, 0, n, d) if st.curvature != "exact" else np.zeros((n, 0))
+    n_dev = device_count(n)
+    count, size = _chunks(n, n_dev, record)
+    every = max(1, -(-steps // SEGMENTS))
+    parts, rec = [], None
+    for k in range(count):
+        lo = k * size
+        take = np.minimum(np.arange(lo, lo + size), n - 1)  # the last chunk padded
+        inputs = (x0[take], {key: v[take] for key, v in rows.items()}, q0[take],
+                  take.astype(np.int64))
+        x_k, rows_k, q0_k, ids_k = _sharded(inputs, n_dev)
+        s = program.init(x_k, rows_k, shared, q0_k, ids_k, seed)
+        if record:
+            s, recs, last = program.recorded(s, shared, steps)
+            rec = _records(Records, recs, last, n, check)
+            if progress is not None:
+                progress(n * steps)
+        else:
+            real = min(size, n - lo)
+            for t0 in range(0, steps, every):
+                t1 = min(steps, t0 + every)
+                s = program.advance(s, shared, t0, t1)
+                if progress is not None:
+                    jax.block_until_ready(s["x"])
+                    progress(real * (t1 - t0))
+        parts.append((min(size, n - lo), program.finish(s)))
+    out = {}
+    for real, part in parts:
+        for key, value in jax.device_get(part).items():
+            out.setdefault(key, []).append(np.asarray(value)[:real])
+    out = {key: np.concatenate(v) for key, v in out.items()}
+    TIMINGS.append({"structure": st, "n": n, "steps": steps,
+                    "seconds": time.perf_counter() - began})
+    if st.counts_hvps:  # lanczos: HVPs counted; one gradient per step and per scoring
+        taken = np.where(out["diverged_step"] >= 0, out["diverged_step"] + 1, steps)
+        grads = taken + -(-taken // st.score_every)
+        hvps = out["hvps"].astype(np.int64)
+    else:
+        grads, hvps = _cost(method, steps, out["diverged_step"],
+                            st.curvature_steps if st.curvature != "exact" else d)
+    restart = method.restart is not None
+    return Trajectory(method.name, steps, x0, out["final"], out["final_loss"],
+                      out["commit_step"], out["diverged_step"], rec,
+                      out["first_restart"] if restart else None,
+                      out["restart_count"] if restart else None, grads.astype(np.int64),
+                      hvps.astype(np.int64))
+
+
+def _records(records_cls, recs, last, n: int, check: bool):
+    """engine.Records `(T+1, n, ...)` from the scan's rows and the final row."""
+    jax, _ = load()
+    recs, last = jax.device_get((recs, last))
+    fields = ["x", "loss", "grad_norm", "lam_max", "goodness", "alpha", "beta", "committed",
+              "restarted"] + (["lam_max_exact"] if check else [])
+    out = {k: np.concatenate([np.asarray(recs[k])[:, :n], np.asarray(last[k])[None, :n]])
+           for k in fields}
+    return records_cls(**out)

@@ -1,0 +1,161 @@
+"""Landscapes lowered to JAX: each one's `f` as an array expression over columns.
+
+    f = lower(landscape)          # f(x (d, n)) -> (n,), a pure jax function
+
+`x` holds one point per column (columns first, as the NumPy engine's fused path keeps its
+state), so `x[j]` is coordinate j of every point and the expression is elementwise across
+columns; sums over coordinates run along axis 0. The gradient, Hessian-vector products and
+the Hessian come from JAX's autodiff of this one expression (`jax_engine`), so a landscape
+is lowered by writing its value once. Each
+expression below is the formula of the landscape's own docstring, written in the form its
+NumPy `f` evaluates (rastrigin as `sum x^2 + 2A sum sin^2 pi x`, ackley with `expm1`, ...);
+`tests/test_backend_jax.py` holds value, gradient and Hessian against the NumPy landscape
+(1e-10 relative) on random points of every landscape. A formula landscape (`expr`) is
+lowered from its sympy expression (`sympy.lambdify(..., modules="jax")`). Anything else, such
+as a user's own `Landscape` subclass, is refused with `BackendError` naming it: lowering needs
+the function as an expression, which a black-box `f` is not.
+"""
+
+from __future__ import annotations
+
+import math
+
+from moxco_cli.backends.jax_setup import BackendError, load
+
+
+def _beale(land, jnp):
+    def f(x):
+        px, py = x[0], x[1]
+        y2 = py * py
+        r = (1.5 + px * (py - 1.0), 2.25 + px * (y2 - 1.0), 2.625 + px * (y2 * py - 1.0))
+        return r[0] * r[0] + r[1] * r[1] + r[2] * r[2]
+    return f
+
+
+def _two_wells(land, jnp):
+    s2 = land.s**2
+
+    def f(x):
+        p = x[0]
+        wide = jnp.exp(-((p + 1.0) ** 2) / 4.5)
+        sharp = jnp.exp(-((p - 2.0) ** 2) / (2.0 * s2))
+        return 0.05 * p * p - 2.5 * wide - sharp
+    return f
+
+
+def _quadratic(land, jnp):
+    a = jnp.asarray(land.a)
+    return lambda x: 0.5 * jnp.sum(a[:, None] * x * x, axis=0)
+
+
+def _rosenbrock(land, jnp):
+    b = land.b
+
+    def f(x):
+        head = x[:-1]
+        valley = x[1:] - head * head
+        return jnp.sum((1.0 - head) * (1.0 - head) + b * (valley * valley), axis=0)
+    return f
+
+
+def _himmelblau(land, jnp):
+    def f(x):
+        r1, r2 = x[0] * x[0] + x[1] - 11.0, x[0] + x[1] * x[1] - 7.0
+        return r1 * r1 + r2 * r2
+    return f
+
+
+def _rastrigin(land, jnp):
+    def f(x):
+        s = jnp.sin(jnp.pi * x)
+        return jnp.sum(x * x, axis=0) + 20.0 * jnp.sum(s * s, axis=0)
+    return f
+
+
+def _ackley(land, jnp):
+    d, eps2 = land.dim, land.smooth**2
+
+    def f(x):
+        # rho = sqrt(|x|^2 / d + eps^2); at the apex (eps = 0, x = 0) its derivative is
+        # undefined: the NumPy landscape uses the smooth part's one-sided limit there, which
+        # autodiff does not reproduce (one point of measure zero).
+        rho = jnp.sqrt(jnp.sum(x * x, axis=0) / d + eps2)
+        s = jnp.sin(jnp.pi * x)
+        ripple = (2.0 / d) * jnp.sum(s * s, axis=0)
+        return -20.0 * jnp.expm1(-0.2 * rho) - math.e * jnp.expm1(-ripple)
+    return f
+
+
+def _goldstein_price(land, jnp):
+    def f(x):
+        u, s = x[0] + x[1], 2.0 * x[0] - 3.0 * x[1]
+        a = 1.0 + (u + 1.0) ** 2 * ((3.0 * u - 14.0) * u + 19.0)
+        b = 30.0 + s * s * ((3.0 * s - 16.0) * s + 18.0)
+        return a * b
+    return f
+
+
+def _six_hump_camel(land, jnp):
+    def f(x):
+        px, py = x[0], x[1]
+        x2, y2 = px * px, py * py
+        return ((4.0 - 2.1 * x2 + x2 * x2 / 3.0) * x2 + px * py) + (4.0 * y2 - 4.0) * y2
+    return f
+
+
+def _styblinski_tang(land, jnp):
+    def f(x):
+        x2 = x * x
+        return 0.5 * jnp.sum((x2 - 16.0) * x2 + 5.0 * x, axis=0)
+    return f
+
+
+def _expression(land, jnp):
+    import sympy
+
+    from landscapes.expression import _symbols
+
+    try:
+        program = sympy.lambdify(_symbols(land.variables), land.expr, modules="jax")
+    except Exception as err:  # noqa: BLE001 - a function sympy cannot print for jax
+        raise BackendError(f"--backend jax: formula {land.formula!r} cannot be lowered to "
+                           f"jax ({str(err).splitlines()[0]})") from None
+    return lambda x: program(*(x[j] for j in range(land.dim))) + jnp.zeros_like(x[0])
+
+
+# landscape class name -> builder(landscape, jnp) -> f(x (d, n)) (the 2-D class and its
+# d-dimensional twin share an expression)
+LOWERINGS = {
+    "Beale": _beale, "TwoWells": _two_wells, "Quadratic": _quadratic,
+    "Rosenbrock": _rosenbrock, "RosenbrockND": _rosenbrock, "Himmelblau": _himmelblau,
+    "Rastrigin": _rastrigin, "RastriginND": _rastrigin, "Ackley": _ackley,
+    "AckleyND": _ackley, "GoldsteinPrice": _goldstein_price, "SixHumpCamel": _six_hump_camel,
+    "StyblinskiTang": _styblinski_tang, "StyblinskiTangND": _styblinski_tang,
+    "ExpressionLandscape": _expression,
+}
+
+
+def reason_not_lowered(landscape) -> str | None:
+    """Why `landscape` cannot be lowered (one line), or None when it can."""
+    if type(landscape).__name__ not in LOWERINGS or type(landscape).__module__.split(".")[0] \
+            != "landscapes":
+        return (f"landscape {getattr(landscape, 'name', type(landscape).__name__)!r} "
+                f"({type(landscape).__name__}) has no jax expression: only moxco's own "
+                "landscapes and formula landscapes are lowered")
+    return None
+
+
+def lower(landscape):
+    """`f(x (d, n)) -> (n,)` in jax for `landscape`; BackendError naming why it cannot be."""
+    reason = reason_not_lowered(landscape)
+    if reason is not None:
+        raise BackendError(f"--backend jax: {reason}")
+    _, jnp = load()
+    return LOWERINGS[type(landscape).__name__](landscape, jnp)
+
+
+def identity_key(landscape) -> tuple:
+    """What the lowered program depends on: the class and its parameters (cache key)."""
+    if type(landscape).__name__ == "ExpressionLandscape":
+        return ("expr", landscape.formula, landscape.dim)
+    return (type(landscape).__name__, landscape.dim, repr(sorted(landscape.params.items())))

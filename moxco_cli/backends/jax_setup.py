@@ -1,0 +1,86 @@
+"""Importing JAX for the compiled backend: float64, every core, a persistent compile cache.
+
+    jax, jnp = load()
+
+Only the backend imports this module, and only when `--backend jax` runs: the default install
+never imports JAX (and need not have it). `load` raises `BackendError` (one line) when the
+`jax` extra is missing.
+
+- float64 everywhere (`jax_enable_x64`): the engine's numbers are float64.
+- Every usable core: XLA's CPU client runs one computation on one thread, so the batch is
+  split over `min(cores, 8)` host devices (`--xla_force_host_platform_device_count`, set
+  before JAX starts; a caller that already imported JAX keeps its own devices).
+- Compiled programs are kept on disk by JAX's persistent compilation cache, keyed by the
+  program (so by method structure, landscape and shapes): `MOXCO_JAX_CACHE` or
+  `~/.cache/moxco/jax`; `MOXCO_JAX_CACHE=off` disables it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import warnings
+from pathlib import Path
+
+from moxco_cli.errors import MoxcoError
+
+MAX_HOST_DEVICES = 8
+
+
+class BackendError(MoxcoError, ValueError):
+    """The backend cannot run this (not installed, or a piece it cannot lower): one line."""
+
+
+def cache_dir() -> Path | None:
+    """Where compiled programs are kept, or None when caching is off."""
+    value = os.environ.get("MOXCO_JAX_CACHE")
+    if value is not None and value.strip().lower() in ("", "0", "off", "none"):
+        return None
+    return Path(value) if value else Path.home() / ".cache" / "moxco" / "jax"
+
+
+def _host_devices() -> int:
+    from moxco_cli.workers import usable_cores
+
+    return max(1, min(MAX_HOST_DEVICES, usable_cores()))
+
+
+_LOADED: tuple | None = None
+
+
+def load():
+    """`(jax, jax.numpy)`, configured (module docstring); BackendError without the extra."""
+    global _LOADED
+    if _LOADED is not None:
+        return _LOADED
+    if "jax" not in sys.modules:
+        flag = f"--xla_force_host_platform_device_count={_host_devices()}"
+        flags = os.environ.get("XLA_FLAGS", "")
+        if "xla_force_host_platform_device_count" not in flags:
+            os.environ["XLA_FLAGS"] = f"{flags} {flag}".strip()
+    try:
+        import jax
+        import jax.numpy as jnp
+    except ImportError:
+        raise BackendError("--backend jax needs JAX: pip install 'moxco[jax]'") from None
+    jax.config.update("jax_enable_x64", True)
+    folder = cache_dir()
+    if folder is not None:
+        jax.config.update("jax_compilation_cache_dir", str(folder))
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+        jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    # JAX warns at every os.fork once its threads run. moxco forks only processes that never
+    # call JAX (the figure renderer, NumPy engine workers), so the warning says nothing here.
+    warnings.filterwarnings("ignore", message=r"os\.fork\(\) was called", category=RuntimeWarning)
+    _LOADED = (jax, jnp)
+    return _LOADED
+
+
+def versions() -> dict:
+    """`{"jax": ..., "jaxlib": ...}` of the loaded JAX, and its devices (for config.json)."""
+    jax, _ = load()
+    import jaxlib
+
+    devices = jax.devices()
+    return {"jax": jax.__version__, "jaxlib": jaxlib.__version__,
+            "devices": f"{len(devices)} x {devices[0].platform}"}
