@@ -5,8 +5,9 @@ the environment while a command runs (a full disk, a resource limit, a killed wo
 figure that could not be drawn) prints one line and exits with 1; Ctrl-C exits with 130 and
 SIGTERM, SIGHUP or SIGXCPU with 128 + the signal's number, after discarding unfinished
 results (`moxco_cli.signals`). Standard output that cannot be written (`> /dev/full`, a pipe
-closed by `head`) never costs the results: a broken pipe ends quietly with 141 (as a process
-SIGPIPE killed), any other failure says so in one line and exits with 1. Heavy libraries are
+closed by `head`) never costs the results: a reader that stopped early is no error (quiet,
+the command's own exit code, whether or not the pipe broke before the last line), any other
+failure says so in one line and exits with 1. Heavy libraries are
 imported inside the commands, so `moxco --help` stays fast.
 """
 
@@ -30,8 +31,6 @@ from moxco_cli.errors import (
     out_of_memory,
     take_deferred,
 )
-
-BROKEN_PIPE_EXIT = 128 + 13  # 141: what a shell reports for a process SIGPIPE killed
 
 
 def _one_line(text: str) -> str:
@@ -150,6 +149,7 @@ class OneLineErrors(TyperGroup):
             except KeyboardInterrupt:
                 pass
             rv = _after_output(rv, stdout)
+            _stop_children()
         if not standalone_mode:
             return rv
         sys.exit(rv)
@@ -186,14 +186,25 @@ class OneLineErrors(TyperGroup):
         return rv
 
 
+def _stop_children() -> None:
+    """End the figure renderer now, while stopping signals are still handled: a command
+    leaves no process behind, whichever way it ended (in-process callers too)."""
+    renderer = sys.modules.get("moxco_cli.renderer")
+    if renderer is not None:
+        try:
+            renderer.stop()
+        except KeyboardInterrupt:  # a first signal just now: it is stopped all the same
+            renderer.stop()
+
+
 def _after_output(rv: int, stdout: _Guarded | None) -> int:
-    """The exit code once standard output has been flushed: a broken pipe ends quietly
-    (141); any other write failure is one line on stderr (1). An earlier failure's code wins."""
+    """The exit code once standard output has been flushed: a broken pipe ends quietly with
+    the command's own code (`| head -1` read what it wanted; whether the pipe broke before
+    the last line is chance, so it cannot decide the code); any other write failure is one
+    line on stderr (1). An earlier failure's code wins."""
     error = stdout.error if stdout is not None else None
-    if error is None:
+    if error is None or error.errno == errno.EPIPE:
         return rv
-    if error.errno == errno.EPIPE:
-        return rv or BROKEN_PIPE_EXIT
     if rv == 0:
         fail(f"cannot write to standard output ({os_cause(error)}); every result was "
              "written to its folder", 1)

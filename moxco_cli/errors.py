@@ -10,6 +10,11 @@ from __future__ import annotations
 
 import errno
 
+try:  # now: importing it needs a free file descriptor, which EMFILE says there is none of
+    import resource
+except ImportError:  # not on every platform
+    resource = None
+
 
 class MoxcoError(Exception):
     """Bad input or an unusable environment (e.g. a read-only output folder)."""
@@ -37,10 +42,8 @@ STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EMFIL
 def _limit(resource_name: str, unit: int = 1, suffix: str = "") -> str:
     """The soft limit `resource_name` of this process as text ('unlimited' if none)."""
     try:
-        import resource
-
         soft = resource.getrlimit(getattr(resource, resource_name))[0]
-    except (ImportError, AttributeError, OSError, ValueError):
+    except (AttributeError, OSError, ValueError):
         return "unknown"
     if soft == resource.RLIM_INFINITY:
         return "unlimited"

@@ -40,7 +40,10 @@ def atomic_write_with(path: Path, write) -> None:
             write(fh)
         os.replace(tmp, path)
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:  # e.g. a read-only file system: the error to report is the first one
+            pass
         raise
 
 

@@ -1,0 +1,435 @@
+"""Faults of the environment (issues 19 and 20): a full disk, closed or full output streams,
+resource limits, killed workers, a stopped renderer, a figure that cannot be drawn, a
+read-only file system under `sweep --resume`, a mount point as `--out --force`.
+
+Each case asserts what the promises say: the exit code, no traceback, one line naming the
+cause, no temporary folder left, no process left, an earlier result byte-identical.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from moxco_cli import report
+from moxco_cli.cli import app
+
+runner = CliRunner()
+RUN = ["run", "beale", "--steps", "30"]
+COMMANDS = {
+    "run": RUN,
+    "escape-count": ["escape-count", "--inits", "20"],
+    "outcome-map": ["outcome-map", "beale", "--grid", "7", "--steps", "30"],
+    "eos-check": ["eos-check", "--alphas", "0.5", "--betas", "0,1", "--steps", "200",
+                  "--tol", "1e-3"],
+    "sweep": ["sweep", "beale", "--optimizer", "gd+moxco", "--grid", "alpha=0,0.5", "--starts",
+              "grid:3", "--steps", "10", "--workers", "1"],
+    "sweep-workers": ["sweep", "beale", "--optimizer", "gd+moxco", "--grid", "alpha=0,0.5",
+                      "--starts", "grid:3", "--steps", "10", "--workers", "2"],
+}
+
+
+def invoke(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def snapshot(path: Path) -> dict:
+    return {str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*"))
+            if p.is_file()}
+
+
+def children() -> set[int]:
+    """Live child processes of this process (zombies count: they are not reaped)."""
+    kids = set()
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            if f"\nPPid:\t{os.getpid()}\n" in status.read_text():
+                kids.add(int(status.parent.name))
+        except OSError:
+            continue
+    return kids
+
+
+def one_error_line(result_or_text) -> str:
+    text = getattr(result_or_text, "stderr", result_or_text)
+    lines = [line for line in text.splitlines() if line.strip()]
+    assert "Traceback" not in text
+    assert len(lines) == 1, text
+    return lines[0]
+
+
+def hidden(parent: Path) -> list[str]:
+    return sorted(p.name for p in parent.iterdir() if p.name.startswith("."))
+
+
+# ------------------------------------------------------------------------- a full disk
+
+class FullDisk:
+    """ENOSPC from the write layer once a file whose name contains `at` is written:
+    `report.atomic_write_with` (every CSV, JSON, PNG and manifest, in this process and in
+    the renderer child forked after the patch)."""
+
+    def __init__(self, monkeypatch, at: str) -> None:
+        original = report.atomic_write_with
+
+        def full(path, write):
+            if at in Path(path).name:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+            return original(path, write)
+
+        monkeypatch.setattr(report, "atomic_write_with", full)
+
+
+# Where the disk fills: a table, a figure (drawn by the renderer child, then again here),
+# the manifest (the last file before publishing).
+FILLS_AT = {"run": ("summary.csv", "goodness.png", report.MANIFEST),
+            "escape-count": ("counts.csv", "escape_count.png", report.MANIFEST),
+            "outcome-map": ("fractions.csv", "outcome_map.png", report.MANIFEST),
+            "eos-check": ("eos.csv", "eos.png", report.MANIFEST),
+            "sweep": ("sweep.csv", "sweep-success.png", report.MANIFEST),
+            "sweep-workers": ("sweep.csv", "cell-", report.MANIFEST)}
+
+
+@pytest.mark.parametrize(("command", "at"), [(c, a) for c, ats in FILLS_AT.items()
+                                             for a in ats])
+def test_a_full_disk_is_one_line_and_leaves_nothing(command, at, tmp_path, monkeypatch):
+    FullDisk(monkeypatch, at)
+    out = tmp_path / "out"
+    result = invoke(*COMMANDS[command], "--out", out)
+    assert result.exit_code == 1, result.output
+    line = one_error_line(result)
+    work = out.with_name("out.incomplete")
+    where = work if at == "cell-" else out
+    assert line.startswith(f"Error: no space left on device while writing {where}")
+    assert not out.exists() and hidden(tmp_path) == []
+    if command.startswith("sweep"):  # its finished cells stay, and it says how to go on
+        assert work.is_dir() and f"--resume {work}" in line
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["out.incomplete"]
+    else:
+        assert list(tmp_path.iterdir()) == []
+    assert children() == set()
+
+
+@pytest.mark.parametrize("command", ["run", "outcome-map", "sweep"])
+def test_a_full_disk_under_force_leaves_the_earlier_result_byte_identical(command, tmp_path,
+                                                                          monkeypatch):
+    out = tmp_path / "out"
+    assert invoke(*COMMANDS[command], "--out", out).exit_code == 0
+    before = snapshot(out)
+    FullDisk(monkeypatch, report.MANIFEST)
+    result = invoke(*COMMANDS[command], "--out", out, "--force")
+    assert result.exit_code == 1
+    line = one_error_line(result)
+    assert line.startswith(f"Error: no space left on device while writing {out}; the earlier "
+                           f"{out} is untouched")
+    assert snapshot(out) == before and hidden(tmp_path) == []
+    assert children() == set()
+
+
+def _can_mount_tmpfs() -> bool:
+    if shutil.which("unshare") is None:
+        return False
+    probe = subprocess.run(["unshare", "-rm", "sh", "-c", "mount -t tmpfs -o size=64k tmpfs "
+                            "/mnt && echo ok"], capture_output=True, text=True, timeout=30)
+    return probe.stdout.strip() == "ok"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux") or not _can_mount_tmpfs(),
+                    reason="needs unshare and a tmpfs mount in a private mount namespace")
+def test_a_real_full_tmpfs_and_a_read_only_one(tmp_path):
+    """A 600 KiB tmpfs in a private mount namespace (nothing outside sees it): an earlier
+    run fits, a larger one does not, with and without --force; a sweep's results do not fit
+    beside its cells; then the same file system read-only under `sweep --resume` (cells to
+    compute and save), and as `--out --force` (a mount point)."""
+    moxco = f"{sys.executable} -m moxco_cli"
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    script = f"""
+set -u
+mount -t tmpfs -o size=600k tmpfs {mnt} || exit 99
+{moxco} run beale --steps 20 --out {mnt}/earlier >/dev/null 2>&1 || exit 98
+sha256sum {mnt}/earlier/* {mnt}/earlier/.moxco-manifest.json > {tmp_path}/before.sum
+for args in "--out {mnt}/new" "--out {mnt}/earlier --force"; do
+  {moxco} run beale --steps 2000 $args >/dev/null 2>{tmp_path}/err; echo "rc=$?"
+  grep -v "% (" {tmp_path}/err; echo "ls: $(ls -A {mnt} | tr '\\n' ' ')"
+done
+sha256sum --quiet -c {tmp_path}/before.sum && echo "earlier: identical"
+{moxco} sweep beale --optimizer gd+moxco --grid alpha=0:0.9:40 --starts grid:3 --steps 10 \\
+  --workers 2 --out {mnt}/sw >/dev/null 2>{tmp_path}/err; echo "rc=$?"; cat {tmp_path}/err
+rm -rf {mnt}/earlier {mnt}/sw.incomplete/cells/cell-00000*.json  # as if interrupted
+mount -o remount,ro {mnt}
+{moxco} sweep --resume {mnt}/sw.incomplete >/dev/null 2>{tmp_path}/err; echo "rc=$?"
+cat {tmp_path}/err
+{moxco} run beale --steps 20 --out {mnt} --force >/dev/null 2>{tmp_path}/err; echo "rc=$?"
+cat {tmp_path}/err; echo "ls: $(ls -A {mnt} | tr '\\n' ' ')"
+"""
+    out = subprocess.run(["unshare", "-rm", "sh", "-c", script], capture_output=True,
+                         text=True, timeout=300)
+    lines = out.stdout.splitlines()
+    assert out.returncode == 0 and len(lines) == 14, out.stdout + out.stderr
+    assert lines[0:3] == ["rc=1", f"Error: no space left on device while writing {mnt}/new; "
+                                  "nothing was published", "ls: earlier "]
+    assert lines[3:6] == ["rc=1", f"Error: no space left on device while writing "
+                                  f"{mnt}/earlier; the earlier {mnt}/earlier is untouched",
+                          "ls: earlier "]  # no hidden folder, no partial result
+    assert lines[6] == "earlier: identical"
+    assert lines[7] == "rc=1" and lines[8].startswith(  # publishing: its cells are kept
+        f"Error: no space left on device while writing {mnt}/sw; nothing was published")
+    assert lines[8].endswith(f"continue with moxco sweep --resume {mnt}/sw.incomplete")
+    assert lines[9] == "rc=1" and lines[10].startswith(  # the real error, not the cleanup's
+        f"Error: read-only file system while writing {mnt}/sw.incomplete")
+    assert lines[11:] == ["rc=2", f"Error: --out: {mnt} is a mount point; it cannot be "
+                                  "replaced, name a folder inside it", "ls: sw.incomplete "]
+
+
+# -------------------------------------------------------- a figure that cannot be drawn
+
+def test_a_figure_that_cannot_be_drawn_never_costs_the_results(tmp_path, monkeypatch):
+    import moxco_cli.plots.run as plots
+
+    def broken(*args, **kwargs):
+        raise ValueError("Contour levels must be increasing")
+
+    monkeypatch.setattr(plots, "goodness_figure", broken)
+    out = tmp_path / "out"
+    result = invoke(*RUN, "--out", out)
+    assert result.exit_code == 1
+    assert one_error_line(result) == (
+        "Error: figure goodness.png could not be drawn (ValueError: Contour levels must be "
+        f"increasing); every other result is in {out}")
+    assert sorted(p.name for p in out.iterdir()) == [
+        ".moxco-manifest.json", "config.json", "loss.png", "summary.csv", "trajectories.csv",
+        "trajectory.png"]
+    assert report.is_results_folder(out) and hidden(tmp_path) == []
+    assert "Results:" in result.stdout  # the command went on to its summary
+
+
+# ------------------------------------------------------------- closed or full stdout
+
+STREAM_COMMANDS = ["run", "escape-count", "eos-check", "sweep"]
+
+
+def _shell(command: str, out: Path, redirect: str) -> subprocess.CompletedProcess:
+    args = " ".join(map(str, COMMANDS[command]))
+    script = f'{sys.executable} -m moxco_cli {args} --out {out} {redirect}'
+    return subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", STREAM_COMMANDS)
+def test_a_full_stdout_keeps_the_results_and_says_so_in_one_line(command, tmp_path):
+    out = tmp_path / "out"
+    done = _shell(command, out, "> /dev/full")
+    assert done.returncode == 1
+    assert one_error_line(done.stderr) == ("Error: cannot write to standard output (no space "
+                                           "left on device); every result was written to its "
+                                           "folder")
+    assert report.is_results_folder(out) and hidden(tmp_path) == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", STREAM_COMMANDS)
+def test_a_pipe_closed_by_head_ends_quietly_with_the_commands_own_code(command, tmp_path):
+    out = tmp_path / "out"
+    # `exec 1>&-` in the reader's place: the pipe is closed before moxco writes anything,
+    # so every write breaks (the case `| head -1` hits only by chance)
+    done = _shell(command, out, "| (exec 0<&-; true); echo \"rc=${PIPESTATUS[0]}\"")
+    assert done.stdout.strip() == "rc=0"
+    assert [line for line in done.stderr.splitlines() if "% (" not in line] == []  # quiet
+    assert report.is_results_folder(out) and hidden(tmp_path) == []
+    head = _shell(command, tmp_path / "head", "| head -1 >/dev/null; "
+                  "echo \"rc=${PIPESTATUS[0]}\" >&2")
+    assert head.stderr.strip() == "rc=0"
+
+
+# ----------------------------------------------------------------- limits and workers
+
+def _limited(args, limit, value, cwd) -> subprocess.CompletedProcess:
+    def apply():
+        resource.setrlimit(limit, value)
+
+    return subprocess.run([sys.executable, "-m", "moxco_cli", *map(str, args)], cwd=cwd,
+                          capture_output=True, text=True, timeout=120, preexec_fn=apply)
+
+
+@pytest.mark.slow
+def test_the_file_size_limit_is_named(tmp_path):
+    done = _limited([*RUN, "--steps", "5000", "--out", tmp_path / "out"],
+                    resource.RLIMIT_FSIZE, (100 * 1024, 100 * 1024), tmp_path)
+    assert done.returncode == 1
+    assert one_error_line(done.stderr) == (
+        f"Error: file too large: the file-size limit (ulimit -f) is 100 KiB while writing "
+        f"{tmp_path / 'out'}; nothing was published")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_the_open_files_limit_is_named(tmp_path):
+    done = _limited([*RUN, "--out", tmp_path / "out"], resource.RLIMIT_NOFILE, (12, 12),
+                    tmp_path)
+    assert done.returncode == 1
+    line = one_error_line(done.stderr)
+    assert line.startswith("Error: too many open files: the limit (ulimit -n) is 12")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_the_soft_cpu_time_limit_ends_the_command_like_a_signal(tmp_path):
+    soft = 3
+    done = _limited(["run", "beale", "--steps", "2000000", "--optimizers", "gd", "--out",
+                     tmp_path / "out"], resource.RLIMIT_CPU, (soft, resource.RLIM_INFINITY),
+                    tmp_path)
+    assert done.returncode == 128 + signal.SIGXCPU
+    assert one_error_line(done.stderr) == ("Stopped at the CPU-time limit (SIGXCPU, ulimit -t):"
+                                           " unfinished results were discarded.")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_low_memory_at_start_is_reported_as_such_not_as_an_interrupt(tmp_path):
+    # 150 MB of address space: numpy's import (OpenBLAS's threads) or a later import fails
+    done = _limited([*RUN, "--out", tmp_path / "out"], resource.RLIMIT_AS,
+                    (150 * 2**20, resource.RLIM_INFINITY), tmp_path)
+    assert done.returncode == 1, done.stderr
+    line = [s for s in done.stderr.splitlines() if s.startswith("Error:")]
+    assert "Traceback" not in done.stderr and "Interrupted" not in done.stderr
+    assert len(line) == 1 and "out of memory" in line[0] and "ulimit -v" in line[0]
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(("failure", "text", "want"), [
+    ("killed by SIGKILL", "", "killed by SIGKILL: out of memory (the kernel's OOM killer) or "
+                              "killed by another program"),
+    ("killed by SIGXCPU", "", "killed by SIGXCPU: the CPU-time limit (ulimit -t) was reached"),
+    ("exit code 1", "Traceback (most recent call last):\n  ...\nMemoryError: x", "exit code 1: "
+                    "out of memory (the address-space limit, ulimit -v, is "),
+])
+def test_a_failed_engine_worker_is_one_line_naming_the_cause(failure, text, want, tmp_path,
+                                                             monkeypatch):
+    from moxco_cli.experiments import run as run_module
+    from moxco_cli.workers import WorkerFailed
+
+    def dies(*args, **kwargs):
+        raise WorkerFailed(failure, text)
+
+    monkeypatch.setattr(run_module, "simulate", dies)
+    result = invoke(*RUN, "--out", tmp_path / "out")
+    assert result.exit_code == 1
+    line = one_error_line(result)
+    assert line.startswith(f"Error: an engine worker process failed ({want}")
+    assert line.endswith("); nothing was published")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_worker_killed_for_real_is_reported_by_its_signal():
+    from moxco_cli.workers import WorkerFailed, run_forked
+
+    def work(job, report):
+        if job == 1:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    with pytest.raises(WorkerFailed) as failed:
+        run_forked([[0], [1]], work)
+    assert failed.value.failure == "killed by SIGKILL"
+    assert "OOM killer" in failed.value.summary()
+    assert children() == set()
+
+
+# ------------------------------------------------------------------ a stopped renderer
+
+def test_a_stopped_renderer_is_given_up_on_and_the_figure_drawn_here(tmp_path, monkeypatch,
+                                                                      capsys):
+    from moxco_cli import renderer
+
+    monkeypatch.setattr(renderer, "STOPPED_S", 0.5)
+    monkeypatch.setattr(renderer, "POLL_S", 0.05)
+    renderer.start(renderer.PRELOAD)
+    child = renderer.current()
+    assert child is not None
+    pid = child.pid
+    try:
+        os.kill(pid, signal.SIGSTOP)
+        began = time.monotonic()
+        with report.ResultsFolder(tmp_path / "out") as out:
+            out.write_figure("loss.png", _line_figure, 4)
+        took = time.monotonic() - began
+    finally:
+        renderer.stop()
+    assert took < 0.5 + renderer.STOP_GRACE_S + 5
+    line = one_error_line(capsys.readouterr().err)
+    assert line == (f"Warning: the figure renderer (process {pid}) has been stopped for 0.5 s "
+                    "(SIGSTOP?); ending it and drawing the figures in this process")
+    reference = tmp_path / "reference.png"
+    report.draw_png(reference, _line_figure, (4,))
+    assert (tmp_path / "out" / "loss.png").read_bytes() == reference.read_bytes()
+    assert pid not in children() and renderer.current() is None
+
+
+def _line_figure(n):
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(2, 2))
+    ax.plot(range(n))
+    return fig
+
+
+# ------------------------------------------- a read-only file system, a mount point
+
+def test_a_read_only_file_system_under_resume_reports_the_real_error(tmp_path, monkeypatch):
+    """Before: the failed clean-up of the temporary cell file (unlink: EROFS) replaced the
+    error, in a traceback."""
+    sweep = COMMANDS["sweep"]
+    out = tmp_path / "out"
+    work = tmp_path / "out.incomplete"
+    from moxco_cli.experiments import sweep as sweep_module
+
+    real_save = sweep_module.CellStore.save
+    calls = []
+
+    def save_then_interrupt(self, task, result):
+        real_save(self, task, result)
+        calls.append(task.key)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sweep_module.CellStore, "save", save_then_interrupt)
+    assert invoke(*sweep, "--out", out).exit_code == 130
+    monkeypatch.undo()
+    assert (work / "INCOMPLETE").exists()
+    before = snapshot(work)
+
+    def read_only(*args, **kwargs):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(args[0]))
+
+    monkeypatch.setattr(report, "open", read_only, raising=False)
+    monkeypatch.setattr(Path, "unlink", read_only)
+    monkeypatch.setattr(Path, "mkdir", read_only)
+    result = invoke("sweep", "--resume", work)
+    monkeypatch.undo()
+    assert result.exit_code == 1
+    line = one_error_line(result)
+    assert line.startswith(f"Error: read-only file system while writing {work}; Stopped: 1 of")
+    assert line.endswith(f"continue with moxco sweep --resume {work}")
+    assert snapshot(work) == before and hidden(tmp_path) == []
+
+
+def test_a_mount_point_as_out_force_is_refused_and_nothing_is_left(tmp_path):
+    mount = next((Path(p) for p in ("/proc", "/sys", "/dev") if os.path.ismount(p)), None)
+    if mount is None:
+        pytest.skip("no mount point to try")
+    before = sorted(os.listdir(mount.parent))
+    result = invoke(*RUN, "--out", mount, "--force")
+    assert result.exit_code == 2
+    assert one_error_line(result) == (f"Error: --out: {mount} is a mount point; it cannot be "
+                                      "replaced, name a folder inside it")
+    assert sorted(os.listdir(mount.parent)) == before
