@@ -1,0 +1,233 @@
+"""Stopping signals (issues 19 and 20): SIGTERM and SIGHUP at compute, figure and publish time
+for run, escape-count, outcome-map and sweep; double and repeated Ctrl-C; a cleanup that
+hangs. Each case runs `moxco` in a process of its own session and asserts: exit code 128 +
+the signal, no traceback, one line saying how it ended (sweep: how to resume), no temporary
+folder, an earlier result byte-identical, and no process of the session left.
+
+The phase is reached deterministically: a small wrapper (`HOOK`) patches the point where a
+phase begins to send the signal to its own process (or to touch a file the test waits for,
+for signals sent from outside with real gaps between them).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from moxco_cli.cli import app
+
+pytestmark = pytest.mark.slow
+
+runner = CliRunner()
+SMALL = {
+    "run": ["run", "beale", "--steps", "50"],
+    "escape-count": ["escape-count", "--inits", "20", "--steps", "50"],
+    "outcome-map": ["outcome-map", "beale", "--grid", "7", "--steps", "50"],
+    "sweep": ["sweep", "beale", "--optimizer", "gd+moxco", "--grid", "alpha=0,0.3,0.6",
+              "--starts", "grid:3", "--steps", "20", "--workers", "2"],
+}
+LONG = {  # minutes of work, to be interrupted
+    "escape-count": ["escape-count", "--inits", "200000"],
+    "outcome-map": ["outcome-map", "beale", "--grid", "501", "--steps", "5000"],
+    "sweep": ["sweep", "beale", "--grid", "alpha=0:0.9:8", "--grid", "beta=0:0.9:8",
+              "--starts", "grid:61", "--steps", "5000", "--workers", "2"],
+}
+
+# Runs the CLI's console entry after patching where a phase begins:
+#   compute  the first progress report of the computation
+#   figure   the first wait for a figure from the renderer
+#   publish  the manifest, the first step of publishing (before the rename into place)
+# ACTION is a signal number (sent to this process) or a path (touched, for the test to act).
+HOOK = """
+import os, sys
+from pathlib import Path
+phase, action, *args = sys.argv[1:]
+from moxco_cli import report, renderer, signals
+from moxco_cli.commands import common
+signals.CLEANUP_S = float(os.environ.get("CLEANUP_S", signals.CLEANUP_S))
+
+def hit():
+    if action.isdigit():
+        os.kill(os.getpid(), int(action))
+    else:
+        Path(action).touch()
+
+def once(owner, name):
+    original = getattr(owner, name)
+    def patched(*a, **k):
+        setattr(owner, name, original)
+        hit()
+        return original(*a, **k)
+    setattr(owner, name, patched)
+
+once(*{"compute": (common.PlainProgress, "advance"), "figure": (renderer.Ticket, "drawn"),
+       "publish": (report.ResultsFolder, "write_manifest")}[phase])
+if os.environ.get("HANG_CLEANUP"):  # a cleanup that never ends: the watchdog must end it
+    import shutil, time
+    shutil.rmtree = lambda *a, **k: time.sleep(3600)
+sys.argv = ["moxco", *args]
+from moxco_cli.cli import main
+main()
+"""
+
+
+def session_left(pgid: int) -> list[int]:
+    """Processes still in the session/process group `pgid` (zombies included)."""
+    left = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == pgid:
+            left.append(int(stat.parent.name))
+    return left
+
+
+def start(phase: str, action: str, args: list, cwd: Path, env: dict | None = None):
+    return subprocess.Popen([sys.executable, "-c", HOOK, phase, action, *map(str, args)],
+                            cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True,
+                            env={**os.environ, "MPLBACKEND": "Agg", **(env or {})})
+
+
+def finish(proc, timeout=60):
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        raise AssertionError("the command did not end after its signal") from None
+    finally:
+        deadline = time.monotonic() + 5  # a child that outlived its parent: fail, then kill
+        while session_left(proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        left = session_left(proc.pid)
+        if left:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert left == [], f"processes left behind: {left}"
+    return proc.returncode, out, err
+
+
+def snapshot(path: Path) -> dict:
+    return {str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*"))
+            if p.is_file()}
+
+
+def last_line(err: str) -> str:
+    assert "Traceback" not in err, err
+    lines = [line for line in err.splitlines() if line.strip() and "% (" not in line]
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+ENDED = {signal.SIGINT: "Interrupted", signal.SIGTERM: "Terminated (SIGTERM)",
+         signal.SIGHUP: "Hung up (SIGHUP)"}
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+@pytest.mark.parametrize("phase", ["compute", "figure", "publish"])
+@pytest.mark.parametrize("command", list(SMALL))
+def test_sigterm_and_sighup_clean_up_like_ctrl_c(command, phase, signum, tmp_path):
+    out = tmp_path / "out"
+    force = []
+    if phase == "publish":  # replacing an earlier result: it must stay as it was
+        assert runner.invoke(app, [*SMALL[command], "--out", str(out)]).exit_code == 0
+        force = ["--force"]
+    before = snapshot(out) if out.exists() else None
+    code, _, err = finish(start(phase, str(int(signum)), [*SMALL[command], "--out", out,
+                                                          *force], tmp_path))
+    assert code == 128 + signum, err
+    line = last_line(err)
+    work = tmp_path / "out.incomplete"
+    if command == "sweep":  # every finished cell is kept for --resume
+        assert line.startswith("Stopped: ") and line.endswith(f"--resume {work}")
+        assert (work / "INCOMPLETE").exists()
+    else:
+        assert line == f"{ENDED[signum]}: unfinished results were discarded."
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        (["out"] if before is not None else []) + (["out.incomplete"] if command == "sweep"
+                                                   else []))
+    if before is not None:
+        assert snapshot(out) == before
+    if command == "sweep":  # and it can be resumed
+        done = runner.invoke(app, ["sweep", "--resume", str(work)])
+        assert done.exit_code == 0, done.output
+        assert (out / "sweep.csv").exists() and not work.exists()
+
+
+@pytest.mark.parametrize(("command", "gap_s"), [("sweep", 0.002), ("sweep", 0.02),
+                                                ("sweep", 0.05), ("escape-count", 0.02),
+                                                ("outcome-map", 0.02)])
+def test_a_double_ctrl_c_ends_promptly_and_quietly(command, gap_s, tmp_path):
+    marker = tmp_path / "computing"
+    proc = start("compute", str(marker), [*LONG[command], "--out", tmp_path / "out"], tmp_path)
+    deadline = time.monotonic() + 60
+    while not marker.exists():
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.01)
+    time.sleep(0.3)  # well inside the computation (workers forked)
+    proc.send_signal(signal.SIGINT)
+    time.sleep(gap_s)
+    proc.send_signal(signal.SIGINT)
+    began = time.monotonic()
+    code, _, err = finish(proc, timeout=30)
+    assert time.monotonic() - began < 10, "not prompt"
+    assert code == 130
+    line = last_line(err)
+    if command == "sweep":
+        assert line.startswith("Stopped: ")
+    else:
+        assert line == "Interrupted: unfinished results were discarded."
+    assert sorted(p.name for p in tmp_path.iterdir()) == (
+        ["computing", "out.incomplete"] if command == "sweep" else ["computing"])
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_any_sequence_of_stopping_signals_ends_the_command(seed, tmp_path):
+    """Five to ten signals (SIGINT mostly, some SIGTERM and SIGHUP), 0-40 ms apart: the
+    first one decides the exit code, the rest change nothing."""
+    rng = random.Random(seed)
+    sequence = [rng.choice([signal.SIGINT] * 3 + [signal.SIGTERM, signal.SIGHUP])
+                for _ in range(rng.randint(5, 10))]
+    marker = tmp_path / "computing"
+    proc = start("compute", str(marker), [*LONG["sweep"], "--out", tmp_path / "out"], tmp_path)
+    deadline = time.monotonic() + 60
+    while not marker.exists():
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.01)
+    time.sleep(0.3)
+    for signum in sequence:
+        proc.send_signal(signum)
+        time.sleep(rng.uniform(0, 0.04))
+    code, _, err = finish(proc, timeout=30)
+    assert code == 128 + sequence[0]
+    assert last_line(err).startswith("Stopped: ")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["computing", "out.incomplete"]
+
+
+def test_a_cleanup_that_hangs_is_ended_by_the_watchdog_and_recovered_next_time(tmp_path):
+    out = tmp_path / "out"
+    began = time.monotonic()
+    code, _, err = finish(start("publish", str(int(signal.SIGTERM)),
+                                [*SMALL["run"], "--out", out], tmp_path,
+                                env={"HANG_CLEANUP": "1", "CLEANUP_S": "1"}))
+    assert time.monotonic() - began < 30
+    assert code == 128 + signal.SIGTERM
+    assert last_line(err) == ("Terminated (SIGTERM): cleaning up took more than 1 s; exiting "
+                              "now (the next run into the same folder removes what is left "
+                              "hidden)")
+    left = [p.name for p in tmp_path.iterdir()]
+    assert len(left) == 1 and left[0].startswith(".out.incomplete-")
+    again = runner.invoke(app, [*SMALL["run"], "--out", str(out)])
+    assert again.exit_code == 0
+    assert "moxco: removed" in again.stderr and left[0] in again.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
