@@ -936,6 +936,18 @@ class ResultsFolder:
     def write_bytes(self, name: str, data: bytes) -> Path:
         return self._write(name, data)
 
+    def write_rendered(self, name: str, render, /, *args, **kwargs) -> Path:
+        """The bytes `render(*args, **kwargs)` (an animation, say), made here; like a figure,
+        a failure to make them costs only this file (`write_figure`)."""
+        target = self._target(name)
+        try:
+            data = render(*args, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - costs this file only
+            self._figure_failed(target, exc)
+            return self.path / name
+        atomic_write_bytes(target, data)
+        return self.path / name
+
     def write_text(self, name: str, text: str) -> Path:
         return self._write(name, text.encode())
 

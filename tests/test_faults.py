@@ -433,3 +433,48 @@ def test_a_mount_point_as_out_force_is_refused_and_nothing_is_left(tmp_path):
     assert one_error_line(result) == (f"Error: --out: {mount} is a mount point; it cannot be "
                                       "replaced, name a folder inside it")
     assert sorted(os.listdir(mount.parent)) == before
+
+
+def test_an_animation_that_cannot_be_made_costs_only_itself(tmp_path, monkeypatch):
+    import moxco_cli.plots.animate as animate
+
+    def broken(*args, **kwargs):
+        raise MemoryError("frames")
+
+    monkeypatch.setattr(animate, "animation_bytes", broken)
+    out = tmp_path / "out"
+    result = invoke(*RUN, "--animate", "--out", out)
+    assert result.exit_code == 1
+    assert one_error_line(result) == ("Error: figure trajectory.gif could not be drawn "
+                                      f"(MemoryError: frames); every other result is in {out}")
+    assert "trajectory.gif" not in os.listdir(out) and "goodness.png" in os.listdir(out)
+    assert report.is_results_folder(out)
+
+
+REFUSED = [["escape-count", "--sharp-width", "0.1", "--landscape", "beale"],
+           ["outcome-map", "beale", "--domain", "1,1"],
+           ["run", "--expr", "x**2", "--domain", "1,1"],
+           ["run", "beale", "--steps", "0"],
+           ["sweep", "beale", "--grid", "alpha=2"],
+           ["sweep", "beale", "--workers", "2", "--starts", "grid:0"]]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("args", REFUSED, ids=lambda a: " ".join(a[:3]))
+def test_no_process_is_left_after_a_one_line_refusal(args, tmp_path):
+    proc = subprocess.Popen([sys.executable, "-m", "moxco_cli", *args, "--out",
+                             str(tmp_path / "o")], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    _, err = proc.communicate(timeout=60)
+    session = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):  # checked at once: not even for a moment
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[2]) == proc.pid:
+                session.append(int(stat.parent.name))
+        except (OSError, IndexError, ValueError):
+            continue
+    for pid in session:
+        os.kill(pid, signal.SIGKILL)
+    assert proc.returncode == 2 and one_error_line(err).startswith("Error: ")
+    assert session == []
+    assert list(tmp_path.iterdir()) == []

@@ -120,7 +120,7 @@ def write_outputs(result, out) -> None:
     if cfg.animate:
         from moxco_cli.plots.animate import animation_bytes
 
-        out.write_bytes("trajectory.gif", animation_bytes(land, result.trajectories, title))
+        out.write_rendered("trajectory.gif", animation_bytes, land, result.trajectories, title)
 
 
 def show_summary(result, path) -> None:

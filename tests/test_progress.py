@@ -1,0 +1,68 @@
+"""Plain progress lines where stderr is not a terminal (issue 19: silent batch logs)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from moxco_cli.commands.common import PlainProgress
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def feed(steps: list[tuple[float, int]], total: int) -> list[str]:
+    """Advance a PlainProgress by `n` at each time `t`; the lines it writes."""
+    lines: list[str] = []
+    clock = Clock()
+    progress = PlainProgress("run beale", total, write=lines.append, clock=clock)
+    for t, n in steps:
+        clock.now = t
+        progress.advance(n)
+    return lines
+
+
+def test_a_short_command_prints_nothing():
+    assert feed([(0.1 * k, 10) for k in range(1, 11)], 100) == []  # done within 1 s
+
+
+def test_a_line_per_tenth_at_most_one_per_five_seconds_and_the_end():
+    # 100 units at one per 0.1 s: 10 s in all; tenths are done every second
+    lines = feed([(0.1 * k, 1) for k in range(1, 101)], 100)
+    assert lines == ["run beale: 50% (50 of 100), 5 s elapsed, about 5 s left",
+                     "run beale: 100% (100 of 100), 10 s elapsed"]
+
+
+def test_slow_work_still_shows_life_once_a_minute():
+    # 1% every 30 s: no tenth for 5 minutes, yet a line every minute
+    lines = feed([(30.0 * k, 1) for k in range(1, 11)], 100)
+    assert [line.split(":")[1].split("(")[0].strip() for line in lines] == [
+        "2%", "4%", "6%", "8%", "10%"]
+    assert lines[0] == "run beale: 2% (2 of 100), 60 s elapsed, about 2940 s left"
+
+
+def test_fast_work_is_capped_at_one_line_per_five_seconds():
+    lines = feed([(2.0 + 0.01 * k, 1) for k in range(1, 1001)], 1000)  # 2 s to 12 s
+    assert lines == ["run beale: 30% (300 of 1,000), 5 s elapsed, about 12 s left",
+                     "run beale: 80% (800 of 1,000), 10 s elapsed, about 2 s left",
+                     "run beale: 100% (1,000 of 1,000), 12 s elapsed"]  # the end: at once
+
+
+@pytest.mark.slow
+def test_a_long_command_logs_plain_lines_when_stderr_is_a_pipe(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "moxco_cli", "outcome-map", "beale", "--grid",
+                           "151", "--steps", "6000", "--optimizers", "gd", "--out",
+                           str(tmp_path / "o")], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    lines = done.stderr.splitlines()
+    assert lines and all(line.startswith("outcome-map beale: ") and "% (" in line
+                         for line in lines), done.stderr
+    assert lines[-1].startswith("outcome-map beale: 100% (")
+    assert "\r" not in done.stderr and "\x1b" not in done.stderr  # no bar, no escapes
