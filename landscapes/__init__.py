@@ -97,6 +97,38 @@ def get(name: str, **params) -> Landscape:
     return landscape_class(name)(**params)
 
 
+def check_finite(land: Landscape) -> Landscape:
+    """`land` if its value, gradient and lam_max are finite on its domain and at its minima;
+    else a one-line ValueError naming the first point where they are not (a parameter too
+    large or too small for float64, e.g. `quadratic:a=1e308`, whose f overflows at x = 2).
+
+    Points: for d <= 2, 33 per axis over `land.bounds` (ends included); for d > 2, the centre,
+    both corners and 256 uniform points from `default_rng(0)`."""
+    import numpy as np
+
+    lo, hi = land.bounds[:, 0], land.bounds[:, 1]
+    if land.dim <= 2:
+        axes = [np.linspace(a, b, 33) for a, b in land.bounds]
+        points = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, land.dim)
+    else:
+        points = np.vstack([0.5 * (lo + hi), lo, hi,
+                            np.random.default_rng(0).uniform(lo, hi, (256, land.dim))])
+    minima = [m.x for m in land.minima]
+    if minima:
+        points = np.vstack([points, np.array(minima, dtype=float).reshape(-1, land.dim)])
+    with np.errstate(all="ignore"):
+        f, grad, lam = land.evaluate(points)
+    finite = np.isfinite(f) & np.all(np.isfinite(grad), axis=1) & np.isfinite(lam)
+    if not finite.all():
+        i = int(np.argmin(finite))
+        where = ", ".join(f"x{j}={v:g}" for j, v in enumerate(points[i]))
+        what = next(name for name, v in (("f", f), ("the gradient", grad), ("lam_max", lam))
+                    if not np.all(np.isfinite(v[i])))
+        raise ValueError(f"{what} is not finite at ({where}) of its domain: a parameter is "
+                         "out of what float64 can represent")
+    return land
+
+
 def from_expression(formula: str, domain=None, minima=None) -> Landscape:
     """A landscape from a formula in `x` (1-D) or `x, y` (2-D), with exact derivatives.
 
@@ -120,5 +152,6 @@ def __getattr__(name: str):
 
 __all__ = [
     "EXPRESSION", "ExpressionError", "ExpressionLandscape", "Landscape", "Minimum",
-    "check_params", "from_expression", "get", "landscape_class", "names", "parse_spec",
+    "check_finite", "check_params", "from_expression", "get", "landscape_class", "names",
+    "parse_spec",
 ]

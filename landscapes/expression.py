@@ -76,7 +76,19 @@ _CHECK_RANDOM = 1 << 16  # d > 2: random points for the finite-and-real check
 
 
 class ExpressionError(ValueError):
-    """A formula, domain or minimum that cannot make a landscape; the message is one line."""
+    """A formula, domain or minimum that cannot make a landscape; the message is one line.
+
+    `field` says which input is at fault: ``"formula"``, ``"domain"`` or ``"minima"`` (the
+    CLI names the option the user typed for it: `--expr`, `--domain`, `--minima`)."""
+
+    def __init__(self, message: str, field: str = "formula") -> None:
+        super().__init__(message)
+        self.field = field
+
+
+MAX_DEPTH = 200  # nesting of the formula's syntax tree; sympy recurses once per level
+# functions nested in each other: sin(sin(...)) 75 deep took sympy 25 s to differentiate
+MAX_NESTED_CALLS = 20
 
 
 def from_expression(formula: str, domain=None, minima=None) -> ExpressionLandscape:
@@ -108,16 +120,23 @@ class ExpressionLandscape(Landscape):
         if not isinstance(formula, str):
             raise ExpressionError(f"formula must be a string, got {type(formula).__name__}")
         self.formula = formula
-        source, names_used = _check_formula(formula)
-        self.dim = _dim_of(names_used)
-        self.variables = _variables(names_used)
-        self.bounds = _parse_domain(domain, self.dim)
-        self._domain = self.bounds.ravel().tolist()
-        self.expr = _parse(source, self.variables)
-        self._program = _Program(self.expr, self.variables)
-        _check_finite_on_domain(self)
-        self._given_minima = _normalize_minima(minima, self.dim)
-        self._minima = self._build_minima()
+        try:
+            source, names_used = _check_formula(formula)
+            self.dim = _dim_of(names_used)
+            self.variables = _variables(names_used)
+            self.bounds = _parse_domain(domain, self.dim)
+            self._domain_given = domain is not None
+            self._domain = self.bounds.ravel().tolist()
+            self._given_minima = _normalize_minima(minima, self.dim)
+            self.expr = _parse(source, self.variables)
+            self._program = _Program(self.expr, self.variables)
+            _check_finite_on_domain(self)
+            self._minima = self._build_minima()
+        except RecursionError:
+            # what the depth check cannot foresee (sympy's derivatives of a deep tree nest
+            # deeper than the tree): the same answer, never a traceback
+            raise ExpressionError("formula is nested too deeply to differentiate; simplify "
+                                  "it (fewer nested functions or powers)") from None
         self._f_target = min(m.f for m in self._minima)
 
     # -- description -------------------------------------------------------------------------
@@ -186,11 +205,18 @@ class ExpressionLandscape(Landscape):
                 names, pts = zip(*self._given_minima.items(), strict=True)
             else:
                 names, pts = None, self._given_minima
+            points = np.array(pts, dtype=float)
+            outside = ~np.all((points >= self.bounds[:, 0]) & (points <= self.bounds[:, 1]),
+                              axis=1)
+            if outside.any():
+                raise ExpressionError(f"minimum {pts[int(np.argmax(outside))]} lies outside "
+                                      f"the domain {self._domain}", "minima")
             with np.errstate(all="ignore"):
-                values = self.f(np.array(pts, dtype=float))
+                values = self.f(points)
             if not np.all(np.isfinite(values)):
                 bad = pts[int(np.argmin(np.isfinite(values)))]
-                raise ExpressionError(f"formula is not finite and real at the minimum {bad}")
+                raise ExpressionError(f"formula is not finite and real at the minimum {bad}",
+                                      "minima")
             if names is None:
                 return name_by_value(self, pts)
             return tuple(
@@ -212,8 +238,7 @@ class ExpressionLandscape(Landscape):
         if not found:
             raise ExpressionError(
                 f"found no minimum of {self.formula!r} inside the domain {self._domain}; "
-                "give the minima explicitly"
-            )
+                "give the minima explicitly", "domain" if self._domain_given else "formula")
         return name_by_value(self, found)
 
 
@@ -259,6 +284,13 @@ def _check_formula(formula: str) -> tuple[str, set[str]]:
         if "forgot a comma" in (err.msg or ""):
             msg += " (missing '*'?)"
         raise ExpressionError(f"formula does not parse: {msg} at column {err.offset}") from None
+    depth, calls = _depth(tree.body)
+    if depth > MAX_DEPTH:
+        raise ExpressionError(f"formula nests {depth} operations deep (a sum of n terms nests "
+                              f"n deep); at most {MAX_DEPTH}")
+    if calls > MAX_NESTED_CALLS:
+        raise ExpressionError(f"formula nests {calls} functions in each other; at most "
+                              f"{MAX_NESTED_CALLS} (their derivatives grow with the nesting)")
     used: set[str] = set()
     _Checker(source, used).check(tree.body)
     indexed = {n for n in used if _INDEXED.fullmatch(n)}
@@ -269,6 +301,19 @@ def _check_formula(formula: str) -> tuple[str, set[str]]:
     if "x" not in used and not indexed:
         raise ExpressionError("formula must use x (1-D), x and y (2-D), or x0..x{d-1}")
     return source, used
+
+
+def _depth(tree: ast.AST) -> tuple[int, int]:
+    """(depth of the syntax tree, most function calls nested in each other), counted
+    without recursion (a tree may be thousands deep)."""
+    deepest, calls, stack = 0, 0, [(tree, 1, 0)]
+    while stack:
+        node, level, nested = stack.pop()
+        nested += isinstance(node, ast.Call)
+        deepest, calls = max(deepest, level), max(calls, nested)
+        stack.extend((child, level + 1, nested) for child in ast.iter_child_nodes(node)
+                     if not isinstance(child, (ast.operator, ast.unaryop, ast.expr_context)))
+    return deepest, calls
 
 
 class _Checker:
@@ -496,21 +541,26 @@ def _parse_domain(domain, dim: int) -> np.ndarray:
         try:
             values = [float(p) for p in parts]
         except ValueError:
-            raise ExpressionError(f"domain {domain!r} is not a list of numbers") from None
+            raise ExpressionError(f"domain {domain!r} is not a list of numbers",
+                                  "domain") from None
     else:
         try:
             values = [float(v) for v in np.asarray(domain, dtype=float).ravel()]
         except (TypeError, ValueError):
-            raise ExpressionError(f"domain {domain!r} is not a list of numbers") from None
+            raise ExpressionError(f"domain {domain!r} is not a list of numbers",
+                                  "domain") from None
     if dim > 2 and len(values) == 2:
         values = values * dim  # one lo,hi pair for every coordinate
     if len(values) != 2 * dim:
         need = {1: "lo,hi", 2: "x_lo,x_hi,y_lo,y_hi"}.get(dim, f"lo,hi or {dim} lo,hi pairs")
         raise ExpressionError(f"domain needs {2 * dim} numbers ({need}) for a {dim}-D formula, "
-                              f"got {len(values)}")
+                              f"got {len(values)}", "domain")
     box = np.array(values).reshape(dim, 2)
-    if not np.all(np.isfinite(box)) or np.any(box[:, 0] >= box[:, 1]):
-        raise ExpressionError(f"domain {values} must be finite with lo < hi per coordinate")
+    with np.errstate(over="ignore"):
+        width = box[:, 1] - box[:, 0]
+    if not (np.all(np.isfinite(box)) and np.all(np.isfinite(width))) or np.any(width <= 0):
+        raise ExpressionError(f"domain {values} must be finite with lo < hi per coordinate",
+                              "domain")
     return box
 
 
@@ -533,8 +583,7 @@ def _check_finite_on_domain(land: ExpressionLandscape) -> None:
         i = int(np.argmax(bad))
         where = ", ".join(f"{v}={c:g}" for v, c in zip(land.variables, grid[i], strict=True))
         raise ExpressionError(
-            f"formula is not finite and real on the domain: f({where}) = {values[i]}"
-        )
+            f"formula is not finite and real on the domain: f({where}) = {values[i]}")
 
 
 def _normalize_minima(minima, dim: int):
@@ -547,12 +596,12 @@ def _normalize_minima(minima, dim: int):
         try:
             p = np.asarray(point, dtype=float).reshape(-1)
         except (TypeError, ValueError):
-            raise ExpressionError(f"minimum {point!r} is not a point") from None
+            raise ExpressionError(f"minimum {point!r} is not a point", "minima") from None
         if len(p) != dim or not np.all(np.isfinite(p)):
-            raise ExpressionError(f"minimum {point!r} must be {dim} finite number(s)")
+            raise ExpressionError(f"minimum {point!r} must be {dim} finite number(s)", "minima")
         out[str(key) if isinstance(minima, dict) else key] = p.tolist()
     if not out:
-        raise ExpressionError("minima, when given, must name at least one point")
+        raise ExpressionError("minima, when given, must name at least one point", "minima")
     return out if isinstance(minima, dict) else list(out.values())
 
 

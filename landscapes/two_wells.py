@@ -7,7 +7,7 @@ from functools import cached_property
 import numpy as np
 
 from landscapes.base import Evaluator, Landscape, Minimum
-from moxco_cli.params import positive
+from moxco_cli.params import Param
 
 _WIDE = 4.5  # denominator of the wide Gaussian well
 _DEPTH = 2.5  # depth of the wide well
@@ -24,7 +24,10 @@ class TwoWells(Landscape):
 
     name = "two-wells"
     dim = 1
-    PARAMS = (positive("s", 0.055, "width of the sharp well"),)
+    # s: below 1e-12 the well is narrower than float64 can resolve around x = 2 (its bracket
+    # 2 - 2s .. 2 + s spans a few thousand ulps) and s**2 underflows near 1e-162; above 1 the
+    # "sharp" well is wider than the flat one and its bracket reaches the flat minimum
+    PARAMS = (Param("s", 0.055, "width of the sharp well", lo=1e-12, hi=1.0),)
 
     def __init__(self, s: float = 0.055) -> None:
         if not (np.isfinite(s) and s > 0):

@@ -50,6 +50,38 @@ def parse_floats(text: str, option: str, count: int | None = None) -> tuple[floa
     return values
 
 
+# A start box's bounds, at most: the engine's divergence box (engine.DIVERGENCE_LIMIT; a start
+# beyond it counts as diverged before its first step), and room for hi - lo in float64.
+BOX_LIMIT = 1e6
+
+
+def parse_box(text: str, option: str = "--domain", count: int | None = None
+              ) -> tuple[float, ...]:
+    """`"LO0,HI0[,LO1,HI1,...]"` -> floats, each pair with LO < HI and every bound within
+    +-BOX_LIMIT; one-line SettingsError naming `option` otherwise."""
+    values = parse_floats(text, option, count)
+    if len(values) % 2:
+        raise SettingsError(option, f"expects LO,HI pairs (an even count of numbers), "
+                            f"got {text!r}")
+    if any(abs(v) > BOX_LIMIT for v in values):
+        raise SettingsError(option, f"bounds must lie in [-{BOX_LIMIT:g}, {BOX_LIMIT:g}] (the "
+                            f"divergence box), got {text!r}")
+    for k in range(0, len(values), 2):
+        if not values[k] < values[k + 1]:
+            raise SettingsError(option, f"needs LO < HI in every pair, got {text!r}")
+    return values
+
+
+def parse_point(text: str, option: str = "--start") -> tuple[float, ...]:
+    """`"X0,X1,..."` -> floats within +-BOX_LIMIT (a start beyond the divergence box would
+    count as diverged before its first step); one-line SettingsError naming `option`."""
+    values = parse_floats(text, option)
+    if any(abs(v) > BOX_LIMIT for v in values):
+        raise SettingsError(option, f"coordinates must lie in [-{BOX_LIMIT:g}, {BOX_LIMIT:g}] "
+                            f"(the divergence box), got {text!r}")
+    return values
+
+
 def _opt(type_, flag: str, help: str, **kw):
     return Annotated[type_, typer.Option(flag, help=help, rich_help_panel=PANEL, **kw)]
 

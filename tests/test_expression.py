@@ -190,7 +190,7 @@ def test_bad_formula_is_one_line_error_naming_the_problem(formula, domain, messa
     ([[1.0]], "must be 2 finite number"),
     ({"a": "nope"}, "is not a point"),
     ([], "at least one point"),
-    ([[-3.0, 0.0]], "not finite and real at the minimum"),
+    ([[-3.0, 0.0]], "lies outside the domain"),
 ])
 def test_bad_given_minima_are_refused(minima, message):
     with pytest.raises(ExpressionError, match=message):

@@ -119,6 +119,9 @@ def launch(cfg, out: Path | None, force: bool, command: str, execute,
             raise SettingsError("--scheduler", f"sends the NumPy engine's chunks to Dask; "
                                 f"--backend {backend} runs in this process (give one of the two)")
         parse_scheduler(scheduler)  # a bad spec fails before anything is written
+    from moxco_cli import memory
+
+    memory.check(command, cfg)  # refuses what would not fit, before anything is computed
     folder = results_folder(out, force, command, getattr(cfg, "landscape", command))
     folder.check()
     if scheduler is None:

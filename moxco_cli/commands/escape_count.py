@@ -19,7 +19,7 @@ from moxco_cli.options import (
     MinimaOption,
     landscape_spec,
     optimizer_options,
-    parse_floats,
+    parse_box,
     parse_landscape,
 )
 from moxco_cli.settings import SettingsError
@@ -52,7 +52,7 @@ def escape_count(
     start_renderer("moxco_cli.plots.escape")
     from moxco_cli.experiments.escape_count import EscapeConfig
 
-    box = parse_floats(domain, "--domain", 2) if domain is not None else None
+    box = parse_box(domain, "--domain", 2) if domain is not None else None
     if expr is not None and sharp_width is not None:
         raise SettingsError("--sharp-width", "applies to two-wells, not to --expr")
     if expr is not None:  # the formula's domain is [LO, HI] per coordinate, as for the starts

@@ -19,7 +19,7 @@ from moxco_cli.options import (
     MinimaOption,
     landscape_spec,
     optimizer_options,
-    parse_floats,
+    parse_box,
 )
 
 CLASSES_HELP = (
@@ -54,7 +54,7 @@ def outcome_map(
     start_renderer("moxco_cli.plots.outcome_map")
     from moxco_cli.experiments.outcome_map import OutcomeMapConfig
 
-    box = parse_floats(domain, "--domain") if domain is not None else None
+    box = parse_box(domain, "--domain") if domain is not None else None
     landscape, params = landscape_spec(landscape, expr, minima, box)
     cfg = OutcomeMapConfig(
         landscape=landscape, landscape_params=params, grid=grid, steps=steps, methods=methods,

@@ -21,7 +21,8 @@ from moxco_cli.options import (
     MinimaOption,
     landscape_spec,
     optimizer_options,
-    parse_floats,
+    parse_box,
+    parse_point,
 )
 from moxco_cli.settings import SettingsError
 
@@ -58,10 +59,10 @@ def run(
     if domain is not None and expr is None:
         raise SettingsError("--domain", "only applies together with --expr")
     landscape, params = landscape_spec(
-        landscape, expr, minima, parse_floats(domain, "--domain") if domain is not None else None)
+        landscape, expr, minima, parse_box(domain, "--domain") if domain is not None else None)
     cfg = RunConfig(
         landscape=landscape, landscape_params=params,
-        start=parse_floats(start, "--start") if start is not None else None,
+        start=parse_point(start, "--start") if start is not None else None,
         steps=steps, methods=methods, settings=settings, tol=tol, animate=animate,
     ).validate()
     launch(cfg, out, force, "run", execute, scheduler)

@@ -30,7 +30,7 @@ from moxco_cli.options import (
     ExprOption,
     MinimaOption,
     landscape_spec,
-    parse_floats,
+    parse_box,
     settings_from_options,
 )
 from moxco_cli.settings import ALL_METHOD_NAMES, SettingsError
@@ -95,7 +95,7 @@ def sweep(
     if domain is not None and expr is None:
         raise MoxcoError("--domain: only applies together with --expr")
     landscape, params = landscape_spec(
-        landscape, expr, minima, parse_floats(domain, "--domain") if domain is not None else None)
+        landscape, expr, minima, parse_box(domain, "--domain") if domain is not None else None)
     if method is not None:
         if ctx.get_parameter_source("optimizer").name == "COMMANDLINE":
             raise MoxcoError("--method: give --method or --optimizer, not both")
@@ -108,6 +108,9 @@ def sweep(
         if method is None or exc.option != "--optimizer":
             raise
         raise SettingsError("--method", str(exc).removeprefix("--optimizer: ")) from None
+    from moxco_cli import memory
+
+    memory.check("sweep", cfg)
     folder = results_folder(out, force, "sweep", landscape)
     execute(cfg, folder, scheduler=scheduler, workers=workers)  # checks before computing
 

@@ -77,19 +77,31 @@ def _build_landscape(name: str, params: dict, option: str):
     from moxco_cli.params import SpecError
 
     try:
-        if name != landscapes.EXPRESSION:
-            if not isinstance(params, dict):
-                raise SettingsError(option, f"{name}: parameters must be a mapping, "
-                                    f"got {params!r}")
-            params = landscapes.check_params(name, params)
-        return landscapes.get(name, **params)
+        if name == landscapes.EXPRESSION:  # checks its own domain, finite on a finer grid
+            return landscapes.get(name, **params)
+        if not isinstance(params, dict):
+            raise SettingsError(option, f"{name}: parameters must be a mapping, "
+                                f"got {params!r}")
+        params = landscapes.check_params(name, params)
+        return landscapes.check_finite(landscapes.get(name, **params))
     except SpecError as exc:
         raise SettingsError(option, f"{name}: {exc}") from None
     except KeyError:
         raise SettingsError(option, f"unknown landscape {name!r}; choose from: "
                             f"{', '.join(landscapes.names())}") from None
-    except (TypeError, ValueError) as exc:
-        raise SettingsError(option, str(exc)) from None
+    except (TypeError, ValueError, ArithmeticError) as exc:
+        # a formula's error says which input is at fault: --domain and --minima by name
+        option = EXPR_OPTIONS.get(getattr(exc, "field", None), option)
+        text = str(exc) if isinstance(exc, (TypeError, ValueError)) else \
+            "a parameter is out of what float64 can represent"
+        if name != landscapes.EXPRESSION:
+            given = ",".join(f"{k}={v}" for k, v in params.items()) if isinstance(
+                params, dict) else ""
+            text = f"{name}{':' + given if given else ''}: {text}"
+        raise SettingsError(option, text) from None
+
+
+EXPR_OPTIONS = {"formula": "--expr", "domain": "--domain", "minima": "--minima"}
 
 
 def validate_int(option: str, value, lo: int, hi: int, context: str = "") -> int:
