@@ -14,7 +14,9 @@ import os
 import re
 import shutil
 import sys
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,6 +96,25 @@ def draw_png(path: Path, build, args: tuple = (), kwargs: dict | None = None) ->
         atomic_write_bytes(path, png_bytes(fig))
     finally:
         plt.close(fig)
+
+
+@contextmanager
+def _signals_held():
+    """Hold the stopping signals (SIGINT, SIGTERM, SIGHUP, SIGXCPU) back in the block: a
+    replacement, once begun, runs to its end (a few renames), so that a signal cannot stop it
+    between swapping the old folder out and checking it for a user's last-instant file."""
+    import signal
+
+    from moxco_cli.signals import STOPPING
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, set(STOPPING))
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 def _storage_error(exc) -> bool:
@@ -749,7 +770,11 @@ class ResultsFolder:
                 raise storage_fault(exc, self.path) from None
             raise MoxcoError(f"{self.option}: cannot write to {self.path.parent} "
                              f"({exc.strerror or exc})") from None
-        self._lock = _lock(self.tmp)
+        try:
+            self._lock = _lock(self.tmp)
+        except BaseException:  # a signal right here: `__exit__` will not run
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            raise
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
@@ -840,8 +865,9 @@ class ResultsFolder:
                 raise MoxcoError(f"{self.option}: {self.path} appeared during the run; "
                                  "results discarded, pass --force to replace it")
             self._refuse(self.path)  # it may have changed meanwhile
-            if not self._swap():
-                self._two_renames()
+            with _signals_held():  # swap, check the old folder, delete or put it back: whole
+                if not self._swap():
+                    self._two_renames()
         except BaseException as exc:
             if self._tmp_is_old:  # the earlier results, swapped out and not back: keep them
                 raise MoxcoError(f"{self.option}: {self.path} changed while it was being "
