@@ -175,7 +175,12 @@ class WorkerFailed(RuntimeError):
 
 
 def _describe(status: int) -> str:
-    code = os.waitstatus_to_exitcode(status)
+    return describe_exit(os.waitstatus_to_exitcode(status))
+
+
+def describe_exit(code: int) -> str:
+    """'exit code N' or 'killed by SIGNAME' for an exit code as `multiprocessing` gives it
+    (minus the signal's number for a process a signal ended)."""
     if code >= 0:
         return f"exit code {code}"
     try:

@@ -466,15 +466,65 @@ def test_no_process_is_left_after_a_one_line_refusal(args, tmp_path):
                              str(tmp_path / "o")], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
     _, err = proc.communicate(timeout=60)
-    session = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):  # checked at once: not even for a moment
-        try:
-            if int(stat.read_text().rsplit(")", 1)[1].split()[2]) == proc.pid:
-                session.append(int(stat.parent.name))
-        except (OSError, IndexError, ValueError):
-            continue
+    session = _session(proc.pid)  # checked at once: not even for a moment
     for pid in session:
         os.kill(pid, signal.SIGKILL)
     assert proc.returncode == 2 and one_error_line(err).startswith("Error: ")
     assert session == []
     assert list(tmp_path.iterdir()) == []
+
+
+
+@pytest.mark.slow
+def test_a_killed_sweep_pool_worker_is_one_line_and_the_cells_are_kept(tmp_path):
+    """Before: a BrokenProcessPool traceback."""
+    out = tmp_path / "sw"
+    proc = subprocess.Popen([sys.executable, "-m", "moxco_cli", "sweep", "beale", "--grid",
+                             "alpha=0:0.9:8", "--grid", "beta=0:0.9:8", "--starts", "grid:61",
+                             "--steps", "5000", "--workers", "2", "--out", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while len(_pool(proc.pid)) < 2:  # the pool's workers: children running moxco
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.1)
+        time.sleep(1.0)
+        os.kill(max(_pool(proc.pid)), signal.SIGKILL)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+    assert proc.returncode == 1
+    assert _pool(proc.pid) == [] and _session(proc.pid) == []  # nothing left running
+    line = one_error_line(err)
+    assert line.startswith("Error: an engine worker process failed (killed by SIGKILL: out of "
+                           "memory (the kernel's OOM killer) or killed by another program); "
+                           "nothing was published; Stopped: ")
+    assert line.endswith(f"--resume {out.with_name('sw.incomplete')}")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sw.incomplete"]
+
+
+def _pool(pid: int) -> list[int]:
+    """Children of `pid` other than its first (the figure renderer, forked at start)."""
+    kids = []
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            if f"\nPPid:\t{pid}\n" in status.read_text():
+                kids.append(int(status.parent.name))
+        except OSError:
+            continue
+    return sorted(kids)[1:]
+
+
+def _session(pgid: int) -> list[int]:
+    """Processes in the process group `pgid`."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[2]) == pgid:
+                found.append(int(stat.parent.name))
+        except (OSError, IndexError, ValueError):
+            continue
+    return found

@@ -259,6 +259,8 @@ def execute(cfg, folder, *, scheduler: str | None = None, workers: int | None = 
             raise Interrupted(saved or "Interrupted: nothing was saved.") from None
         if isinstance(exc, OSError) and exc.errno in STORAGE_ERRNOS:  # a full disk...
             raise Fault(f"{storage_fault(exc, work)}{'; ' + saved if saved else ''}") from None
+        if callable(getattr(exc, "summary", None)):  # a worker died (workers.WorkerFailed)
+            raise Fault(f"{exc.summary()}{'; ' + saved if saved else ''}") from None
         if saved:
             print(saved, file=sys.stderr)
         raise

@@ -600,9 +600,19 @@ class LocalExecutor:
 
         futures = {self.pool.submit(run_job, cfg, [tasks[i] for i in job], starts, group, 1): job
                    for job in jobs}
+        from concurrent.futures.process import BrokenProcessPool
+
+        processes = list((getattr(self.pool, "_processes", None) or {}).values())
         try:
             for fut in as_completed(futures):
                 yield from zip(futures[fut], fut.result(), strict=True)
+        except BrokenProcessPool:  # a worker died (killed, out of memory): say how
+            from moxco_cli.workers import WorkerFailed, describe_exit
+
+            for process in processes:
+                process.join(timeout=1)
+            how = [describe_exit(p.exitcode) for p in processes if p.exitcode not in (None, 0)]
+            raise WorkerFailed(how[0] if how else "it ended abruptly") from None
         finally:  # also on an interrupt or an error in the consumer: drop queued tasks
             for fut in futures:
                 fut.cancel()
