@@ -72,8 +72,11 @@ def config_from_options(options: dict):
 
 def execute(cfg, folder) -> None:
     """Run `cfg`, write its folder, print the verdict tables (shared with `moxco rerun`)."""
+    from moxco_cli.allocator import keep_freed_memory
     from moxco_cli.experiments.generalize import protocol_text, run_generalize
     from moxco_cli.report import config_document
+
+    keep_freed_memory()  # a network's evaluations free many MiB-sized arrays per step
 
     with progress_bar(f"generalize {cfg.landscape}", cfg.work()) as advance:
         result = run_generalize(cfg, progress=advance)

@@ -695,6 +695,12 @@ def _read_json(folder: Path) -> dict:
     return json.loads((folder / "config.json").read_text())
 
 
+from moxco_cli.experiments.report_generalize import (  # noqa: E402  (issue 16's sections)
+    section_flatness,
+    section_test_error,
+    section_thresholds,
+)
+
 SECTIONS = [section_fig1, section_outcome_map, section_fig2, section_fig3, section_theorem1,
             section_theorem2, section_ablation, section_phase, section_compare,
-            section_curvature]
+            section_curvature, section_flatness, section_test_error, section_thresholds]

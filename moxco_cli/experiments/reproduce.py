@@ -14,11 +14,13 @@ from dataclasses import dataclass
 FULL = dict(fig2_small=50, fig2_large=10_000, fig3_grid=41, map_grid=101, ablation_grid=101,
             eos_alphas=12, eos_betas=13, phase_axis=12, phase_starts=21,
             compare_trials=13, compare_tuning=256, compare_eval=1024,
-            curvature_starts=1000, curvature_error_starts=64)
+            curvature_starts=1000, curvature_error_starts=64,
+            net_inits=400, net_steps=500, factorization_inits=400, factorization_grid=41)
 QUICK = dict(fig2_small=50, fig2_large=400, fig3_grid=15, map_grid=21, ablation_grid=15,
              eos_alphas=3, eos_betas=3, phase_axis=3, phase_starts=5,
              compare_trials=4, compare_tuning=16, compare_eval=32,
-             curvature_starts=40, curvature_error_starts=8)
+             curvature_starts=40, curvature_error_starts=8,
+             net_inits=8, net_steps=30, factorization_inits=8, factorization_grid=5)
 # MoXCo against tuned baselines: the paper's two landscapes, and two of the zoo chosen for
 # what they test: rastrigin (a lattice of local minima: the case exploration is meant for) and
 # six-hump-camel (two global and four local minima of different depths and curvatures).
@@ -30,6 +32,11 @@ COMPARE_METHODS = ("gd", "adam", "gd+moxco", "adam+moxco", "nesterov")
 # whose |f - f*| keeps goodness far below the threshold, so nothing commits to compare.
 CURVATURE_LANDSCAPES = ("beale", "quadratic:dim=10,condition=100")
 PHASE_TOL = 0.1  # "reached (3, 0.5)": within 1e-2 almost nothing arrives in 800 steps
+# Flat minima that generalize (issue 16): the authors' network (two-layer-net defaults), the
+# default rates of `moxco generalize`, and factorization at rates up to GD's stability limit
+# at its flattest minima (2/lr = 4 at lr 0.5, depth 2: lam_max = 2 there).
+NET_LRS = (0.01, 0.05, 0.2)
+FACTORIZATION_LRS = (0.05, 0.2, 0.5)
 
 
 @dataclass(frozen=True)
@@ -222,6 +229,45 @@ def _curvature(out, sizes):
                      "starts per variant (the same for all), Figure 1 settings otherwise")
 
 
+def _generalize(prefix: str, landscape: str, lrs, inits_key: str, steps: int, grid: int = 41):
+    def run(out, sizes):
+        from moxco_cli.experiments.generalize import GeneralizeConfig, run_generalize
+
+        cfg = GeneralizeConfig(landscape=landscape, inits=sizes[inits_key],
+                               steps=sizes[steps] if isinstance(steps, str) else steps,
+                               lrs=lrs, grid=sizes.get(grid, grid)).validate()
+        result = run_generalize(cfg)
+        for name in ("distributions", "paired", "correlation", "thresholds"):
+            out.write_csv(f"{prefix}_{name}.csv", getattr(result, name))
+        for name, (build, args) in result.figure_args().items():
+            out.write_figure(f"{prefix}_{name}", build, *args)
+        if prefix == "net":  # one initialization, run and drawn: the fitted functions
+            _net_fit(out, cfg)
+    return run
+
+
+def _net_fit(out, gen_cfg):
+    from moxco_cli.experiments.run import RunConfig, run_experiment
+    from moxco_cli.settings import OptimizerSettings, build_method
+
+    lr = gen_cfg.sweep_rate
+    cfg = RunConfig(landscape="two-layer-net", steps=gen_cfg.steps,
+                    settings=OptimizerSettings(lr=lr)).validate()
+    result = run_experiment(cfg)
+    out.write_csv("net_fit_summary.csv", result.summary)
+    title = (f"two-layer-net: one network initialization (default_rng(0)), {cfg.steps} steps, "
+             f"lr {lr:g}")
+    bounds = {}
+    for name in cfg.methods:
+        m = build_method(name, cfg.settings)
+        bounds[name] = float(m.inv_eta_eff)
+    out.write_figure("net_fit.png", "moxco_cli.plots.generalize:fit_figure", result.landscape,
+                     result.trajectories, title)
+    out.write_figure("net_curves.png", "moxco_cli.plots.generalize:curves_figure",
+                     result.landscape, result.trajectories, bounds, cfg.settings.threshold,
+                     title)
+
+
 STEPS = [
     Step("fig1a", "Figure 1a: GD+MoXCo vs GD, Adam on Beale", _fig1("a")),
     Step("fig1b", "Figure 1b: Adam+MoXCo vs GD, Adam on Beale", _fig1("b")),
@@ -235,6 +281,11 @@ STEPS = [
     Step("phase", "Phase diagram: success over (alpha, beta) for both MoXCo variants", _phase),
     Step("compare", "MoXCo against tuned baselines (moxco compare)", _compare),
     Step("curvature", "Curvature estimators and scoring frequency (appendix A.3)", _curvature),
+    Step("generalize-net", "Flat minima that generalize? two-layer-net (moxco generalize)",
+         _generalize("net", "two-layer-net", NET_LRS, "net_inits", "net_steps")),
+    Step("generalize-factorization", "Which minimum is selected? factorization",
+         _generalize("factorization", "factorization", FACTORIZATION_LRS,
+                     "factorization_inits", "net_steps", "factorization_grid")),
 ]
 
 
