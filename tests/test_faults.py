@@ -96,7 +96,8 @@ FILLS_AT = {"run": ("summary.csv", "goodness.png", report.MANIFEST),
             "escape-count": ("counts.csv", "escape_count.png", report.MANIFEST),
             "outcome-map": ("fractions.csv", "outcome_map.png", report.MANIFEST),
             "eos-check": ("eos.csv", "eos.png", report.MANIFEST),
-            "sweep": ("sweep.csv", "sweep-success.png", report.MANIFEST),
+            "sweep": ("config.json", "INCOMPLETE", "sweep.csv", "sweep-success.png",
+                      report.MANIFEST),
             "sweep-workers": ("sweep.csv", "cell-", report.MANIFEST)}
 
 
@@ -109,10 +110,12 @@ def test_a_full_disk_is_one_line_and_leaves_nothing(command, at, tmp_path, monke
     assert result.exit_code == 1, result.output
     line = one_error_line(result)
     work = out.with_name("out.incomplete")
-    where = work if at == "cell-" else out
+    where = work if at in ("cell-", "config.json", "INCOMPLETE") else out
     assert line.startswith(f"Error: no space left on device while writing {where}")
     assert not out.exists() and hidden(tmp_path) == []
-    if command.startswith("sweep"):  # its finished cells stay, and it says how to go on
+    if at in ("config.json", "INCOMPLETE"):  # no sweep folder was made: nothing at all
+        assert list(tmp_path.iterdir()) == []
+    elif command.startswith("sweep"):  # its finished cells stay, and it says how to go on
         assert work.is_dir() and f"--resume {work}" in line
         assert sorted(p.name for p in tmp_path.iterdir()) == ["out.incomplete"]
     else:

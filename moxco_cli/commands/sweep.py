@@ -240,14 +240,18 @@ def execute(cfg, folder, *, scheduler: str | None = None, workers: int | None = 
                 work.mkdir(parents=folder.make_parents)
             except OSError as exc:
                 raise MoxcoError(f"--out: cannot write {work} ({exc.strerror or exc})") from None
-            atomic_write_bytes(work / "config.json", json_bytes(config_document(
-                "sweep", cfg.to_options(), {"replace_existing": folder.force})))
-            (work / MARKER).write_text(
-                f"This sweep is not finished: {total} cells and plain-optimizer baselines, "
-                "the finished ones in cells/.\n"
-                f"Continue it with:  moxco sweep --resume {work}\n"
-                f"When done, results are published in {folder.path} and this folder is "
-                "removed.\n")
+            try:  # the note last, and atomically: a folder with it is a resumable sweep
+                atomic_write_bytes(work / "config.json", json_bytes(config_document(
+                    "sweep", cfg.to_options(), {"replace_existing": folder.force})))
+                atomic_write_bytes(work / MARKER, (
+                    f"This sweep is not finished: {total} cells and plain-optimizer baselines, "
+                    "the finished ones in cells/.\n"
+                    f"Continue it with:  moxco sweep --resume {work}\n"
+                    f"When done, results are published in {folder.path} and this folder is "
+                    "removed.\n").encode())
+            except BaseException:  # a full disk, a signal: no half-made sweep folder stays
+                shutil.rmtree(work, ignore_errors=True)
+                raise
         store = CellStore(work / "cells")
         with progress_bar(f"sweep {cfg.landscape} {cfg.optimizer} ({executor.description})",
                           total) as advance:
