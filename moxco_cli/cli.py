@@ -23,6 +23,7 @@ from typer.core import TyperGroup
 
 from moxco_cli import signals
 from moxco_cli.errors import (
+    PROCESS_ERRNOS,
     STORAGE_ERRNOS,
     Fault,
     Interrupted,
@@ -121,6 +122,8 @@ def _fault_for(exc: BaseException) -> Fault | None:
     workers = sys.modules.get("moxco_cli.workers")
     if workers is not None and isinstance(exc, workers.WorkerFailed):
         return Fault(exc.summary())
+    if isinstance(exc, OSError) and exc.errno in PROCESS_ERRNOS:
+        return Fault(f"{os_cause(exc)}; nothing was published")
     if isinstance(exc, OSError) and exc.errno in STORAGE_ERRNOS:
         where = f" while writing {os.path.dirname(exc.filename) or exc.filename}" \
             if isinstance(exc.filename, str) else ""

@@ -68,8 +68,15 @@ def os_cause(exc: OSError) -> str:
         return "read-only file system"
     if code == errno.ENOMEM:
         return out_of_memory()
+    if code == errno.EAGAIN:  # from fork() or a thread's creation: the process limit
+        return ("cannot start another process: the process limit (ulimit -u) is "
+                f"{_limit('RLIMIT_NPROC')}")
     text = getattr(exc, "strerror", None) or str(exc)
     return text[:1].lower() + text[1:]
+
+
+# Failures to start a process or thread (fork: EAGAIN), reported like STORAGE_ERRNOS.
+PROCESS_ERRNOS = frozenset({errno.EAGAIN})
 
 
 def out_of_memory() -> str:

@@ -531,3 +531,18 @@ def _session(pgid: int) -> list[int]:
         except (OSError, IndexError, ValueError):
             continue
     return found
+
+
+def test_no_process_to_spare_for_the_engine_workers_is_one_line(tmp_path, monkeypatch):
+    from moxco_cli import workers
+
+    def no_fork():
+        raise BlockingIOError(errno.EAGAIN, os.strerror(errno.EAGAIN))
+
+    monkeypatch.setattr(workers, "fork_quietly", no_fork)
+    result = invoke("outcome-map", "beale", "--grid", "64", "--steps", "500", "--out",
+                    tmp_path / "out")
+    assert result.exit_code == 1
+    assert one_error_line(result).startswith("Error: cannot start another process: the "
+                                             "process limit (ulimit -u) is ")
+    assert list(tmp_path.iterdir()) == [] and children() == set()

@@ -231,3 +231,16 @@ def test_a_cleanup_that_hangs_is_ended_by_the_watchdog_and_recovered_next_time(t
     assert again.exit_code == 0
     assert "moxco: removed" in again.stderr and left[0] in again.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_a_signal_ignored_at_start_stays_ignored(tmp_path):
+    """`nohup moxco ...`: SIGHUP was ignored when the process started, and stays so."""
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-c", HOOK, "compute", str(int(signal.SIGHUP)),
+                             *SMALL["run"], "--out", str(out)], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))
+    code, _, err = finish(proc)
+    assert code == 0, err
+    assert (out / "summary.csv").exists()
