@@ -15,7 +15,8 @@ from __future__ import annotations
 M_TRIM_THRESHOLD = -1  # glibc <malloc.h>
 M_MMAP_THRESHOLD = -3
 MMAP_BYTES = 32 * 2**20  # blocks below this come from the heap (glibc's largest allowed)
-TRIM_BYTES = 256 * 2**20  # free memory at the top of the heap kept before trimming
+TRIM_BYTES = 32 * 2**20  # free memory at the top of the heap kept before trimming (16 MiB
+# already avoided the faults; every process, forked workers too, keeps at most this much)
 
 
 def keep_freed_memory() -> bool:

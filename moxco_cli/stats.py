@@ -151,7 +151,9 @@ def bootstrap_median(values, resamples, confidence: float = CONFIDENCE):
             return np.where(lo == hi, lo, 0.5 * (lo + hi))
 
     med = float(middle(np.sort(values)))
-    boot = middle(np.sort(values[resamples], axis=1))
+    rows = max(1, (1 << 20) // n)  # resamples at a time: at most 8 MiB of draws in memory
+    boot = np.concatenate([middle(np.sort(values[resamples[lo:lo + rows]], axis=1))
+                           for lo in range(0, len(resamples), rows)])
     q = (1 - confidence) / 2
     return med, quantile_with_inf(boot, q), quantile_with_inf(boot, 1 - q)
 
