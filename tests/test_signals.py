@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -129,6 +130,18 @@ def last_line(err: str) -> str:
     return lines[0]
 
 
+_EARLIER: dict[str, Path] = {}
+
+
+def earlier(command: str, factory) -> Path:
+    """A finished result of `command` (made once per session, copied by each test)."""
+    if command not in _EARLIER:
+        where = factory.mktemp("earlier") / command
+        assert runner.invoke(app, [*SMALL[command], "--out", str(where)]).exit_code == 0
+        _EARLIER[command] = where
+    return _EARLIER[command]
+
+
 ENDED = {signal.SIGINT: "Interrupted", signal.SIGTERM: "Terminated (SIGTERM)",
          signal.SIGHUP: "Hung up (SIGHUP)"}
 
@@ -136,11 +149,12 @@ ENDED = {signal.SIGINT: "Interrupted", signal.SIGTERM: "Terminated (SIGTERM)",
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
 @pytest.mark.parametrize("phase", ["compute", "figure", "publish"])
 @pytest.mark.parametrize("command", list(SMALL))
-def test_sigterm_and_sighup_clean_up_like_ctrl_c(command, phase, signum, tmp_path):
+def test_sigterm_and_sighup_clean_up_like_ctrl_c(command, phase, signum, tmp_path,
+                                                  tmp_path_factory):
     out = tmp_path / "out"
     force = []
     if phase == "publish":  # replacing an earlier result: it must stay as it was
-        assert runner.invoke(app, [*SMALL[command], "--out", str(out)]).exit_code == 0
+        shutil.copytree(earlier(command, tmp_path_factory), out)
         force = ["--force"]
     before = snapshot(out) if out.exists() else None
     code, _, err = finish(start(phase, str(int(signum)), [*SMALL[command], "--out", out,
