@@ -146,3 +146,24 @@ def test_config_round_trips():
                            thresholds=(0.9,), sweep_lr=0.3, grid=9,
                            settings=OptimizerSettings(seed=4))
     assert GeneralizeConfig.from_options(json.loads(json.dumps(cfg.to_options()))) == cfg
+
+
+def test_help_shows_examples_and_the_protocol():
+    res = runner.invoke(app, ["generalize", "--help"])
+    assert res.exit_code == 0
+    assert "moxco generalize two-layer-net --inits 1000" in res.output
+    assert "--thresholds" in res.output and "paired" in res.output.lower()
+
+
+def test_run_two_layer_net_draws_the_fit_and_the_curves_and_reports_the_metrics(tmp_path):
+    out = tmp_path / "run"
+    res = runner.invoke(app, ["run", "two-layer-net:hidden=2", "--steps", "15", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert {"fit.png", "curves.png", "loss.png", "goodness.png"} <= {p.name for p in out.iterdir()}
+    summary = pd.read_csv(out / "summary.csv")
+    assert {"train_loss", "test_mse", "test_mse_noisy", "final_lam_max"} <= set(summary.columns)
+    np.testing.assert_array_equal(summary.train_loss, summary.final_loss)
+    land = landscapes.get("two-layer-net", hidden=2)
+    start = land.sample_starts(1, np.random.default_rng(0))[0]  # the default start
+    np.testing.assert_array_equal(summary.filter(like="start_x").to_numpy()[0], start)
+    assert "test_mse" in res.output

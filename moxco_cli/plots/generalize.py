@@ -23,6 +23,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.colors import LogNorm  # noqa: E402
+from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter  # noqa: E402
 
 from moxco_cli.plots.run import short_title, style  # noqa: E402
 
@@ -40,6 +41,16 @@ def _title(fig, text: str) -> None:
     import textwrap
 
     fig.suptitle("\n".join(textwrap.wrap(text, int(fig.get_figwidth() * 11))), fontsize=10)
+
+
+def _log(ax, which: str = "y") -> None:
+    """A log axis labelled at 1, 2, 5 x 10^k in plain numbers (matplotlib's default labels
+    every minor tick of an axis shorter than a decade, in overlapping scientific notation)."""
+    axis = ax.yaxis if which == "y" else ax.xaxis
+    (ax.set_yscale if which == "y" else ax.set_xscale)("log")
+    axis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    axis.set_major_formatter(FormatStrFormatter("%g"))
+    axis.set_minor_formatter(NullFormatter())
 
 
 def _finite(v):
@@ -107,7 +118,7 @@ def curves_figure(land, runs: dict, inv_eta: dict, threshold: float, title: str)
                 ax.plot(c, y, marker="o", ms=8, mfc="none", mec=st["color"], mew=2)
     top.axhline(land.f_target, color="black", ls="--", lw=1.0,
                 label=f"noise^2 = {land.f_target:.3g} (f_target)")
-    top.set_yscale("log")
+    _log(top)
     top.set(ylabel="MSE (log)", title=short_title(title))
     top.legend(fontsize=7, ncol=2)
     mid.axhline(threshold, color="black", ls="--", lw=1.0, label=f"threshold {threshold:g}")
@@ -117,7 +128,7 @@ def curves_figure(land, runs: dict, inv_eta: dict, threshold: float, title: str)
         st = _style(name)
         bottom.axhline(value, color=st["color"], ls=":", lw=1.2,
                        label=rf"2/lr or 1/$\tilde\eta$ of {st['label']} = {value:.4g}")
-    bottom.set_yscale("log")
+    _log(bottom)
     bottom.set(xlabel="step", ylabel=r"$\lambda_{max}$ (exact, log)")
     bottom.legend(fontsize=7, loc="upper right")
     for ax in (top, mid, bottom):
@@ -170,7 +181,7 @@ def distributions_figure(dist, runs, methods: list[str], metrics: list[str], tit
             ax.set_xticks(range(len(methods)), [_style(m)["label"] for m in methods],
                           rotation=25, fontsize=7)
             if shown and _log_ok(np.concatenate(shown)):
-                ax.set_yscale("log")
+                _log(ax)
             if i == 0:
                 ax.set_title(f"lr = {lr:g}", fontsize=9)
             if j == 0:
@@ -234,8 +245,8 @@ def sharpness_figure(runs, corr, methods: list[str], primary: str, title: str):
                    if not c.empty and math.isfinite(c.rho.iloc[0]) else "")
             ax.plot(part.final_lam_max, part[primary], ".", ms=2.5, alpha=0.35,
                     color=st["color"], label=st["label"] + rho)
-        ax.set_xscale("log")
-        ax.set_yscale("log")
+        _log(ax, "x")
+        _log(ax)
         ax.set_xlabel(r"final $\lambda_{max}$ (log)")
         ax.set_title("all lrs pooled (the lr confound)" if lr == "all" else f"lr = {lr:g}",
                      fontsize=9)
@@ -279,7 +290,7 @@ def selected_sharpness_figure(runs, methods: list[str], refs: dict, flattest: fl
         ax.axhline(2.0 / lr, color="black", ls="--", lw=1.0, label=f"2/lr = {2.0 / lr:.3g}")
         ax.axhline(flattest, color="green", ls="-", lw=1.0,
                    label=f"flattest minima: {flattest:g}")
-        ax.set_yscale("log")
+        _log(ax)
         ax.set_xticks(range(len(methods)), [_style(m)["label"] for m in methods], rotation=25,
                       fontsize=7)
         ax.set_title(f"lr = {lr:g}", fontsize=9)
@@ -324,7 +335,7 @@ def thresholds_figure(table, dist, primary: str, lr: float, title: str):
                                   for v in part.median_commit_step) + ")")
         shown.append(ref[["median", "ci_low", "ci_high"]].to_numpy(dtype=float).ravel())
     if shown and _log_ok(np.concatenate(shown)):
-        ax.set_yscale("log")
+        _log(ax)
     ticks = np.sort(table.threshold.unique())
     for a in (ax, frac):
         a.set_xscale("log")
