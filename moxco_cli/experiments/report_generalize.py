@@ -204,13 +204,14 @@ def section_thresholds(folder: Path):
             hurt.add(r.method)
             word = "higher"
         else:
-            word = "overlaps"
+            word = "intervals overlap"
         rows.append({"method": NAMES.get(r.method, r.method), "lr": f"{r.lr:g}",
                      "threshold": f"{r.threshold:g}",
                      "median test MSE [95% CI]": f"{_g(r.test_mse_median)} "
                      f"[{_g(r.test_mse_ci_low)}, {_g(r.test_mse_ci_high)}]",
-                     f"vs the inner optimizer's {_g(ref['median'])} "
-                     f"[{_g(ref.ci_low)}, {_g(ref.ci_high)}]": word,
+                     "against the inner optimizer at this lr (median [95% CI])":
+                     f"{word}: {NAMES.get(inner, inner)} {_g(ref['median'])} "
+                     f"[{_g(ref.ci_low)}, {_g(ref.ci_high)}]",
                      "committed [95% CI]": f"{r.committed_fraction:.0%} "
                      f"[{r.committed_ci_low:.0%}, {r.committed_ci_high:.0%}]",
                      "median commit step": "-" if not np.isfinite(r.median_commit_step)
