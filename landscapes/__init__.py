@@ -113,10 +113,13 @@ def check_finite(land: Landscape) -> Landscape:
     else:
         points = np.vstack([0.5 * (lo + hi), lo, hi,
                             np.random.default_rng(0).uniform(lo, hi, (256, land.dim))])
-    minima = [m.x for m in land.minima]
-    if minima:
-        points = np.vstack([points, np.array(minima, dtype=float).reshape(-1, land.dim)])
-    with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"):  # the minima are located here, by Newton steps
+        try:
+            minima = [m.x for m in land.minima]
+        except (RuntimeError, ArithmeticError) as exc:
+            raise ValueError(f"its minima cannot be located in float64 ({exc})") from None
+        if minima:
+            points = np.vstack([points, np.array(minima, dtype=float).reshape(-1, land.dim)])
         f, grad, lam = land.evaluate(points)
     finite = np.isfinite(f) & np.all(np.isfinite(grad), axis=1) & np.isfinite(lam)
     if not finite.all():

@@ -14,6 +14,7 @@ numbers in docs/method.md, "Memory"); they are deliberately on the high side. Un
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from dataclasses import dataclass
@@ -24,16 +25,21 @@ GIB = 2**30
 MIB = 2**20
 BASE = 300 * MIB  # interpreter, numpy, pandas, scipy, matplotlib (measured: 120-170 MiB)
 FLOAT = 8
-# run: bytes per recorded (step, method) row beyond d floats, and per coordinate: the
-# engine's records (d + 7 floats), the trajectory table built from them (d + 12 columns,
-# one of them text) and the copies pandas makes while building it.
-RUN_ROW = 700
-RUN_ROW_PER_DIM = 40
+# run: the figures of per-step traces (drawn by the renderer process from pickled copies of
+# the paths, per coordinate), and bytes per recorded (step, method) row: a constant and one
+# per coordinate
+# (the engine's records, d + 7 floats, the trajectory table, d + 12 columns, and the copies
+# made on the way). Measured peak RSS: beale (d = 2) 377 / 642 MiB at 1e5 / 3e5 steps x 4
+# methods (~340 bytes a row); rastrigin d = 50: 646 / 1697 / 2411 MiB at 1e4 / 1e5 / 1.5e5
+# steps (~3.6 KiB a row, and ~450 MiB more than 800 steps took); d = 10: 598 MiB at 1e5.
+RUN_FIGURES_PER_DIM = 8 * MIB
+RUN_ROW = 200
+RUN_ROW_PER_DIM = 72
 # starts held by the batch commands: per trajectory and method, beyond the chunk arrays.
 PER_START = 600
 PER_START_PER_DIM = 48
-CHUNK_ROWS = 16384  # the engine's largest chunk (engine.THREAD_CHUNK): its arrays coexist
-CHUNK_WORKERS = 2  # forked workers or threads, each with a chunk in flight
+CHUNK_ROWS = 16384  # the engine's largest chunk (engine.THREAD_CHUNK); two of them when the
+# work is split over two threads or forked workers
 
 
 class MemoryRefused(MoxcoError):
@@ -56,12 +62,14 @@ def format_bytes(n: float) -> str:
     return f"{n / MIB:.0f} MiB"
 
 
-def _chunk_bytes(dim: int, hessian: bool) -> int:
-    """The engine's working arrays for chunks in flight: state and scores `(rows, d)` plus,
-    where the exact curvature needs it for d > 2, the Hessian `(rows, d, d)` and the
-    eigensolver's copy of it."""
-    per_row = 24 * dim * FLOAT + (3 * dim * dim * FLOAT if hessian and dim > 2 else 0)
-    return CHUNK_WORKERS * CHUNK_ROWS * per_row
+def _chunk_bytes(rows: int, dim: int) -> int:
+    """The engine's working arrays for the chunks in flight over `rows` trajectories: state
+    and scores `(rows, d)` plus, for d > 2, the Hessian `(rows, d, d)` the exact curvature
+    builds and the eigensolver's copy of it (a separable landscape builds neither: this
+    errs on the high side)."""
+    per_row = 24 * dim * FLOAT + (2 * dim * dim * FLOAT if dim > 2 else 0)
+    in_flight = min(rows, CHUNK_ROWS) * (2 if rows > CHUNK_ROWS else 1)
+    return in_flight * per_row
 
 
 def _starts_bytes(n: int, dim: int, methods: int) -> int:
@@ -77,21 +85,21 @@ def _dim(cfg) -> int:
 def _estimate_run(cfg) -> Estimate:
     d, methods = _dim(cfg), len(cfg.methods)
     rows = (cfg.steps + 1) * methods
-    need = BASE + rows * (RUN_ROW + RUN_ROW_PER_DIM * d)
+    need = BASE + RUN_FIGURES_PER_DIM * d + rows * (RUN_ROW + RUN_ROW_PER_DIM * d)
     return Estimate(need, "--steps", f"{cfg.steps:,} steps x {methods} methods of per-step "
                     f"records in {d}-D")
 
 
 def _estimate_escape(cfg) -> Estimate:
     d, methods = _dim(cfg), len(cfg.methods)
-    need = BASE + _starts_bytes(cfg.inits, d, methods + 1) + _chunk_bytes(d, True)
+    need = BASE + _starts_bytes(cfg.inits, d, methods + 1) + _chunk_bytes(cfg.inits, d)
     return Estimate(need, "--inits", f"{cfg.inits:,} starts x {methods} methods in {d}-D")
 
 
 def _estimate_outcome_map(cfg) -> Estimate:
     d, methods = _dim(cfg), len(cfg.methods)
     n = cfg.n_starts()
-    need = BASE + _starts_bytes(n, d, methods) + _chunk_bytes(d, True)
+    need = BASE + _starts_bytes(n, d, methods) + _chunk_bytes(n, d)
     return Estimate(need, "--grid", f"{n:,} starts x {methods} methods in {d}-D")
 
 
@@ -102,7 +110,8 @@ def _estimate_sweep(cfg) -> Estimate:
     d = _dim(cfg)
     count = n**d if kind == "grid" else n
     # cells run in batched jobs of at most ROWS_PER_JOB trajectories; the starts are shared
-    need = BASE + _starts_bytes(count, d, 1) + _chunk_bytes(d, True)
+    cells = math.prod(len(axis.values) for axis in cfg.grid)
+    need = BASE + _starts_bytes(count, d, 1) + _chunk_bytes(cells * count, d)
     return Estimate(need, "--starts", f"{count:,} starts per cell in {d}-D")
 
 
@@ -118,7 +127,7 @@ def _estimate_compare(cfg) -> Estimate:
     # derived from them (gap, best so far, levels, masks: six at once)
     records = (steps + 1) * chunk * ((d + 7) * FLOAT + 6 * FLOAT)
     tuning = _starts_bytes(cfg.trials * cfg.tuning_starts, d, 1)
-    need = BASE + max(records, tuning) + _chunk_bytes(d, True)
+    need = BASE + max(records, tuning) + _chunk_bytes(cfg.trials * cfg.tuning_starts, d)
     option = "--eval-starts" if records >= tuning else "--tuning-starts"
     return Estimate(need, option, f"{steps:,} steps x {chunk:,} recorded evaluation starts "
                     f"in {d}-D" if option == "--eval-starts" else

@@ -117,8 +117,7 @@ class MethodSpec:
         seen = set()
         for key, value in self.keys:
             if key not in declared:
-                raise SpecError(key, f"is not a key of {self.name}; its keys: "
-                                f"{', '.join(declared)}")
+                raise SpecError(key, _unknown_key(key, self.name, declared))
             if key in seen:
                 raise SpecError(key, f"is set twice in {self.label}")
             seen.add(key)
@@ -148,6 +147,16 @@ def format_value(value) -> str:
     return str(value)
 
 
+# the restart momenta's first names (SPEC Part 1; sweep's --grid still takes them)
+LEGACY_KEYS = {"alpha_restart": "restart_alpha", "beta_restart": "restart_beta"}
+
+
+def _unknown_key(key: str, name: str, declared) -> str:
+    if key in LEGACY_KEYS and LEGACY_KEYS[key] in declared:
+        return f"is the old name of {LEGACY_KEYS[key]}; write {LEGACY_KEYS[key]}"
+    return f"is not a key of {name}; its keys: {', '.join(declared)}"
+
+
 def parse_spec(text: str) -> MethodSpec:
     """`"adam+moxco:lr=0.01,alpha=0.95"` -> MethodSpec; one-line SpecError otherwise."""
     name, _, rest = str(text).strip().partition(":")
@@ -161,7 +170,7 @@ def parse_spec(text: str) -> MethodSpec:
         if not eq or not key:
             raise SpecError("method", f"expects key=value after {name}:, got {item.strip()!r}")
         if key not in declared:
-            raise SpecError(key, f"is not a key of {name}; its keys: {', '.join(declared)}")
+            raise SpecError(key, _unknown_key(key, name, declared))
         keys.append((key, declared[key].parse(value)))
     return MethodSpec(name, tuple(keys))
 

@@ -53,33 +53,59 @@ def parse_floats(text: str, option: str, count: int | None = None) -> tuple[floa
 # A start box's bounds, at most: the engine's divergence box (engine.DIVERGENCE_LIMIT; a start
 # beyond it counts as diverged before its first step), and room for hi - lo in float64.
 BOX_LIMIT = 1e6
+# ... and at least this wide, relative to its bounds: thousands of grid points (outcome-map,
+# a formula's finiteness check) must stay distinct floats, 4096 x 2.2e-16 apart at least
+MIN_WIDTH = 1e-9
+
+
+def check_box(values, option: str = "--domain") -> tuple[float, ...]:
+    """`values` `(lo0, hi0, lo1, hi1, ...)` if they are finite numbers in LO < HI pairs
+    within +-BOX_LIMIT; else a one-line SettingsError naming `option`. (Used by the CLI and
+    by the configs `moxco rerun` reads.)"""
+    values = tuple(values)
+    if len(values) % 2 or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                  and math.isfinite(v) for v in values):
+        raise SettingsError(option, f"expects finite LO,HI pairs, got {_show(values)}")
+    if any(abs(v) > BOX_LIMIT for v in values):
+        raise SettingsError(option, f"bounds must lie in [-{BOX_LIMIT:g}, {BOX_LIMIT:g}] (the "
+                            f"divergence box), got {_show(values)}")
+    for k in range(0, len(values), 2):
+        lo, hi = values[k], values[k + 1]
+        if not lo < hi:
+            raise SettingsError(option, f"needs LO < HI in every pair, got {_show(values)}")
+        if hi - lo < MIN_WIDTH * max(1.0, abs(lo), abs(hi)):
+            raise SettingsError(option, f"{lo:g},{hi:g} is narrower than a grid of starts can "
+                                f"resolve in float64 (HI - LO >= {MIN_WIDTH:g} x max(1, |LO|, "
+                                "|HI|))")
+    return values
+
+
+def check_point(values, option: str = "--start") -> tuple[float, ...]:
+    """`values` if they are finite coordinates within +-BOX_LIMIT (a start beyond the
+    divergence box would count as diverged before its first step); else one line."""
+    values = tuple(values)
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+               for v in values):
+        raise SettingsError(option, f"expects finite numbers, got {_show(values)}")
+    if any(abs(v) > BOX_LIMIT for v in values):
+        raise SettingsError(option, f"coordinates must lie in [-{BOX_LIMIT:g}, {BOX_LIMIT:g}] "
+                            f"(the divergence box), got {_show(values)}")
+    return values
+
+
+def _show(values) -> str:
+    return ",".join(f"{v:g}" if isinstance(v, float) else repr(v) for v in values)
 
 
 def parse_box(text: str, option: str = "--domain", count: int | None = None
               ) -> tuple[float, ...]:
-    """`"LO0,HI0[,LO1,HI1,...]"` -> floats, each pair with LO < HI and every bound within
-    +-BOX_LIMIT; one-line SettingsError naming `option` otherwise."""
-    values = parse_floats(text, option, count)
-    if len(values) % 2:
-        raise SettingsError(option, f"expects LO,HI pairs (an even count of numbers), "
-                            f"got {text!r}")
-    if any(abs(v) > BOX_LIMIT for v in values):
-        raise SettingsError(option, f"bounds must lie in [-{BOX_LIMIT:g}, {BOX_LIMIT:g}] (the "
-                            f"divergence box), got {text!r}")
-    for k in range(0, len(values), 2):
-        if not values[k] < values[k + 1]:
-            raise SettingsError(option, f"needs LO < HI in every pair, got {text!r}")
-    return values
+    """`"LO0,HI0[,LO1,HI1,...]"` -> `check_box` of its numbers."""
+    return check_box(parse_floats(text, option, count), option)
 
 
 def parse_point(text: str, option: str = "--start") -> tuple[float, ...]:
-    """`"X0,X1,..."` -> floats within +-BOX_LIMIT (a start beyond the divergence box would
-    count as diverged before its first step); one-line SettingsError naming `option`."""
-    values = parse_floats(text, option)
-    if any(abs(v) > BOX_LIMIT for v in values):
-        raise SettingsError(option, f"coordinates must lie in [-{BOX_LIMIT:g}, {BOX_LIMIT:g}] "
-                            f"(the divergence box), got {text!r}")
-    return values
+    """`"X0,X1,..."` -> `check_point` of its numbers."""
+    return check_point(parse_floats(text, option), option)
 
 
 def _opt(type_, flag: str, help: str, **kw):

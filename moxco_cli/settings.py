@@ -96,8 +96,9 @@ class OptimizerSettings:
         """Build from `to_dict` output (e.g. config.json); unknown keys are an error."""
         known = {f.name for f in fields(cls)}
         unknown = set(data) - known
-        if unknown:
-            raise SettingsError(f"--{sorted(unknown)[0].replace('_', '-')}", "unknown setting")
+        if unknown:  # a config.json key, not a flag: name it as it is written there
+            raise SettingsError("CONFIG", f"options.{sorted(unknown)[0]}: not an option of "
+                                f"this command (its shared settings: {', '.join(sorted(known))})")
         clean = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
         return cls(**clean).validate()
 

@@ -19,7 +19,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
+import landscapes
+from moxco_cli import methods as method_specs
 from moxco_cli.cli import app
+from moxco_cli.settings import ALL_METHOD_NAMES
 
 runner = CliRunner()
 COMMANDS = typer.main.get_command(app).commands  # name -> click-like command
@@ -38,6 +41,37 @@ ODD_ARGS = ["beale", "two-wells", "quadratic", "nope", "", "BEALE", "ü", "1", "
             "beale beale", "/nonexistent.json", "rosenbrock", "himmelblau"]
 UNKNOWN_OPTIONS = ["--bogus", "--Lr", "-x", "--steps=", "--lr=abc"]
 SEEN: Counter = Counter()
+# Values a spec key is fuzzed with: numbers at the edges, lists, odd text
+SPEC_VALUES = ["0", "-0", "1", "0.5", "0.999999", "1e-320", "1e308", "-1", "inf", "nan", "2",
+               "1;2", "1;nan", "", "abc", "power:3", "lanczos:0", "exact", "relu", "3",
+               "1000", "1001", "9223372036854775808"]
+METHOD_OPTIONS = ("--methods", "--optimizers", "--optimizer", "--method")
+LANDSCAPE_OPTIONS = ("--landscape",)
+
+
+@st.composite
+def method_specs_text(draw):
+    """`NAME[:key=value,...]`, the keys drawn from the method's declarations (or not)."""
+    specs = []
+    for _ in range(draw(st.integers(1, 2))):
+        name = draw(st.sampled_from(ALL_METHOD_NAMES + ("sgd", "adam+moxco+moxco")))
+        declared = ([p.name for p in method_specs.params_of(name)]
+                    if name in ALL_METHOD_NAMES else ["lr"])
+        keys = draw(st.lists(st.sampled_from(declared + ["bogus", "alpha_restart"]),
+                             max_size=3))
+        pairs = [f"{k}={draw(st.sampled_from(SPEC_VALUES))}" for k in keys]
+        specs.append(name + (":" + ",".join(pairs) if pairs else ""))
+    return ",".join(specs)
+
+
+@st.composite
+def landscape_specs_text(draw):
+    """`NAME[:key=value,...]` over the registry, keys from each landscape's PARAMS."""
+    name = draw(st.sampled_from(landscapes.names()))
+    declared = [p.name for p in landscapes.landscape_class(name).PARAMS]
+    keys = draw(st.lists(st.sampled_from(declared + ["dim", "bogus"]), max_size=2))
+    pairs = [f"{k}={draw(st.sampled_from(SPEC_VALUES))}" for k in keys]
+    return name + (":" + ",".join(pairs) if pairs else "")
 
 
 def _options(command) -> list[str]:
@@ -60,15 +94,20 @@ def command_lines(draw):
     for opt, value in SMALL.items():
         if opt in options:
             line += [opt, value]
-    for _ in _arguments(command):
+    for argument in _arguments(command):
         if draw(st.booleans()) or draw(st.booleans()):
-            line.append(draw(st.sampled_from(ODD_ARGS)))
+            spec = argument.name in ("landscape", "landscapes") and draw(st.booleans())
+            line.append(draw(landscape_specs_text() if spec else st.sampled_from(ODD_ARGS)))
     if draw(st.integers(0, 9)) == 0:  # rarely: an option that does not exist
         line.append(draw(st.sampled_from(UNKNOWN_OPTIONS)))
     for _ in range(draw(st.integers(0, 4))):
         choice = draw(st.sampled_from(options))
         if choice in ("--force", "--quick", "--version") or choice.endswith("="):
             line.append(choice)
+        elif choice in METHOD_OPTIONS and draw(st.booleans()):
+            line += [choice, draw(method_specs_text())]
+        elif choice in LANDSCAPE_OPTIONS and draw(st.booleans()):
+            line += [choice, draw(landscape_specs_text())]
         else:
             line += [choice, draw(st.sampled_from(ODD_VALUES) | st.text(max_size=6))]
     return name, line
@@ -89,7 +128,41 @@ def _fast_reproduce(monkeypatch):
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(case=command_lines())
 def test_fuzzed_command_lines_exit_cleanly_with_one_line_errors(case):
-    name, line = case
+    _run_and_check(*case)
+
+
+SPEC_COMMANDS = {  # command -> (tiny sizes, how it takes a landscape, how it takes methods)
+    "run": (["--steps", "2"], None, "--methods"),
+    "escape-count": (["--inits", "3", "--steps", "2"], "--landscape", "--methods"),
+    "outcome-map": (["--grid", "2", "--steps", "2"], None, "--methods"),
+    "sweep": (["--starts", "random:2", "--steps", "2", "--grid", "lr=0.001,0.01"], None,
+              "--method"),
+    "compare": (["--trials", "1", "--tuning-starts", "2", "--eval-starts", "2", "--steps", "2",
+                 "--no-export"], None, "--methods"),
+}
+
+
+@st.composite
+def spec_lines(draw):
+    name = draw(st.sampled_from(sorted(SPEC_COMMANDS)))
+    sizes, landscape_flag, method_flag = SPEC_COMMANDS[name]
+    land = draw(landscape_specs_text())
+    line = [name, *([land] if landscape_flag is None else [landscape_flag, land]), *sizes]
+    if draw(st.integers(0, 3)):
+        line += [method_flag, draw(method_specs_text())]
+    return name, line
+
+
+@settings(max_examples=60, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(case=spec_lines())
+def test_fuzzed_method_and_landscape_specs_exit_cleanly(case):
+    """Method specs (`--methods "adam+moxco:lr=...,..."`, sweep's `--method`) and landscape
+    specs (`NAME:key=value`), their keys drawn from the declarations."""
+    _run_and_check(*case)
+
+
+def _run_and_check(name: str, line: list[str]) -> None:
     cwd = os.getcwd()
     before = set(os.listdir(cwd))
     with tempfile.TemporaryDirectory() as tmp:

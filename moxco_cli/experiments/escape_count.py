@@ -22,6 +22,7 @@ from moxco_cli.backends import check_methods, simulate
 from moxco_cli.engine import Trajectory
 from moxco_cli.experiments.run import build_landscape, validate_int, validate_steps, validate_tol
 from moxco_cli.experiments.tables import classify, default_tol, labels, summary_frame
+from moxco_cli.options import check_box
 from moxco_cli.settings import (
     METHOD_NAMES,
     OptimizerSettings,
@@ -77,11 +78,7 @@ class EscapeConfig:
         if self.domain is not None:
             if len(self.domain) != 2:
                 raise SettingsError("--domain", f"expects LO,HI (two numbers), got {self.domain!r}")
-            lo, hi = self.domain
-            if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in (lo, hi)):
-                raise SettingsError("--domain", f"expects finite numbers, got {self.domain!r}")
-            if lo >= hi:
-                raise SettingsError("--domain", f"needs LO < HI, got {lo!r},{hi!r}")
+            check_box(self.domain, "--domain")  # finite, LO < HI, inside the divergence box
         validate_methods(self.methods)
         self.settings.validate()
         check_methods(self.settings, land, self.methods)

@@ -15,6 +15,7 @@ from landscapes.base import Landscape
 from moxco_cli.backends import check_methods, simulate
 from moxco_cli.engine import Trajectory
 from moxco_cli.experiments.tables import default_tol, summary_frame, trajectories_frame
+from moxco_cli.options import check_point
 from moxco_cli.settings import (
     METHOD_NAMES,
     OptimizerSettings,
@@ -142,8 +143,7 @@ class RunConfig:
             if len(self.start) != land.dim:
                 raise SettingsError("--start", f"{self.landscape} is {land.dim}-D: give "
                                     f"{land.dim} comma-separated number(s), got {len(self.start)}")
-            if not all(math.isfinite(v) for v in self.start):
-                raise SettingsError("--start", f"expects finite numbers, got {self.start!r}")
+            check_point(self.start, "--start")  # finite, inside the divergence box
         if self.animate and land.dim > 2:
             raise SettingsError("--animate", f"{self.landscape} is {land.dim}-D; the animation "
                                 "draws paths over a 1-D or 2-D landscape (the figures "
