@@ -363,7 +363,10 @@ def sharpness_map_figure(grid, methods: list[str], bounds, flattest: float, titl
                              squeeze=False, layout="constrained")
     values = grid.final_lam_max.to_numpy(dtype=float)
     fin = values[np.isfinite(values) & (values > 0)]
-    norm = LogNorm(vmin=max(fin.min(), 1e-2), vmax=fin.max()) if len(fin) else None
+    # the colour scale spans the bulk (up to the 99th percentile; a few far sharper end
+    # points are drawn at its top colour) so that the differences near the flattest show
+    norm = LogNorm(vmin=max(fin.min(), 1e-2), vmax=max(float(np.quantile(fin, 0.99)),
+                                                       2 * fin.min())) if len(fin) else None
     mesh = None
     for ax, m in zip(axes[0], methods, strict=True):
         part = grid[grid.method == m]
@@ -380,8 +383,9 @@ def sharpness_map_figure(grid, methods: list[str], bounds, flattest: float, titl
         ax.set_title(f"{_style(m)['label']} (lr {part.lr.iloc[0]:g})"
                      + (f"; {n_div} diverged (blank)" if n_div else ""), fontsize=9)
     if mesh is not None:
-        cbar = fig.colorbar(mesh, ax=list(axes[0]), shrink=0.85)
-        cbar.set_label(rf"final $\lambda_{{max}}$ (flattest minima: {flattest:g})")
+        cbar = fig.colorbar(mesh, ax=list(axes[0]), shrink=0.85, extend="max")
+        cbar.set_label(rf"final $\lambda_{{max}}$ (flattest minima: {flattest:g}; top colour:"
+                       " 99th percentile and above)")
     _title(fig, f"Final sharpness from every start of the grid (dashed: the minima w0 w1 = 1). "
            f"{title}")
     return fig
