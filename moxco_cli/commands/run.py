@@ -135,7 +135,8 @@ def show_summary(result, path) -> None:
     metrics = list(result.landscape.METRICS)  # a network's test error, final sharpness
     columns = ["optimizer", "final", "final_loss", "distance_to_nearest", "outcome"]
     if metrics:  # no named minima to be near; a d = 3H + 1 point says little
-        columns = ["optimizer", "final_loss", *[m for m in metrics if m != "train_loss"]]
+        columns = ["optimizer", "final_loss", *[m for m in metrics if m != "train_loss"],
+                   *(["outcome"] if result.landscape.minima else [])]
     print_table(frame, f"moxco run {result.landscape.label}: {result.config.steps} steps",
                 [*columns, "commit_step", "diverged_step"])
     print(f"Results: {path}")
