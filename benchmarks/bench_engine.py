@@ -26,6 +26,14 @@ Cases (all in one run, each the median of >= 3 repeats):
   evaluation of a compiled backend (`benchmarks/fused_numba.py`) at N = 1e4 and 1e5, two
   threads, with its largest difference from the engine's results and its speed-up over the
   engine's row at the same N (issue 6 adopts a backend only at >= 3x).
+- `backend-jax` (`--only backend`, target 4; only with the `jax` extra): `--backend jax`
+  (moxco_cli/backends) against the engine with its defaults, alternating in this process,
+  at N = 1e4 and 1e5 (the program compiled by an untimed first call); the first call's cost
+  in fresh processes, with an empty disk cache and with the cache that run left, and the
+  ratio at N = 1e5 with that cost included; rastrigin d = 50 power:1 (N = 1e4, 20 steps; no
+  target); two-layer-net:hidden=16 (not lowered: the refusal is the row); and
+  `moxco outcome-map beale --grid 301` as whole processes, jax (after one run filling an
+  empty cache, reported) against the default, alternating.
 - `engine-d1fe096` (`--only d1fe096`, target 1): the engine as of commit d1fe096 (before the
   method specs), loaded at bench time from `git show d1fe096:moxco_cli/engine.py` into a
   temporary module (it imports today's landscapes, optimizers, goodness, prox and workers;
@@ -523,6 +531,151 @@ def bench_curvature(repeats: int, settings: OptimizerSettings) -> list[Row]:
     return rows
 
 
+# ---- the JAX backend (issue 18) -----------------------------------------------------------
+
+BACKEND_TARGET = 4.0  # JAX / NumPy engine speed at N = 1e4 and 1e5, at least
+BACKEND_SIZES = (10_000, 100_000)
+OUTCOME_ARGS = ["outcome-map", "beale", "--grid", "301"]
+# A fresh process: JAX's import, then the first call (trace, compile or load from the disk
+# cache, run) and a second call of the same program, at N starts and T steps.
+_FIRST_CALL = r"""
+import json, sys, time
+import numpy as np
+t0 = time.perf_counter()
+from moxco_cli.backends.jax_setup import load
+load()
+t1 = time.perf_counter()
+from moxco_cli import landscapes
+from moxco_cli.backends import jax_engine
+from moxco_cli.settings import OptimizerSettings, build_method
+n, steps = int(sys.argv[1]), int(sys.argv[2])
+land, m = landscapes.get("beale"), build_method("adam+moxco", OptimizerSettings())
+x0 = np.random.default_rng(0).uniform(-4.5, 4.5, size=(n, 2))
+t2 = time.perf_counter()
+jax_engine.simulate(land, m, x0, steps)
+t3 = time.perf_counter()
+jax_engine.simulate(land, m, x0, steps)
+t4 = time.perf_counter()
+print(json.dumps({"import": t1 - t0, "first": t3 - t2, "second": t4 - t3}))
+"""
+
+
+def _first_call(n: int, steps: int, cache: Path) -> dict:
+    env = dict(os.environ, MOXCO_JAX_CACHE=str(cache))
+    out = subprocess.run([sys.executable, "-c", _FIRST_CALL, str(n), str(steps)], env=env,
+                         cwd=ROOT, capture_output=True, text=True, check=True)
+    return __import__("json").loads(out.stdout.strip().splitlines()[-1])
+
+
+def bench_backend(steps: int, repeats: int, settings: OptimizerSettings) -> list[Row]:
+    """`--backend jax` against the NumPy engine (its defaults: forked workers on every core),
+    alternating in this process; the JAX programs are compiled by an untimed first call, whose
+    cost is measured in fresh processes (empty and warm disk cache) and amortised over the
+    N = 1e5 run; rastrigin d = 50 power:1; `moxco outcome-map beale --grid 301` whole."""
+    try:
+        from moxco_cli.backends import jax_engine
+        from moxco_cli.backends.jax_setup import load, versions
+
+        load()
+    except Exception as exc:  # noqa: BLE001 - the extra is optional
+        print(f"backend: jax not available ({exc}); skipped", flush=True)
+        return []
+    info = versions()
+    beale, method = landscapes.get("beale"), build_method(METHOD, settings)
+    rows = []
+    steady = {}
+    for n in BACKEND_SIZES:
+        x0 = _starts(n)
+        jax_engine.simulate(beale, method, x0, steps)  # compiles (or loads) the program
+        ref = simulate(beale, method, x0, steps)
+        got = jax_engine.simulate(beale, method, x0, steps)
+        finite = np.isfinite(ref.final).all(axis=1)
+        same = float(np.mean(np.abs(got.final - ref.final).max(axis=1)[finite] <= 1e-9))
+        jx = Row("backend-jax", n, steps, load=_load(),
+                 note=f"jax {info['jax']}, {info['devices']} devices, float64; compiled "
+                      f"program (first call untimed); final points within 1e-9 of the "
+                      f"engine's on {same:.1%} of the finite rows")
+        npy = Row("engine (vs backend-jax)", n, steps, load=_load(),
+                  note=f"{_default_processes(n, steps, False)} worker processes")
+        cpu = _alternating([(npy, lambda x0=x0: simulate(beale, method, x0, steps)),
+                            (jx, lambda x0=x0: jax_engine.simulate(beale, method, x0, steps))],
+                           repeats)
+        _compare(jx, npy, BACKEND_TARGET, cpu)
+        steady[n] = (jx.median, npy.median)
+        rows += [npy, jx]
+    n = BACKEND_SIZES[-1]
+    with tempfile.TemporaryDirectory() as tmp:
+        cold = _first_call(n, steps, Path(tmp))
+        warm = _first_call(n, steps, Path(tmp))
+    jax_time, numpy_time = steady[n]
+    for label, call in (("empty disk cache", cold), ("disk cache from the run before", warm)):
+        row = Row(f"backend-jax first call ({label})", n, steps, times=[call["first"]],
+                  load=_load())
+        compile_s = call["first"] - call["second"]
+        ratio = numpy_time / call["first"]
+        row.note = (f"fresh process: importing JAX {call['import']:.2f} s (not included), "
+                    f"first call {call['first']:.2f} s = trace + compile/load "
+                    f"{compile_s:.2f} s + run ({call['second']:.2f} s in that process); "
+                    f"{ratio:.3g}x the engine's median at N = {n:g} with the first call's "
+                    f"cost included ({'meets' if ratio >= BACKEND_TARGET else 'BELOW'} target "
+                    f">= {BACKEND_TARGET:g}x); with the import too: "
+                    f"{numpy_time / (call['first'] + call['import']):.3g}x")
+        rows.append(row)
+    land = landscapes.get("rastrigin", dim=CURV_D)
+    x0 = np.random.default_rng(0).uniform(-5.12, 5.12, (CURV_N, CURV_D))
+    power = build_method(f"{METHOD}:curvature=power:1", settings)
+    jax_engine.simulate(land, power, x0, CURV_STEPS)
+    jx = Row(f"backend-jax rastrigin d={CURV_D} power:1", CURV_N, CURV_STEPS, load=_load(),
+             note="compiled program", same_workload=False)
+    npy = Row(f"engine rastrigin d={CURV_D} power:1 (vs backend-jax)", CURV_N, CURV_STEPS,
+              load=_load(), note="generic path", same_workload=False)
+    cpu = _alternating([(npy, lambda: simulate(land, power, x0, CURV_STEPS)),
+                        (jx, lambda: jax_engine.simulate(land, power, x0, CURV_STEPS))], repeats)
+    jx.compared_with, jx.ratio = npy.case, npy.median / jx.median
+    jx.note += (f"; {jx.ratio:.3g}x '{npy.case}' (alternating, median wall times; CPU-time "
+                f"ratio {cpu[npy.case] / cpu[jx.case]:.3g}x)")
+    rows += [npy, jx]
+    net = Row("backend-jax two-layer-net:hidden=16", None, None, status="not lowered",
+              note=jax_engine.supported(landscapes.get("two-layer-net", hidden=16),
+                                        build_method("gd+moxco", settings)) or "")
+    rows.append(net)
+    rows += bench_outcome_map_cli(repeats)
+    return rows
+
+
+def bench_outcome_map_cli(repeats: int) -> list[Row]:
+    """`moxco outcome-map beale --grid 301`, whole processes: --backend jax (after one run that
+    fills an empty disk cache, reported on its own) against the default, alternating."""
+    label = "moxco " + " ".join(OUTCOME_ARGS)
+    with tempfile.TemporaryDirectory() as cache:
+        jax_env = dict(os.environ, MPLBACKEND="Agg", MOXCO_JAX_CACHE=cache)
+        args = [*OUTCOME_ARGS, "--out", "{out}"]
+        code, first, _, last = _run_launcher([*args, "--backend", "jax"], None, jax_env, 0)
+        cold = Row(f"cli: {label} --backend jax (empty disk cache)", None, None,
+                   times=[first] if code == 0 else [], load=_load(),
+                   status="ok" if code == 0 else "not available",
+                   note="whole process (wall), compiling its 4 programs")
+        rows = [Row(f"cli: {label}", None, None, load=_load()),
+                Row(f"cli: {label} --backend jax", None, None, load=_load())]
+        variants = [(rows[0], args, dict(os.environ, MPLBACKEND="Agg")),
+                    (rows[1], [*args, "--backend", "jax"], jax_env)]
+        for i in range(repeats):
+            for row, argv, env in (variants if i % 2 == 0 else variants[::-1]):
+                code, elapsed, rss, last = _run_launcher(argv, None, env, i + 1)
+                if code != 0:
+                    row.status, row.note = "not available", (last or f"exit {code}")[:120]
+                    continue
+                row.times.append(elapsed)
+                row.rss_mib = max(row.rss_mib or 0.0, rss)
+    rows[0].note = "whole process (wall), NumPy engine"
+    if rows[0].times and rows[1].times:
+        rows[1].compared_with = rows[0].case
+        rows[1].ratio = rows[0].median / rows[1].median
+        rows[1].note = (f"whole process (wall), programs from the disk cache; "
+                        f"{rows[1].ratio:.3g}x the default (alternating, medians)")
+    return [*rows, cold]
+
+
 def _phase_config():
     from moxco_cli.experiments import sweep
 
@@ -729,7 +882,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sizes", default=",".join(str(s) for s in SIZES))
     ap.add_argument("--only",
                     default="equality,baseline,generic,engine,d1fe096,sweep,curvature,compare,"
-                            "fused,million,cli",
+                            "fused,backend,million,cli",
                     help="comma-separated subset of the cases ('reference' = 'generic')")
     ap.add_argument("--baseline-sample", type=int, default=20)
     ap.add_argument("--million", type=int, default=1_000_000, help="N of the RSS case")
@@ -799,6 +952,10 @@ def main(argv: list[str] | None = None) -> int:
             print_row(row, base_rate)
     if "fused" in only:
         rows.extend(bench_fused(args.steps, args.repeats, settings, base_rate, engine_rates))
+    if "backend" in only:
+        for row in bench_backend(args.steps, args.ratio_repeats, settings):
+            rows.append(row)
+            print_row(row, base_rate)
     if "million" in only:
         rows.append(bench_million(args.million, args.million_steps, args.repeats))
         print_row(rows[-1], base_rate)

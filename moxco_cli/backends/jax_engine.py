@@ -65,6 +65,14 @@ class Structure:
         return self.record or self.mode != "none" or self.restart == "function"
 
     @property
+    def eigvalsh(self) -> bool:
+        """Whether the step calls LAPACK's symmetric eigensolver (exact lam_max for d > 2,
+        Lanczos' tridiagonal matrices). Such programs run on one host device: on two, runs
+        calling it inside the loop hung at random (measured with jaxlib 0.10.2 on CPU, from
+        d = 8 on), which the NumPy engine never does."""
+        return (self.curvature == "exact" and self.dim > 2) or self.curvature == "lanczos"
+
+    @property
     def counts_hvps(self) -> bool:
         """Lanczos stops early per trajectory: its HVPs are counted as it goes. Every other
         cost follows from the divergence step (`engine._cost`)."""
@@ -92,7 +100,11 @@ def structure(landscape, method, noise_std: float, record: bool, check: bool) ->
         raise BackendError(f"--backend jax: {reason}")
     name = method_name(method)
     inner, _ = split_name(name)
-    jax_pieces.inner(inner)  # refuses an optimizer without a lowering
+    lowering = jax_pieces.inner(inner)  # refuses an optimizer without a lowering
+    unknown = _unlowered_key(name, method.values, lowering.keys)
+    if unknown is not None:
+        raise BackendError(f"--backend jax: method key {unknown} of {name} is not lowered "
+                           "(only at its default); run it with --backend numpy")
     kind, k = parse_curvature(method.curvature)
     numbers = numbers_of(method, noise_std)
     prox = "identity" if np.all(numbers["shrink"] == 0.0) else method.values["prox"]
@@ -100,6 +112,27 @@ def structure(landscape, method, noise_std: float, record: bool, check: bool) ->
     return Structure(jax_landscapes.identity_key(landscape), inner, method.rule.mode, prox,
                      method.restart, kind, k, int(method.score_every), bool(noise_std > 0),
                      bool(record), bool(check), int(landscape.dim), per_row)
+
+
+# The method keys the lowering reads (besides the inner optimizer's own): a key declared
+# later by a new piece is refused unless it is at its default, never silently ignored.
+LOWERED_KEYS = frozenset({"lr", "alpha", "beta", "restart_alpha", "restart_beta", "threshold",
+                          "tau", "commit", "prox", "prox_weight", "noise_std", "curvature",
+                          "score_every"})
+
+
+def _unlowered_key(name: str, values: dict, inner_keys) -> str | None:
+    """The first declared key of `name` that the lowering does not read and that is set
+    away from its default (e.g. `batch`), or None."""
+    from moxco_cli.methods import params_of
+
+    for p in params_of(name):
+        if p.name in LOWERED_KEYS or p.name in inner_keys:
+            continue
+        value = values.get(p.name, p.default)
+        if np.ndim(value) or value != p.default:
+            return f"{p.name}={value!r}" if not np.ndim(value) else p.name
+    return None
 
 
 def supported(landscape, method) -> str | None:
@@ -153,7 +186,7 @@ class _Program:
     only what the structure needs (no momenta without a commit rule, no vectors without an
     estimator, ...)."""
 
-    def __init__(self, st: Structure, landscape) -> None:
+    def __init__(self, st: Structure, landscape, n_dev: int = 1) -> None:
         jax, jnp = load()
         self.st = st
         f = jax_landscapes.lower(landscape)
@@ -333,32 +366,82 @@ class _Program:
                     out[key] = s[key]
             return out
 
-        self.init = jax.jit(init)
-        self.advance = jax.jit(advance)
-        self.recorded = jax.jit(recorded, static_argnums=2)
-        self.finish = jax.jit(finish)
+        self.devices = n_dev
+        self._local = {"init": init, "advance": advance, "recorded": recorded,
+                       "finish": finish}
+        self._compiled: dict = {}
+
+    # Data parallel over the host devices: each device runs the program on its own rows
+    # (`shard_map`), so no collective is ever needed and XLA never re-partitions the loop.
+    def _parallel(self, name, fn, args, out_axes):
+        """`fn` jit-ed, per device when there are several. The inputs' rows are on their last
+        axis (scalars are replicated); `out_axes(shapes)` gives the rows' axis of each output
+        leaf (a tree like the output)."""
+        jax, _ = load()
+        key = (name, jax.tree_util.tree_structure(args))
+        if key not in self._compiled:
+            if self.devices == 1:
+                self._compiled[key] = jax.jit(fn)
+            else:
+                from jax.sharding import Mesh, PartitionSpec
+
+                mesh = Mesh(np.array(jax.devices()[:self.devices]), ("rows",))
+
+                def spec(leaf, axis):
+                    if leaf.ndim == 0:
+                        return PartitionSpec()
+                    return PartitionSpec(*[("rows" if k == axis else None)
+                                           for k in range(leaf.ndim)])
+
+                in_specs = jax.tree_util.tree_map(lambda a: spec(a, a.ndim - 1), args)
+                shapes = jax.eval_shape(fn, *args)
+                out_specs = jax.tree_util.tree_map(spec, shapes, out_axes(shapes))
+                self._compiled[key] = jax.jit(jax.shard_map(
+                    fn, mesh=mesh, in_specs=tuple(in_specs), out_specs=out_specs,
+                    check_vma=False))
+        return self._compiled[key](*args)
+
+    def init(self, x0, rows, shared, q0, ids, seed):
+        # (n, d) inputs are passed as (d, n) so that their rows are on the last axis
+        def init_t(x0t, rows, shared, q0t, ids, seed):
+            return self._local["init"](x0t.T, rows, shared, q0t.T, ids, seed)
+        return self._parallel("init", init_t, (x0.T, rows, shared, q0.T, ids, np.int64(seed)),
+                              _last_axes)
+
+    def advance(self, s, shared, t0, t1):
+        return self._parallel("advance", self._local["advance"],
+                              (s, shared, np.int64(t0), np.int64(t1)), _last_axes)
+
+    def recorded(self, s, shared, steps):
+        def run(s, shared):
+            return self._local["recorded"](s, shared, steps)
+        # state: rows last; records (T, n, ...): axis 1; the final row (n, ...): axis 0
+        return self._parallel(f"recorded-{steps}", run, (s, shared), lambda shapes: (
+            _last_axes(shapes[0]), _axes(shapes[1], 1), _axes(shapes[2], 0)))
+
+    def finish(self, s):
+        return self._parallel("finish", self._local["finish"], (s,), lambda t: _axes(t, 0))
 
 
-_PROGRAMS: dict[Structure, _Program] = {}
+def _axes(tree, axis: int):
+    jax, _ = load()
+    return jax.tree_util.tree_map(lambda a: axis, tree)
+
+
+def _last_axes(tree):
+    jax, _ = load()
+    return jax.tree_util.tree_map(lambda a: a.ndim - 1, tree)
+
+
+_PROGRAMS: dict[tuple, _Program] = {}
 TIMINGS: list[dict] = []  # structure, starts, steps and seconds of each call (benchmarks)
 CHUNK = 8192  # starts per device and chunk: state of a chunk stays in cache (as NumPy's)
 
 
-def _program(st: Structure, landscape) -> _Program:
-    if st not in _PROGRAMS:
-        _PROGRAMS[st] = _Program(st, landscape)
-    return _PROGRAMS[st]
-
-
-def _sharded(tree, n_dev: int):
-    """Put every array of `tree` on the host devices, split along its first axis (rows)."""
-    jax, _ = load()
-    if n_dev == 1:
-        return jax.device_put(tree)
-    from jax.sharding import Mesh, NamedSharding, PartitionSpec
-
-    mesh = Mesh(np.array(jax.devices()[:n_dev]), ("rows",))
-    return jax.device_put(tree, NamedSharding(mesh, PartitionSpec("rows")))
+def _program(st: Structure, landscape, n_dev: int) -> _Program:
+    if (st, n_dev) not in _PROGRAMS:
+        _PROGRAMS[st, n_dev] = _Program(st, landscape, n_dev)
+    return _PROGRAMS[st, n_dev]
 
 
 def _chunks(n: int, n_dev: int, record: bool) -> tuple[int, int]:
@@ -369,9 +452,13 @@ def _chunks(n: int, n_dev: int, record: bool) -> tuple[int, int]:
     return count, -(-size // n_dev) * n_dev
 
 
-def device_count(n: int) -> int:
+def device_count(n: int, st: Structure) -> int:
+    """Host devices for `n` starts: all of them (`MOXCO_JAX_DEVICES` at most), one for
+    programs that call the eigensolver (`Structure.eigvalsh`)."""
     jax, _ = load()
     limit = int(os.environ.get("MOXCO_JAX_DEVICES", "0")) or len(jax.devices())
+    if st.eigvalsh:
+        limit = 1
     return max(1, min(len(jax.devices()), limit, n))
 
 
@@ -405,10 +492,10 @@ def simulate(landscape, method, x0, steps: int, *, record: bool = False,
         raise ValueError("check=True keeps the exact lam_max in the records: needs record=True")
     began = time.perf_counter()
     st = structure(landscape, method, noise_std, record, check)
-    program = _program(st, landscape)
     rows, shared = parameters(method, noise_std)
     q0 = start_vectors(seed, 0, n, d) if st.curvature != "exact" else np.zeros((n, 0))
-    n_dev = device_count(n)
+    n_dev = device_count(n, st)
+    program = _program(st, landscape, n_dev)
     count, size = _chunks(n, n_dev, record)
     every = max(1, -(-steps // SEGMENTS))
     parts, rec = [], None
@@ -417,8 +504,8 @@ def simulate(landscape, method, x0, steps: int, *, record: bool = False,
         take = np.minimum(np.arange(lo, lo + size), n - 1)  # the last chunk padded
         inputs = (x0[take], {key: v[take] for key, v in rows.items()}, q0[take],
                   take.astype(np.int64))
-        x_k, rows_k, q0_k, ids_k = _sharded(inputs, n_dev)
-        s = program.init(x_k, rows_k, shared, q0_k, ids_k, seed)
+        inputs = (inputs[0], inputs[1], shared, inputs[2], inputs[3])
+        s = program.init(*inputs, seed)
         if record:
             s, recs, last = program.recorded(s, shared, steps)
             rec = _records(Records, recs, last, n, check)

@@ -11,9 +11,10 @@ expression below is the formula of the landscape's own docstring, written in the
 NumPy `f` evaluates (rastrigin as `sum x^2 + 2A sum sin^2 pi x`, ackley with `expm1`, ...);
 `tests/test_backend_jax.py` holds value, gradient and Hessian against the NumPy landscape
 (1e-10 relative) on random points of every landscape. A formula landscape (`expr`) is
-lowered from its sympy expression (`sympy.lambdify(..., modules="jax")`). Anything else, such
-as a user's own `Landscape` subclass, is refused with `BackendError` naming it: lowering needs
-the function as an expression, which a black-box `f` is not.
+lowered from its sympy expression (`sympy.lambdify(..., modules="jax")`). Anything else (a
+user's own `Landscape` subclass, `two-layer-net` and `factorization`, whose data and
+minibatches live in NumPy) is refused with `BackendError` naming it: lowering needs the
+function as an expression, which a black-box `f` is not.
 """
 
 from __future__ import annotations
@@ -135,13 +136,20 @@ LOWERINGS = {
 }
 
 
+def lowered_names() -> list[str]:
+    """The registered landscapes that have a jax expression (the formula landscape aside)."""
+    from landscapes import _REGISTRY
+
+    return [name for name, target in _REGISTRY.items() if target.split(":")[1] in LOWERINGS]
+
+
 def reason_not_lowered(landscape) -> str | None:
     """Why `landscape` cannot be lowered (one line), or None when it can."""
     if type(landscape).__name__ not in LOWERINGS or type(landscape).__module__.split(".")[0] \
             != "landscapes":
         return (f"landscape {getattr(landscape, 'name', type(landscape).__name__)!r} "
-                f"({type(landscape).__name__}) has no jax expression: only moxco's own "
-                "landscapes and formula landscapes are lowered")
+                f"({type(landscape).__name__}) has no jax expression; lowered are "
+                f"{', '.join(lowered_names())} and formula landscapes (--expr)")
     return None
 
 

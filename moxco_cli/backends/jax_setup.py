@@ -9,7 +9,8 @@ never imports JAX (and need not have it). `load` raises `BackendError` (one line
 - float64 everywhere (`jax_enable_x64`): the engine's numbers are float64.
 - Every usable core: XLA's CPU client runs one computation on one thread, so the batch is
   split over `min(cores, 8)` host devices (`--xla_force_host_platform_device_count`, set
-  before JAX starts; a caller that already imported JAX keeps its own devices).
+  before JAX starts; a caller that already imported JAX or set the flag keeps its own
+  devices). Programs that call the eigensolver run on one of them (`jax_engine`).
 - Compiled programs are kept on disk by JAX's persistent compilation cache, keyed by the
   program (so by method structure, landscape and shapes): `MOXCO_JAX_CACHE` or
   `~/.cache/moxco/jax`; `MOXCO_JAX_CACHE=off` disables it.
@@ -54,10 +55,10 @@ def load():
     if _LOADED is not None:
         return _LOADED
     if "jax" not in sys.modules:
-        flag = f"--xla_force_host_platform_device_count={_host_devices()}"
         flags = os.environ.get("XLA_FLAGS", "")
         if "xla_force_host_platform_device_count" not in flags:
-            os.environ["XLA_FLAGS"] = f"{flags} {flag}".strip()
+            flags = f"{flags} --xla_force_host_platform_device_count={_host_devices()}"
+            os.environ["XLA_FLAGS"] = flags.strip()
     try:
         import jax
         import jax.numpy as jnp

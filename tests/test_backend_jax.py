@@ -1,0 +1,406 @@
+"""The JAX backend (`--backend jax`, moxco_cli/backends) against the NumPy engine.
+
+JAX runs in child processes only: this process never imports it (JAX's threads would make
+every later `os.fork` of the suite warn), and the tests that need JAX skip cleanly where the
+`jax` extra is not installed. One child (`jax_results`, module scope) runs every case below
+on the JAX backend; the NumPy engine runs them here.
+
+Agreement is asserted where it can be expected: on *non-chaotic* rows, the finite
+trajectories whose NumPy final point moves less than 1e-9 when the start moves by one ulp
+AND when it moves by 1e-11 (a one-ulp move is often rounded away within a few steps, so it
+alone does not show that a row is insensitive to rounding; JAX's autodiff gradients differ
+from the hand-written ones in the last bits). There final points agree to 1e-9 and the
+discrete outcomes (commit, divergence, costs) are equal. Whole commands agree in
+distribution: every fraction escape-count and outcome-map report lies in the other
+backend's 95% Wilson interval.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import landscapes
+from moxco_cli import methods
+from moxco_cli.engine import simulate
+from moxco_cli.stats import wilson
+
+ROOT = Path(__file__).resolve().parents[1]
+HAVE_JAX = importlib.util.find_spec("jax") is not None
+needs_jax = pytest.mark.skipif(not HAVE_JAX, reason="the jax extra is not installed")
+TOL = 1e-9
+STEPS = 300
+N = 200
+
+# (landscape spec, method spec): every commit mode, restart, prox, scoring cadence and
+# curvature estimator, a d > 2 landscape and a formula landscape
+CASES = [
+    ("beale", "adam+moxco"),
+    ("beale", "gd+moxco"),
+    ("beale", "adam+moxco:commit=reversible"),
+    ("beale", "gd"),
+    ("beale", "nesterov"),
+    ("beale", "heavy-ball"),
+    ("beale", "nesterov+restart-fn"),
+    ("beale", "nesterov+restart-grad"),
+    ("beale", "rmsprop+moxco:lr=0.002"),
+    ("beale", "adam+moxco:prox=l1,prox_weight=0.3"),
+    ("beale", "gd+moxco:prox=binary,prox_weight=0.5,commit=none"),
+    ("beale", "adam+moxco:score_every=5"),
+    ("beale", "adam+moxco:curvature=power:3"),
+    ("beale", "adam+moxco:curvature=power:2:cold,score_every=3"),
+    ("beale", "adam+moxco:curvature=lanczos:2"),
+    ("rastrigin:dim=5", "adam+moxco:curvature=power:1"),
+    ("rastrigin:dim=5", "adam+moxco"),
+    ("rosenbrock:dim=4", "gd+moxco:lr=0.001,curvature=lanczos:4"),
+    ("two-wells", "gd+moxco"),
+    ("himmelblau", "adam+moxco"),
+    ("quadratic:dim=10,condition=100", "adam+moxco"),
+    ("expr", "adam+moxco"),
+]
+FORMULA = "(1 - x)**2 + 5*(y - x**2)**2 + 0.3*sin(3*x)"
+LANDSCAPES = ["beale", "two-wells", "quadratic:a=1;50", "rosenbrock", "rosenbrock:dim=4",
+              "himmelblau", "rastrigin", "rastrigin:dim=5", "ackley", "ackley:dim=3",
+              "ackley:smooth=0.1", "goldstein-price", "six-hump-camel", "styblinski-tang",
+              "styblinski-tang:dim=3", "expr"]
+
+
+def build(spec: str):
+    if spec == "expr":
+        return landscapes.from_expression(FORMULA, "-2,2,-1,3")
+    name, params = landscapes.parse_spec(spec)
+    return landscapes.get(name, **params)
+
+
+def starts(land, n: int = N, seed: int = 1) -> np.ndarray:
+    return np.random.default_rng(seed).uniform(land.bounds[:, 0], land.bounds[:, 1],
+                                               size=(n, land.dim))
+
+
+def per_row_lr(n: int) -> np.ndarray:
+    return np.repeat([0.002, 0.005, 0.01, 0.02], n // 4)
+
+
+# Runs in the child: every case on the JAX backend, and the lowered landscapes' value,
+# gradient and Hessian at random points.
+WORKER = r"""
+import pickle, sys
+import numpy as np
+sys.path.insert(0, sys.argv[3])
+import test_backend_jax as cases
+from moxco_cli import methods
+from moxco_cli.backends import jax_engine, jax_landscapes, jax_pieces
+from moxco_cli.backends.jax_setup import load
+jax, jnp = load()
+out = {"runs": {}, "landscapes": {}, "devices": len(jax.devices())}
+keys = ("final", "commit_step", "diverged_step", "grad_evals", "hvps", "restart_count")
+for lspec, mspec in cases.CASES:
+    land = cases.build(lspec)
+    m = methods.build(methods.parse_spec(mspec))
+    t = jax_engine.simulate(land, m, cases.starts(land), cases.STEPS)
+    out["runs"][lspec, mspec] = {k: getattr(t, k) for k in keys}
+land = cases.build("beale")
+values = methods.resolve(methods.parse_spec("adam+moxco"))
+values["lr"] = cases.per_row_lr(cases.N)
+m = methods.build_from_values("adam+moxco", values)
+t = jax_engine.simulate(land, m, cases.starts(land), cases.STEPS)
+out["runs"]["per-row"] = {k: getattr(t, k) for k in keys}
+m = methods.build(methods.parse_spec("adam+moxco:curvature=power:3"))
+t = jax_engine.simulate(land, m, np.array([[-2.5, 1.2]]), 800, record=True, check=True)
+out["records"] = vars(t.records)
+m = methods.build(methods.parse_spec("gd+moxco:noise_std=0.5"))
+t = jax_engine.simulate(land, m, cases.starts(land, 4000), 400, seed=3)
+out["noise"] = {"commit_step": t.commit_step, "diverged_step": t.diverged_step}
+for spec in cases.LANDSCAPES:
+    land = cases.build(spec)
+    x = cases.starts(land, 64, seed=5).T
+    f = jax_landscapes.lower(land)
+    grad = jax.grad(lambda x: jnp.sum(f(x)))
+    cols = [jax.jvp(grad, (x,), (jnp.zeros_like(x).at[j].set(1.0),))[1]
+            for j in range(land.dim)]
+    out["landscapes"][spec] = (np.asarray(f(x)), np.asarray(grad(x)).T,
+                               np.stack([np.asarray(c).T for c in cols], axis=2))
+out["declared"] = {name: jax_pieces.inner(name).keys for name in jax_pieces.INNER}
+with open(sys.argv[2], "wb") as fh:
+    pickle.dump(out, fh)
+"""
+
+
+def child_env(tmp: Path) -> dict:
+    env = dict(os.environ, MOXCO_JAX_CACHE=str(tmp / "jax-cache"), MPLBACKEND="Agg",
+               MOXCO_RENDERER="0")
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
+    return env
+
+
+@pytest.fixture(scope="module")
+def jax_results(tmp_path_factory):
+    if not HAVE_JAX:
+        pytest.skip("the jax extra is not installed")
+    tmp = tmp_path_factory.mktemp("jax")
+    script = tmp / "worker.py"
+    script.write_text(WORKER)
+    out = tmp / "results.pkl"
+    proc = subprocess.run([sys.executable, str(script), "run", str(out), str(ROOT / "tests")],
+                          env=child_env(tmp), cwd=ROOT, capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    with open(out, "rb") as fh:
+        return pickle.load(fh)
+
+
+def non_chaotic(land, m, x0) -> tuple[np.ndarray, object]:
+    """Rows whose NumPy final point moves < 1e-9 under both start perturbations, and the
+    NumPy trajectory."""
+    base = simulate(land, m, x0, STEPS)
+    ulp = simulate(land, m, np.nextafter(x0, np.inf), STEPS)
+    nudged = simulate(land, m, x0 + 1e-11, STEPS)
+    finite = np.isfinite(base.final).all(axis=1) & (base.diverged_step < 0)
+    moved = np.maximum(np.abs(ulp.final - base.final).max(axis=1),
+                       np.abs(nudged.final - base.final).max(axis=1))
+    return finite & (moved < TOL), base
+
+
+@needs_jax
+@pytest.mark.parametrize("case", CASES, ids=[f"{a}-{b}" for a, b in CASES])
+def test_final_points_agree_on_non_chaotic_rows(jax_results, case):
+    land = build(case[0])
+    m = methods.build(methods.parse_spec(case[1]))
+    x0 = starts(land)
+    stable, base = non_chaotic(land, m, x0)
+    assert stable.sum() >= 20, f"only {stable.sum()} non-chaotic rows: the case tests nothing"
+    got = jax_results["runs"][case]
+    diff = np.abs(got["final"] - base.final).max(axis=1)
+    assert diff[stable].max() <= TOL, f"{np.count_nonzero(diff[stable] > TOL)} rows differ"
+    for key in ("commit_step", "diverged_step", "grad_evals", "hvps", "restart_count"):
+        ours = getattr(base, key)
+        if ours is None:
+            assert got[key] is None
+        else:
+            np.testing.assert_array_equal(got[key][stable], ours[stable], err_msg=key)
+    # the discrete outcomes agree on most rows, chaotic ones included
+    assert np.mean(got["diverged_step"] == base.diverged_step) >= 0.9
+
+
+@needs_jax
+def test_per_row_hyperparameters_agree(jax_results):
+    land = build("beale")
+    values = methods.resolve(methods.parse_spec("adam+moxco"))
+    values["lr"] = per_row_lr(N)
+    m = methods.build_from_values("adam+moxco", values)
+    stable, base = non_chaotic(land, m, starts(land))
+    assert stable.sum() >= 100
+    got = jax_results["runs"]["per-row"]
+    assert np.abs(got["final"] - base.final)[stable].max() <= TOL
+    np.testing.assert_array_equal(got["commit_step"][stable], base.commit_step[stable])
+
+
+@needs_jax
+def test_records_agree_along_the_figure_1_run(jax_results):
+    land = build("beale")
+    m = methods.build(methods.parse_spec("adam+moxco:curvature=power:3"))
+    rec = simulate(land, m, np.array([[-2.5, 1.2]]), 800, record=True, check=True).records
+    got = jax_results["records"]
+    assert got["x"].shape == rec.x.shape == (801, 1, 2)
+    np.testing.assert_allclose(got["x"], rec.x, rtol=0, atol=1e-9)
+    for key in ("loss", "grad_norm", "goodness", "lam_max_exact"):
+        np.testing.assert_allclose(got[key], getattr(rec, key), rtol=1e-9, atol=1e-12,
+                                   err_msg=key)
+    for key in ("alpha", "beta", "committed", "restarted"):
+        np.testing.assert_array_equal(got[key], getattr(rec, key), err_msg=key)
+    assert rec.committed[-1, 0] and not rec.committed[0, 0]  # the run commits
+
+
+@needs_jax
+def test_gradient_noise_agrees_in_distribution(jax_results):
+    """Noise comes from JAX's generator (documented), so only the distribution agrees."""
+    land = build("beale")
+    m = methods.build(methods.parse_spec("gd+moxco:noise_std=0.5"))
+    base = simulate(land, m, starts(land, 4000), 400, seed=3)
+    got = jax_results["noise"]
+    assert not np.array_equal(got["commit_step"], base.commit_step)  # another stream
+    for name, ours, theirs in (("committed", base.commit_step >= 0, got["commit_step"] >= 0),
+                               ("diverged", base.diverged_step >= 0, got["diverged_step"] >= 0)):
+        lo, hi = wilson(int(ours.sum()), len(ours))
+        assert lo <= theirs.mean() <= hi, name
+
+
+@needs_jax
+@pytest.mark.parametrize("spec", LANDSCAPES)
+def test_lowered_landscapes_match_value_gradient_and_hessian(jax_results, spec):
+    land = build(spec)
+    x = starts(land, 64, seed=5)
+    f, g, h = jax_results["landscapes"][spec]
+    scale = 1.0 + np.abs(land.f(x))
+    np.testing.assert_allclose(f, land.f(x), rtol=1e-12, atol=1e-12 * scale.max())
+    np.testing.assert_allclose(g, land.grad(x), rtol=1e-10, atol=1e-10 * scale.max())
+    np.testing.assert_allclose(h, land.hess(x), rtol=1e-9, atol=1e-9 * scale.max())
+
+
+@needs_jax
+def test_lowered_optimizers_read_exactly_their_declared_keys(jax_results):
+    from moxco_cli.optim import REGISTRY
+
+    assert set(jax_results["declared"]) == set(REGISTRY)
+    for name, keys in jax_results["declared"].items():
+        assert set(keys) == {p.name for p in REGISTRY[name].params}
+
+
+def test_divergence_box_is_the_engines():
+    from moxco_cli.backends import jax_engine
+    from moxco_cli.engine import DIVERGENCE_LIMIT
+
+    assert jax_engine.DIVERGENCE_LIMIT == DIVERGENCE_LIMIT
+
+
+# ------------------------------------------------------------------------ whole commands
+
+
+def moxco(args, tmp: Path, backend: str):
+    return subprocess.run([sys.executable, "-m", "moxco_cli", *args, "--backend", backend],
+                          env=child_env(tmp), cwd=tmp, capture_output=True, text=True,
+                          timeout=600)
+
+
+def within_each_others_interval(ours: pd.DataFrame, theirs: pd.DataFrame, keys, count,
+                                total) -> None:
+    """Every fraction of each table lies in the other's 95% Wilson interval."""
+    merged = ours.merge(theirs, on=keys, suffixes=("_np", "_jax"))
+    assert len(merged) == len(ours) == len(theirs)
+    for _, row in merged.iterrows():
+        for a, b in (("np", "jax"), ("jax", "np")):
+            n = row[f"{total}_{a}"] if isinstance(total, str) else total
+            lo, hi = wilson(int(row[f"{count}_{a}"]), int(n))
+            p = row[f"{count}_{b}"] / (row[f"{total}_{b}"] if isinstance(total, str) else total)
+            assert lo - 1e-12 <= p <= hi + 1e-12, (dict(row), a, b)
+
+
+@needs_jax
+@pytest.mark.slow
+def test_escape_count_10000_fractions_agree(tmp_path):
+    args = ["escape-count", "--inits", "10000"]
+    for backend in ("numpy", "jax"):
+        proc = moxco([*args, "--out", str(tmp_path / backend)], tmp_path, backend)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+    read = {b: pd.read_csv(tmp_path / b / "counts.csv") for b in ("numpy", "jax")}
+    within_each_others_interval(read["numpy"], read["jax"], ["optimizer", "bin"], "count",
+                                10000)
+    esc = {b: pd.read_csv(tmp_path / b / "escape.csv") for b in ("numpy", "jax")}
+    assert (esc["numpy"].starts == esc["jax"].starts).all()  # the same starts and basins
+    within_each_others_interval(esc["numpy"], esc["jax"], ["optimizer", "from_basin"],
+                                "escaped", "starts")
+    config = json.loads((tmp_path / "jax" / "config.json").read_text())
+    assert config["options"]["backend"] == "jax"
+    assert config["backend_used"]["name"] == "jax" and config["backend_used"]["jax"]
+    numpy_config = json.loads((tmp_path / "numpy" / "config.json").read_text())
+    assert numpy_config["options"]["backend"] == "numpy" and "backend_used" not in numpy_config
+
+
+@needs_jax
+@pytest.mark.slow
+def test_outcome_map_101_fractions_agree_and_rerun(tmp_path):
+    for backend in ("numpy", "jax"):
+        proc = moxco(["outcome-map", "beale", "--out", str(tmp_path / backend)], tmp_path,
+                     backend)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+    read = {b: pd.read_csv(tmp_path / b / "fractions.csv") for b in ("numpy", "jax")}
+    within_each_others_interval(read["numpy"], read["jax"], ["optimizer", "class"], "count",
+                                101 * 101)
+    # a rerun of the JAX folder runs on JAX again, with the same classes (deterministic)
+    proc = subprocess.run([sys.executable, "-m", "moxco_cli", "rerun",
+                           str(tmp_path / "jax" / "config.json"), "--out",
+                           str(tmp_path / "again")], env=child_env(tmp_path), cwd=tmp_path,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert (tmp_path / "again" / "outcomes.csv").read_bytes() == \
+        (tmp_path / "jax" / "outcomes.csv").read_bytes()
+
+
+# ------------------------------------------------------------------------ refusals
+
+
+def one_line_error(proc) -> str:
+    assert proc.returncode == 2, proc.stderr
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    return lines[0]
+
+
+def test_without_the_extra_the_backend_refuses_in_one_line(tmp_path):
+    """`jax` made unimportable: --backend jax names the extra; numpy runs never import it."""
+    code = ("import sys; sys.modules['jax'] = None; from moxco_cli.cli import main; "
+            "sys.argv = ['moxco'] + sys.argv[1:]; main()")
+    args = ["run", "beale", "--steps", "5", "--out", str(tmp_path / "r")]
+    proc = subprocess.run([sys.executable, "-c", code, *args, "--backend", "jax"],
+                          env=child_env(tmp_path), cwd=tmp_path, capture_output=True,
+                          text=True, timeout=120)
+    assert "pip install 'moxco[jax]'" in one_line_error(proc)
+    assert not (tmp_path / "r").exists()
+    check = ("import sys; from moxco_cli.cli import main; sys.argv = ['moxco'] + sys.argv[1:]\n"
+             "try:\n    main()\nexcept SystemExit:\n    pass\n"
+             "assert 'jax' not in sys.modules, 'the default engine imported jax'")
+    proc = subprocess.run([sys.executable, "-c", check, *args], env=child_env(tmp_path),
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert (tmp_path / "r" / "summary.csv").exists()
+
+
+@pytest.mark.parametrize("args, words", [
+    (["compare", "beale"], "compare runs on numpy only"),
+    (["outcome-map", "beale", "--scheduler", "local-cluster:1"], "--scheduler"),
+    (["run", "beale", "--steps", "5"], None),  # the backend name itself
+])
+def test_commands_refuse_what_the_backend_does_not_cover(tmp_path, args, words):
+    backend = "jax" if words else "cuda"
+    proc = moxco([*args, "--out", str(tmp_path / "x")], tmp_path, backend)
+    line = one_line_error(proc)
+    assert (words or "--backend: must be one of numpy, jax") in line
+    assert not (tmp_path / "x").exists()
+
+
+@needs_jax
+def test_a_landscape_without_an_expression_is_refused(tmp_path):
+    code = (
+        "import numpy as np\n"
+        "from landscapes.base import Landscape\n"
+        "from moxco_cli import methods\n"
+        "from moxco_cli.backends import simulate\n"
+        "from moxco_cli.backends.jax_setup import BackendError\n"
+        "class Bowl(Landscape):\n"
+        "    name, dim = 'bowl', 2\n"
+        "    bounds = np.array([[-1.0, 1.0], [-1.0, 1.0]])\n"
+        "    def f(self, x): return np.sum(x * x, axis=1)\n"
+        "try:\n"
+        "    simulate(Bowl(), methods.build(methods.parse_spec('gd')), np.zeros((2, 2)), 5,\n"
+        "             backend='jax')\n"
+        "except BackendError as exc:\n"
+        "    print(exc)\n")
+    proc = subprocess.run([sys.executable, "-c", code], env=child_env(tmp_path), cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    line = proc.stdout.strip()
+    assert line.startswith("--backend jax: landscape 'bowl' (Bowl) has no jax expression; "
+                           "lowered are beale, two-wells, "), line
+    assert line.endswith(" and formula landscapes (--expr)") and "two-layer-net" not in line
+
+
+def test_a_method_key_without_a_lowering_is_refused(tmp_path):
+    """Minibatch gradients (`batch`) are not lowered: refused, never silently full-batch."""
+    proc = moxco(["run", "beale", "--methods", "gd:batch=5", "--steps", "5", "--out",
+                  str(tmp_path / "x")], tmp_path, "jax")
+    if not HAVE_JAX:
+        assert "pip install 'moxco[jax]'" in one_line_error(proc)
+        return
+    assert one_line_error(proc).endswith(
+        "--backend jax: method key batch=5 of gd is not lowered (only at its default); run it "
+        "with --backend numpy")
+    assert not (tmp_path / "x").exists()
