@@ -38,6 +38,7 @@ RUN_ROW_PER_DIM = 72
 # starts held by the batch commands: per trajectory and method, beyond the chunk arrays.
 PER_START = 600
 PER_START_PER_DIM = 48
+COMPARE_ROW = 120  # bytes per (evaluation start, method, landscape, target) row
 CHUNK_ROWS = 16384  # the engine's largest chunk (engine.THREAD_CHUNK); two of them when the
 # work is split over two threads or forked workers
 
@@ -116,7 +117,7 @@ def _estimate_sweep(cfg) -> Estimate:
 
 
 def _estimate_compare(cfg) -> Estimate:
-    from moxco_cli.experiments.compare import EVAL_CHUNK
+    from moxco_cli.experiments.compare import EVAL_CHUNK, TARGETS
     from moxco_cli.experiments.run import build_landscape
 
     lands = [build_landscape(name, params) for name, params in cfg.landscapes]
@@ -127,7 +128,12 @@ def _estimate_compare(cfg) -> Estimate:
     # derived from them (gap, best so far, levels, masks: six at once)
     records = (steps + 1) * chunk * ((d + 7) * FLOAT + 6 * FLOAT)
     tuning = _starts_bytes(cfg.trials * cfg.tuning_starts, d, 1)
-    need = BASE + max(records, tuning) + _chunk_bytes(cfg.trials * cfg.tuning_starts, d)
+    # the runtime tables (ECDF, ERT, success, the IOH export): a row per evaluation start,
+    # method, landscape and target (measured: beale, 20,000 evaluation starts x 4 methods,
+    # 200 steps, peaked at 618 MiB)
+    tables = cfg.eval_starts * len(cfg.methods) * len(lands) * len(TARGETS) * COMPARE_ROW
+    need = (BASE + max(records, tuning) + tables
+            + _chunk_bytes(cfg.trials * cfg.tuning_starts, d))
     option = "--eval-starts" if records >= tuning else "--tuning-starts"
     return Estimate(need, option, f"{steps:,} steps x {chunk:,} recorded evaluation starts "
                     f"in {d}-D" if option == "--eval-starts" else

@@ -109,10 +109,11 @@ def axis_params() -> dict[str, Param]:
     return {**{a: out[a] for a in AXES}, **{k: v for k, v in out.items() if k not in AXES}}
 
 
-def _check_values(name: str, values: tuple[float, ...], spec: str) -> None:
-    """Each value in the declared range of key `name` (one-line SettingsError otherwise)."""
+def _check_values(name: str, values: tuple[float, ...], spec: str, typed: str = "") -> None:
+    """Each value in the declared range of key `name` (one-line SettingsError otherwise,
+    naming the key as the user `typed` it)."""
     def bad(why: str):
-        return SettingsError("--grid", f"{name}: {why} (in {spec!r})")
+        return SettingsError("--grid", f"{typed or name}: {why} (in {spec!r})")
 
     if not values:
         raise bad("no values")
@@ -136,16 +137,17 @@ def parse_grid(spec: str) -> Axis:
     """
     text = str(spec).strip()
     name, eq, rhs = text.partition("=")
-    name = name.strip().replace("-", "_")
+    typed = name.strip()
+    name = typed.replace("-", "_")
     name = KEY_COLUMNS.get(name, name)  # restart_alpha is the alpha_restart column
     if not eq or not name:
         raise SettingsError("--grid", f"expects NAME=LO:HI:COUNT or NAME=V1,V2,..., got {spec!r}")
     if name not in axis_params():
-        raise SettingsError("--grid", f"unknown axis {name!r}; choose from: "
-                            f"{', '.join(axis_params())}")
-    values = parse_values(rhs, "--grid", name=name, max_count=MAX_AXIS_VALUES,
+        keys = [COLUMN_KEYS.get(a, a) for a in axis_params()]  # as a method spec names them
+        raise SettingsError("--grid", f"unknown axis {typed!r}; choose from: {', '.join(keys)}")
+    values = parse_values(rhs, "--grid", name=typed, max_count=MAX_AXIS_VALUES,
                           digits=SIGNIFICANT_DIGITS, ascending=True)
-    _check_values(name, values, text)
+    _check_values(name, values, text, typed)
     return Axis(name, values)
 
 
