@@ -365,6 +365,10 @@ def _run_chunk(landscape, method, x0, steps, rec, rows, noise_std, seed, start, 
             good = good_of(f, g, lam)
             if rule.mode != "none":
                 committed = commit.step(t, good, None if dead is None else alive)
+                if commit._count == n and rec is None and restart is None and dead is None:
+                    # every row latched: no score can change anything now and none is kept,
+                    # so the rest of the run skips scoring (same results; cost as defined)
+                    need_goodness = False
             if rec is not None:
                 record(t, f, lam, good, committed)
         elif share_grad:
