@@ -4,8 +4,9 @@
 validated config (`estimate`) and refuses, in one line naming the option that drives the
 estimate, when that is more than this process can get (`available_bytes`): the address-space
 limit (`ulimit -v`) less what the process already maps, the data-segment limit, a cgroup's
-memory limit, the memory the kernel reports available, and `MOXCO_MEMORY_LIMIT` (bytes, or
-with a K/M/G suffix) if set. A refused command has computed and written nothing.
+memory limit, and the memory the kernel reports available, or instead of that last one
+`MOXCO_MEMORY_LIMIT` (bytes, or with a K/M/G suffix) if set. A refused command has
+computed and written nothing.
 
 The estimates are sums of the arrays each command holds at its peak, in bytes, with
 coefficients measured by peak RSS (`/usr/bin/time -v`, see tests/test_memory.py and the
@@ -226,16 +227,17 @@ def available_bytes() -> tuple[int, str] | None:
     room = _cgroup_room()
     if room is not None:
         found.append((room + rss, "cgroup memory.max"))
-    free = _meminfo_available()
-    if free is not None:
-        found.append((free + rss, "available memory"))
     text = os.environ.get("MOXCO_MEMORY_LIMIT")
-    if text:
+    if text:  # the user's word replaces the kernel's estimate of free memory (not the limits)
         size = _parse_size(text)
         if size is None:
             raise MoxcoError(f"MOXCO_MEMORY_LIMIT: expects bytes or a size like 2G, "
                              f"got {text!r}")
         found.append((size, "MOXCO_MEMORY_LIMIT"))
+    else:
+        free = _meminfo_available()
+        if free is not None:
+            found.append((free + rss, "available memory"))
     return min(found) if found else None
 
 
