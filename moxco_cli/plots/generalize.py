@@ -384,8 +384,7 @@ def sharpness_map_figure(grid, methods: list[str], bounds, flattest: float, titl
                      + (f"; {n_div} diverged (blank)" if n_div else ""), fontsize=9)
     if mesh is not None:
         cbar = fig.colorbar(mesh, ax=list(axes[0]), shrink=0.85, extend="max")
-        cbar.set_label(rf"final $\lambda_{{max}}$ (flattest minima: {flattest:g}; top colour:"
-                       " 99th percentile and above)")
+        cbar.set_label(rf"final $\lambda_{{max}}$ (flattest: {flattest:g}; top: >= 99th pct)")
     _title(fig, f"Final sharpness from every start of the grid (dashed: the minima w0 w1 = 1). "
            f"{title}")
     return fig
