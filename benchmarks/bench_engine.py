@@ -31,7 +31,8 @@ Cases (all in one run, each the median of >= 3 repeats):
   at N = 1e4 and 1e5 (the program compiled by an untimed first call); the first call's cost
   in fresh processes, with an empty disk cache and with the cache that run left, and the
   ratio at N = 1e5 with that cost included; rastrigin d = 50 power:1 (N = 1e4, 20 steps; no
-  target); two-layer-net:hidden=16 (not lowered: the refusal is the row); and
+  target); two-layer-net:hidden=16 (d = 49, GD+MoXCo lr 0.05, exact lam_max, N = 1000,
+  20 steps; no target); and
   `moxco outcome-map beale --grid 301` as whole processes, jax (after one run filling an
   empty cache, reported) against the default, alternating.
 - `engine-d1fe096` (`--only d1fe096`, target 1): the engine as of commit d1fe096 (before the
@@ -536,6 +537,7 @@ def bench_curvature(repeats: int, settings: OptimizerSettings) -> list[Row]:
 BACKEND_TARGET = 4.0  # JAX / NumPy engine speed at N = 1e4 and 1e5, at least
 BACKEND_SIZES = (10_000, 100_000)
 OUTCOME_ARGS = ["outcome-map", "beale", "--grid", "301"]
+NET_HIDDEN, NET_N, NET_METHOD = 16, 1000, "gd+moxco:lr=0.05"
 # A fresh process: JAX's import, then the first call (trace, compile or load from the disk
 # cache, run) and a second call of the same program, at N starts and T steps.
 _FIRST_CALL = r"""
@@ -635,10 +637,23 @@ def bench_backend(steps: int, repeats: int, settings: OptimizerSettings) -> list
     jx.note += (f"; {jx.ratio:.3g}x '{npy.case}' (alternating, median wall times; CPU-time "
                 f"ratio {cpu[npy.case] / cpu[jx.case]:.3g}x)")
     rows += [npy, jx]
-    net = Row("backend-jax two-layer-net:hidden=16", None, None, status="not lowered",
-              note=jax_engine.supported(landscapes.get("two-layer-net", hidden=16),
-                                        build_method("gd+moxco", settings)) or "")
-    rows.append(net)
+    net = landscapes.get("two-layer-net", hidden=NET_HIDDEN)
+    net_method = build_method(NET_METHOD, settings)
+    x0 = net.sample_starts(NET_N, np.random.default_rng(0))
+    jax_engine.simulate(net, net_method, x0, CURV_STEPS)
+    jx = Row(f"backend-jax two-layer-net:hidden={NET_HIDDEN} {NET_METHOD}", NET_N, CURV_STEPS,
+             load=_load(), note=f"d = {net.dim}, exact lam_max (autodiff Hessian, eigvalsh, "
+             "one device)", same_workload=False)
+    npy = Row(f"engine two-layer-net:hidden={NET_HIDDEN} {NET_METHOD} (vs backend-jax)",
+              NET_N, CURV_STEPS, load=_load(), note="exact Hessian, eigvalsh",
+              same_workload=False)
+    cpu = _alternating([(npy, lambda: simulate(net, net_method, x0, CURV_STEPS)),
+                        (jx, lambda: jax_engine.simulate(net, net_method, x0, CURV_STEPS))],
+                       repeats)
+    jx.compared_with, jx.ratio = npy.case, npy.median / jx.median
+    jx.note += (f"; {jx.ratio:.3g}x '{npy.case}' (alternating, median wall times; CPU-time "
+                f"ratio {cpu[npy.case] / cpu[jx.case]:.3g}x)")
+    rows += [npy, jx]
     rows += bench_outcome_map_cli(repeats)
     return rows
 

@@ -373,10 +373,11 @@ class _Program:
 
     # Data parallel over the host devices: each device runs the program on its own rows
     # (`shard_map`), so no collective is ever needed and XLA never re-partitions the loop.
-    def _parallel(self, name, fn, args, out_axes):
+    def _parallel(self, name, fn, args, out_axes, out_like=None):
         """`fn` jit-ed, per device when there are several. The inputs' rows are on their last
         axis (scalars are replicated); `out_axes(shapes)` gives the rows' axis of each output
-        leaf (a tree like the output)."""
+        leaf (a tree like the output), whose shapes are `out_like` when given (else traced
+        once more with `eval_shape`)."""
         jax, _ = load()
         key = (name, jax.tree_util.tree_structure(args))
         if key not in self._compiled:
@@ -394,7 +395,7 @@ class _Program:
                                            for k in range(leaf.ndim)])
 
                 in_specs = jax.tree_util.tree_map(lambda a: spec(a, a.ndim - 1), args)
-                shapes = jax.eval_shape(fn, *args)
+                shapes = jax.eval_shape(fn, *args) if out_like is None else out_like
                 out_specs = jax.tree_util.tree_map(spec, shapes, out_axes(shapes))
                 self._compiled[key] = jax.jit(jax.shard_map(
                     fn, mesh=mesh, in_specs=tuple(in_specs), out_specs=out_specs,
@@ -410,7 +411,7 @@ class _Program:
 
     def advance(self, s, shared, t0, t1):
         return self._parallel("advance", self._local["advance"],
-                              (s, shared, np.int64(t0), np.int64(t1)), _last_axes)
+                              (s, shared, np.int64(t0), np.int64(t1)), _last_axes, out_like=s)
 
     def recorded(self, s, shared, steps):
         def run(s, shared):
@@ -446,8 +447,12 @@ def _program(st: Structure, landscape, n_dev: int) -> _Program:
 
 def _chunks(n: int, n_dev: int, record: bool) -> tuple[int, int]:
     """(chunks, rows per chunk): equal chunks of about CHUNK starts per device, a multiple
-    of the device count (the last one padded), so one compiled program runs them all."""
-    count = 1 if record else max(1, round(n / (CHUNK * n_dev)))
+    of the device count (the last one padded), so one compiled program runs them all. On an
+    accelerator (not measured here: no GPU on this project's machines) one chunk: its
+    memory is not a core's cache, and the more rows per kernel the better."""
+    jax, _ = load()
+    cpu = jax.devices()[0].platform == "cpu"
+    count = 1 if record or not cpu else max(1, round(n / (CHUNK * n_dev)))
     size = -(-n // count)
     return count, -(-size // n_dev) * n_dev
 
@@ -497,7 +502,8 @@ def simulate(landscape, method, x0, steps: int, *, record: bool = False,
     n_dev = device_count(n, st)
     program = _program(st, landscape, n_dev)
     count, size = _chunks(n, n_dev, record)
-    every = max(1, -(-steps // SEGMENTS))
+    # one call for all the steps, or about SEGMENTS calls when someone watches the progress
+    every = steps if progress is None else max(1, -(-steps // SEGMENTS))
     parts, rec = [], None
     for k in range(count):
         lo = k * size

@@ -11,10 +11,10 @@ expression below is the formula of the landscape's own docstring, written in the
 NumPy `f` evaluates (rastrigin as `sum x^2 + 2A sum sin^2 pi x`, ackley with `expm1`, ...);
 `tests/test_backend_jax.py` holds value, gradient and Hessian against the NumPy landscape
 (1e-10 relative) on random points of every landscape. A formula landscape (`expr`) is
-lowered from its sympy expression (`sympy.lambdify(..., modules="jax")`). Anything else (a
-user's own `Landscape` subclass, `two-layer-net` and `factorization`, whose data and
-minibatches live in NumPy) is refused with `BackendError` naming it: lowering needs the
-function as an expression, which a black-box `f` is not.
+lowered from its sympy expression (`sympy.lambdify(..., modules="jax")`), `two-layer-net`
+from its training data and activation. Anything else (a user's own `Landscape` subclass,
+`factorization`) is refused with `BackendError` naming it: lowering needs the function as
+an expression, which a black-box `f` is not.
 """
 
 from __future__ import annotations
@@ -111,6 +111,28 @@ def _styblinski_tang(land, jnp):
     return f
 
 
+def _two_layer_net(land, jnp):
+    """Mean squared error of the network over its training points (landscapes.two_layer_net),
+    columns first like the NumPy model: `z (M, H, n)`, `pred (M, n)`."""
+    hidden, scale = land.hidden, 1.0 / math.sqrt(land.hidden)
+    xs = jnp.asarray(land.x_train)[:, None, None]
+    ys = jnp.asarray(land.y_train)[:, None]
+
+    def phi(z):
+        if land.activation == "relu":  # where, not maximum: phi'(0) = 0 as in NumPy's
+            return jnp.where(z > 0.0, z, 0.0)
+        if land.activation == "tanh":
+            return jnp.tanh(z)
+        return jnp.logaddexp(0.0, z)
+
+    def f(t):
+        z = xs * t[None, :hidden] + t[None, hidden:2 * hidden]
+        pred = scale * jnp.sum(phi(z) * t[None, 2 * hidden:3 * hidden], axis=1) + t[3 * hidden]
+        r = pred - ys
+        return jnp.mean(r * r, axis=0)
+    return f
+
+
 def _expression(land, jnp):
     import sympy
 
@@ -132,7 +154,7 @@ LOWERINGS = {
     "Rastrigin": _rastrigin, "RastriginND": _rastrigin, "Ackley": _ackley,
     "AckleyND": _ackley, "GoldsteinPrice": _goldstein_price, "SixHumpCamel": _six_hump_camel,
     "StyblinskiTang": _styblinski_tang, "StyblinskiTangND": _styblinski_tang,
-    "ExpressionLandscape": _expression,
+    "ExpressionLandscape": _expression, "TwoLayerNet": _two_layer_net,
 }
 
 
