@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import resource
 import shutil
 import signal
@@ -60,9 +61,12 @@ def children() -> set[int]:
     return kids
 
 
+PROGRESS = re.compile(r"^.+: \d+% \([\d,]+ of [\d,]+\), \d+ s elapsed")  # a slow machine's progress
+
+
 def one_error_line(result_or_text) -> str:
     text = getattr(result_or_text, "stderr", result_or_text)
-    lines = [line for line in text.splitlines() if line.strip()]
+    lines = [line for line in text.splitlines() if line.strip() and not PROGRESS.match(line)]
     assert "Traceback" not in text
     assert len(lines) == 1, text
     return lines[0]
