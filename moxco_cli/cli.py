@@ -149,9 +149,9 @@ class OneLineErrors(TyperGroup):
             try:
                 if stdout is not None:
                     stdout.flush()
-            except KeyboardInterrupt:
-                pass
-            rv = _after_output(rv, stdout)
+                rv = _after_output(rv, stdout)
+            except KeyboardInterrupt:  # a first signal just now: the command is over anyway
+                rv = rv or signals.exit_code(130)
             _stop_children()
         if not standalone_mode:
             return rv
@@ -255,6 +255,8 @@ def main() -> None:
             app()
         except SystemExit as exc:
             code = exc.code
+        except KeyboardInterrupt:  # a first signal just as the command returned
+            code = signals.exit_code(130)
         else:
             code = 0
         _leave(code)
