@@ -115,16 +115,36 @@ class Renderer:
             return None
         ticket = Ticket(self)
         self._waiting.append(ticket)
-        try:  # blocks while the child draws, if the payload is larger than the pipe
-            self._requests.write(_HEADER.pack(len(payload)) + payload)
-            self._requests.flush()
+        try:  # waits while the child draws, if the payload is larger than the pipe
+            sent = self._send(_HEADER.pack(len(payload)) + payload)
         except OSError:  # the child is gone
-            self.stop()
-            return None
+            sent = False
         except BaseException:  # half a message would derail the child: end it
             self.stop()
             raise
+        if not sent:  # gone, stopped or silent: half a message would derail it, end it
+            self.stop()
+            return None
         return ticket
+
+    def _send(self, data: bytes) -> bool:
+        """Write `data` to the child in pieces the pipe has room for (select says writable:
+        at least PIPE_BUF bytes free), so that a stopped child cannot block this process
+        for good; False if it gave up (`_give_up`)."""
+        import select
+
+        view, since, stopped_since = memoryview(data), time.monotonic(), None
+        while view:
+            _, ready, _ = select.select([], [self._requests], [], POLL_S)
+            if ready:
+                self._requests.write(view[:select.PIPE_BUF])
+                self._requests.flush()
+                view, since = view[select.PIPE_BUF:], time.monotonic()
+                continue
+            stopped_since, give_up = self._give_up(since, stopped_since)
+            if give_up:
+                return False
+        return True
 
     def _read_answer(self) -> None:
         """Settle the oldest waiting ticket (all of them if the child has died, or has been
@@ -144,24 +164,31 @@ class Renderer:
         has not answered for ANSWER_TIMEOUT_S; the caller then draws the figure itself."""
         import select
 
-        start = time.monotonic()
-        stopped_since = None
+        start, stopped_since = time.monotonic(), None
         while True:
             ready, _, _ = select.select([self._answers], [], [], POLL_S)
             if ready:
                 return True
-            now = time.monotonic()
-            stopped = _stopped(self.pid)
-            stopped_since = (stopped_since or now) if stopped else None
-            if stopped and now - stopped_since >= STOPPED_S:
-                why = f"has been stopped for {STOPPED_S:g} s (SIGSTOP?)"
-            elif now - start >= ANSWER_TIMEOUT_S:
-                why = f"has not answered for {ANSWER_TIMEOUT_S:g} s"
-            else:
-                continue
-            print(f"Warning: the figure renderer (process {self.pid}) {why}; ending it and "
-                  "drawing the figures in this process", file=sys.stderr)
-            return False
+            stopped_since, give_up = self._give_up(start, stopped_since)
+            if give_up:
+                return False
+
+    def _give_up(self, since: float, stopped_since: float | None) -> tuple[float | None, bool]:
+        """One look at a child that has not answered since `since`: `(stopped_since, True)`
+        with one line on stderr if it has been stopped for STOPPED_S or silent for
+        ANSWER_TIMEOUT_S seconds, else `(stopped_since, False)`."""
+        now = time.monotonic()
+        stopped = _stopped(self.pid)
+        stopped_since = (stopped_since or now) if stopped else None
+        if stopped and now - stopped_since >= STOPPED_S:
+            why = f"has been stopped for {STOPPED_S:g} s (SIGSTOP?)"
+        elif now - since >= ANSWER_TIMEOUT_S:
+            why = f"has not answered for {ANSWER_TIMEOUT_S:g} s"
+        else:
+            return stopped_since, False
+        print(f"Warning: the figure renderer (process {self.pid}) {why}; ending it and "
+              "drawing the figures in this process", file=sys.stderr)
+        return stopped_since, True
 
     def stop(self) -> None:
         """End the child: at once if idle (end of input), else SIGTERM, which it turns into

@@ -356,12 +356,21 @@ def test_a_worker_killed_for_real_is_reported_by_its_signal():
 
 # ------------------------------------------------------------------ a stopped renderer
 
-def test_a_stopped_renderer_is_given_up_on_and_the_figure_drawn_here(tmp_path, monkeypatch,
-                                                                      capsys):
+@pytest.mark.parametrize("payload", [0, 4_000_000], ids=["small", "larger-than-the-pipe"])
+def test_a_stopped_renderer_is_given_up_on_and_the_figure_drawn_here(payload, tmp_path,
+                                                                      monkeypatch, capsys):
+    """Small: the wait for its answer gives up. Larger than the pipe: sending it would block
+    for good (it did: the parent sat in a pipe write), so the send gives up too."""
     from moxco_cli import renderer
 
     monkeypatch.setattr(renderer, "STOPPED_S", 0.5)
     monkeypatch.setattr(renderer, "POLL_S", 0.05)
+
+    def hung(*_):
+        raise TimeoutError("waited for the stopped renderer for 60 s")
+
+    previous = signal.signal(signal.SIGALRM, hung)  # a regression fails instead of hanging
+    signal.setitimer(signal.ITIMER_REAL, 60)
     renderer.start(renderer.PRELOAD)
     child = renderer.current()
     assert child is not None
@@ -370,9 +379,11 @@ def test_a_stopped_renderer_is_given_up_on_and_the_figure_drawn_here(tmp_path, m
         os.kill(pid, signal.SIGSTOP)
         began = time.monotonic()
         with report.ResultsFolder(tmp_path / "out") as out:
-            out.write_figure("loss.png", _line_figure, 4)
+            out.write_figure("loss.png", _line_figure, 4, b"x" * payload)
         took = time.monotonic() - began
     finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
         renderer.stop()
     assert took < 0.5 + renderer.STOP_GRACE_S + 5
     line = one_error_line(capsys.readouterr().err)
@@ -384,7 +395,7 @@ def test_a_stopped_renderer_is_given_up_on_and_the_figure_drawn_here(tmp_path, m
     assert pid not in children() and renderer.current() is None
 
 
-def _line_figure(n):
+def _line_figure(n, ballast=b""):
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(2, 2))

@@ -200,6 +200,9 @@ class _InterruptedPipe:
         self.real.flush()
         raise KeyboardInterrupt
 
+    def fileno(self):
+        return self.real.fileno()
+
     def close(self):
         self.real.close()
 
