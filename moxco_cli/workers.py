@@ -189,6 +189,28 @@ def describe_exit(code: int) -> str:
         return f"killed by signal {-code}"
 
 
+STOPPED_S = 5.0  # a worker stopped this long (SIGSTOP) fails the run instead of hanging it
+
+
+def _check_not_stopped(pids, stopped_since: dict[int, float]) -> None:
+    """Raise WorkerFailed if a worker has been stopped (state T, SIGSTOP) for STOPPED_S:
+    the parent would otherwise wait for it for ever. (Ctrl-Z stops the parent too, and
+    SIGCONT resumes them together: that never lasts STOPPED_S here.)"""
+    import time
+
+    now = time.monotonic()
+    for pid in pids:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+            state = stat[stat.rfind(")") + 2:][:1]
+        except OSError:
+            state = ""
+        if state not in ("T", "t"):
+            stopped_since.pop(pid, None)
+        elif now - stopped_since.setdefault(pid, now) >= STOPPED_S:
+            raise WorkerFailed(f"stopped (SIGSTOP?) for {STOPPED_S:g} s")
+
+
 def _kill_all(children: dict[int, int]) -> None:
     """SIGKILL every child first, then reap them and close their pipes."""
     for pid in children.values():
@@ -225,6 +247,7 @@ def run_forked(assignments: Sequence[Sequence[J]], work: Callable[[J, Callable[[
     slot_of: dict[int, int] = {}  # read end of the child's pipe -> its slot in `assignments`
     messages: dict[int, bytes] = {}
     reported = 0
+    stopped_since: dict[int, float] = {}  # pid -> when it was first seen stopped
     with selectors.DefaultSelector() as selector:
         try:
             for slot, jobs in enumerate(assignments):
@@ -272,6 +295,7 @@ def run_forked(assignments: Sequence[Sequence[J]], work: Callable[[J, Callable[[
                                    f"{len(assignments[slot])} jobs")
                     if failure is not None:
                         raise WorkerFailed(failure, messages[fd].decode(errors="replace"))
+                _check_not_stopped(children.values(), stopped_since)
                 if progress is not None:
                     done = int(counter.sum())
                     if done > reported:

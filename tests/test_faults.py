@@ -562,3 +562,23 @@ def test_no_process_to_spare_for_the_engine_workers_is_one_line(tmp_path, monkey
     assert one_error_line(result).startswith("Error: cannot start another process: the "
                                              "process limit (ulimit -u) is ")
     assert list(tmp_path.iterdir()) == [] and children() == set()
+
+
+def test_a_stopped_engine_worker_fails_the_run_instead_of_hanging_it(monkeypatch):
+    from moxco_cli import workers
+
+    monkeypatch.setattr(workers, "STOPPED_S", 0.5)
+
+    def work(job, report):
+        if job == 1:
+            os.kill(os.getpid(), signal.SIGSTOP)
+        time.sleep(0.2)
+
+    began = time.monotonic()
+    with pytest.raises(workers.WorkerFailed) as failed:
+        workers.run_forked([[0], [1]], work)
+    assert time.monotonic() - began < 5
+    assert failed.value.failure == "stopped (SIGSTOP?) for 0.5 s"
+    assert failed.value.summary() == ("an engine worker process failed (stopped (SIGSTOP?) for "
+                                      "0.5 s); nothing was published")
+    assert children() == set()
