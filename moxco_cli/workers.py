@@ -192,7 +192,7 @@ def describe_exit(code: int) -> str:
 STOPPED_S = 5.0  # a worker stopped this long (SIGSTOP) fails the run instead of hanging it
 
 
-def _check_not_stopped(pids, stopped_since: dict[int, float]) -> None:
+def check_not_stopped(pids, stopped_since: dict[int, float]) -> None:
     """Raise WorkerFailed if a worker has been stopped (state T, SIGSTOP) for STOPPED_S:
     the parent would otherwise wait for it for ever. (Ctrl-Z stops the parent too, and
     SIGCONT resumes them together: that never lasts STOPPED_S here.)"""
@@ -295,7 +295,7 @@ def run_forked(assignments: Sequence[Sequence[J]], work: Callable[[J, Callable[[
                                    f"{len(assignments[slot])} jobs")
                     if failure is not None:
                         raise WorkerFailed(failure, messages[fd].decode(errors="replace"))
-                _check_not_stopped(children.values(), stopped_since)
+                check_not_stopped(children.values(), stopped_since)
                 if progress is not None:
                     done = int(counter.sum())
                     if done > reported:

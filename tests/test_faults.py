@@ -582,3 +582,31 @@ def test_a_stopped_engine_worker_fails_the_run_instead_of_hanging_it(monkeypatch
     assert failed.value.summary() == ("an engine worker process failed (stopped (SIGSTOP?) for "
                                       "0.5 s); nothing was published")
     assert children() == set()
+
+
+@pytest.mark.slow
+def test_a_stopped_sweep_pool_worker_is_one_line_and_the_cells_are_kept(tmp_path):
+    out = tmp_path / "sw"
+    proc = subprocess.Popen([sys.executable, "-m", "moxco_cli", "sweep", "beale", "--grid",
+                             "alpha=0:0.9:8", "--grid", "beta=0:0.9:8", "--starts", "grid:61",
+                             "--steps", "5000", "--workers", "2", "--out", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while len(_pool(proc.pid)) < 2:
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.1)
+        time.sleep(1.0)
+        os.kill(max(_pool(proc.pid)), signal.SIGSTOP)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+    assert proc.returncode == 1
+    assert _pool(proc.pid) == [] and _session(proc.pid) == []
+    line = one_error_line(err)
+    assert line.startswith("Error: an engine worker process failed (stopped (SIGSTOP?) for 5 s)"
+                           "; nothing was published; Stopped: ")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sw.incomplete"]

@@ -598,16 +598,23 @@ class LocalExecutor:
         if self.pool is None:
             yield from _job_results(cfg, tasks, jobs, starts, group)
             return
-        from concurrent.futures import as_completed
+        from concurrent.futures import FIRST_COMPLETED, wait
 
         futures = {self.pool.submit(run_job, cfg, [tasks[i] for i in job], starts, group, 1): job
                    for job in jobs}
         from concurrent.futures.process import BrokenProcessPool
 
+        from moxco_cli.workers import check_not_stopped
+
         processes = list((getattr(self.pool, "_processes", None) or {}).values())
+        pending, stopped_since = set(futures), {}
         try:
-            for fut in as_completed(futures):
-                yield from zip(futures[fut], fut.result(), strict=True)
+            while pending:
+                done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    yield from zip(futures[fut], fut.result(), strict=True)
+                # a worker stopped (SIGSTOP) would make this wait for ever: fail instead
+                check_not_stopped([p.pid for p in processes], stopped_since)
         except BrokenProcessPool:  # a worker died (killed, out of memory): say how
             from moxco_cli.workers import WorkerFailed, describe_exit
 
