@@ -126,6 +126,7 @@ out["noise"] = {"commit_step": t.commit_step, "diverged_step": t.diverged_step}
 for spec in cases.LANDSCAPES:
     land = cases.build(spec)
     x = cases.starts(land, 64, seed=5).T
+    x[:, 0] = 0.0  # the origin: ackley's apex
     f = jax_landscapes.lower(land)
     grad = jax.grad(lambda x: jnp.sum(f(x)))
     cols = [jax.jvp(grad, (x,), (jnp.zeros_like(x).at[j].set(1.0),))[1]
@@ -242,11 +243,14 @@ def test_gradient_noise_agrees_in_distribution(jax_results):
 def test_lowered_landscapes_match_value_gradient_and_hessian(jax_results, spec):
     land = build(spec)
     x = starts(land, 64, seed=5)
+    x[0] = 0.0  # the origin, where ackley's cone has its apex (finite gradient 0 there)
     f, g, h = jax_results["landscapes"][spec]
     scale = 1.0 + np.abs(land.f(x))
     np.testing.assert_allclose(f, land.f(x), rtol=1e-12, atol=1e-12 * scale.max())
     np.testing.assert_allclose(g, land.grad(x), rtol=1e-10, atol=1e-10 * scale.max())
-    np.testing.assert_allclose(h, land.hess(x), rtol=1e-9, atol=1e-9 * scale.max())
+    # at the apex NumPy's Hessian adds the cone's one-sided limit (docs: Backends)
+    rows = slice(1, None) if spec.startswith("ackley") and "smooth" not in spec else slice(None)
+    np.testing.assert_allclose(h[rows], land.hess(x)[rows], rtol=1e-9, atol=1e-9 * scale.max())
 
 
 @needs_jax

@@ -77,10 +77,13 @@ def _ackley(land, jnp):
     d, eps2 = land.dim, land.smooth**2
 
     def f(x):
-        # rho = sqrt(|x|^2 / d + eps^2); at the apex (eps = 0, x = 0) its derivative is
-        # undefined: the NumPy landscape uses the smooth part's one-sided limit there, which
-        # autodiff does not reproduce (one point of measure zero).
-        rho = jnp.sqrt(jnp.sum(x * x, axis=0) / d + eps2)
+        # rho = sqrt(|x|^2 / d + eps^2). At the apex (eps = 0, x = 0: a grid's centre start)
+        # sqrt's derivative is infinite; the NumPy landscape's cone term is 0 there, and so is
+        # this one's (sqrt taken of 1 on that branch). Its Hessian there is the ripple's
+        # alone, while NumPy adds the smooth part's one-sided limit -A B^2 / d: lam_max at
+        # that one point is higher by 0.4 / (d / 2) here.
+        q = jnp.sum(x * x, axis=0) / d + eps2
+        rho = jnp.where(q > 0.0, jnp.sqrt(jnp.where(q > 0.0, q, 1.0)), 0.0)
         s = jnp.sin(jnp.pi * x)
         ripple = (2.0 / d) * jnp.sum(s * s, axis=0)
         return -20.0 * jnp.expm1(-0.2 * rho) - math.e * jnp.expm1(-ripple)
