@@ -96,9 +96,10 @@ class OptimizerSettings:
         """Build from `to_dict` output (e.g. config.json); unknown keys are an error."""
         known = {f.name for f in fields(cls)}
         unknown = set(data) - known
-        if unknown:  # a config.json key, not a flag: name it as it is written there
-            raise SettingsError("CONFIG", f"options.{sorted(unknown)[0]}: not an option of "
-                                f"this command (its shared settings: {', '.join(sorted(known))})")
+        if unknown:  # named as every config.json key is, by its option, and as written
+            key = sorted(unknown)[0]
+            raise SettingsError(f"--{key.replace('_', '-')}", f"unknown setting (config.json "
+                                f"key {key!r}; the command has no such option)")
         clean = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
         return cls(**clean).validate()
 
