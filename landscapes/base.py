@@ -230,8 +230,11 @@ class Landscape:
                    if p.name in values and values[p.name] != p.default]
         if not changed:
             return self.name
+        def text(v):  # numbers in %g, choices (activation=tanh) as they are
+            return f"{v:g}" if isinstance(v, int | float) else str(v)
+
         return self.name + ":" + ",".join(
-            f"{k}={';'.join(f'{x:g}' for x in v) if isinstance(v, list) else f'{v:g}'}"
+            f"{k}={';'.join(text(x) for x in v) if isinstance(v, list) else text(v)}"
             for k, v in changed)
 
     def describe(self) -> dict:

@@ -123,3 +123,17 @@ def test_start_designs_refuse_before_allocating():
     with pytest.raises(SettingsError, match="coordinates"):
         uniform_starts(box, MAX_STARTS, 0)
     assert grid_starts(box[:3], 5)[1].shape == (125, 3)
+
+
+def test_run_two_layer_net_with_choice_keys_and_no_named_minimum(tmp_path):
+    """A landscape spec with text values (activation=tanh, target=sine) is titled by them
+    (its label formatted choices as numbers: a traceback after computing); without a named
+    minimum trajectory.png has no distance panel."""
+    land = landscapes.get("two-layer-net", activation="tanh", target="sine")
+    assert land.label == "two-layer-net:activation=tanh,target=sine"
+    out = tmp_path / "net"
+    result = invoke("run", "two-layer-net:activation=tanh,target=sine", "--steps", "20",
+                    "--methods", "gd,gd+moxco", "--out", out)
+    assert result.exit_code == 0, result.output
+    assert "two-layer-net:activation=tanh,target=sine" in result.output
+    assert (out / "trajectory.png").stat().st_size > 0

@@ -263,13 +263,14 @@ def trace_figure(land, runs: dict, title: str):
 
     d = land.dim
     names = list(runs)
+    glob = land.split_minima()[0]
+    target = glob[0].x if glob else None
+    panels = len(names) + (target is not None)  # no distance panel without a named minimum
     cols = 2 if len(names) > 1 else 1
-    rows = -(-(len(names) + 1) // cols)
+    rows = -(-panels // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(6.2 * cols, 3.3 * rows), squeeze=False,
                              layout="constrained")
     flat = list(axes.ravel())
-    glob = land.split_minima()[0]
-    target = glob[0].x if glob else None
     # y range: what the runs that stay finite visit (and the minimum), the same in every panel;
     # the domain when every run diverged. Diverged runs leave it at their divergence.
     seen = [tr.records.x[:, 0, :] for tr in runs.values() if not tr.diverged[0]]
@@ -311,7 +312,7 @@ def trace_figure(land, runs: dict, title: str):
                title=st["label"] + note)
         ax.title.set_color(st["color"])
         ax.grid(alpha=0.3, lw=0.5)
-    ax = flat[len(names)]
+    ax = flat[len(names)] if target is not None else None
     for name, tr in runs.items():
         st = style(name)
         p = tr.records.x[:, 0, :]
@@ -328,10 +329,11 @@ def trace_figure(land, runs: dict, title: str):
                title="distance to the global minimum (o: commit)")
         ax.legend(fontsize=8)
         ax.grid(alpha=0.3, which="both", lw=0.5)
-    for extra in flat[len(names) + 1:]:
+    for extra in flat[panels:]:
         extra.set_axis_off()
-    for ax in axes[-1]:
-        ax.set_xlabel("step")
+    for k in range(panels):
+        if k + cols >= panels:  # no panel below it
+            flat[k].set_xlabel("step")
     cbar = fig.colorbar(cm.ScalarMappable(norm=norm, cmap=cmap), ax=flat[:len(names)],
                         shrink=0.9)
     cbar.set_label(f"coordinate index i (0..{d - 1})")
