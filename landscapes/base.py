@@ -157,6 +157,14 @@ class Landscape:
         """Per-run metrics at final points `x (N, d)`: `{name: (N,)}` for `METRICS` (none)."""
         return {}
 
+    @property
+    def f_star(self) -> float | None:
+        """The known global minimum value (what `compare`'s target gap is measured against),
+        or None where it is not known; by default `f_target`, the value goodness compares
+        against, which is the global minimum value everywhere but a loss over noisy data
+        (two-layer-net: f_target is the noise variance, and training losses go below it)."""
+        return self.f_target
+
     def sample_starts(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """The landscape's start distribution, `(n, d)` from `rng`: uniform on `bounds` in
         one call (networks override it with their initialization)."""

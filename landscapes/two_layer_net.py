@@ -94,6 +94,7 @@ class TwoLayerNet(Landscape):
     )
     # The per-run metrics this landscape declares (`metrics`), as summary-table columns.
     METRICS = ("train_loss", "test_mse", "test_mse_noisy", "final_lam_max")
+    f_star = None  # the minimum training loss is not known (f_target = noise^2 is not it)
 
     def __init__(self, hidden: int = 5, activation: str = "relu", noise: float = 0.8,
                  train: int = 30, test: int = 30, target: str = "tent",

@@ -154,3 +154,19 @@ def test_ctrl_c_while_publishing_says_the_cells_are_kept_and_how_to_resume(tmp_p
     assert f"--resume {work}" in result.output and not target.exists()
     monkeypatch.undo()
     assert invoke("sweep", "--resume", work).exit_code == 0 and (target / "sweep.csv").exists()
+
+
+def test_random_starts_of_a_network_are_its_initialization():
+    """sweep --starts random:N on a landscape with its own start distribution draws from it
+    (two-layer-net: the network initialization), not uniformly on the plotting box."""
+    import numpy as np
+
+    import landscapes
+    from moxco_cli.experiments.sweep import make_starts
+
+    net = landscapes.get("two-layer-net")
+    starts = make_starts(net, "random:50", 3)
+    np.testing.assert_array_equal(starts, net.sample_starts(50, np.random.default_rng(3)))
+    beale = make_starts(landscapes.get("beale"), "random:50", 3)
+    np.testing.assert_array_equal(
+        beale, np.random.default_rng(3).uniform([-4.5, -4.5], [4.5, 4.5], size=(50, 2)))

@@ -171,3 +171,16 @@ def test_tuning_without_lr_draws_and_a_tuned_key_in_a_spec_is_refused(tmp_path):
     assert bad.exit_code == 2 and "--methods: adam:lr=0.1: lr is tuned by compare" in bad.output
     assert cmp.CompareConfig(landscapes=(("beale", {}), ("two-wells", {}))).landscape == (
         "beale-two-wells")
+
+
+def test_compare_refuses_a_landscape_without_a_known_minimum_value():
+    """two-layer-net's f_target is the noise variance (a goodness target); training losses go
+    below it, so a target gap measured against it would mean nothing: refused, one line."""
+    from moxco_cli.settings import SettingsError
+
+    net = landscapes.get("two-layer-net")
+    assert net.f_target == pytest.approx(0.64) and net.f_star is None
+    assert landscapes.get("beale").f_star == 0.0
+    cfg = cmp.CompareConfig(landscapes=(("two-layer-net", {}),), methods=("gd", "adam"))
+    with pytest.raises(SettingsError, match="no known minimum value"):
+        cfg.validate()

@@ -123,8 +123,9 @@ class CompareConfig:
                 and self.target > 0):
             raise SettingsError("--target", f"must be a number > 0, got {self.target!r}")
         for land in lands:
-            if land.f_target is None or not math.isfinite(land.f_target):
-                raise SettingsError("LANDSCAPE", f"{land.name} has no known minimum value f*")
+            if land.f_star is None or not math.isfinite(land.f_star):
+                raise SettingsError("LANDSCAPE", f"{land.label} has no known minimum value f* "
+                                    "to measure the target gap against")
         work = self.work(lands)
         if work > MAX_WORK:
             raise SettingsError("--eval-starts", f"{work:.3g} trajectory-steps in all; at most "
@@ -255,7 +256,7 @@ def tune_method(cfg: CompareConfig, land, method: str, starts: np.ndarray, progr
             m = method_specs.build_from_values(spec.name, values, label=spec.label)
             traj = simulate(land, m, starts, steps, seed=cfg.seed, progress=progress)
             final[i], diverged[i] = traj.final_loss, traj.diverged
-    gap = np.where(diverged | ~np.isfinite(final), np.inf, final - land.f_target)
+    gap = np.where(diverged | ~np.isfinite(final), np.inf, final - land.f_star)
     objective = np.array([stats.quantile_with_inf(row, 0.5) for row in gap])
     lr = trials.get("lr", np.full(cfg.trials, base["lr"]))
     best = int(np.lexsort((lr, objective))[0])  # smallest objective, then smallest lr
@@ -289,7 +290,7 @@ def evaluate_method(cfg: CompareConfig, land, method: str, values: dict, starts:
         hi = min(n, lo + EVAL_CHUNK)
         traj = simulate(land, m, starts[lo:hi], steps, record=True, seed=cfg.seed,
                         progress=progress)
-        gap = traj.records.loss[1:] - land.f_target  # (T, n): theta_1 .. theta_T
+        gap = traj.records.loss[1:] - land.f_star  # (T, n): theta_1 .. theta_T
         t = np.arange(1, steps + 1)[:, None]
         dead = (traj.diverged_step >= 0)[None, :] & (t > traj.diverged_step[None, :])
         gap = np.where(dead | ~np.isfinite(gap), np.inf, gap)

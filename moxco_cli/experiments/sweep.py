@@ -171,9 +171,13 @@ def make_starts(land: Landscape, spec: str, seed: int) -> np.ndarray:
 
     `grid:N`: 2-D, an N x N grid with x0 fastest (`start_id = j N + i` is `(xs[i], ys[j])`,
     endpoints included); 1-D, N evenly spaced points. `random:N`: uniform on the domain from
-    `numpy.random.default_rng(seed)`, `uniform(lo, hi, size=(N, d))`.
+    `numpy.random.default_rng(seed)`, `uniform(lo, hi, size=(N, d))`, or, for a landscape
+    with its own start distribution (a network's initialization), `land.sample_starts(N,
+    default_rng(seed))`.
     """
     kind, n = parse_starts(spec)
+    if kind == "random" and type(land).sample_starts is not Landscape.sample_starts:
+        return land.sample_starts(n, np.random.default_rng(seed))
     box = start_box(land)
     return uniform_starts(box, n, seed) if kind == "random" else grid_starts(box, n)[1]
 
