@@ -167,3 +167,18 @@ def test_run_two_layer_net_draws_the_fit_and_the_curves_and_reports_the_metrics(
     start = land.sample_starts(1, np.random.default_rng(0))[0]  # the default start
     np.testing.assert_array_equal(summary.filter(like="start_x").to_numpy()[0], start)
     assert "test_mse" in res.output
+
+
+@pytest.mark.parametrize("methods_arg", ["gd,adam", "gd+moxco:threshold=0.9"])
+def test_no_pairs_or_no_threshold_sweep_write_no_empty_table_or_figure(tmp_path, methods_arg):
+    """Without X+moxco beside X there are no pairs, and without a +moxco method (or with the
+    sweep's only threshold the one in use) no threshold sweep: those tables and figures are
+    left out (thresholds.png failed with KeyError 'method', paired.png was four empty axes;
+    found by the review); the run succeeds."""
+    out = tmp_path / "g"
+    result = CliRunner().invoke(app, ["generalize", "two-layer-net", "--methods", methods_arg,
+                                      "--inits", "8", "--steps", "20", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    names = {p.name for p in out.iterdir()}
+    assert {"runs.csv", "distributions.csv", "distributions.png", "sharpness.png"} <= names
+    assert not names & {"paired.csv", "paired.png", "thresholds.csv", "thresholds.png"}

@@ -90,7 +90,9 @@ def execute(cfg, folder) -> None:
 
 def write_outputs(result, out) -> None:
     for name in ("runs", "distributions", "paired", "correlation", "thresholds"):
-        out.write_csv(f"{name}.csv", getattr(result, name))
+        # no pairs (X+moxco without X) or no threshold sweep: no table and no figure
+        if name not in ("paired", "thresholds") or not getattr(result, name).empty:
+            out.write_csv(f"{name}.csv", getattr(result, name))
     if result.outcome_map is not None:
         out.write_csv("outcome_map.csv", result.outcome_map)
     for name, (build, args) in result.figure_args().items():

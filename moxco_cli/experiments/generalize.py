@@ -209,10 +209,13 @@ class GeneralizeResult:
         figures = {
             "distributions.png": (plots + "distributions_figure", (
                 self.distributions, self.runs, methods, self.metric_names(), title)),
-            "paired.png": (plots + "paired_figure", (self.paired, self.metric_names(), title)),
-            "thresholds.png": (plots + "thresholds_figure", (
-                self.thresholds, self.distributions, self.primary, cfg.sweep_rate, title)),
         }
+        if not self.paired.empty:  # pairs need X+moxco and X among the methods
+            figures["paired.png"] = (plots + "paired_figure", (
+                self.paired, self.metric_names(), title))
+        if not self.thresholds.empty:  # no sweep: no +moxco method, or only the threshold used
+            figures["thresholds.png"] = (plots + "thresholds_figure", (
+                self.thresholds, self.distributions, self.primary, cfg.sweep_rate, title))
         if "test_mse" in self.metric_names():
             figures["sharpness.png"] = (plots + "sharpness_figure", (
                 self.runs, self.correlation, methods, self.primary, title))
