@@ -144,7 +144,8 @@ _REPRODUCE_FIGURES = (
     "fig3.png", "fig3_grid.csv", "fig3_starts.png", "fig3_summary.csv", "outcome_map.png",
     "outcome_map_fractions.csv", "phase_beale.csv", "phase_beale.png", "theorem1.csv",
     "theorem1.png", "theorem1_quadratic.csv", "theorem2.csv", "theorem2.png",
-    "compare_*.csv", "compare_*.png", "curvature_*.csv", "curvature_*.png")
+    "compare_*.csv", "compare_*.png", "curvature_*.csv", "curvature_*.png",
+    "factorization_*.csv", "factorization_*.png", "net_*.csv", "net_*.png")
 LEGACY_FILES = {
     "run": ("config.json", "trajectories.csv", "summary.csv", "trajectory.png", "loss.png",
             "goodness.png", "trajectory.gif"),
