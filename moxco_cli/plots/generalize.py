@@ -53,6 +53,12 @@ def _log(ax, which: str = "y") -> None:
     axis.set_minor_formatter(NullFormatter())
 
 
+def _shown(values) -> np.ndarray:
+    """`values` as floats with non-finite entries NaN (not drawn)."""
+    v = np.asarray(values, dtype=float)
+    return np.where(np.isfinite(v), v, np.nan)
+
+
 def _finite(v):
     v = np.asarray(v, dtype=float)
     return v[np.isfinite(v)]
@@ -243,8 +249,8 @@ def sharpness_figure(runs, corr, methods: list[str], primary: str, title: str):
             c = corr[(corr.method == m) & (corr.lr.astype(str) == str(lr))]
             rho = (f" rho {c.rho.iloc[0]:.2f} [{c.ci_low.iloc[0]:.2f}, {c.ci_high.iloc[0]:.2f}]"
                    if not c.empty and math.isfinite(c.rho.iloc[0]) else "")
-            ax.plot(part.final_lam_max, part[primary], ".", ms=2.5, alpha=0.35,
-                    color=st["color"], label=st["label"] + rho)
+            ax.plot(_shown(part.final_lam_max), _shown(part[primary]), ".", ms=2.5,
+                    alpha=0.35, color=st["color"], label=st["label"] + rho)
         _log(ax, "x")
         _log(ax)
         ax.set_xlabel(r"final $\lambda_{max}$ (log)")
@@ -311,16 +317,18 @@ def thresholds_figure(table, dist, primary: str, lr: float, title: str):
         st = _style(method)
         part = part.sort_values("threshold")
         gap = 1.0 - part.threshold.to_numpy(dtype=float)  # the x axis: 1 - threshold, log
-        med = part[f"{primary}_median"].to_numpy(dtype=float)
-        lo = part[f"{primary}_ci_low"].to_numpy(dtype=float)
+        med = _shown(part[f"{primary}_median"])  # an infinite median (most diverged): a gap
+        lo = _shown(part[f"{primary}_ci_low"])
         hi = part[f"{primary}_ci_high"].to_numpy(dtype=float)
         hi = np.where(np.isfinite(hi), hi, med)
-        ax.errorbar(gap, med, yerr=[med - lo, hi - med], fmt="o-", lw=1.0,
-                    color=st["color"], capsize=4, label=st["label"])
+        with np.errstate(invalid="ignore"):
+            err = [np.nan_to_num(med - lo), np.nan_to_num(hi - med)]
+        ax.errorbar(gap, med, yerr=err, fmt="o-", lw=1.0, color=st["color"], capsize=4,
+                    label=st["label"])
         shown.append(np.concatenate([med, lo, hi]))
         inner = method.partition(":")[0].removesuffix("+moxco")
         ref = dist[(dist.method == inner) & (dist.lr == lr) & (dist.metric == primary)]
-        if not ref.empty:
+        if not ref.empty and math.isfinite(ref["median"].iloc[0]):
             r = ref.iloc[0]
             ax.axhspan(r.ci_low, r.ci_high if math.isfinite(r.ci_high) else r["median"],
                        color=_style(inner)["color"], alpha=0.15, lw=0)
@@ -337,11 +345,12 @@ def thresholds_figure(table, dist, primary: str, lr: float, title: str):
     if shown and _log_ok(np.concatenate(shown)):
         _log(ax)
     ticks = np.sort(table.threshold.unique())
+    gaps = 1.0 - ticks
     for a in (ax, frac):
         a.set_xscale("log")
-        a.set_xticks(1.0 - ticks, [f"{t:g}" for t in ticks], fontsize=8)
+        a.set_xlim(gaps.max() * 1.5, gaps.min() / 1.5)  # stricter thresholds to the right
+        a.set_xticks(gaps, [f"{t:g}" for t in ticks], fontsize=8)
         a.minorticks_off()
-        a.invert_xaxis()
     ax.set(xlabel="commit threshold (log scale of 1 - threshold; stricter to the right)",
            ylabel=f"{LABELS.get(primary, primary)}: median")
     ax.set_title(f"lr = {lr:g}; every threshold tried is a point (no smoothing)", fontsize=9)
