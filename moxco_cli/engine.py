@@ -596,6 +596,29 @@ def _balanced(bounds: list[tuple[int, int]], workers: int) -> list[list[tuple[in
     return [sorted(chunks) for chunks in lists if chunks]
 
 
+def checked_starts(landscape: Landscape, method: Method, x0, steps: int, record: bool,
+                   check: bool) -> np.ndarray:
+    """`x0` as a float array `(N, d)` (a single start may be given as `(d,)`), after the
+    checks every backend's `simulate` makes: d matches the landscape, steps >= 1, N >= 1,
+    per-row values for N rows, `check` only with records. ValueError otherwise."""
+    x0 = np.asarray(x0, dtype=float)
+    if x0.ndim == 1:
+        x0 = x0[:, None] if landscape.dim == 1 else x0[None, :]
+    n, d = x0.shape
+    if d != landscape.dim:
+        raise ValueError(f"starts have {d} coordinates, {landscape.name} needs {landscape.dim}")
+    if steps < 1:
+        raise ValueError(f"steps must be >= 1, got {steps}")
+    if n < 1:
+        raise ValueError("x0 holds no starts: need at least one row")
+    if method.row_count is not None and method.row_count != n:
+        raise ValueError(f"the method has per-row values for {method.row_count} "
+                         f"trajectories, x0 holds {n}")
+    if check and not record:
+        raise ValueError("check=True keeps the exact lam_max in the records: needs record=True")
+    return x0
+
+
 def simulate(
     landscape: Landscape,
     method: Method,
@@ -645,21 +668,8 @@ def simulate(
         path = "generic"
     if noise_std is None:
         noise_std = method.noise_std
-    x0 = np.asarray(x0, dtype=float)
-    if x0.ndim == 1:
-        x0 = x0[:, None] if landscape.dim == 1 else x0[None, :]
+    x0 = checked_starts(landscape, method, x0, steps, record, check)
     n, d = x0.shape
-    if d != landscape.dim:
-        raise ValueError(f"starts have {d} coordinates, {landscape.name} needs {landscape.dim}")
-    if steps < 1:
-        raise ValueError(f"steps must be >= 1, got {steps}")
-    if n < 1:
-        raise ValueError("x0 holds no starts: need at least one row")
-    if method.row_count is not None and method.row_count != n:
-        raise ValueError(f"the method has per-row values for {method.row_count} "
-                         f"trajectories, x0 holds {n}")
-    if check and not record:
-        raise ValueError("check=True keeps the exact lam_max in the records: needs record=True")
     rec = Records.empty(steps, n, d, check) if record else None
     client = _SCHEDULER.get()
     if client is not None and processes is None and threads is None:

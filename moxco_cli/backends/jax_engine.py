@@ -475,26 +475,13 @@ def simulate(landscape, method, x0, steps: int, *, record: bool = False,
     `chunk_size`, `threads`, `processes` and `path` say how the NumPy engine splits its work
     and are ignored here (the starts are split over the host devices)."""
     from moxco_cli.curvature import start_vectors
-    from moxco_cli.engine import Records, Trajectory, _cost
+    from moxco_cli.engine import Records, Trajectory, _cost, checked_starts
 
     jax, jnp = load()
     if noise_std is None:
         noise_std = method.noise_std
-    x0 = np.asarray(x0, dtype=float)
-    if x0.ndim == 1:
-        x0 = x0[:, None] if landscape.dim == 1 else x0[None, :]
+    x0 = checked_starts(landscape, method, x0, steps, record, check)
     n, d = x0.shape
-    if d != landscape.dim:
-        raise ValueError(f"starts have {d} coordinates, {landscape.name} needs {landscape.dim}")
-    if steps < 1:
-        raise ValueError(f"steps must be >= 1, got {steps}")
-    if n < 1:
-        raise ValueError("x0 holds no starts: need at least one row")
-    if method.row_count is not None and method.row_count != n:
-        raise ValueError(f"the method has per-row values for {method.row_count} "
-                         f"trajectories, x0 holds {n}")
-    if check and not record:
-        raise ValueError("check=True keeps the exact lam_max in the records: needs record=True")
     began = time.perf_counter()
     st = structure(landscape, method, noise_std, record, check)
     rows, shared = parameters(method, noise_std)
