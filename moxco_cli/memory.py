@@ -141,6 +141,31 @@ def _estimate_compare(cfg) -> Estimate:
                     f"{cfg.trials} trials x {cfg.tuning_starts:,} tuning starts in {d}-D")
 
 
+# generalize: bytes per engine row (initialization x rate x threshold x method) beyond the
+# chunks, as a multiple of a batch command's start: the runs table with its metrics, the
+# forked workers' copies and the bootstrap. Measured (summed PSS of every process):
+# two-layer-net:hidden=16 (d = 49) at 10,000 initializations, 180,000 rows: 1.54 GiB, i.e.
+# 7.3 KiB a row; the largest process alone 251 / 316 MiB at 1000 / 3000 initializations.
+GENERALIZE_ROW_FACTOR = 3
+
+
+def _estimate_generalize(cfg) -> Estimate:
+    from moxco_cli.engine import CHUNK_COORDS, DEFAULT_CHUNK, MIN_CHUNK
+
+    land = cfg.land()
+    d = land.dim
+    per_method = [sum(count for *_, count in cfg.cells(spec, land)) for spec in cfg.specs()]
+    rows = sum(per_method)
+    # each of two workers holds one chunk at a time: state, and the exact Hessian with the
+    # eigensolver's copy beyond d = 2 (the engine's chunks hold at most CHUNK_COORDS numbers)
+    chunk = min(max(per_method), DEFAULT_CHUNK, max(MIN_CHUNK, CHUNK_COORDS // d))
+    per_chunk_row = 24 * d * FLOAT + (2 * d * d * FLOAT if d > 2 else 0)
+    need = (BASE + GENERALIZE_ROW_FACTOR * _starts_bytes(rows, d, 1)
+            + 2 * chunk * per_chunk_row)
+    return Estimate(need, "--inits", f"{cfg.inits:,} initializations, {rows:,} runs in all "
+                    f"in {d}-D")
+
+
 def _estimate_eos(cfg) -> Estimate:
     pairs = len(cfg.alphas) * len(cfg.betas)
     # bisection runs every pair's curvatures as rows; the per-eigenpair check a 40-D
@@ -156,6 +181,7 @@ ESTIMATORS = {
     "sweep": _estimate_sweep,
     "compare": _estimate_compare,
     "eos-check": _estimate_eos,
+    "generalize": _estimate_generalize,
 }
 
 
