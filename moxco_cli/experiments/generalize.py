@@ -51,6 +51,7 @@ DEFAULT_THRESHOLDS = (0.85, 0.95, 0.99, 0.999)
 MAX_INITS = 100_000
 MAX_WORK = 3 * 10**9  # trajectory-steps per command, at most
 OUTCOME_GRID = 41  # factorization depth 2: starts per axis of the outcome map
+MIN_BLOCK_CHUNK = 256  # fewer initializations: the engine's own chunks (per-chunk overhead)
 
 
 @dataclass(frozen=True)
@@ -257,7 +258,12 @@ def run_generalize(cfg: GeneralizeConfig, progress=None) -> GeneralizeResult:
         if base.get("threshold") is not None and "+moxco" in spec.name:
             per_row["threshold"] = np.concatenate([np.full(c, th) for _, th, _, c in rows])
         m = method_specs.build_from_values(spec.name, {**base, **per_row}, label=spec.label)
-        traj = simulate(land, m, x0, cfg.steps, seed=cfg.seed, progress=progress)
+        # chunks of one row block each: the engine stops scoring a chunk once all its rows
+        # have latched, which whole blocks at a low threshold do within a few steps (the same
+        # numbers whatever the chunking)
+        chunk = cfg.inits if cfg.inits >= MIN_BLOCK_CHUNK else None
+        traj = simulate(land, m, x0, cfg.steps, seed=cfg.seed, progress=progress,
+                        chunk_size=chunk)
         metrics = land.metrics(traj.final)
         lo = 0
         for lr, th, role, count in rows:
