@@ -119,6 +119,12 @@ def _fault_for(exc: BaseException) -> Fault | None:
     disk or a limit outside a results folder, a killed worker); None for anything else."""
     if isinstance(exc, MemoryError):
         return Fault(f"{out_of_memory()}; nothing was published")
+    if isinstance(exc, ImportError) and any(
+            text in str(exc) for text in ("failed to map segment", "annot allocate memory")):
+        # the dynamic loader could not map a compiled module (pandas, scipy) under ulimit -v
+        module = (exc.name or "a compiled module").split(".")[0]
+        return Fault(f"{out_of_memory()} at start: {module} could not be loaded; nothing "
+                     "was computed")
     workers = sys.modules.get("moxco_cli.workers")
     if workers is not None and isinstance(exc, workers.WorkerFailed):
         return Fault(exc.summary())
@@ -137,7 +143,7 @@ class OneLineErrors(TyperGroup):
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
-        except (MemoryError, RuntimeError, OSError) as exc:
+        except (MemoryError, RuntimeError, OSError, ImportError) as exc:
             fault = _fault_for(exc)
             if fault is None:
                 raise

@@ -49,7 +49,25 @@ def snapshot(path: Path) -> dict:
             if p.is_file()}
 
 
+_BEFORE: set[int] = set()
+
+
+@pytest.fixture(autouse=True)
+def _children_before_the_test():
+    """Children of this process from before the test started are not its own: in random
+    order an earlier test may have started a long-lived helper (multiprocessing's resource
+    tracker for a process pool, a Dask cluster), which made every later check here fail."""
+    global _BEFORE
+    _BEFORE = _children()
+    yield
+
+
 def children() -> set[int]:
+    """Child processes this test left (zombies count: they are not reaped)."""
+    return _children() - _BEFORE
+
+
+def _children() -> set[int]:
     """Live child processes of this process (zombies count: they are not reaped)."""
     kids = set()
     for status in Path("/proc").glob("[0-9]*/status"):
