@@ -38,7 +38,7 @@ class Planar(Landscape):
         raise NotImplementedError
 
     def _lam_max(self, t) -> np.ndarray:
-        """Largest Hessian eigenvalue; separable landscapes override with `max(hxx, hyy)`."""
+        """Largest Hessian eigenvalue (`SeparablePlanar`: `max(hxx, hyy)`)."""
         return lam_max_2x2(*np.broadcast_arrays(*self._hess(t)))
 
     def _named_starts(self) -> tuple[tuple[str, tuple[float, float]], ...]:
@@ -80,3 +80,16 @@ class Planar(Landscape):
         g = np.empty((n, 2))
         g[:, 0], g[:, 1] = gxy
         return g
+
+
+class SeparablePlanar(Planar):
+    """A `Planar` landscape `f(x, y) = g(x) + h(y)`: the Hessian is diagonal (`_hess` returns
+    `hxy = 0`), so lam_max is the larger diagonal entry and `H v` two products."""
+
+    def _lam_max(self, t) -> np.ndarray:
+        hxx, _, hyy = self._hess(t)
+        return np.maximum(hxx, hyy)
+
+    def hvp(self, x: np.ndarray, v: np.ndarray) -> np.ndarray:
+        hxx, _, hyy = self._hess(self._at(x))
+        return np.column_stack([hxx, hyy]) * v

@@ -11,7 +11,7 @@ from functools import cached_property
 import numpy as np
 
 from landscapes._nd import BoxND, check_dim, dim_param, dispatch, newton_1d
-from landscapes._planar import Planar
+from landscapes._planar import SeparablePlanar
 from landscapes.base import Minimum
 
 _A = 10.0  # amplitude of the cosine ripple
@@ -22,7 +22,7 @@ _NEIGHBOURS = {  # compass direction -> lattice offset of the local minima aroun
 }
 
 
-class Rastrigin(Planar):
+class Rastrigin(SeparablePlanar):
     r"""Rastrigin: `f(x, y) = 2A + (x^2 - A cos 2 pi x) + (y^2 - A cos 2 pi y)`, `A = 10`.
 
     Domain `[-5.12, 5.12]^2`. Global minimum `f(0, 0) = 0`. Near every integer point of
@@ -52,10 +52,6 @@ class Rastrigin(Planar):
     def params(self) -> dict:
         return {"dim": 2}
 
-    def hvp(self, x: np.ndarray, v: np.ndarray) -> np.ndarray:
-        hxx, _, hyy = self._hess(self._at(x))
-        return np.column_stack([hxx, hyy]) * v
-
     def _named_starts(self):
         starts = [("global", (0.0, 0.0))]
         starts += [(f"local-{d}", (_T1 * i, _T1 * j)) for d, (i, j) in _NEIGHBOURS.items()]
@@ -82,9 +78,6 @@ class Rastrigin(Planar):
         hyy = 2.0 + curv * (1.0 - 2.0 * (sy * sy))
         return hxx, np.zeros_like(px), hyy
 
-    def _lam_max(self, t):
-        hxx, _, hyy = self._hess(t)
-        return np.maximum(hxx, hyy)
 
 
 def _t1() -> float:

@@ -11,13 +11,13 @@ from functools import cached_property
 import numpy as np
 
 from landscapes._nd import NAMED_AXES, BoxND, axis_name, check_dim, dim_param, dispatch, newton_1d
-from landscapes._planar import Planar
+from landscapes._planar import SeparablePlanar
 from landscapes.base import Minimum
 
 _T_LOW, _T_HIGH = -2.903534, 2.746803  # published digits of the two 1-D minima
 
 
-class StyblinskiTang(Planar):
+class StyblinskiTang(SeparablePlanar):
     r"""Styblinski-Tang: `f(x, y) = g(x) + g(y)`, `g(t) = (t^4 - 16 t^2 + 5 t) / 2`.
 
     Domain `[-5, 5]^2`. `g' = 2t^3 - 16t + 2.5` has three real roots; the outer two,
@@ -44,10 +44,6 @@ class StyblinskiTang(Planar):
     @property
     def params(self) -> dict:
         return {"dim": 2}
-
-    def hvp(self, x: np.ndarray, v: np.ndarray) -> np.ndarray:
-        hxx, _, hyy = self._hess(self._at(x))
-        return np.column_stack([hxx, hyy]) * v
 
     @property
     def f_target(self) -> float:  # type: ignore[override]
@@ -76,9 +72,6 @@ class StyblinskiTang(Planar):
         px, _, x2, y2 = t
         return 6.0 * x2 - 16.0, np.zeros_like(px), 6.0 * y2 - 16.0
 
-    def _lam_max(self, t):
-        hxx, _, hyy = self._hess(t)
-        return np.maximum(hxx, hyy)
 
 
 def _root(t0: float) -> float:
