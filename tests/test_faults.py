@@ -512,15 +512,20 @@ def test_no_process_is_left_after_a_one_line_refusal(args, tmp_path):
 
 
 
-@pytest.mark.slow
-def test_a_killed_sweep_pool_worker_is_one_line_and_the_cells_are_kept(tmp_path):
-    """Before: a BrokenProcessPool traceback."""
-    out = tmp_path / "sw"
-    proc = subprocess.Popen([sys.executable, "-m", "moxco_cli", "sweep", "beale", "--grid",
+def _long_pool_sweep(out: Path) -> subprocess.Popen:
+    """A sweep on two pool workers long enough to be caught mid-way, in its own session."""
+    return subprocess.Popen([sys.executable, "-m", "moxco_cli", "sweep", "beale", "--grid",
                              "alpha=0:0.9:8", "--grid", "beta=0:0.9:8", "--starts", "grid:61",
                              "--steps", "5000", "--workers", "2", "--out", str(out)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
+
+
+@pytest.mark.slow
+def test_a_killed_sweep_pool_worker_is_one_line_and_the_cells_are_kept(tmp_path):
+    """Before: a BrokenProcessPool traceback."""
+    out = tmp_path / "sw"
+    proc = _long_pool_sweep(out)
     try:
         deadline = time.monotonic() + 60
         while len(_pool(proc.pid)) < 2:  # the pool's workers: children running moxco
@@ -605,11 +610,7 @@ def test_a_stopped_engine_worker_fails_the_run_instead_of_hanging_it(monkeypatch
 @pytest.mark.slow
 def test_a_stopped_sweep_pool_worker_is_one_line_and_the_cells_are_kept(tmp_path):
     out = tmp_path / "sw"
-    proc = subprocess.Popen([sys.executable, "-m", "moxco_cli", "sweep", "beale", "--grid",
-                             "alpha=0:0.9:8", "--grid", "beta=0:0.9:8", "--starts", "grid:61",
-                             "--steps", "5000", "--workers", "2", "--out", str(out)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+    proc = _long_pool_sweep(out)
     try:
         deadline = time.monotonic() + 60
         while len(_pool(proc.pid)) < 2:
