@@ -104,7 +104,7 @@ from moxco_cli import methods
 from moxco_cli.backends import jax_engine, jax_landscapes, jax_pieces
 from moxco_cli.backends.jax_setup import load
 jax, jnp = load()
-out = {"runs": {}, "landscapes": {}, "devices": len(jax.devices())}
+out = {"runs": {}, "landscapes": {}, "columns": {}, "devices": len(jax.devices())}
 keys = ("final", "commit_step", "diverged_step", "grad_evals", "hvps", "restart_count")
 for lspec, mspec in cases.CASES:
     land = cases.build(lspec)
@@ -133,7 +133,20 @@ for spec in cases.LANDSCAPES:
             for j in range(land.dim)]
     out["landscapes"][spec] = (np.asarray(f(x)), np.asarray(grad(x)).T,
                                np.stack([np.asarray(c).T for c in cols], axis=2))
+    # the same expression over the other layout: a tuple of (n,) columns
+    xc = jax_pieces.split(jnp.asarray(x), True)
+    out["columns"][spec] = (np.asarray(f(xc)), np.asarray(jax_pieces.as_array(grad(xc))).T)
 out["declared"] = {name: jax_pieces.inner(name).keys for name in jax_pieces.INNER}
+out["chunks"] = {(n, dev): jax_engine._chunks(n, dev, False)
+                 for n in (1, 63, 200, 8334, 100_000) for dev in (1, 2)}
+# a jaxlib that does not know a compile option: the program compiles without it
+from moxco_cli.backends import jax_setup
+out["options"] = jax_setup.compiler_options()
+jax_setup.VECTOR_WIDTH_OPTION, jax_setup._OPTIONS = "xla_cpu_no_such_option", None
+jax_engine._PROGRAMS.clear()
+land, m = cases.build("beale"), methods.build(methods.parse_spec("adam+moxco"))
+t = jax_engine.simulate(land, m, cases.starts(land), cases.STEPS)
+out["fallback"] = (jax_setup.compiler_options(), t.final)
 with open(sys.argv[2], "wb") as fh:
     pickle.dump(out, fh)
 """
@@ -251,6 +264,35 @@ def test_lowered_landscapes_match_value_gradient_and_hessian(jax_results, spec):
     # at the apex NumPy's Hessian adds the cone's one-sided limit (docs: Backends)
     rows = slice(1, None) if spec.startswith("ackley") and "smooth" not in spec else slice(None)
     np.testing.assert_allclose(h[rows], land.hess(x)[rows], rtol=1e-9, atol=1e-9 * scale.max())
+
+
+@needs_jax
+@pytest.mark.parametrize("spec", LANDSCAPES)
+def test_lowered_landscapes_agree_across_the_two_layouts(jax_results, spec):
+    """Small d runs as a tuple of columns, large d as one (d, n) array (jax_pieces): the
+    one expression gives the same value and gradient over both."""
+    f, g, _ = jax_results["landscapes"][spec]
+    fc, gc = jax_results["columns"][spec]
+    scale = 1.0 + np.abs(f).max()
+    np.testing.assert_allclose(fc, f, rtol=1e-13, atol=1e-13 * scale)
+    np.testing.assert_allclose(gc, g, rtol=1e-12, atol=1e-12 * scale)
+
+
+@needs_jax
+def test_chunks_cover_the_starts_in_aligned_equal_pieces(jax_results):
+    from moxco_cli.backends.jax_engine import ROW_ALIGN
+
+    for (n, dev), (count, size) in jax_results["chunks"].items():
+        assert count * size >= n > (count - 1) * size, (n, dev)
+        assert size % (ROW_ALIGN * dev) == 0, (n, dev, size)
+
+
+@needs_jax
+def test_an_unknown_compile_option_is_dropped_not_fatal(jax_results):
+    options, final = jax_results["fallback"]
+    assert options == {}
+    # the vector width changes no bit of the results (the same IEEE operations per lane)
+    np.testing.assert_array_equal(final, jax_results["runs"]["beale", "adam+moxco"]["final"])
 
 
 @needs_jax

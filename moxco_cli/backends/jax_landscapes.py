@@ -1,10 +1,12 @@
 """Landscapes lowered to JAX: each one's `f` as an array expression over columns.
 
-    f = lower(landscape)          # f(x (d, n)) -> (n,), a pure jax function
+    f = lower(landscape)          # f(x) -> (n,), a pure jax function
 
-`x` holds one point per column (columns first, as the NumPy engine's fused path keeps its
-state), so `x[j]` is coordinate j of every point and the expression is elementwise across
-columns; sums over coordinates run along axis 0. The gradient, Hessian-vector products and
+`x` holds n points in one of the two layouts of `jax_pieces` (a tuple of d `(n,)` columns
+for small d, else a `(d, n)` array): `x[j]` is coordinate j of every point in both, the
+expression is elementwise across points, and sums over coordinates go through
+`coord_sum` / `pair_sum`, which unroll over columns or reduce along axis 0. The gradient,
+Hessian-vector products and
 the Hessian come from JAX's autodiff of this one expression (`jax_engine`), so a landscape
 is lowered by writing its value once. Each
 expression below is the formula of the landscape's own docstring, written in the form its
@@ -21,7 +23,26 @@ from __future__ import annotations
 
 import math
 
+from moxco_cli.backends.jax_pieces import as_array, colsum, ew
 from moxco_cli.backends.jax_setup import BackendError, load
+
+
+def coord_sum(fn, x, weights=None):
+    """`sum_j fn(x_j)` (or `fn(x_j, w_j)` with constant weights `w (d,)`) -> `(n,)`, in
+    coordinate order."""
+    if weights is None:
+        return colsum(ew(fn, x))
+    if isinstance(x, tuple):
+        return colsum(tuple(fn(c, float(w)) for c, w in zip(x, weights, strict=True)))
+    _, jnp = load()
+    return colsum(fn(x, jnp.asarray(weights)[:, None]))
+
+
+def pair_sum(fn, x):
+    """`sum_j fn(x_j, x_{j+1})` over neighbouring coordinates -> `(n,)`."""
+    if isinstance(x, tuple):
+        return colsum(tuple(fn(x[j], x[j + 1]) for j in range(len(x) - 1)))
+    return colsum(fn(x[:-1], x[1:]))
 
 
 def _beale(land, jnp):
@@ -45,18 +66,17 @@ def _two_wells(land, jnp):
 
 
 def _quadratic(land, jnp):
-    a = jnp.asarray(land.a)
-    return lambda x: 0.5 * jnp.sum(a[:, None] * x * x, axis=0)
+    a = [float(v) for v in land.a]
+    return lambda x: 0.5 * coord_sum(lambda c, w: w * c * c, x, a)
 
 
 def _rosenbrock(land, jnp):
     b = land.b
 
-    def f(x):
-        head = x[:-1]
-        valley = x[1:] - head * head
-        return jnp.sum((1.0 - head) * (1.0 - head) + b * (valley * valley), axis=0)
-    return f
+    def term(head, tail):
+        valley = tail - head * head
+        return (1.0 - head) * (1.0 - head) + b * (valley * valley)
+    return lambda x: pair_sum(term, x)
 
 
 def _himmelblau(land, jnp):
@@ -67,10 +87,11 @@ def _himmelblau(land, jnp):
 
 
 def _rastrigin(land, jnp):
-    def f(x):
-        s = jnp.sin(jnp.pi * x)
-        return jnp.sum(x * x, axis=0) + 20.0 * jnp.sum(s * s, axis=0)
-    return f
+    def ripple(c):
+        s = jnp.sin(jnp.pi * c)
+        return s * s
+
+    return lambda x: coord_sum(lambda c: c * c, x) + 20.0 * coord_sum(ripple, x)
 
 
 def _ackley(land, jnp):
@@ -82,10 +103,13 @@ def _ackley(land, jnp):
         # this one's (sqrt taken of 1 on that branch). Its Hessian there is the ripple's
         # alone, while NumPy adds the smooth part's one-sided limit -A B^2 / d: lam_max at
         # that one point is higher by 0.4 / (d / 2) here.
-        q = jnp.sum(x * x, axis=0) / d + eps2
+        q = coord_sum(lambda c: c * c, x) / d + eps2
         rho = jnp.where(q > 0.0, jnp.sqrt(jnp.where(q > 0.0, q, 1.0)), 0.0)
-        s = jnp.sin(jnp.pi * x)
-        ripple = (2.0 / d) * jnp.sum(s * s, axis=0)
+
+        def sin2(c):
+            s = jnp.sin(jnp.pi * c)
+            return s * s
+        ripple = (2.0 / d) * coord_sum(sin2, x)
         return -20.0 * jnp.expm1(-0.2 * rho) - math.e * jnp.expm1(-ripple)
     return f
 
@@ -108,10 +132,10 @@ def _six_hump_camel(land, jnp):
 
 
 def _styblinski_tang(land, jnp):
-    def f(x):
-        x2 = x * x
-        return 0.5 * jnp.sum((x2 - 16.0) * x2 + 5.0 * x, axis=0)
-    return f
+    def term(c):
+        c2 = c * c
+        return (c2 - 16.0) * c2 + 5.0 * c
+    return lambda x: 0.5 * coord_sum(term, x)
 
 
 def _two_layer_net(land, jnp):
@@ -129,6 +153,7 @@ def _two_layer_net(land, jnp):
         return jnp.logaddexp(0.0, z)
 
     def f(t):
+        t = as_array(t)  # d = 3 H + 1: held as columns only for H <= 2
         z = xs * t[None, :hidden] + t[None, hidden:2 * hidden]
         pred = scale * jnp.sum(phi(z) * t[None, 2 * hidden:3 * hidden], axis=1) + t[3 * hidden]
         r = pred - ys
