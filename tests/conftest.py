@@ -11,15 +11,20 @@ SIGINT's handler or mask (inherited by every subprocess a later test starts). A 
 that leaves either behind now fails itself, in its teardown, instead of a later test. The
 process itself starts with Python's usual SIGINT handler, even where its caller ignored
 SIGINT (see `pytest_configure`).
+
+Also here: `children`, the child processes a test left (tests/test_faults.py, test_renderer.py,
+test_workers.py).
 """
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
@@ -106,3 +111,32 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     line = _seed_line(config)
     if line:
         terminalreporter.write_line(line)
+
+
+# ------------------------------------------------------------------------- child processes
+
+def children_of(pid: int) -> set[int]:
+    """Child processes of `pid`, from /proc (zombies count: they are not reaped yet)."""
+    kids = set()
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            if f"\nPPid:\t{pid}\n" in status.read_text():
+                kids.add(int(status.parent.name))
+        except OSError:  # exited meanwhile
+            continue
+    return kids
+
+
+@pytest.fixture
+def children():
+    """`children()`: the child processes of this process that were not there when the test
+    began (zombies count). Children from before are not the test's own: in random order an
+    earlier test may have started a long-lived helper (multiprocessing's resource tracker, a
+    Dask cluster). `children(pid)`: every child of another process `pid` (a command's
+    renderer and workers)."""
+    before = children_of(os.getpid())
+
+    def children(pid: int | None = None) -> set[int]:
+        return children_of(os.getpid()) - before if pid is None else children_of(pid)
+
+    return children

@@ -49,36 +49,6 @@ def snapshot(path: Path) -> dict:
             if p.is_file()}
 
 
-_BEFORE: set[int] = set()
-
-
-@pytest.fixture(autouse=True)
-def _children_before_the_test():
-    """Children of this process from before the test started are not its own: in random
-    order an earlier test may have started a long-lived helper (multiprocessing's resource
-    tracker for a process pool, a Dask cluster), which made every later check here fail."""
-    global _BEFORE
-    _BEFORE = _children()
-    yield
-
-
-def children() -> set[int]:
-    """Child processes this test left (zombies count: they are not reaped)."""
-    return _children() - _BEFORE
-
-
-def _children() -> set[int]:
-    """Live child processes of this process (zombies count: they are not reaped)."""
-    kids = set()
-    for status in Path("/proc").glob("[0-9]*/status"):
-        try:
-            if f"\nPPid:\t{os.getpid()}\n" in status.read_text():
-                kids.add(int(status.parent.name))
-        except OSError:
-            continue
-    return kids
-
-
 PROGRESS = re.compile(r"^.+: \d+% \([\d,]+ of [\d,]+\), \d+ s elapsed")  # a slow machine's progress
 
 
@@ -125,7 +95,8 @@ FILLS_AT = {"run": ("summary.csv", "goodness.png", report.MANIFEST),
 
 @pytest.mark.parametrize(("command", "at"), [(c, a) for c, ats in FILLS_AT.items()
                                              for a in ats])
-def test_a_full_disk_is_one_line_and_leaves_nothing(command, at, tmp_path, monkeypatch):
+def test_a_full_disk_is_one_line_and_leaves_nothing(command, at, tmp_path, monkeypatch,
+                                                   children):
     FullDisk(monkeypatch, at)
     out = tmp_path / "out"
     result = invoke(*COMMANDS[command], "--out", out)
@@ -147,7 +118,7 @@ def test_a_full_disk_is_one_line_and_leaves_nothing(command, at, tmp_path, monke
 
 @pytest.mark.parametrize("command", ["run", "outcome-map", "sweep"])
 def test_a_full_disk_under_force_leaves_the_earlier_result_byte_identical(command, tmp_path,
-                                                                          monkeypatch):
+                                                                          monkeypatch, children):
     out = tmp_path / "out"
     assert invoke(*COMMANDS[command], "--out", out).exit_code == 0
     before = snapshot(out)
@@ -358,7 +329,7 @@ def test_a_failed_engine_worker_is_one_line_naming_the_cause(failure, text, want
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_worker_killed_for_real_is_reported_by_its_signal():
+def test_a_worker_killed_for_real_is_reported_by_its_signal(children):
     from moxco_cli.workers import WorkerFailed, run_forked
 
     def work(job, report):
@@ -376,7 +347,8 @@ def test_a_worker_killed_for_real_is_reported_by_its_signal():
 
 @pytest.mark.parametrize("payload", [0, 4_000_000], ids=["small", "larger-than-the-pipe"])
 def test_a_stopped_renderer_is_given_up_on_and_the_figure_drawn_here(payload, tmp_path,
-                                                                      monkeypatch, capsys):
+                                                                      monkeypatch, capsys,
+                                                                      children):
     """Small: the wait for its answer gives up. Larger than the pipe: sending it would block
     for good (it did: the parent sat in a pipe write), so the send gives up too."""
     from moxco_cli import renderer
@@ -572,7 +544,8 @@ def _session(pgid: int) -> list[int]:
     return found
 
 
-def test_no_process_to_spare_for_the_engine_workers_is_one_line(tmp_path, monkeypatch):
+def test_no_process_to_spare_for_the_engine_workers_is_one_line(tmp_path, monkeypatch,
+                                                                  children):
     from moxco_cli import workers
 
     def no_fork():
@@ -587,7 +560,7 @@ def test_no_process_to_spare_for_the_engine_workers_is_one_line(tmp_path, monkey
     assert list(tmp_path.iterdir()) == [] and children() == set()
 
 
-def test_a_stopped_engine_worker_fails_the_run_instead_of_hanging_it(monkeypatch):
+def test_a_stopped_engine_worker_fails_the_run_instead_of_hanging_it(monkeypatch, children):
     from moxco_cli import workers
 
     monkeypatch.setattr(workers, "STOPPED_S", 0.5)

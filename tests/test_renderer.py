@@ -59,24 +59,13 @@ def slow_figure(n):
     return line_figure(n)
 
 
-def _children():
-    kids = set()
-    for status in Path("/proc").glob("[0-9]*/status"):
-        try:
-            if f"\nPPid:\t{os.getpid()}\n" in status.read_text():
-                kids.add(int(status.parent.name))
-        except OSError:
-            continue
-    return kids
-
-
 @pytest.fixture
-def child():
+def child(children):
     """A running renderer (fails loudly if this process cannot have one)."""
     assert threading.active_count() == 1, "a thread left running by an earlier test"
     renderer.start(renderer.PRELOAD)
     running = renderer.current()
-    assert running is not None and running.pid in _children()
+    assert running is not None and running.pid in children()
     yield running
     renderer.stop()
 
@@ -133,14 +122,14 @@ def test_a_users_own_temporary_matplotlib_dir_is_kept(tmp_path):
         shutil.rmtree(mine, ignore_errors=True)
 
 
-def test_a_dead_child_leaves_its_figures_to_the_parent(child, tmp_path):
+def test_a_dead_child_leaves_its_figures_to_the_parent(child, tmp_path, children):
     pid = child.pid
     with ResultsFolder(tmp_path / "out") as out:
         out.write_figure("a.png", dies_in_child, 3)
         out.write_figure("b.png", line_figure, 7)
     assert (tmp_path / "out/a.png").read_bytes() == _in_process_png(tmp_path, line_figure, 3)
     assert (tmp_path / "out/b.png").read_bytes() == _in_process_png(tmp_path, line_figure, 7)
-    assert renderer.current() is None and pid not in _children()  # reaped
+    assert renderer.current() is None and pid not in children()  # reaped
     with ResultsFolder(tmp_path / "later") as out:  # without a child: drawn here
         out.write_figure("c.png", line_figure, 2)
     assert (tmp_path / "later/c.png").exists()
@@ -168,17 +157,18 @@ def test_a_failing_figure_costs_only_itself_and_says_which(child, tmp_path):
                                f"every other result is in {tmp_path / 'out'}"]
 
 
-def test_an_error_while_figures_are_pending_stops_the_child(child, tmp_path):
+def test_an_error_while_figures_are_pending_stops_the_child(child, tmp_path, children):
     pid = child.pid
     with pytest.raises(KeyboardInterrupt):
         with ResultsFolder(tmp_path / "out") as out:
             out.write_figure("a.png", slow_figure, 3)
             raise KeyboardInterrupt
     assert os.listdir(tmp_path) == []
-    assert renderer.current() is None and pid not in _children()
+    assert renderer.current() is None and pid not in children()
 
 
-def test_an_interrupt_while_waiting_for_a_figure_stops_the_child(child, tmp_path, monkeypatch):
+def test_an_interrupt_while_waiting_for_a_figure_stops_the_child(child, tmp_path, monkeypatch,
+                                                                 children):
     pid = child.pid
     monkeypatch.setattr(renderer.Ticket, "drawn", lambda self: (_ for _ in ()).throw(
         KeyboardInterrupt()))
@@ -186,7 +176,7 @@ def test_an_interrupt_while_waiting_for_a_figure_stops_the_child(child, tmp_path
         with ResultsFolder(tmp_path / "out") as out:
             out.write_figure("a.png", slow_figure, 3)
     assert os.listdir(tmp_path) == []
-    assert renderer.current() is None and pid not in _children()
+    assert renderer.current() is None and pid not in children()
 
 
 class _InterruptedPipe:
@@ -207,14 +197,14 @@ class _InterruptedPipe:
         self.real.close()
 
 
-def test_an_interrupted_submit_ends_the_child_instead_of_derailing_it(child, tmp_path):
+def test_an_interrupted_submit_ends_the_child_instead_of_derailing_it(child, tmp_path, children):
     pid = child.pid
     child._requests = _InterruptedPipe(child._requests)
     with pytest.raises(KeyboardInterrupt):
         with ResultsFolder(tmp_path / "out") as out:
             out.write_figure("a.png", line_figure, 3)
     assert os.listdir(tmp_path) == []
-    assert renderer.current() is None and pid not in _children()
+    assert renderer.current() is None and pid not in children()
 
 
 def held_lock(path, seconds):
@@ -229,7 +219,7 @@ def held_lock(path, seconds):
     return line_figure(2)
 
 
-def test_stop_ends_a_busy_child_in_order(child, tmp_path):
+def test_stop_ends_a_busy_child_in_order(child, tmp_path, children):
     import time
 
     lock = tmp_path / "cache.lock"
@@ -242,13 +232,13 @@ def test_stop_ends_a_busy_child_in_order(child, tmp_path):
     renderer.stop()
     assert time.monotonic() - started < renderer.STOP_GRACE_S  # SIGTERM sufficed
     assert not lock.exists()  # its `finally` ran: no stale lock left behind
-    assert pid not in _children() and not (tmp_path / "a.png").exists()
+    assert pid not in children() and not (tmp_path / "a.png").exists()
 
 
-def test_start_replaces_the_previous_child(child):
+def test_start_replaces_the_previous_child(child, children):
     first = child.pid
     renderer.start()
-    assert renderer.current().pid != first and first not in _children()
+    assert renderer.current().pid != first and first not in children()
 
 
 def test_no_child_with_threads_running_or_when_disabled(monkeypatch):

@@ -28,19 +28,6 @@ def _assert_same(a, b):
         assert getattr(a, name).dtype == getattr(b, name).dtype
 
 
-def _children_of(pid):
-    """Child processes of `pid` (unreaped zombies included), from /proc."""
-    kids = set()
-    for status in Path("/proc").glob("[0-9]*/status"):
-        try:
-            text = status.read_text()
-        except OSError:  # exited meanwhile
-            continue
-        if f"\nPPid:\t{pid}\n" in text:
-            kids.add(int(status.parent.name))
-    return kids
-
-
 def _running(pid):
     try:
         return "\nState:\tZ" not in Path(f"/proc/{pid}/status").read_text()
@@ -172,7 +159,7 @@ def test_balanced_deals_every_chunk_once_and_evens_the_load():
     assert sorted(sum(hi - lo for lo, hi in chunks) for chunks in lists) == [4096, 5904]
 
 
-def test_worker_failure_raises_with_the_child_traceback():
+def test_worker_failure_raises_with_the_child_traceback(children):
     out = shared_empty((2,))
 
     def work(job, report):
@@ -180,28 +167,26 @@ def test_worker_failure_raises_with_the_child_traceback():
             raise ValueError("boom in worker")
         out[job] = 42.0
 
-    before = _children_of(os.getpid())  # other tests' helpers (e.g. a Dask cluster) may be alive
     fds = _open_fds()
     with pytest.raises(RuntimeError, match="boom in worker"):
         run_forked([[0], [1]], work)
     assert out[0] == 42.0  # the healthy worker's result reached the parent
-    assert _children_of(os.getpid()) <= before
+    assert children() == set()
     assert _open_fds() == fds
 
 
-def test_a_worker_killed_by_a_signal_stops_the_others_at_once():
+def test_a_worker_killed_by_a_signal_stops_the_others_at_once(children):
     def work(job, report):
         if job == 1:
             time.sleep(0.2)
             os.kill(os.getpid(), signal.SIGKILL)
         time.sleep(60)  # the healthy worker would take a minute
 
-    before = _children_of(os.getpid())
     t0 = time.monotonic()
     with pytest.raises(RuntimeError, match="SIGKILL"):
         run_forked([[0], [1]], work)
     assert time.monotonic() - t0 < 20
-    assert _children_of(os.getpid()) <= before
+    assert children() == set()
 
 
 def test_a_worker_that_exits_before_its_last_job_is_an_error_not_zeros():
@@ -213,7 +198,7 @@ def test_a_worker_that_exits_before_its_last_job_is_an_error_not_zeros():
         run_forked([[0], [1, 2]], work)
 
 
-def test_interrupt_in_parent_kills_and_reaps_every_worker():
+def test_interrupt_in_parent_kills_and_reaps_every_worker(children):
     def work(job, report):
         while True:
             report(1)
@@ -222,14 +207,13 @@ def test_interrupt_in_parent_kills_and_reaps_every_worker():
     def progress(k):
         raise KeyboardInterrupt
 
-    before = _children_of(os.getpid())
     with pytest.raises(KeyboardInterrupt):
         run_forked([[0], [1]], work, progress)
-    assert _children_of(os.getpid()) <= before
+    assert children() == set()
 
 
 @pytest.mark.skipif(usable_cores() < 2, reason="workers are forked only with 2+ cores")
-def test_ctrl_c_to_the_cli_during_a_forked_sweep_leaves_no_worker_behind(tmp_path):
+def test_ctrl_c_to_the_cli_during_a_forked_sweep_leaves_no_worker_behind(tmp_path, children):
     target = tmp_path / "never"
     args = ["escape-count", "--inits", "400000", "--steps", "3000", "--out", str(target)]
     env = dict(os.environ, MPLBACKEND="Agg")
@@ -238,11 +222,11 @@ def test_ctrl_c_to_the_cli_during_a_forked_sweep_leaves_no_worker_behind(tmp_pat
                             start_new_session=True)
 
     deadline = time.monotonic() + 60
-    while not _children_of(proc.pid):
+    while not children(proc.pid):
         assert proc.poll() is None and time.monotonic() < deadline, "no worker was forked"
         time.sleep(0.05)
     time.sleep(0.3)
-    kids = _children_of(proc.pid)
+    kids = children(proc.pid)
     os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the whole group
     try:
         _, err = proc.communicate(timeout=60)
