@@ -484,34 +484,64 @@ def test_no_process_is_left_after_a_one_line_refusal(args, tmp_path):
 
 
 
-def _long_pool_sweep(out: Path) -> subprocess.Popen:
-    """A sweep on two pool workers long enough to be caught mid-way, in its own session."""
-    return subprocess.Popen([sys.executable, "-m", "moxco_cli", "sweep", "beale", "--grid",
+# The CLI's entry with the stopped-worker limit (workers.STOPPED_S) set from argv[1]: the
+# default, 5 s, would make the test wait 5 s for what any limit shows.
+SHORT_STOP = """
+import sys
+from moxco_cli import workers
+workers.STOPPED_S = float(sys.argv[1])
+sys.argv = ["moxco", *sys.argv[2:]]
+from moxco_cli.cli import main
+main()
+"""
+
+
+def _long_pool_sweep(out: Path, stopped_s: float | None = None) -> subprocess.Popen:
+    """A sweep on two pool workers long enough to be caught mid-way, in its own session
+    (with `stopped_s`: with that stopped-worker limit)."""
+    entry = ["-m", "moxco_cli"] if stopped_s is None else ["-c", SHORT_STOP, str(stopped_s)]
+    return subprocess.Popen([sys.executable, *entry, "sweep", "beale", "--grid",
                              "alpha=0:0.9:8", "--grid", "beta=0:0.9:8", "--starts", "grid:61",
                              "--steps", "5000", "--workers", "2", "--out", str(out)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
 
 
+def _pool_computing(proc: subprocess.Popen, children) -> list[int]:
+    """Wait until both pool workers of the sweep `proc` are computing its cells (0.2 s of CPU
+    each); their pids."""
+    deadline = time.monotonic() + 60
+    while True:
+        pool = _pool(proc.pid, children)  # the pool's workers: children running moxco
+        if len(pool) >= 2 and all(_cpu_s(pid) >= 0.2 for pid in pool):
+            return pool
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.05)
+
+
+def _cpu_s(pid: int) -> float:
+    """CPU time (user + system) process `pid` has used; 0 if it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @pytest.mark.slow
-def test_a_killed_sweep_pool_worker_is_one_line_and_the_cells_are_kept(tmp_path):
+def test_a_killed_sweep_pool_worker_is_one_line_and_the_cells_are_kept(tmp_path, children):
     """Before: a BrokenProcessPool traceback."""
     out = tmp_path / "sw"
     proc = _long_pool_sweep(out)
     try:
-        deadline = time.monotonic() + 60
-        while len(_pool(proc.pid)) < 2:  # the pool's workers: children running moxco
-            assert time.monotonic() < deadline and proc.poll() is None
-            time.sleep(0.1)
-        time.sleep(1.0)
-        os.kill(max(_pool(proc.pid)), signal.SIGKILL)
+        os.kill(max(_pool_computing(proc, children)), signal.SIGKILL)
         _, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.communicate()
     assert proc.returncode == 1
-    assert _pool(proc.pid) == [] and _session(proc.pid) == []  # nothing left running
+    assert _pool(proc.pid, children) == [] and _session(proc.pid) == []  # nothing left running
     line = one_error_line(err)
     assert line.startswith("Error: an engine worker process failed (killed by SIGKILL: out of "
                            "memory (the kernel's OOM killer) or killed by another program); "
@@ -520,16 +550,9 @@ def test_a_killed_sweep_pool_worker_is_one_line_and_the_cells_are_kept(tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["sw.incomplete"]
 
 
-def _pool(pid: int) -> list[int]:
+def _pool(pid: int, children) -> list[int]:
     """Children of `pid` other than its first (the figure renderer, forked at start)."""
-    kids = []
-    for status in Path("/proc").glob("[0-9]*/status"):
-        try:
-            if f"\nPPid:\t{pid}\n" in status.read_text():
-                kids.append(int(status.parent.name))
-        except OSError:
-            continue
-    return sorted(kids)[1:]
+    return sorted(children(pid))[1:]
 
 
 def _session(pgid: int) -> list[int]:
@@ -581,24 +604,22 @@ def test_a_stopped_engine_worker_fails_the_run_instead_of_hanging_it(monkeypatch
 
 
 @pytest.mark.slow
-def test_a_stopped_sweep_pool_worker_is_one_line_and_the_cells_are_kept(tmp_path):
+def test_a_stopped_sweep_pool_worker_is_one_line_and_the_cells_are_kept(tmp_path, children):
+    from moxco_cli import workers
+
+    assert workers.STOPPED_S == 5.0  # what a user gets; 1 s stands in for it below
     out = tmp_path / "sw"
-    proc = _long_pool_sweep(out)
+    proc = _long_pool_sweep(out, stopped_s=1.0)
     try:
-        deadline = time.monotonic() + 60
-        while len(_pool(proc.pid)) < 2:
-            assert time.monotonic() < deadline and proc.poll() is None
-            time.sleep(0.1)
-        time.sleep(1.0)
-        os.kill(max(_pool(proc.pid)), signal.SIGSTOP)
+        os.kill(max(_pool_computing(proc, children)), signal.SIGSTOP)
         _, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.communicate()
     assert proc.returncode == 1
-    assert _pool(proc.pid) == [] and _session(proc.pid) == []
+    assert _pool(proc.pid, children) == [] and _session(proc.pid) == []
     line = one_error_line(err)
-    assert line.startswith("Error: an engine worker process failed (stopped (SIGSTOP?) for 5 s)"
+    assert line.startswith("Error: an engine worker process failed (stopped (SIGSTOP?) for 1 s)"
                            "; nothing was published; Stopped: ")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["sw.incomplete"]
