@@ -13,7 +13,7 @@ process itself starts with Python's usual SIGINT handler, even where its caller 
 SIGINT (see `pytest_configure`).
 
 Also here: `children`, the child processes a test left (tests/test_faults.py, test_renderer.py,
-test_workers.py).
+test_workers.py); and the `full_matrix` marker (`--full-matrix`).
 """
 
 from __future__ import annotations
@@ -31,7 +31,29 @@ import pytest
 THREAD_GRACE_S = 10.0  # a pool's helper threads may take a moment to end after shutdown
 
 
+def pytest_addoption(parser):
+    parser.addoption("--full-matrix", action="store_true", default=False,
+                     help="also run the `full_matrix` cases (every combination of a matrix "
+                          "whose other cases already take each code path)")
+
+
 def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "full_matrix: a combination of a matrix whose code paths its other cases "
+                   "already take; skipped unless --full-matrix is given")
+    _reset_ignored_sigint()
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--full-matrix"):
+        return
+    skip = pytest.mark.skip(reason="one of a matrix's repeated combinations: --full-matrix")
+    for item in items:
+        if item.get_closest_marker("full_matrix") is not None:
+            item.add_marker(skip)
+
+
+def _reset_ignored_sigint():
     """Python's own Ctrl-C handling, even when the suite was started with SIGINT ignored
     (`cmd &` in a script, nohup): an ignored SIGINT is inherited through exec by every
     subprocess, so the tests that interrupt a `moxco` child would wait for it in vain. (A
