@@ -13,17 +13,22 @@ process itself starts with Python's usual SIGINT handler, even where its caller 
 SIGINT (see `pytest_configure`).
 
 Also here: `children`, the child processes a test left (tests/test_faults.py, test_renderer.py,
-test_workers.py); and the `full_matrix` marker (`--full-matrix`).
+test_workers.py); the `full_matrix` marker (`--full-matrix`); and `background`, the long
+subprocesses of a few module fixtures, started in the background when collection ends.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
+import subprocess
 import sys
+import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -154,11 +159,202 @@ def children():
     """`children()`: the child processes of this process that were not there when the test
     began (zombies count). Children from before are not the test's own: in random order an
     earlier test may have started a long-lived helper (multiprocessing's resource tracker, a
-    Dask cluster). `children(pid)`: every child of another process `pid` (a command's
-    renderer and workers)."""
+    Dask cluster), and `background` commands run beside the tests. `children(pid)`: every
+    child of another process `pid` (a command's renderer and workers)."""
     before = children_of(os.getpid())
 
     def children(pid: int | None = None) -> set[int]:
         return children_of(os.getpid()) - before if pid is None else children_of(pid)
 
     return children
+
+
+# ------------------------------------------------------------- commands run in the background
+#
+# The suite runs mostly on one core; CI has two. A module fixture that is one long subprocess
+# (the JAX child of test_backend_jax.py, `moxco reproduce --quick` and its rerun in
+# test_reproduce.py, ...) is declared in its module as
+#
+#     BACKGROUND = {"fixture_name": make}  # make(work: Path) -> [{"args": [...]}, ...]
+#
+# and its commands are started when collection ends, if a selected test uses the fixture:
+# one declaration at a time (in the order the tests will need them), each command in a
+# session of its own, while the tests run. The fixture takes the outcome with
+# `background.result(request)`, which starts the commands at once if they are still queued,
+# and waits for them.
+#
+# The queue moves on before a test's fixtures are set up (`pytest_runtest_setup`), so a test
+# that counts its own children (the `children` fixture) never sees one; only `result()`, in
+# the fixture that needs it, starts a command during a test. The commands get the environment
+# the suite had when collection ended (plus their own `env`), and are killed when it ends.
+
+BACKGROUND_TIMEOUT_S = 900.0
+
+
+@dataclass
+class Command:
+    """One command of a background declaration, from its dict (`args`, and optionally `env`,
+    `cwd`, `timeout_s`); started once the one before it ended with 0."""
+    args: list
+    env: dict = field(default_factory=dict)  # on top of the suite's environment
+    cwd: Path | None = None  # the declaration's own folder if None
+    timeout_s: float = BACKGROUND_TIMEOUT_S
+
+
+@dataclass
+class Done:
+    returncode: int
+    stdout: str
+    stderr: str
+    seconds: float
+
+
+@dataclass
+class _Job:
+    make: object
+    env: dict
+    work: Path | None = None
+    commands: list = field(default_factory=list)
+    done: list = field(default_factory=list)
+    proc: subprocess.Popen | None = None
+    began: float = 0.0
+    streams: tuple = ()
+
+    @property
+    def started(self) -> bool:
+        return self.work is not None
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None
+
+    def start(self, root: Path, name: str) -> None:
+        self.work = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=root))
+        self.commands = [Command(**c) for c in self.make(self.work)]
+        self._next()
+
+    def _next(self) -> None:
+        k = len(self.done)
+        if k == len(self.commands) or (self.done and self.done[-1].returncode != 0):
+            return  # all done, or one failed: that ends the declaration
+        command = self.commands[k]
+        out, err = (open(self.work / f"command-{k}.{s}", "w+") for s in ("out", "err"))
+        self.streams, self.began = (out, err), time.monotonic()
+        self.proc = subprocess.Popen([str(a) for a in command.args],
+                                     cwd=command.cwd or self.work,
+                                     env={**self.env, **command.env}, stdin=subprocess.DEVNULL,
+                                     stdout=out, stderr=err, text=True,
+                                     start_new_session=True)
+
+    def poll(self, wait: bool = False) -> None:
+        """Reap the running command if it ended (wait for it with `wait`); start the next."""
+        while self.proc is not None:
+            command = self.commands[len(self.done)]
+            if wait:
+                left = command.timeout_s - (time.monotonic() - self.began)
+                try:
+                    self.proc.wait(timeout=max(left, 0.0))
+                except subprocess.TimeoutExpired:
+                    self.kill()
+                    raise AssertionError(f"{command.args} ran for more than "
+                                         f"{command.timeout_s:g} s") from None
+            elif self.proc.poll() is None:
+                return
+            texts = []
+            for stream in self.streams:
+                stream.seek(0)
+                texts.append(stream.read())
+                stream.close()
+            self.done.append(Done(self.proc.returncode, *texts, time.monotonic() - self.began))
+            self.proc = None
+            self._next()
+
+    def kill(self) -> None:
+        if self.proc is not None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.proc.wait()
+            self.proc = None
+            for stream in self.streams:
+                stream.close()
+
+
+class Background:
+    def __init__(self) -> None:
+        self.jobs: dict[str, _Job] = {}
+        self.root: Path | None = None
+        self.env = dict(os.environ)
+
+    @staticmethod
+    def _key(module, name: str) -> str:
+        return f"{module.__name__}.{name}"
+
+    def plan(self, items) -> None:
+        """Queue every declaration a selected test uses, in the order of first use."""
+        self.env = dict(os.environ)
+        for item in items:
+            module = getattr(item, "module", None)
+            for name, make in (getattr(module, "BACKGROUND", None) or {}).items():
+                if name in item.fixturenames and self._key(module, name) not in self.jobs:
+                    self.jobs[self._key(module, name)] = _Job(make, self.env)
+
+    def advance(self) -> None:
+        """Reap what ended; start the next queued declaration once none is running."""
+        for job in self.jobs.values():
+            job.poll()
+        if any(job.running for job in self.jobs.values()):
+            return
+        for key, job in self.jobs.items():
+            if not job.started:
+                self._start(key, job)
+                if job.running:
+                    return
+
+    def _start(self, key: str, job: _Job) -> None:
+        if self.root is None:
+            self.root = Path(tempfile.mkdtemp(prefix="moxco-background-"))
+        job.start(self.root, key.rsplit(".", 1)[-1])
+
+    def result(self, request) -> tuple[Path, list[Done]]:
+        """For the fixture asking (`request`): the folder its commands ran in and how each
+        ended, waiting for them. A failed command ends its declaration: it is the last."""
+        key = self._key(request.module, request.fixturename)
+        if key not in self.jobs:  # not planned (reached another way): run it now
+            self.jobs[key] = _Job(request.module.BACKGROUND[request.fixturename], self.env)
+        job = self.jobs[key]
+        if not job.started:
+            self._start(key, job)
+        job.poll(wait=True)
+        return job.work, list(job.done)
+
+    def close(self) -> None:
+        for job in self.jobs.values():
+            job.kill()
+        if self.root is not None:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+
+_BACKGROUND = Background()
+
+
+def pytest_collection_finish(session):
+    if not session.config.option.collectonly:
+        _BACKGROUND.plan(session.items)
+        _BACKGROUND.advance()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    _BACKGROUND.advance()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    _BACKGROUND.close()
+
+
+@pytest.fixture(scope="session")
+def background() -> Background:
+    """Commands started beside the tests (see above): `background.result(request)`."""
+    return _BACKGROUND

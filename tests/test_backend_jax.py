@@ -159,19 +159,25 @@ def child_env(tmp: Path) -> dict:
     return env
 
 
+def _jax_worker(work: Path) -> list[dict]:
+    """The JAX child (WORKER), started in the background when collection ends (conftest):
+    it compiles and runs every case while the other tests run."""
+    script = work / "worker.py"
+    script.write_text(WORKER)
+    return [{"args": [sys.executable, script, "run", work / "results.pkl", ROOT / "tests"],
+             "env": child_env(work), "cwd": ROOT, "timeout_s": 600}]
+
+
+BACKGROUND = {"jax_results": _jax_worker} if HAVE_JAX else {}
+
+
 @pytest.fixture(scope="module")
-def jax_results(tmp_path_factory):
+def jax_results(background, request):
     if not HAVE_JAX:
         pytest.skip("the jax extra is not installed")
-    tmp = tmp_path_factory.mktemp("jax")
-    script = tmp / "worker.py"
-    script.write_text(WORKER)
-    out = tmp / "results.pkl"
-    proc = subprocess.run([sys.executable, str(script), "run", str(out), str(ROOT / "tests")],
-                          env=child_env(tmp), cwd=ROOT, capture_output=True, text=True,
-                          timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    with open(out, "rb") as fh:
+    work, (done,) = background.result(request)
+    assert done.returncode == 0, done.stderr[-3000:]
+    with open(work / "results.pkl", "rb") as fh:
         return pickle.load(fh)
 
 
@@ -333,13 +339,52 @@ def within_each_others_interval(ours: pd.DataFrame, theirs: pd.DataFrame, keys, 
             assert lo - 1e-12 <= p <= hi + 1e-12, (dict(row), a, b)
 
 
+def moxco_command(args, work: Path, backend: str) -> dict:
+    """`moxco ARGS --backend BACKEND`, as a background command (conftest) in `work`."""
+    return {"args": [sys.executable, "-m", "moxco_cli", *args, "--backend", backend],
+            "env": child_env(work), "cwd": work, "timeout_s": 600}
+
+
+def _escape_count_10000(work: Path) -> list[dict]:
+    return [moxco_command(["escape-count", "--inits", "10000", "--out", work / backend], work,
+                          backend) for backend in ("numpy", "jax")]
+
+
+def _outcome_map_101(work: Path) -> list[dict]:
+    """Both backends, then a rerun of the JAX folder."""
+    runs = [moxco_command(["outcome-map", "beale", "--out", work / backend], work, backend)
+            for backend in ("numpy", "jax")]
+    rerun = [sys.executable, "-m", "moxco_cli", "rerun", work / "jax" / "config.json", "--out",
+             work / "again"]
+    return [*runs, {"args": rerun, "env": child_env(work), "cwd": work, "timeout_s": 600}]
+
+
+if HAVE_JAX:  # these whole commands run in the background while the other tests run
+    BACKGROUND.update(escape_count_10000=_escape_count_10000, outcome_map_101=_outcome_map_101)
+
+
+def _folder(background, request, commands: int) -> Path:
+    work, done = background.result(request)
+    assert len(done) == commands and done[-1].returncode == 0, done[-1].stderr[-2000:]
+    return work
+
+
+@pytest.fixture(scope="module")
+def escape_count_10000(background, request) -> Path:
+    """`escape-count --inits 10000` on each backend: the folders numpy/ and jax/."""
+    return _folder(background, request, 2)
+
+
+@pytest.fixture(scope="module")
+def outcome_map_101(background, request) -> Path:
+    """`outcome-map beale` on each backend (numpy/, jax/) and a rerun of jax/ (again/)."""
+    return _folder(background, request, 3)
+
+
 @needs_jax
 @pytest.mark.slow
-def test_escape_count_10000_fractions_agree(tmp_path):
-    args = ["escape-count", "--inits", "10000"]
-    for backend in ("numpy", "jax"):
-        proc = moxco([*args, "--out", str(tmp_path / backend)], tmp_path, backend)
-        assert proc.returncode == 0, proc.stderr[-2000:]
+def test_escape_count_10000_fractions_agree(escape_count_10000):
+    tmp_path = escape_count_10000
     read = {b: pd.read_csv(tmp_path / b / "counts.csv") for b in ("numpy", "jax")}
     within_each_others_interval(read["numpy"], read["jax"], ["optimizer", "bin"], "count",
                                 10000)
@@ -356,20 +401,12 @@ def test_escape_count_10000_fractions_agree(tmp_path):
 
 @needs_jax
 @pytest.mark.slow
-def test_outcome_map_101_fractions_agree_and_rerun(tmp_path):
-    for backend in ("numpy", "jax"):
-        proc = moxco(["outcome-map", "beale", "--out", str(tmp_path / backend)], tmp_path,
-                     backend)
-        assert proc.returncode == 0, proc.stderr[-2000:]
+def test_outcome_map_101_fractions_agree_and_rerun(outcome_map_101):
+    tmp_path = outcome_map_101
     read = {b: pd.read_csv(tmp_path / b / "fractions.csv") for b in ("numpy", "jax")}
     within_each_others_interval(read["numpy"], read["jax"], ["optimizer", "class"], "count",
                                 101 * 101)
-    # a rerun of the JAX folder runs on JAX again, with the same classes (deterministic)
-    proc = subprocess.run([sys.executable, "-m", "moxco_cli", "rerun",
-                           str(tmp_path / "jax" / "config.json"), "--out",
-                           str(tmp_path / "again")], env=child_env(tmp_path), cwd=tmp_path,
-                          capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-2000:]
+    # the rerun of the JAX folder runs on JAX again, with the same classes (deterministic)
     assert (tmp_path / "again" / "outcomes.csv").read_bytes() == \
         (tmp_path / "jax" / "outcomes.csv").read_bytes()
 

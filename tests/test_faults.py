@@ -140,38 +140,56 @@ def _can_mount_tmpfs() -> bool:
     return probe.stdout.strip() == "ok"
 
 
-@pytest.mark.slow
-@pytest.mark.skipif(not sys.platform.startswith("linux") or not _can_mount_tmpfs(),
-                    reason="needs unshare and a tmpfs mount in a private mount namespace")
-def test_a_real_full_tmpfs_and_a_read_only_one(tmp_path):
+CAN_MOUNT_TMPFS = sys.platform.startswith("linux") and _can_mount_tmpfs()
+
+
+def _full_tmpfs(work: Path) -> list[dict]:
     """A 600 KiB tmpfs in a private mount namespace (nothing outside sees it): an earlier
     run fits, a larger one does not, with and without --force; a sweep's results do not fit
     beside its cells; then the same file system read-only under `sweep --resume` (cells to
-    compute and save), and as `--out --force` (a mount point)."""
+    compute and save), and as `--out --force` (a mount point). One script of seven
+    commands, started in the background when collection ends (conftest)."""
     moxco = f"{sys.executable} -m moxco_cli"
-    mnt = tmp_path / "mnt"
+    mnt = work / "mnt"
     mnt.mkdir()
     script = f"""
 set -u
 mount -t tmpfs -o size=600k tmpfs {mnt} || exit 99
 {moxco} run beale --steps 20 --out {mnt}/earlier >/dev/null 2>&1 || exit 98
-sha256sum {mnt}/earlier/* {mnt}/earlier/.moxco-manifest.json > {tmp_path}/before.sum
+sha256sum {mnt}/earlier/* {mnt}/earlier/.moxco-manifest.json > {work}/before.sum
 for args in "--out {mnt}/new" "--out {mnt}/earlier --force"; do
-  {moxco} run beale --steps 2000 $args >/dev/null 2>{tmp_path}/err; echo "rc=$?"
-  grep -v "% (" {tmp_path}/err; echo "ls: $(ls -A {mnt} | tr '\\n' ' ')"
+  {moxco} run beale --steps 2000 $args >/dev/null 2>{work}/err; echo "rc=$?"
+  grep -v "% (" {work}/err; echo "ls: $(ls -A {mnt} | tr '\\n' ' ')"
 done
-sha256sum --quiet -c {tmp_path}/before.sum && echo "earlier: identical"
+sha256sum --quiet -c {work}/before.sum && echo "earlier: identical"
 {moxco} sweep beale --optimizer gd+moxco --grid alpha=0:0.9:40 --starts grid:3 --steps 10 \\
-  --workers 2 --out {mnt}/sw >/dev/null 2>{tmp_path}/err; echo "rc=$?"; cat {tmp_path}/err
+  --workers 2 --out {mnt}/sw >/dev/null 2>{work}/err; echo "rc=$?"; cat {work}/err
 rm -rf {mnt}/earlier {mnt}/sw.incomplete/cells/cell-00000*.json  # as if interrupted
 mount -o remount,ro {mnt}
-{moxco} sweep --resume {mnt}/sw.incomplete >/dev/null 2>{tmp_path}/err; echo "rc=$?"
-cat {tmp_path}/err
-{moxco} run beale --steps 20 --out {mnt} --force >/dev/null 2>{tmp_path}/err; echo "rc=$?"
-cat {tmp_path}/err; echo "ls: $(ls -A {mnt} | tr '\\n' ' ')"
+{moxco} sweep --resume {mnt}/sw.incomplete >/dev/null 2>{work}/err; echo "rc=$?"
+cat {work}/err
+{moxco} run beale --steps 20 --out {mnt} --force >/dev/null 2>{work}/err; echo "rc=$?"
+cat {work}/err; echo "ls: $(ls -A {mnt} | tr '\\n' ' ')"
 """
-    out = subprocess.run(["unshare", "-rm", "sh", "-c", script], capture_output=True,
-                         text=True, timeout=300)
+    return [{"args": ["unshare", "-rm", "sh", "-c", script], "timeout_s": 300}]
+
+
+BACKGROUND = {"full_tmpfs": _full_tmpfs} if CAN_MOUNT_TMPFS else {}
+
+
+@pytest.fixture(scope="module")
+def full_tmpfs(background, request) -> tuple[Path, object]:
+    """The tmpfs's mount point and how the script ended."""
+    work, (done,) = background.result(request)
+    return work / "mnt", done
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not CAN_MOUNT_TMPFS,
+                    reason="needs unshare and a tmpfs mount in a private mount namespace")
+def test_a_real_full_tmpfs_and_a_read_only_one(full_tmpfs):
+    """See `_full_tmpfs`."""
+    mnt, out = full_tmpfs
     lines = out.stdout.splitlines()
     assert out.returncode == 0 and len(lines) == 14, out.stdout + out.stderr
     assert lines[0:3] == ["rc=1", f"Error: no space left on device while writing {mnt}/new; "

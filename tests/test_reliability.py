@@ -256,30 +256,55 @@ def test_out_naming_the_current_or_parent_folder_is_refused_not_a_crash(name, tm
     assert sorted(p.name for p in tmp_path.iterdir()) == ["sub"]
 
 
-def test_escape_count_memory_grows_linearly_and_a_million_starts_fit_in_1_gib(tmp_path):
+# Traced peaks (NumPy and pandas allocations, plus streaming outcomes.csv) of escape-count at
+# two sizes, in a process of their own; prints them as JSON.
+TRACED_PEAKS = """
+import json, sys, tracemalloc
+from pathlib import Path
+from moxco_cli.experiments.escape_count import EscapeConfig, run_escape_count
+from moxco_cli.report import write_csv_file
+
+def traced_peak(n):
+    tracemalloc.start()
+    try:
+        result = run_escape_count(EscapeConfig(inits=n, steps=20).validate())
+        write_csv_file(Path(sys.argv[1]) / f"outcomes-{n}.csv", result.outcomes)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+traced_peak(2_000)  # one-time allocations (imports, caches) out of the way
+print(json.dumps({n: traced_peak(n) for n in map(int, sys.argv[2:])}))
+"""
+# Above a few chunks of starts the engine's working set is fixed (chunk buffers x threads);
+# what grows with N is the per-start data: starts, finals, outcome tables.
+SMALL_N, LARGE_N = 30_000, 60_000
+
+
+def _traced_peaks(work):
+    """Started in the background when collection ends (conftest), while the other tests run."""
+    return [{"args": [sys.executable, "-c", TRACED_PEAKS, work, SMALL_N, LARGE_N],
+             "env": {"MPLBACKEND": "Agg"}, "timeout_s": 600}]
+
+
+BACKGROUND = {"escape_count_traced_peaks": _traced_peaks}
+
+
+@pytest.fixture(scope="module")
+def escape_count_traced_peaks(background, request) -> dict[int, int]:
+    _, (done,) = background.result(request)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return {int(n): peak for n, peak in json.loads(done.stdout).items()}
+
+
+def test_escape_count_memory_grows_linearly_and_a_million_starts_fit_in_1_gib(
+        escape_count_traced_peaks):
     """Memory model of `escape-count` without per-step recording: traced peak (NumPy and
     pandas allocations, plus streaming outcomes.csv) at two sizes gives bytes per start;
     extrapolated to 10^6 starts it must stay under 1 GiB. (The real 10^6 run's whole-process
     peak RSS is reported in the issue note.)"""
-    import tracemalloc
-
-    from moxco_cli.experiments.escape_count import EscapeConfig, run_escape_count
-    from moxco_cli.report import write_csv_file
-
-    def traced_peak(n):
-        tracemalloc.start()
-        try:
-            result = run_escape_count(EscapeConfig(inits=n, steps=20).validate())
-            write_csv_file(tmp_path / f"outcomes-{n}.csv", result.outcomes)
-            return tracemalloc.get_traced_memory()[1]
-        finally:
-            tracemalloc.stop()
-
-    traced_peak(2_000)  # one-time allocations (imports, caches) out of the way
-    # Above a few chunks of starts the engine's working set is fixed (chunk buffers x
-    # threads); what grows with N is the per-start data: starts, finals, outcome tables.
-    small, large = 30_000, 60_000
-    p_small, p_large = traced_peak(small), traced_peak(large)
+    small, large = SMALL_N, LARGE_N
+    p_small, p_large = escape_count_traced_peaks[small], escape_count_traced_peaks[large]
     per_start = (p_large - p_small) / (large - small)
     assert 0 < per_start < 1_000, f"{per_start:.0f} bytes per start"
     assert p_small + per_start * (1_000_000 - small) < 2**30

@@ -1,6 +1,7 @@
 """The reproduction pipeline end to end in quick mode (small grids), as CI runs it."""
 
 import re
+import sys
 
 import pytest
 from typer.testing import CliRunner
@@ -10,15 +11,26 @@ from moxco_cli.cli import app
 runner = CliRunner()
 
 
+def _reproduce_then_rerun(work):
+    """`moxco reproduce --quick`, then `moxco rerun` of the config.json it wrote: two runs of
+    the pipeline (a rerun is the pipeline again, from the config), which the tests below
+    compare file by file. Started in the background when collection ends (conftest)."""
+    moxco = [sys.executable, "-m", "moxco_cli"]
+    return [{"args": [*moxco, "reproduce", "--quick", "--out", work / "repro"],
+             "env": {"MPLBACKEND": "Agg"}},
+            {"args": [*moxco, "rerun", work / "repro" / "figures" / "config.json", "--out",
+                      work / "again"], "env": {"MPLBACKEND": "Agg"}}]
+
+
+BACKGROUND = {"two_runs": _reproduce_then_rerun}
+
+
 @pytest.fixture(scope="module")
-def two_runs(tmp_path_factory):
-    outs = []
-    for k in range(2):
-        out = tmp_path_factory.mktemp(f"repro{k}")
-        result = runner.invoke(app, ["reproduce", "--quick", "--out", str(out)])
-        assert result.exit_code == 0, result.output
-        outs.append(out)
-    return outs
+def two_runs(background, request):
+    """[the `reproduce --quick` folder, the folder its rerun wrote]."""
+    work, done = background.result(request)
+    assert len(done) == 2 and all(d.returncode == 0 for d in done), done[-1].stderr[-3000:]
+    return [work / "repro", work / "again"]
 
 
 def test_pipeline_writes_every_figure_and_the_report(two_runs):
@@ -53,12 +65,8 @@ def test_two_runs_give_byte_identical_csvs_and_pngs(two_runs):
 # ---- `moxco rerun` of a reproduce config (results/figures/config.json has no 'options') ----
 
 
-def test_rerun_of_a_reproduce_config_writes_the_same_files_into_a_new_folder(two_runs, tmp_path):
-    source = two_runs[0]
-    again = tmp_path / "again"
-    result = runner.invoke(app, ["rerun", str(source / "figures" / "config.json"),
-                                 "--out", str(again)])
-    assert result.exit_code == 0, result.output
+def test_rerun_of_a_reproduce_config_writes_the_same_files_into_a_new_folder(two_runs):
+    source, again = two_runs  # `again`: `moxco rerun source/figures/config.json --out again`
     assert (again / "REPRODUCTION.md").read_text() == (source / "REPRODUCTION.md").read_text()
     assert sorted(p.name for p in (again / "figures").iterdir()) == \
         sorted(p.name for p in (source / "figures").iterdir())
