@@ -22,13 +22,28 @@ print("\\nLOADED:" + ",".join(m for m in {heavy!r} if m in sys.modules), "CODE:"
 """
 
 
-def _loaded(*args, env=None):
-    out = subprocess.run([sys.executable, "-c", _PROBE.format(heavy=HEAVY), *args],
-                         capture_output=True, text=True, timeout=60,
-                         env=None if env is None else {**os.environ, **env})
-    last = out.stdout.strip().splitlines()[-1]
+def _probe(*args, env=None) -> subprocess.Popen:
+    """Start `moxco ARGS` in a process that reports the heavy libraries it imported."""
+    return subprocess.Popen([sys.executable, "-c", _PROBE.format(heavy=HEAVY), *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=None if env is None else {**os.environ, **env})
+
+
+def _reported(proc: subprocess.Popen):
+    """What the probe `proc` reports: (heavy libraries loaded, exit code, its stdout)."""
+    try:
+        stdout, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    last = stdout.strip().splitlines()[-1]
     loaded, code = last.removeprefix("LOADED:").split(" CODE: ")
-    return [m for m in loaded.split(",") if m], int(code), out.stdout
+    return [m for m in loaded.split(",") if m], int(code), stdout
+
+
+def _loaded(*args, env=None):
+    return _reported(_probe(*args, env=env))
 
 
 def test_top_level_help_imports_no_heavy_library_nor_numpy():
@@ -48,12 +63,19 @@ def test_command_help_imports_no_heavy_library(command):
 @pytest.mark.parametrize("command", [["run", "beale", "--steps", "5"],
                                      ["escape-count", "--inits", "5", "--steps", "20"]])
 def test_commands_leave_matplotlib_to_the_renderer_process(tmp_path, command):
+    # the two runs are independent: both at once
+    procs = [_probe(*command, "--out", str(tmp_path / "a")),
+             _probe(*command, "--out", str(tmp_path / "b"), env={"MOXCO_RENDERER": "0"})]
+    try:
+        (loaded, code, _), (loaded_here, code_here, _) = [_reported(p) for p in procs]
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
     # also shows that the probe sees heavy imports when a command runs
-    loaded, code, _ = _loaded(*command, "--out", str(tmp_path / "a"))
     assert code == 0 and {"numpy", "pandas"} <= set(loaded) and "matplotlib" not in loaded
-    loaded, code, _ = _loaded(*command, "--out", str(tmp_path / "b"),
-                              env={"MOXCO_RENDERER": "0"})
-    assert code == 0 and "matplotlib" in loaded  # without it, this process draws
+    assert code_here == 0 and "matplotlib" in loaded_here  # without it, this process draws
     assert (tmp_path / "a" / "config.json").exists() and (tmp_path / "b" / "config.json").exists()
     pngs = sorted(p.name for p in (tmp_path / "a").glob("*.png"))
     assert pngs and pngs == sorted(p.name for p in (tmp_path / "b").glob("*.png"))

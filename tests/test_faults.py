@@ -234,10 +234,25 @@ def test_a_figure_that_cannot_be_drawn_never_costs_the_results(tmp_path, monkeyp
 STREAM_COMMANDS = ["run", "escape-count", "eos-check", "sweep"]
 
 
-def _shell(command: str, out: Path, redirect: str) -> subprocess.CompletedProcess:
+def _shell_start(command: str, out: Path, redirect: str) -> subprocess.Popen:
     args = " ".join(map(str, COMMANDS[command]))
     script = f'{sys.executable} -m moxco_cli {args} --out {out} {redirect}'
-    return subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=120)
+    return subprocess.Popen(["bash", "-c", script], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def _shell_end(proc: subprocess.Popen) -> subprocess.CompletedProcess:
+    try:
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+def _shell(command: str, out: Path, redirect: str) -> subprocess.CompletedProcess:
+    return _shell_end(_shell_start(command, out, redirect))
 
 
 @pytest.mark.slow
@@ -256,15 +271,22 @@ def test_a_full_stdout_keeps_the_results_and_says_so_in_one_line(command, tmp_pa
 @pytest.mark.parametrize("command", STREAM_COMMANDS)
 def test_a_pipe_closed_by_head_ends_quietly_with_the_commands_own_code(command, tmp_path):
     out = tmp_path / "out"
-    # `exec 1>&-` in the reader's place: the pipe is closed before moxco writes anything,
-    # so every write breaks (the case `| head -1` hits only by chance)
-    done = _shell(command, out, "| (exec 0<&-; true); echo \"rc=${PIPESTATUS[0]}\"")
+    # `| head -1` itself (run only, beside the case below): the pipe breaks, or not, by
+    # chance; rc 0 both ways
+    head = (_shell_start(command, tmp_path / "head", "| head -1 >/dev/null; "
+                         "echo \"rc=${PIPESTATUS[0]}\" >&2") if command == "run" else None)
+    try:
+        # `exec 1>&-` in the reader's place: the pipe is closed before moxco writes anything,
+        # so every write breaks (the case `| head -1` hits only by chance)
+        done = _shell(command, out, "| (exec 0<&-; true); echo \"rc=${PIPESTATUS[0]}\"")
+    finally:
+        if head is not None:
+            head = _shell_end(head)
     assert done.stdout.strip() == "rc=0"
     assert [line for line in done.stderr.splitlines() if "% (" not in line] == []  # quiet
-    assert report.is_results_folder(out) and hidden(tmp_path) == []
-    if command == "run":  # `| head -1` itself: the pipe breaks, or not, by chance; rc 0 both
-        head = _shell(command, tmp_path / "head", "| head -1 >/dev/null; "
-                      "echo \"rc=${PIPESTATUS[0]}\" >&2")
+    assert report.is_results_folder(out)
+    assert hidden(tmp_path) == []
+    if head is not None:
         assert head.stderr.strip() == "rc=0"
 
 

@@ -258,14 +258,22 @@ def test_no_child_with_threads_running_or_when_disabled(monkeypatch):
 
 
 def test_escape_count_png_is_the_same_with_and_without_the_renderer(tmp_path):
-    outs = {}
-    for name, env in [("child", {}), ("here", {renderer.DISABLE_ENV: "0"})]:
-        out = tmp_path / name
-        run = subprocess.run([str(MOXCO), "escape-count", "--inits", "20", "--steps", "300",
-                              "--out", str(out)], capture_output=True, text=True,
-                             env={**os.environ, **env}, timeout=120)
-        assert run.returncode == 0, run.stderr
-        outs[name] = out
+    outs, runs = {}, []
+    try:
+        for name, env in [("child", {}), ("here", {renderer.DISABLE_ENV: "0"})]:  # both at once
+            outs[name] = tmp_path / name
+            runs.append(subprocess.Popen([str(MOXCO), "escape-count", "--inits", "20", "--steps",
+                                          "300", "--out", str(outs[name])],
+                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                         text=True, env={**os.environ, **env}))
+        for run in runs:
+            _, err = run.communicate(timeout=120)
+            assert run.returncode == 0, err
+    finally:
+        for run in runs:
+            if run.poll() is None:
+                run.kill()
+                run.communicate()
     for name in ("escape_count.png", "counts.csv", "outcomes.csv"):
         assert (outs["child"] / name).read_bytes() == (outs["here"] / name).read_bytes(), name
 
