@@ -378,9 +378,10 @@ class _Program:
     # (`shard_map`), so no collective is ever needed and XLA never re-partitions the loop.
     def _parallel(self, name, fn, args, out_axes, out_like=None):
         """`fn` jit-ed, per device when there are several. The inputs' rows are on their last
-        axis (scalars are replicated); `out_axes(shapes)` gives the rows' axis of each output
-        leaf (a tree like the output), whose shapes are `out_like` when given (else traced
-        once more with `eval_shape`)."""
+        axis (scalars are replicated); `out_axes` is 0 when every output has its rows first,
+        else `out_axes(shapes)` gives the rows' axis of each output leaf (a tree like the
+        output), whose shapes are `out_like` when given (else traced once more with
+        `eval_shape`, a second trace of the whole step)."""
         jax, _ = load()
         key = (name, jax.tree_util.tree_structure(args))
         if key not in self._compiled:
@@ -398,8 +399,11 @@ class _Program:
                                            for k in range(leaf.ndim)])
 
                 in_specs = jax.tree_util.tree_map(lambda a: spec(a, a.ndim - 1), args)
-                shapes = jax.eval_shape(fn, *args) if out_like is None else out_like
-                out_specs = jax.tree_util.tree_map(spec, shapes, out_axes(shapes))
+                if out_axes == 0:  # every output has its rows first: one spec for the tree
+                    out_specs = PartitionSpec("rows")
+                else:
+                    shapes = jax.eval_shape(fn, *args) if out_like is None else out_like
+                    out_specs = jax.tree_util.tree_map(spec, shapes, out_axes(shapes))
                 self._compiled[key] = jit(jax.shard_map(
                     fn, mesh=mesh, in_specs=tuple(in_specs), out_specs=out_specs,
                     check_vma=False))
@@ -424,7 +428,7 @@ class _Program:
             _last_axes(shapes[0]), _axes(shapes[1], 1), _axes(shapes[2], 0)))
 
     def finish(self, s):
-        return self._parallel("finish", self._local["finish"], (s,), lambda t: _axes(t, 0))
+        return self._parallel("finish", self._local["finish"], (s,), 0)
 
     def whole(self, x0, rows, shared, q0, ids, seed, steps):
         """init, every step and finish in one program (one compile): runs nobody watches."""
@@ -434,7 +438,7 @@ class _Program:
             s = local["init"](x0t.T, rows, shared, q0t.T, ids, seed)
             return local["finish"](local["advance"](s, shared, np.int64(0), t1))
         return self._parallel("whole", run, (x0.T, rows, shared, q0.T, ids, np.int64(seed),
-                                             np.int64(steps)), lambda t: _axes(t, 0))
+                                             np.int64(steps)), 0)
 
 
 def _axes(tree, axis: int):
