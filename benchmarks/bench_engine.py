@@ -605,6 +605,7 @@ def bench_backend(steps: int, repeats: int, settings: OptimizerSettings) -> list
         _compare(jx, npy, BACKEND_TARGET, cpu)
         steady[n] = (jx.median, npy.median)
         rows += [npy, jx]
+    rows += _vector_width(beale, method, steps, repeats)
     n = BACKEND_SIZES[-1]
     with tempfile.TemporaryDirectory() as tmp:
         cold = _first_call(n, steps, Path(tmp))
@@ -658,6 +659,42 @@ def bench_backend(steps: int, repeats: int, settings: OptimizerSettings) -> list
     rows += [npy, jx]
     rows += bench_outcome_map_cli(repeats)
     return rows
+
+
+def _vector_width(beale, method, steps: int, repeats: int) -> list[Row]:
+    """The backend's default compile options (512-bit vectors where the CPU has AVX-512,
+    `jax_setup.compiler_options`) against XLA's default (256), alternating at N = 1e4."""
+    from moxco_cli.backends import jax_engine, jax_setup
+
+    default = jax_setup.compiler_options()
+    if not default:
+        return []  # nothing to compare: this CPU compiles with XLA's default
+    x0, n = _starts(BACKEND_SIZES[0]), BACKEND_SIZES[0]
+
+    def run(options):
+        def call():
+            jax_setup._OPTIONS = options  # the programs are cached per options below
+            saved = dict(jax_engine._PROGRAMS)
+            jax_engine._PROGRAMS.clear()
+            jax_engine._PROGRAMS.update(programs[str(options)])
+            jax_engine.simulate(beale, method, x0, steps)
+            programs[str(options)] = dict(jax_engine._PROGRAMS)
+            jax_engine._PROGRAMS.clear()
+            jax_engine._PROGRAMS.update(saved)
+        return call
+
+    programs = {str(default): {}, str({}): {}}
+    run(default)(), run({})()  # compile both
+    wide = Row("backend-jax compile options (vs XLA's default)", n, steps, load=_load(),
+               note=f"{default}")
+    narrow = Row("backend-jax XLA's default compile options", n, steps, load=_load(),
+                 note="256-bit vectors")
+    cpu = _alternating([(narrow, run({})), (wide, run(default))], repeats)
+    jax_setup._OPTIONS = default
+    wide.compared_with, wide.ratio = narrow.case, narrow.median / wide.median
+    wide.note += (f"; {wide.ratio:.3g}x '{narrow.case}' (alternating, median wall times; "
+                  f"CPU-time ratio {cpu[narrow.case] / cpu[wide.case]:.3g}x)")
+    return [narrow, wide]
 
 
 def bench_outcome_map_cli(repeats: int) -> list[Row]:
