@@ -19,6 +19,7 @@ subprocesses of a few module fixtures, started in the background when collection
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -181,7 +182,7 @@ def children():
 # one declaration at a time (in the order the tests will need them), each command in a
 # session of its own, while the tests run. The fixture takes the outcome with
 # `background.result(request)`, which starts the commands at once if they are still queued,
-# and waits for them.
+# and waits for them (meanwhile the next queued declaration runs beside them).
 #
 # The queue moves on before a test's fixtures are set up (`pytest_runtest_setup`), so a test
 # that counts its own children (the `children` fixture) never sees one; only `result()`, in
@@ -246,35 +247,37 @@ class _Job:
                                      stdout=out, stderr=err, text=True,
                                      start_new_session=True)
 
-    def poll(self, wait: bool = False) -> None:
-        """Reap the running command if it ended (wait for it with `wait`); start the next."""
+    def poll(self, wait_s: float = 0.0) -> None:
+        """Reap the running command if it ended (waiting up to `wait_s` for it), or kill it
+        once it has run for its `timeout_s` (it ends with -9 and says so on stderr); start
+        the next one."""
         while self.proc is not None:
             command = self.commands[len(self.done)]
-            if wait:
-                left = command.timeout_s - (time.monotonic() - self.began)
-                try:
-                    self.proc.wait(timeout=max(left, 0.0))
-                except subprocess.TimeoutExpired:
-                    self.kill()
-                    raise AssertionError(f"{command.args} ran for more than "
-                                         f"{command.timeout_s:g} s") from None
-            elif self.proc.poll() is None:
-                return
+            left = command.timeout_s - (time.monotonic() - self.began)
+            late = ""
+            try:
+                self.proc.wait(timeout=max(min(wait_s, left), 0.0))
+            except subprocess.TimeoutExpired:
+                if left > wait_s:
+                    return
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+                late = f"\n(killed: ran for more than {command.timeout_s:g} s)"
             texts = []
             for stream in self.streams:
                 stream.seek(0)
                 texts.append(stream.read())
                 stream.close()
-            self.done.append(Done(self.proc.returncode, *texts, time.monotonic() - self.began))
+            self.done.append(Done(self.proc.returncode, texts[0], texts[1] + late,
+                                  time.monotonic() - self.began))
             self.proc = None
             self._next()
 
     def kill(self) -> None:
         if self.proc is not None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
             self.proc.wait()
             self.proc = None
             for stream in self.streams:
@@ -300,17 +303,15 @@ class Background:
                 if name in item.fixturenames and self._key(module, name) not in self.jobs:
                     self.jobs[self._key(module, name)] = _Job(make, self.env)
 
-    def advance(self) -> None:
-        """Reap what ended; start the next queued declaration once none is running."""
+    def advance(self, running: int = 1) -> None:
+        """Reap what ended; start queued declarations while fewer than `running` run."""
         for job in self.jobs.values():
             job.poll()
-        if any(job.running for job in self.jobs.values()):
-            return
         for key, job in self.jobs.items():
+            if sum(j.running for j in self.jobs.values()) >= running:
+                return
             if not job.started:
                 self._start(key, job)
-                if job.running:
-                    return
 
     def _start(self, key: str, job: _Job) -> None:
         if self.root is None:
@@ -326,7 +327,9 @@ class Background:
         job = self.jobs[key]
         if not job.started:
             self._start(key, job)
-        job.poll(wait=True)
+        while job.running:  # meanwhile the core the tests ran on can take the next one
+            self.advance(running=2)
+            job.poll(wait_s=0.25)
         return job.work, list(job.done)
 
     def close(self) -> None:
