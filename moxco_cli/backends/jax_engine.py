@@ -454,8 +454,9 @@ def _last_axes(tree):
 _PROGRAMS: dict[tuple, _Program] = {}
 TIMINGS: list[dict] = []  # structure, starts, steps and seconds of each call (benchmarks)
 CHUNK = 8192  # starts per device and chunk: state of a chunk stays in cache (as NumPy's)
-# Rows per device and chunk are a multiple of this: XLA's vectorized loops ran 2.3x slower
-# over 8334 or 16667 rows than over 8384 or 16384 (measured, Beale Adam+MoXCo, one device).
+# Rows per device and chunk are a multiple of this: XLA's vectorized loops ran 1.7x and 3x
+# slower over 4167 and 16667 rows (odd counts) than over 4224 and 16704 (measured, Beale
+# Adam+MoXCo, one device, N = 5e4).
 ROW_ALIGN = 64
 
 
