@@ -138,11 +138,12 @@ for spec in cases.LANDSCAPES:
     out["columns"][spec] = (np.asarray(f(xc)), np.asarray(jax_pieces.as_array(grad(xc))).T)
 out["declared"] = {name: jax_pieces.inner(name).keys for name in jax_pieces.INNER}
 out["chunks"] = {(n, dev): jax_engine._chunks(n, dev, False)
-                 for n in (1, 63, 200, 8334, 100_000) for dev in (1, 2)}
+                 for n in (1, 3, 63, 200, 8334, 100_000, 1_097_997, 8_585_467)
+                 for dev in (1, 2, 8)}
 # a jaxlib that does not know a compile option: the program compiles without it
 from moxco_cli.backends import jax_setup
 out["options"] = jax_setup.compiler_options()
-jax_setup.VECTOR_WIDTH_OPTION, jax_setup._OPTIONS = "xla_cpu_no_such_option", None
+jax_setup._OPTIONS = {"xla_cpu_no_such_option": 512}  # whatever this CPU would choose
 jax_engine._PROGRAMS.clear()
 land, m = cases.build("beale"), methods.build(methods.parse_spec("adam+moxco"))
 t = jax_engine.simulate(land, m, cases.starts(land), cases.STEPS)
@@ -290,7 +291,11 @@ def test_chunks_cover_the_starts_in_aligned_equal_pieces(jax_results):
 
     for (n, dev), (count, size) in jax_results["chunks"].items():
         assert count * size >= n > (count - 1) * size, (n, dev)
-        assert size % (ROW_ALIGN * dev) == 0, (n, dev, size)
+        assert size % dev == 0, (n, dev, size)
+        if n >= ROW_ALIGN * dev:
+            assert size % (ROW_ALIGN * dev) == 0, (n, dev, size)
+        else:  # a few starts are not padded to 64 rows each
+            assert size < ROW_ALIGN * dev, (n, dev, size)
 
 
 @needs_jax

@@ -468,15 +468,19 @@ def _program(st: Structure, landscape, n_dev: int) -> _Program:
 
 def _chunks(n: int, n_dev: int, record: bool) -> tuple[int, int]:
     """(chunks, rows per chunk): equal chunks of about CHUNK starts per device, a multiple
-    of the device count (the last one padded), so one compiled program runs them all. On an
-    accelerator (not measured here: no GPU on this project's machines) one chunk: its
-    memory is not a core's cache, and the more rows per kernel the better."""
+    of the device count and, from ROW_ALIGN starts per device on, of ROW_ALIGN per device
+    (the last chunk padded), so one compiled program runs them all; `count * size >= n >
+    (count - 1) * size`. A few starts are not padded to ROW_ALIGN (a `run` of one start per
+    method would record 64 rows). On an accelerator (not measured here: no GPU on this
+    project's machines) one chunk: its memory is not a core's cache, and the more rows per
+    kernel the better."""
     jax, _ = load()
     cpu = jax.devices()[0].platform == "cpu"
     count = 1 if record or not cpu else max(1, round(n / (CHUNK * n_dev)))
-    size = -(-n // count)
-    align = ROW_ALIGN * n_dev
-    return count, -(-size // align) * align
+    align = ROW_ALIGN * n_dev if n >= ROW_ALIGN * n_dev else n_dev
+    per_chunk = -(-n // count)
+    size = -(-per_chunk // align) * align
+    return -(-n // size), size  # aligning up may leave fewer chunks than `count`
 
 
 def device_count(n: int, st: Structure) -> int:
