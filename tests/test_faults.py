@@ -574,7 +574,7 @@ def test_a_killed_sweep_pool_worker_is_one_line_and_the_cells_are_kept(tmp_path,
     out = tmp_path / "sw"
     proc = _long_pool_sweep(out)
     try:
-        os.kill(max(_pool_computing(proc, children)), signal.SIGKILL)
+        os.kill(_pool_computing(proc, children)[-1], signal.SIGKILL)
         _, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
@@ -591,8 +591,20 @@ def test_a_killed_sweep_pool_worker_is_one_line_and_the_cells_are_kept(tmp_path,
 
 
 def _pool(pid: int, children) -> list[int]:
-    """Children of `pid` other than its first (the figure renderer, forked at start)."""
-    return sorted(children(pid))[1:]
+    """Children of `pid` other than its first (the figure renderer, forked at start), in the
+    order they started. Ordered by start time, not pid: pids wrap around (pid_max is 32768
+    here, and a suite run starts thousands of processes), and a stopped renderer taken for
+    a worker left a sweep running past its test's timeout."""
+    return sorted(children(pid), key=_started)[1:]
+
+
+def _started(pid: int) -> tuple[int, int]:
+    """(start time in clock ticks since boot, pid) of process `pid`; a gone one sorts last."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return (1 << 62, pid)
+    return (int(fields[19]), pid)
 
 
 def _session(pgid: int) -> list[int]:
@@ -651,7 +663,7 @@ def test_a_stopped_sweep_pool_worker_is_one_line_and_the_cells_are_kept(tmp_path
     out = tmp_path / "sw"
     proc = _long_pool_sweep(out, stopped_s=1.0)
     try:
-        os.kill(max(_pool_computing(proc, children)), signal.SIGSTOP)
+        os.kill(_pool_computing(proc, children)[-1], signal.SIGSTOP)
         _, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
