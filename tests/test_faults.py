@@ -547,6 +547,20 @@ def _long_pool_sweep(out: Path, stopped_s: float | None = None) -> subprocess.Po
                             start_new_session=True)
 
 
+def _signal_a_pool_worker(out: Path, sig: int, children, stopped_s: float | None = None):
+    """`(proc, stderr)` of a long pool sweep into `out` whose last-started worker got `sig`
+    once both workers were computing (the sweep killed if it outlives 60 s)."""
+    proc = _long_pool_sweep(out, stopped_s)
+    try:
+        os.kill(_pool_computing(proc, children)[-1], sig)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+    return proc, err
+
+
 def _pool_computing(proc: subprocess.Popen, children) -> list[int]:
     """Wait until both pool workers of the sweep `proc` are computing its cells (0.2 s of CPU
     each); their pids."""
@@ -571,22 +585,14 @@ def _cpu_s(pid: int) -> float:
 @pytest.mark.slow
 def test_a_killed_sweep_pool_worker_is_one_line_and_the_cells_are_kept(tmp_path, children):
     """Before: a BrokenProcessPool traceback."""
-    out = tmp_path / "sw"
-    proc = _long_pool_sweep(out)
-    try:
-        os.kill(_pool_computing(proc, children)[-1], signal.SIGKILL)
-        _, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.communicate()
+    proc, err = _signal_a_pool_worker(tmp_path / "sw", signal.SIGKILL, children)
     assert proc.returncode == 1
     assert _pool(proc.pid, children) == [] and _session(proc.pid) == []  # nothing left running
     line = one_error_line(err)
     assert line.startswith("Error: an engine worker process failed (killed by SIGKILL: out of "
                            "memory (the kernel's OOM killer) or killed by another program); "
                            "nothing was published; Stopped: ")
-    assert line.endswith(f"--resume {out.with_name('sw.incomplete')}")
+    assert line.endswith(f"--resume {tmp_path / 'sw.incomplete'}")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["sw.incomplete"]
 
 
@@ -660,15 +666,7 @@ def test_a_stopped_sweep_pool_worker_is_one_line_and_the_cells_are_kept(tmp_path
     from moxco_cli import workers
 
     assert workers.STOPPED_S == 5.0  # what a user gets; 1 s stands in for it below
-    out = tmp_path / "sw"
-    proc = _long_pool_sweep(out, stopped_s=1.0)
-    try:
-        os.kill(_pool_computing(proc, children)[-1], signal.SIGSTOP)
-        _, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.communicate()
+    proc, err = _signal_a_pool_worker(tmp_path / "sw", signal.SIGSTOP, children, stopped_s=1.0)
     assert proc.returncode == 1
     assert _pool(proc.pid, children) == [] and _session(proc.pid) == []
     line = one_error_line(err)
