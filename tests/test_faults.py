@@ -526,31 +526,19 @@ def test_no_process_is_left_after_a_one_line_refusal(args, tmp_path):
 
 # The CLI's entry with the stopped-worker limit (workers.STOPPED_S) set from argv[1]: the
 # default, 5 s, would make the test wait 5 s for what any limit shows.
-SHORT_STOP = """
-import sys
-from moxco_cli import workers
-workers.STOPPED_S = float(sys.argv[1])
-sys.argv = ["moxco", *sys.argv[2:]]
-from moxco_cli.cli import main
-main()
-"""
-
-
-def _long_pool_sweep(out: Path, stopped_s: float | None = None) -> subprocess.Popen:
-    """A sweep on two pool workers long enough to be caught mid-way, in its own session
-    (with `stopped_s`: with that stopped-worker limit)."""
-    entry = ["-m", "moxco_cli"] if stopped_s is None else ["-c", SHORT_STOP, str(stopped_s)]
-    return subprocess.Popen([sys.executable, *entry, "sweep", "beale", "--grid",
+def _long_pool_sweep(out: Path) -> subprocess.Popen:
+    """A sweep on two pool workers long enough to be caught mid-way, in its own session."""
+    return subprocess.Popen([sys.executable, "-m", "moxco_cli", "sweep", "beale", "--grid",
                              "alpha=0:0.9:8", "--grid", "beta=0:0.9:8", "--starts", "grid:61",
                              "--steps", "5000", "--workers", "2", "--out", str(out)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
 
 
-def _signal_a_pool_worker(out: Path, sig: int, children, stopped_s: float | None = None):
+def _signal_a_pool_worker(out: Path, sig: int, children):
     """`(proc, stderr)` of a long pool sweep into `out` whose last-started worker got `sig`
     once both workers were computing (the sweep killed if it outlives 60 s)."""
-    proc = _long_pool_sweep(out, stopped_s)
+    proc = _long_pool_sweep(out)
     try:
         os.kill(_pool_computing(proc, children)[-1], sig)
         _, err = proc.communicate(timeout=60)
@@ -663,13 +651,13 @@ def test_a_stopped_engine_worker_fails_the_run_instead_of_hanging_it(monkeypatch
 
 @pytest.mark.slow
 def test_a_stopped_sweep_pool_worker_is_one_line_and_the_cells_are_kept(tmp_path, children):
-    from moxco_cli import workers
-
-    assert workers.STOPPED_S == 5.0  # what a user gets; 1 s stands in for it below
-    proc, err = _signal_a_pool_worker(tmp_path / "sw", signal.SIGSTOP, children, stopped_s=1.0)
+    # with the product's own 5 s limit: a 1 s one (set in a wrapper process) timed out in 2
+    # of 3 fresh-clone suite runs (a traceback from the pool's manager thread, not
+    # reproduced alone or in the suite with the same seed)
+    proc, err = _signal_a_pool_worker(tmp_path / "sw", signal.SIGSTOP, children)
     assert proc.returncode == 1
     assert _pool(proc.pid, children) == [] and _session(proc.pid) == []
     line = one_error_line(err)
-    assert line.startswith("Error: an engine worker process failed (stopped (SIGSTOP?) for 1 s)"
+    assert line.startswith("Error: an engine worker process failed (stopped (SIGSTOP?) for 5 s)"
                            "; nothing was published; Stopped: ")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["sw.incomplete"]
