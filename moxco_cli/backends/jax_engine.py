@@ -194,8 +194,8 @@ class _Program:
         grad = jax.grad(lambda x: jnp.sum(f(x)))
         inner = jax_pieces.inner(st.inner)
         prox = jax_pieces.prox(st.prox)
-        ew, dot, split, as_array = (jax_pieces.ew, jax_pieces.dot, jax_pieces.split,
-                                    jax_pieces.as_array)
+        ew, dot, select = jax_pieces.ew, jax_pieces.dot, jax_pieces.select
+        split, as_array = jax_pieces.split, jax_pieces.as_array
         f_target = float(landscape.f_target)
         d = st.dim
         columns = jax_pieces.columns_layout(d)
@@ -224,7 +224,7 @@ class _Program:
                 lam, q_new = jax_pieces.power(hvp, start, st.curvature_steps)
                 used = jnp.full(alive.shape, st.curvature_steps, jnp.int64)
                 if st.curvature == "power":
-                    s["q"] = ew(lambda new, old: jnp.where(alive, new, old), q_new, s["q"])
+                    s["q"] = select(alive, q_new, s["q"])
             return jnp.where(alive, lam, jnp.nan), jnp.where(alive, used, 0)
 
         def momenta(s, p):
@@ -295,7 +295,7 @@ class _Program:
                 else:
                     velocity = ew(lambda x, prev: x - prev, x, s["prev"])
                     fired = (t > 0) & (dot(s["last_gv"], velocity) > 0.0)
-                s["prev"] = ew(lambda x, prev: jnp.where(fired, x, prev), x, s["prev"])
+                s["prev"] = select(fired, x, s["prev"])
                 s["first_restart"] = jnp.where(fired & (s["first_restart"] < 0), t,
                                                s["first_restart"])
                 s["restart_count"] = s["restart_count"] + fired
@@ -318,8 +318,7 @@ class _Program:
             ok = jax_pieces.all_coords(ew(lambda c: jnp.abs(c) <= DIVERGENCE_LIMIT, x_new))
             s["diverged_step"] = jnp.where(s["alive"] & ~ok, t, s["diverged_step"])
             s["alive"] = s["alive"] & ok
-            alive = s["alive"]
-            s["x"] = ew(lambda new, old: jnp.where(alive, new, old), x_new, x)
+            s["x"] = select(s["alive"], x_new, x)
             return s, rec
 
         def init(x0, rows, shared, q0, ids, seed):
@@ -409,12 +408,13 @@ class _Program:
                     check_vma=False))
         return self._compiled[key](*args)
 
+    # (n, d) inputs are passed as (d, n) so that their rows are on the last axis
+    def _init_t(self, x0t, rows, shared, q0t, ids, seed):
+        return self._local["init"](x0t.T, rows, shared, q0t.T, ids, seed)
+
     def init(self, x0, rows, shared, q0, ids, seed):
-        # (n, d) inputs are passed as (d, n) so that their rows are on the last axis
-        def init_t(x0t, rows, shared, q0t, ids, seed):
-            return self._local["init"](x0t.T, rows, shared, q0t.T, ids, seed)
-        return self._parallel("init", init_t, (x0.T, rows, shared, q0.T, ids, np.int64(seed)),
-                              _last_axes)
+        return self._parallel("init", self._init_t,
+                              (x0.T, rows, shared, q0.T, ids, np.int64(seed)), _last_axes)
 
     def advance(self, s, shared, t0, t1):
         return self._parallel("advance", self._local["advance"],
@@ -435,7 +435,7 @@ class _Program:
         local = self._local
 
         def run(x0t, rows, shared, q0t, ids, seed, t1):
-            s = local["init"](x0t.T, rows, shared, q0t.T, ids, seed)
+            s = self._init_t(x0t, rows, shared, q0t, ids, seed)
             return local["finish"](local["advance"](s, shared, np.int64(0), t1))
         return self._parallel("whole", run, (x0.T, rows, shared, q0.T, ids, np.int64(seed),
                                              np.int64(steps)), 0)

@@ -52,6 +52,12 @@ def ew(fn, *vectors):
     return jax.tree_util.tree_map(fn, *vectors)
 
 
+def select(mask, new, old):
+    """`where(mask, new, old)` per trajectory (`mask (n,)`) over two vectors of one layout."""
+    _, jnp = load()
+    return ew(lambda a, b: jnp.where(mask, a, b), new, old)
+
+
 def split(a, columns: bool):
     """A `(d, n)` array in the layout: its rows as columns, or itself."""
     return tuple(a[j] for j in range(a.shape[0])) if columns else a
