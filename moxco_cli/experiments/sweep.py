@@ -627,18 +627,68 @@ class LocalExecutor:
             how = [describe_exit(p.exitcode) for p in processes if p.exitcode not in (None, 0)]
             raise WorkerFailed(how[0] if how else "it ended abruptly") from None
         finally:  # also on an interrupt or an error in the consumer: drop queued tasks
-            for fut in futures:
-                fut.cancel()
+            # (not on a broken pool: its manager thread fails them itself, and a cancel
+            # racing it is an InvalidStateError traceback there, see `_kill_pool`)
+            if not getattr(self.pool, "_broken", False):
+                for fut in futures:
+                    fut.cancel()
 
     def close(self, abort: bool = False) -> None:
         """Stop the pool; with `abort` (an interrupt or an error) its workers are killed
         first instead of finishing the cells they run (which may take minutes)."""
-        if self.pool is not None:
-            if abort:
-                for process in list((getattr(self.pool, "_processes", None) or {}).values()):
-                    process.kill()
-            self.pool.shutdown(wait=True, cancel_futures=True)
-            self.pool = None
+        pool, self.pool = self.pool, None
+        if pool is None:
+            return
+        if abort:
+            _kill_pool(pool)
+        else:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+POOL_EXIT_S = 10.0  # how long a killed pool's threads get to end once its workers are reaped
+
+
+def _kill_pool(pool) -> None:
+    """Shut the ProcessPoolExecutor `pool` down now, its workers killed (stopped ones too),
+    with no hang and no traceback from its threads. The order is what makes it safe
+    (CPython's concurrent/futures/process.py):
+
+    1. `shutdown(wait=False, cancel_futures=True)` BEFORE any worker dies: the pool's manager
+       thread then drops the futures `run` cancelled before it can see a dead worker. If it
+       saw one first, its `terminate_broken` would call `set_exception` on a cancelled
+       future: an InvalidStateError ("Exception in thread Thread-1"; python/cpython#107219,
+       which Python 3.11.7 has), and the thread would die before closing its queues. Its
+       call queue's feeder thread then stays blocked writing a job (the starts: more than a
+       pipe holds) into a pipe only this process still reads, and multiprocessing's exit
+       handler joins that thread for ever: a sweep that killed its stopped worker and was
+       descheduled before `shutdown` (a loaded machine) printed that traceback and hung.
+    2. SIGKILL every worker (it also ends a stopped one) and reap it.
+    3. Close this process's write end of the result pipe (no worker is left to write): a
+       manager thread reading a half-sent result gets EOF instead of waiting for ever
+       (interpreter exit joins it).
+    4. Give the manager thread POOL_EXIT_S to end. If the feeder thread is still alive then
+       (the manager died or skipped its clean-up), close the call pipe's read end: the
+       blocked write fails with EPIPE, which the pool's queue ignores, and the thread ends.
+    """
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    manager = getattr(pool, "_executor_manager_thread", None)
+    calls, results = getattr(pool, "_call_queue", None), getattr(pool, "_result_queue", None)
+    pool.shutdown(wait=False, cancel_futures=True)  # 1 (it forgets the attributes above)
+    for process in processes:  # 2
+        process.kill()
+    for process in processes:
+        process.join(timeout=POOL_EXIT_S)
+    writer = getattr(results, "_writer", None)
+    if writer is not None:  # 3
+        writer.close()
+    if manager is not None:  # 4
+        manager.join(timeout=POOL_EXIT_S)
+        if results is not None and not manager.is_alive():
+            results.close()
+    feeder = getattr(calls, "_thread", None)
+    if feeder is not None and feeder.is_alive() and not (manager and manager.is_alive()):
+        calls._reader.close()  # the manager is gone: no other thread closes it now
+        feeder.join(timeout=POOL_EXIT_S)
 
 
 def _ignore_sigint() -> None:
