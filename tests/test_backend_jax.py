@@ -105,7 +105,8 @@ from moxco_cli.backends import jax_engine, jax_landscapes, jax_pieces
 from moxco_cli.backends.jax_setup import load
 jax, jnp = load()
 out = {"runs": {}, "landscapes": {}, "columns": {}, "devices": len(jax.devices())}
-keys = ("final", "commit_step", "diverged_step", "grad_evals", "hvps", "restart_count")
+keys = ("final", "final_loss", "commit_step", "diverged_step", "grad_evals", "hvps",
+        "restart_count")
 for lspec, mspec in cases.CASES:
     land = cases.build(lspec)
     m = methods.build(methods.parse_spec(mspec))
@@ -213,6 +214,8 @@ def test_final_points_agree_on_non_chaotic_rows(jax_results, case):
             np.testing.assert_array_equal(got[key][stable], ours[stable], err_msg=key)
     # the discrete outcomes agree on most rows, chaotic ones included
     assert np.mean(got["diverged_step"] == base.diverged_step) >= 0.9
+    # the final loss is the landscape's own f at the final point (the engine's definition)
+    np.testing.assert_array_equal(got["final_loss"], land.f(got["final"]))
 
 
 @needs_jax

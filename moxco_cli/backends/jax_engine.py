@@ -177,14 +177,24 @@ def parameters(method, noise_std: float):
 
 class _Program:
     """The lowered method on the lowered landscape for one `Structure`: pure functions of
-    explicit state, jit-ed (`init(x0, rows, q0, ids, seed)`, `advance(state, shared, t0,
-    t1)`, `recorded(state, shared, steps)`, `finish(state)`).
+    explicit state (`initial(x0, rows, q0, ids, seed)` on the host; jit-ed: `advance(state,
+    shared, t0, t1)`, `recorded(state, shared, steps)`, `whole(state, shared, steps)`; the
+    host's `finish(state)`).
 
     The state is a dict of arrays: per trajectory `(n,)`, and vectors (points, moments, ...)
     in the layout of `jax_pieces` (a tuple of d `(n,)` columns for small d, else `(d, n)`),
     so that every coordinate of all trajectories is contiguous and each step compiles to a
     few elementwise loops. It holds only what the structure needs (no momenta without a
-    commit rule, no vectors without an estimator, ...)."""
+    commit rule, no vectors without an estimator, ...). `alive` (not frozen by divergence)
+    is its own mask although it equals `diverged_step < 0`: derived inside the step, the
+    program had one kernel less but ran 1.1x slower (measured, Beale Adam+MoXCo, N = 1e5).
+
+    Why the state starts, and the results end, on the host: XLA's CPU compiler builds every
+    distinct kernel of a program as its own LLVM module, at 3-40 ms each (measured, Beale
+    Adam+MoXCo), so a program's first-call cost grows with its kernel count. Filling the
+    initial arrays, splitting x0 into columns, stacking the final points and evaluating the
+    final loss were 9 of that program's 31 kernels (8 of its 26 modules); on the host they
+    cost microseconds."""
 
     def __init__(self, st: Structure, landscape, n_dev: int = 1) -> None:
         jax, jnp = load()
@@ -321,36 +331,44 @@ class _Program:
             s["x"] = select(s["alive"], x_new, x)
             return s, rec
 
-        def init(x0, rows, shared, q0, ids, seed):
+        def initial(x0, rows, shared, q0, ids, seed):
+            """The state before step 0 (NumPy arrays, on the host; noise keys from JAX)."""
             n = x0.shape[0]
-            xt = split(x0.T, columns)
+            xt = split(np.ascontiguousarray(x0.T, dtype=np.float64), columns)
             p = {**rows, **shared}
             s = {"x": xt, "prev": xt, "p": rows, "inner": inner.init(xt),
-                 "alive": jnp.ones(n, bool), "diverged_step": jnp.full(n, -1, jnp.int64)}
+                 "alive": np.ones(n, bool), "diverged_step": np.full(n, -1, np.int64)}
             if st.mode != "none":
-                s.update(latched=jnp.zeros(n, bool), commit_step=jnp.full(n, -1, jnp.int64),
-                         a=jnp.broadcast_to(p["alpha"], (n,)) + 0.0,
-                         b=jnp.broadcast_to(p["beta"], (n,)) + 0.0)
+                s.update(latched=np.zeros(n, bool), commit_step=np.full(n, -1, np.int64),
+                         a=np.broadcast_to(p["alpha"], (n,)).astype(np.float64),
+                         b=np.broadcast_to(p["beta"], (n,)).astype(np.float64))
             if st.restart is not None:
-                s.update(first_restart=jnp.full(n, -1, jnp.int64),
-                         restart_count=jnp.zeros(n, jnp.int64))
+                s.update(first_restart=np.full(n, -1, np.int64),
+                         restart_count=np.zeros(n, np.int64))
                 if st.restart == "function":
-                    s["last_f"] = jnp.zeros(n)
+                    s["last_f"] = np.zeros(n)
                 else:
-                    s["last_gv"] = ew(jnp.zeros_like, xt)
+                    s["last_gv"] = ew(np.zeros_like, xt)
             if estimated:
-                s["q0"] = split(q0.T, columns)
+                s["q0"] = split(np.ascontiguousarray(q0.T, dtype=np.float64), columns)
                 if st.curvature == "power":
                     s["q"] = s["q0"]
             if st.counts_hvps:
-                s["hvps"] = jnp.zeros(n, jnp.int64)
+                s["hvps"] = np.zeros(n, np.int64)
             if st.noise:
-                base = jax.random.key(seed)
-                s["key"] = jax.vmap(lambda i: jax.random.fold_in(base, i))(ids)
+                s["key"] = self._parallel("keys", keys, (ids, np.int64(seed)), 0)
             return s
+
+        def keys(ids, seed):
+            base = jax.random.key(seed)
+            return jax.vmap(lambda i: jax.random.fold_in(base, i))(ids)
 
         def advance(s, shared, t0, t1):
             return jax.lax.fori_loop(t0, t1, lambda t, s: step(s, t, shared)[0], s)
+
+        def whole(s, shared, t1):
+            """Every step, and only what `finish` reads (the rest is never copied back)."""
+            return results(advance(s, shared, np.int64(0), t1))
 
         def recorded(s, shared, steps):
             s, recs = jax.lax.scan(lambda s, t: step(s, t, shared), s, jnp.arange(steps))
@@ -358,19 +376,9 @@ class _Program:
             _, terms = goodness_step(s, p, s["x"], steps, steps % st.score_every == 0)
             return s, recs, record_row(s, p, terms, jnp.zeros(s["alive"].shape, bool))
 
-        def finish(s):
-            n = s["alive"].shape[0]
-            out = {"final": as_array(s["x"]).T, "final_loss": f(s["x"]),
-                   "diverged_step": s["diverged_step"],
-                   "commit_step": s.get("commit_step", jnp.full(n, -1, jnp.int64))}
-            for key in ("first_restart", "restart_count", "hvps"):
-                if key in s:
-                    out[key] = s[key]
-            return out
-
         self.devices = n_dev
-        self._local = {"init": init, "advance": advance, "recorded": recorded,
-                       "finish": finish}
+        self.initial = initial
+        self._local = {"advance": advance, "recorded": recorded, "whole": whole}
         self._compiled: dict = {}
 
     # Data parallel over the host devices: each device runs the program on its own rows
@@ -408,14 +416,6 @@ class _Program:
                     check_vma=False))
         return self._compiled[key](*args)
 
-    # (n, d) inputs are passed as (d, n) so that their rows are on the last axis
-    def _init_t(self, x0t, rows, shared, q0t, ids, seed):
-        return self._local["init"](x0t.T, rows, shared, q0t.T, ids, seed)
-
-    def init(self, x0, rows, shared, q0, ids, seed):
-        return self._parallel("init", self._init_t,
-                              (x0.T, rows, shared, q0.T, ids, np.int64(seed)), _last_axes)
-
     def advance(self, s, shared, t0, t1):
         return self._parallel("advance", self._local["advance"],
                               (s, shared, np.int64(t0), np.int64(t1)), _last_axes, out_like=s)
@@ -427,18 +427,32 @@ class _Program:
         return self._parallel(f"recorded-{steps}", run, (s, shared), lambda shapes: (
             _last_axes(shapes[0]), _axes(shapes[1], 1), _axes(shapes[2], 0)))
 
-    def finish(self, s):
-        return self._parallel("finish", self._local["finish"], (s,), 0)
+    def whole(self, s, shared, steps):
+        """Every step in one program, returning `results(state)`: runs nobody watches."""
+        return self._parallel("whole", self._local["whole"], (s, shared, np.int64(steps)),
+                              _last_axes, out_like=results(s))
 
-    def whole(self, x0, rows, shared, q0, ids, seed, steps):
-        """init, every step and finish in one program (one compile): runs nobody watches."""
-        local = self._local
+    @staticmethod
+    def finish(s) -> dict:
+        """What a run returns (NumPy, on the host) from `results(state)` of its last step:
+        `final (n, d)` and the per-trajectory steps and counts (the final loss is the
+        landscape's own `f`, in `simulate`)."""
+        jax, _ = load()
+        s = jax.device_get(s)
+        x = s.pop("x")
+        final = np.stack(x, axis=1) if isinstance(x, tuple) else np.asarray(x).T
+        n = final.shape[0]
+        out = {"final": final, **{key: np.asarray(v) for key, v in s.items()}}
+        out.setdefault("commit_step", np.full(n, -1, np.int64))
+        return out
 
-        def run(x0t, rows, shared, q0t, ids, seed, t1):
-            s = self._init_t(x0t, rows, shared, q0t, ids, seed)
-            return local["finish"](local["advance"](s, shared, np.int64(0), t1))
-        return self._parallel("whole", run, (x0.T, rows, shared, q0.T, ids, np.int64(seed),
-                                             np.int64(steps)), 0)
+
+RESULTS = ("x", "diverged_step", "commit_step", "first_restart", "restart_count", "hvps")
+
+
+def results(s: dict) -> dict:
+    """The part of a state that a run returns (the keys of RESULTS it has)."""
+    return {key: s[key] for key in RESULTS if key in s}
 
 
 def _axes(tree, axis: int):
@@ -524,10 +538,10 @@ def simulate(landscape, method, x0, steps: int, *, record: bool = False,
         inputs = (x0[take], {key: v[take] for key, v in rows.items()}, q0[take],
                   take.astype(np.int64))
         inputs = (inputs[0], inputs[1], shared, inputs[2], inputs[3])
-        if progress is None and not record:
-            parts.append((min(size, n - lo), program.whole(*inputs, seed, steps)))
+        s = program.initial(*inputs, seed)
+        if progress is None and not record:  # dispatched now, read after the last chunk
+            parts.append((min(size, n - lo), program.whole(s, shared, steps)))
             continue
-        s = program.init(*inputs, seed)
         if record:
             s, recs, last = program.recorded(s, shared, steps)
             rec = _records(Records, recs, last, n, check)
@@ -541,12 +555,13 @@ def simulate(landscape, method, x0, steps: int, *, record: bool = False,
                 if progress is not None:
                     jax.block_until_ready(s["x"])
                     progress(real * (t1 - t0))
-        parts.append((min(size, n - lo), program.finish(s)))
+        parts.append((min(size, n - lo), results(s)))
     out = {}
     for real, part in parts:
-        for key, value in jax.device_get(part).items():
-            out.setdefault(key, []).append(np.asarray(value)[:real])
+        for key, value in program.finish(part).items():
+            out.setdefault(key, []).append(value[:real])
     out = {key: np.concatenate(v) for key, v in out.items()}
+    out["final_loss"] = landscape.f(out["final"])  # as the NumPy engine's (its definition)
     TIMINGS.append({"structure": st, "n": n, "steps": steps,
                     "seconds": time.perf_counter() - began})
     if st.counts_hvps:  # lanczos: HVPs counted; one gradient per step and per scoring

@@ -34,6 +34,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from moxco_cli.backends.jax_setup import BackendError, load
 
 COLUMNS_MAX = 8  # vectors of at most this many coordinates are held as columns
@@ -93,7 +95,9 @@ def all_coords(mask):
 class InnerLowering:
     """`init(x) -> state` and `update(g, state, t, p) -> (step, state)` over vectors in either
     layout (`ew`), with `t` the 0-based step (shared) and `p` the hyperparameters: `(n,)`
-    rows for keys set per trajectory, scalars for the others."""
+    rows for keys set per trajectory, scalars for the others. `init` runs on the host, over
+    NumPy arrays: the initial state is an input of the compiled program, not a part of it
+    (each kernel costs compile time, `jax_engine._Program`)."""
 
     keys: tuple[str, ...]  # declared keys read besides lr
     init: object
@@ -115,7 +119,7 @@ def _adam():
     jax, jnp = load()
 
     def init(x):
-        return (ew(jnp.zeros_like, x), ew(jnp.zeros_like, x))
+        return (ew(np.zeros_like, x), ew(np.zeros_like, x))
 
     def update(g, state, t, p):
         m, s = state
@@ -134,7 +138,7 @@ def _rmsprop():
     jax, jnp = load()
 
     def init(x):
-        return (ew(jnp.zeros_like, x),)
+        return (ew(np.zeros_like, x),)
 
     def update(g, state, t, p):
         (s,) = state
