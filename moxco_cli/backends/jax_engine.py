@@ -158,6 +158,7 @@ def numbers_of(method, noise_std: float) -> dict:
         return np.asarray(v, dtype=float).reshape(-1) if np.ndim(v) else float(v)
 
     out = {key: number(values[key]) for key in inner.keys}
+    out.update(inner.derived(out))  # on the host, once (InnerLowering)
     out.update(lr=number(values["lr"]), alpha=number(rule.alpha), beta=number(rule.beta),
                alpha_restart=number(rule.alpha_restart),
                beta_restart=number(rule.beta_restart), threshold=number(rule.threshold),

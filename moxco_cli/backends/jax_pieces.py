@@ -97,11 +97,18 @@ class InnerLowering:
     layout (`ew`), with `t` the 0-based step (shared) and `p` the hyperparameters: `(n,)`
     rows for keys set per trajectory, scalars for the others. `init` runs on the host, over
     NumPy arrays: the initial state is an input of the compiled program, not a part of it
-    (each kernel costs compile time, `jax_engine._Program`)."""
+    (each kernel costs compile time, `jax_engine._Program`). For the same reason `host(p)`
+    derives, once per run and on the host, the numbers `update` reads that depend on the
+    hyperparameters alone (Adam's `1 - b1`): inside the program XLA hoists each out of the
+    loop into a kernel of its own. The same IEEE operation either way, so the same bits."""
 
     keys: tuple[str, ...]  # declared keys read besides lr
     init: object
     update: object
+    host: object = None  # p -> {name: number}; None: nothing derived
+
+    def derived(self, p: dict) -> dict:
+        return {} if self.host is None else self.host(p)
 
 
 def _gd():
@@ -126,12 +133,16 @@ def _adam():
         b1, b2, lr, eps = p["b1"], p["b2"], p["lr"], p["eps"]
         count = (t + 1).astype(jnp.float64)
         c1, c2 = 1.0 - b1**count, 1.0 - b2**count
-        m = ew(lambda m, g: m * b1 + g * (1.0 - b1), m, g)
-        s = ew(lambda s, g: s * b2 + (g * g) * (1.0 - b2), s, g)
+        rest1, rest2 = p["1-b1"], p["1-b2"]
+        m = ew(lambda m, g: m * b1 + g * rest1, m, g)
+        s = ew(lambda s, g: s * b2 + (g * g) * rest2, s, g)
         step = ew(lambda m, s: m / c1 * lr / (jnp.sqrt(s / c2) + eps), m, s)
         return step, (m, s)
 
-    return InnerLowering(("b1", "b2", "eps"), init, update)
+    def host(p):
+        return {"1-b1": 1.0 - p["b1"], "1-b2": 1.0 - p["b2"]}
+
+    return InnerLowering(("b1", "b2", "eps"), init, update, host)
 
 
 def _rmsprop():
@@ -143,10 +154,14 @@ def _rmsprop():
     def update(g, state, t, p):
         (s,) = state
         rho, lr, eps = p["rho"], p["lr"], p["eps"]
-        s = ew(lambda s, g: s * rho + (1.0 - rho) * (g * g), s, g)
+        rest = p["1-rho"]
+        s = ew(lambda s, g: s * rho + rest * (g * g), s, g)
         return ew(lambda g, s: g * lr / (jnp.sqrt(s) + eps), g, s), (s,)
 
-    return InnerLowering(("rho", "eps"), init, update)
+    def host(p):
+        return {"1-rho": 1.0 - p["rho"]}
+
+    return InnerLowering(("rho", "eps"), init, update, host)
 
 
 INNER = {"gd": _gd, "adam": _adam, "rmsprop": _rmsprop}
@@ -209,7 +224,7 @@ def goodness(f, grad_sq, lam, f_target, inv_eta, tau):
     """`exp(-tau (||g||^2 + max(lam - 1/eta_eff, 0) + |f - f_target|))`, non-finite -> 0."""
     _, jnp = load()
     penalty = grad_sq + jnp.maximum(lam - inv_eta, 0.0) + jnp.abs(f - f_target)
-    g = jnp.exp(-tau * penalty)
+    g = jnp.exp(-(tau * penalty))  # == exp(-tau * penalty): negation is exact
     return jnp.where(jnp.isfinite(g), g, 0.0)
 
 
