@@ -166,25 +166,46 @@ def settings_from_options(values: dict) -> tuple[tuple[str, ...], OptimizerSetti
     return methods, settings.validate()
 
 
-def optimizer_options(command):
+def _numpy_only_help() -> str:
+    runs = ", ".join(c.replace("_", "-") for c in BACKEND_COMMANDS)
+    return f"Engine: numpy only for this command (--backend jax runs {runs})."
+
+
+METHOD_KEYS = ("optimizers", "methods")  # the SHARED options that name methods
+
+
+def optimizer_options(command=None, *, methods: bool = True):
     """Decorator: append the SHARED options to `command`'s signature.
 
     The decorated function receives `methods: tuple[str, ...]` and `settings` instead of the
-    raw option values; validation errors surface as one-line `SettingsError`s.
+    raw option values; validation errors surface as one-line `SettingsError`s. With
+    `methods=False` (`@optimizer_options(methods=False)`: a command whose methods come from
+    its own options, `sweep`) --optimizers and --methods are left out and only `settings` is
+    passed. A command that runs on NumPy only (not in `backends.COMMANDS`) says so in its
+    --backend help and refuses any other backend, before anything runs.
     """
+    if command is None:
+        return functools.partial(optimizer_options, methods=methods)
     sig = inspect.signature(command, eval_str=True)
     own = [p for p in sig.parameters.values() if p.name not in ("methods", "settings")]
+    options = {k: v for k, v in SHARED.items() if methods or k not in METHOD_KEYS}
+    if command.__name__ not in BACKEND_COMMANDS:  # its help must not offer what it refuses
+        options["backend"] = (_opt(str, "--backend", _numpy_only_help()), DEFAULTS.backend)
     shared = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default,
                                 annotation=annotation)
-              for name, (annotation, default) in SHARED.items()]
+              for name, (annotation, default) in options.items()]
 
     @functools.wraps(command)
     def wrapper(**kwargs):
-        values = {name: kwargs.pop(name) for name in SHARED}
-        methods, settings = settings_from_options(values)
+        values = {name: kwargs.pop(name) for name in options}
+        if not methods:
+            values.update(optimizers="gd", methods=None)  # not an option here: any valid name
+        names, settings = settings_from_options(values)
         if settings.backend != "numpy" and command.__name__ not in BACKEND_COMMANDS:
             raise SettingsError("--backend", f"{settings.backend} runs {', '.join(c.replace('_', '-') for c in BACKEND_COMMANDS)}; {command.__name__.replace('_', '-')} runs on numpy only")
-        return command(**kwargs, methods=methods, settings=settings)
+        if methods:
+            return command(**kwargs, methods=names, settings=settings)
+        return command(**kwargs, settings=settings)
 
     wrapper.__signature__ = sig.replace(parameters=own + shared)
     wrapper.__annotations__ = {p.name: p.annotation for p in own + shared}

@@ -450,6 +450,8 @@ def test_without_the_extra_the_backend_refuses_in_one_line(tmp_path):
 
 @pytest.mark.parametrize("args, words", [
     (["compare", "beale"], "compare runs on numpy only"),
+    # sweep took --backend jax, ran NumPy and wrote "backend": "jax" into its config.json
+    (["sweep", "beale", "--grid", "alpha=0:0.9:2"], "sweep runs on numpy only"),
     (["outcome-map", "beale", "--scheduler", "local-cluster:1"], "--scheduler"),
     (["run", "beale", "--steps", "5"], None),  # the backend name itself
 ])
@@ -459,6 +461,20 @@ def test_commands_refuse_what_the_backend_does_not_cover(tmp_path, args, words):
     line = one_line_error(proc)
     assert (words or "--backend: must be one of numpy, jax") in line
     assert not (tmp_path / "x").exists()
+
+
+def test_the_help_of_a_numpy_only_command_does_not_offer_jax():
+    from typer.testing import CliRunner
+
+    from moxco_cli.cli import app
+
+    runner = CliRunner()
+    for command, offers in (("run", True), ("outcome-map", True), ("sweep", False),
+                            ("compare", False), ("generalize", False)):
+        text = " ".join(runner.invoke(app, [command, "--help"], env={"COLUMNS": "200"})
+                        .output.split())
+        assert ("numpy (default) or jax" in text) is offers, command
+        assert ("numpy only for this command" in text) is not offers, command
 
 
 @needs_jax

@@ -12,8 +12,6 @@ both the suffix and the INCOMPLETE note.
 
 from __future__ import annotations
 
-import functools
-import inspect
 import os
 import shutil
 import sys
@@ -26,12 +24,11 @@ from moxco_cli.commands.common import print_table, progress_bar, results_folder,
 from moxco_cli.errors import STORAGE_ERRNOS, Fault, Interrupted, MoxcoError, storage_fault
 from moxco_cli.options import (
     LANDSCAPE_PANEL,
-    SHARED,
     ExprOption,
     MinimaOption,
     landscape_spec,
+    optimizer_options,
     parse_box,
-    settings_from_options,
 )
 from moxco_cli.settings import ALL_METHOD_NAMES, SettingsError
 
@@ -49,7 +46,6 @@ EPILOG = (
 )
 # Options that only say how to run, not what: allowed together with --resume.
 HOW_ONLY = {"resume", "scheduler", "workers", "force", "ctx"}
-SETTING_KEYS = [k for k in SHARED if k not in ("optimizers", "methods")]
 
 
 def sweep(
@@ -336,25 +332,5 @@ def show_summary(result, path) -> None:
     print(f"Results: {path}")
 
 
-def _with_settings(command):
-    """Append the shared optimizer options (all but --optimizers) to `command`; it receives
-    one validated `OptimizerSettings` as `settings`."""
-    sig = inspect.signature(command, eval_str=True)
-    own = [p for p in sig.parameters.values() if p.name != "settings"]
-    shared = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=SHARED[name][1],
-                                annotation=SHARED[name][0]) for name in SETTING_KEYS]
-
-    @functools.wraps(command)
-    def wrapper(**kwargs):
-        values = {name: kwargs.pop(name) for name in SETTING_KEYS}
-        _, settings = settings_from_options({**values, "optimizers": "gd"})
-        return command(**kwargs, settings=settings)
-
-    wrapper.__signature__ = sig.replace(parameters=own + shared)
-    wrapper.__annotations__ = {p.name: p.annotation for p in own + shared}
-    del wrapper.__wrapped__
-    return wrapper
-
-
 def register(app: typer.Typer) -> None:
-    app.command("sweep", epilog=EPILOG)(_with_settings(sweep))
+    app.command("sweep", epilog=EPILOG)(optimizer_options(sweep, methods=False))
