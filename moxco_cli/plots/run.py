@@ -345,13 +345,31 @@ def trace_figure(land, runs: dict, title: str):
     return fig
 
 
+def below_target(runs: dict, f_target: float) -> bool:
+    """Whether a recorded loss lies below `f_target` by more than rounding: `f_target` is
+    then not a minimum of the loss but a reference level (a network's noise floor, which
+    training can overfit below), and `f - f_target` has no logarithm."""
+    losses = np.concatenate([tr.records.loss[:, 0] for tr in runs.values()])
+    losses = losses[np.isfinite(losses)]
+    return bool(losses.size) and losses.min() < f_target - 1e-9 * max(1.0, abs(f_target))
+
+
 def draw_loss(ax, runs: dict, f_target: float):
-    """`f - f_target` per step on a log axis, commit steps as dashed verticals."""
+    """`f - f_target` per step on a log axis, commit steps as dashed verticals. When a loss
+    lies below `f_target` (`below_target`) the loss itself is drawn instead, with f_target
+    as a dashed level (log axis while every loss is positive): clipping the gap at 1e-16
+    drew every run as if it had reached f_target exactly."""
+    level = below_target(runs, f_target)
+    positive = all(np.nanmin(tr.records.loss[:, 0]) > 0 for tr in runs.values())
     for name, tr in runs.items():
         st = style(name)
-        gap = np.maximum(tr.records.loss[:, 0] - f_target, 1e-16)
-        ax.semilogy(np.arange(len(gap)), gap, color=st["color"], ls=st["ls"], lw=1.6,
-                    label=st["label"])
+        if level:
+            gap = tr.records.loss[:, 0]
+        else:
+            gap = np.maximum(tr.records.loss[:, 0] - f_target, 1e-16)
+        plot = ax.semilogy if (positive or not level) else ax.plot
+        plot(np.arange(len(gap)), gap, color=st["color"], ls=st["ls"], lw=1.6,
+             label=st["label"])
         c = tr.commit_step[0]
         if c >= 0:
             ax.axvline(c, color=st["color"], ls=(0, (2, 2)), lw=1.0)
@@ -359,7 +377,12 @@ def draw_loss(ax, runs: dict, f_target: float):
         if tr.diverged[0]:
             ax.plot(tr.diverged_step[0], gap[tr.diverged_step[0]], marker="X", ms=9,
                     color=st["color"], mec="black")
-    ax.set(xlabel="step", ylabel=r"$f(\theta_t) - f_{target}$ (log)")
+    if level:
+        ax.axhline(f_target, color="black", ls="--", lw=1.0,
+                   label=f"f_target = {f_target:.4g} (losses go below it)")
+        ax.set(xlabel="step", ylabel=r"$f(\theta_t)$" + (" (log)" if positive else ""))
+    else:
+        ax.set(xlabel="step", ylabel=r"$f(\theta_t) - f_{target}$ (log)")
     ax.grid(alpha=0.3, which="both", lw=0.5)
 
 
