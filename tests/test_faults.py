@@ -577,10 +577,12 @@ def _long_pool_sweep(out: Path, *entry: str) -> subprocess.Popen:
                             start_new_session=True)
 
 
-def _signal_a_pool_worker(out: Path, sig: int, children, *entry: str, timeout: float = 60):
-    """`(proc, stderr)` of a long pool sweep into `out` whose last-started worker got `sig`
-    once both workers were computing (the sweep killed if it outlives `timeout` s from then)."""
-    proc = _long_pool_sweep(out, *entry)
+def _signal_a_pool_worker(out: Path, sig: int, children, *entry: str, timeout: float = 60,
+                          start=_long_pool_sweep):
+    """`(proc, stderr)` of a long pool sweep into `out` (or of `start(out, *entry)`) whose
+    last-started worker got `sig` once both workers were computing (the command killed if it
+    outlives `timeout` s from then)."""
+    proc = start(out, *entry)
     try:
         os.kill(_pool_computing(proc, children)[-1], sig)
         _, err = proc.communicate(timeout=timeout)
@@ -738,3 +740,48 @@ def test_pool_workers_dying_after_the_sweep_gave_up_on_them_do_not_hang_it(tmp_p
     assert err.splitlines()[-1].startswith("Error: an engine worker process failed (stopped "
                                            "(SIGSTOP?) for 1 s); nothing was published; ")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["sw.incomplete"]
+
+
+# `moxco reproduce` with only its phase-diagram step (the one that runs a process pool), on
+# 2 pool workers, with phase_starts = argv[1] (enough for the cells to be caught mid-way);
+# `moxco` arguments from argv[2:].
+PHASE_ONLY = """
+import functools, sys
+from moxco_cli.experiments import reproduce, sweep
+reproduce.QUICK = {**reproduce.QUICK, "phase_starts": int(sys.argv[1])}
+reproduce.STEPS = [s for s in reproduce.STEPS if s.name == "phase"]
+sweep.make_executor = functools.partial(sweep.make_executor, workers=2)
+sys.argv = ["moxco", *sys.argv[2:]]
+from moxco_cli.cli import main
+main()
+"""
+
+
+def _phase_reproduce(out: Path, starts: str = "61") -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", PHASE_ONLY, starts, "reproduce", "--quick",
+                             "--out", str(out)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+
+
+def test_a_stopped_pool_worker_fails_reproduce_and_keeps_the_earlier_figures(tmp_path,
+                                                                            children):
+    """Before: the phase step closed its pool without `abort`, so after `run` gave up on the
+    stopped worker, `shutdown(wait=True)` waited for it for ever (a Ctrl-C there too)."""
+    out = tmp_path / "r"
+    earlier = _phase_reproduce(out, "5")
+    earlier.communicate(timeout=60)
+    assert earlier.returncode == 0
+    before = snapshot(out)
+    assert "figures/phase_beale.csv" in before and "REPRODUCTION.md" in before
+    began = time.monotonic()
+    proc, err = _signal_a_pool_worker(out, signal.SIGSTOP, children, timeout=20,
+                                      start=_phase_reproduce)
+    assert proc.returncode == 1, err  # -9: it hung, and was killed after 20 s
+    assert time.monotonic() - began < 15
+    assert _pool(proc.pid, children) == [] and _session(proc.pid) == []
+    progress, *rest = err.splitlines()  # then no traceback, and one line saying why
+    assert progress.startswith("[1/1] Phase diagram: ")
+    assert one_error_line("\n".join(rest)) == ("Error: an engine worker process failed "
+                                               "(stopped (SIGSTOP?) for 5 s); nothing was "
+                                               "published")
+    assert snapshot(out) == before and hidden(out) == []  # no temporary folder left

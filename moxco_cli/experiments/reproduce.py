@@ -188,11 +188,14 @@ def _phase(out, sizes):
                 betas=tuple(np.linspace(0, 0.95, k).round(4)),
                 starts=f"grid:{sizes['phase_starts']}", tol=PHASE_TOL)
     executor = make_executor()
+    aborted = True  # until the cells are done: close() kills the pool's workers (a stopped
+    # one, an interrupt: a plain close would wait for them, for ever if one is stopped)
     try:
         frame = pd.concat([phase_diagram("beale", name, executor=executor, **axes)
                            for name in ("gd+moxco", "adam+moxco")], ignore_index=True)
+        aborted = False
     finally:
-        executor.close()
+        executor.close(abort=aborted)
     out.write_csv("phase_beale.csv", frame)
     n = sizes["phase_starts"]
     out.write_figure(
