@@ -200,15 +200,19 @@ def check_not_stopped(pids, stopped_since: dict[int, float]) -> None:
 
     now = time.monotonic()
     for pid in pids:
-        try:
-            stat = Path(f"/proc/{pid}/stat").read_text()
-            state = stat[stat.rfind(")") + 2:][:1]
-        except OSError:
-            state = ""
-        if state not in ("T", "t"):
+        if not is_stopped(pid):
             stopped_since.pop(pid, None)
         elif now - stopped_since.setdefault(pid, now) >= STOPPED_S:
             raise WorkerFailed(f"stopped (SIGSTOP?) for {STOPPED_S:g} s")
+
+
+def is_stopped(pid: int) -> bool:
+    """Whether process `pid` is stopped (state T or t in /proc; False where unknown)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rfind(")") + 2:][:1] in ("T", "t")
 
 
 def _kill_all(children: dict[int, int]) -> None:

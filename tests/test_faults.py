@@ -693,6 +693,21 @@ def test_a_stopped_engine_worker_fails_the_run_instead_of_hanging_it(monkeypatch
     assert children() == set()
 
 
+def test_a_pool_worker_stopped_after_the_last_cell_does_not_hang_the_close(children):
+    """Every cell done, then a worker stopped before the pool is closed (not an abort):
+    `shutdown(wait=True)` waited for that worker for ever (sweep and reproduce alike)."""
+    from moxco_cli.experiments.sweep import LocalExecutor
+
+    executor = LocalExecutor(2)  # starts both workers
+    pids = [p.pid for p in executor.pool._processes.values()]
+    assert len(pids) == 2
+    os.kill(pids[-1], signal.SIGSTOP)
+    began = time.monotonic()
+    executor.close()
+    assert time.monotonic() - began < 3  # the running worker ends, the stopped one is killed
+    assert children() == set()
+
+
 @pytest.mark.slow
 def test_a_stopped_sweep_pool_worker_is_one_line_and_the_cells_are_kept(tmp_path, children):
     # with the product's own 5 s limit; the 1 s limit, and the hang it once showed in the

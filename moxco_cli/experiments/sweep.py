@@ -639,19 +639,21 @@ class LocalExecutor:
         pool, self.pool = self.pool, None
         if pool is None:
             return
-        if abort:
-            _kill_pool(pool)
-        else:
-            pool.shutdown(wait=True, cancel_futures=True)
+        # Without `abort` every cell is done (the callers' contract) and the workers only have
+        # to exit: they get POOL_EXIT_S. One that is stopped (SIGSTOP after its last cell)
+        # never would, and `shutdown(wait=True)` waited for it for ever.
+        _kill_pool(pool, grace=0.0 if abort else POOL_EXIT_S)
 
 
 POOL_EXIT_S = 10.0  # how long a killed pool's threads get to end once its workers are reaped
 
 
-def _kill_pool(pool) -> None:
+def _kill_pool(pool, grace: float = 0.0) -> None:
     """Shut the ProcessPoolExecutor `pool` down now, its workers killed (stopped ones too),
-    with no hang and no traceback from its threads. The order is what makes it safe
-    (CPython's concurrent/futures/process.py):
+    with no hang and no traceback from its threads. With `grace` > 0 (no cell running) the
+    workers first get that many seconds to end on the shutdown's sentinels (none when one is
+    stopped, `_let_exit`). The order is what makes it safe (CPython's
+    concurrent/futures/process.py):
 
     1. `shutdown(wait=False, cancel_futures=True)` BEFORE any worker dies: the pool's manager
        thread then drops the futures `run` cancelled before it can see a dead worker. If it
@@ -674,7 +676,8 @@ def _kill_pool(pool) -> None:
     manager = getattr(pool, "_executor_manager_thread", None)
     calls, results = getattr(pool, "_call_queue", None), getattr(pool, "_result_queue", None)
     pool.shutdown(wait=False, cancel_futures=True)  # 1 (it forgets the attributes above)
-    for process in processes:  # 2
+    _let_exit(processes, grace)
+    for process in processes:  # 2 (no-op for one that has ended)
         process.kill()
     for process in processes:
         process.join(timeout=POOL_EXIT_S)
@@ -689,6 +692,23 @@ def _kill_pool(pool) -> None:
     if feeder is not None and feeder.is_alive() and not (manager and manager.is_alive()):
         calls._reader.close()  # the manager is gone: no other thread closes it now
         feeder.join(timeout=POOL_EXIT_S)
+
+
+def _let_exit(processes, grace: float) -> None:
+    """Wait up to `grace` seconds for `processes` to end, not at all once one of them is
+    stopped: an idle worker waits for its next task holding the call queue's read lock, so a
+    stopped one also keeps the others from reading the sentinel that ends them (measured: 2
+    of 12 closes then waited the whole grace)."""
+    import time
+
+    from moxco_cli.workers import is_stopped
+
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        alive = [p for p in processes if p.is_alive()]
+        if not alive or any(is_stopped(p.pid) for p in alive):
+            return
+        alive[0].join(timeout=min(0.05, max(0.0, deadline - time.monotonic())))
 
 
 def _ignore_sigint() -> None:
