@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+from ending import ended
 
 HEAVY = ("matplotlib", "pandas", "scipy", "sympy", "dask", "numpy")
 
@@ -31,12 +32,7 @@ def _probe(*args, env=None) -> subprocess.Popen:
 
 def _reported(proc: subprocess.Popen):
     """What the probe `proc` reports: (heavy libraries loaded, exit code, its stdout)."""
-    try:
-        stdout, _ = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
+    stdout, _ = ended(proc, timeout=60)
     last = stdout.strip().splitlines()[-1]
     loaded, code = last.removeprefix("LOADED:").split(" CODE: ")
     return [m for m in loaded.split(",") if m], int(code), stdout

@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 import pytest
+from ending import ended, stop
 from typer.testing import CliRunner
 
 from moxco_cli import report
@@ -242,12 +243,7 @@ def _shell_start(command: str, out: Path, redirect: str) -> subprocess.Popen:
 
 
 def _shell_end(proc: subprocess.Popen) -> subprocess.CompletedProcess:
-    try:
-        out, err = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
+    out, err = ended(proc, timeout=120)
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
@@ -585,11 +581,10 @@ def _signal_a_pool_worker(out: Path, sig: int, children, *entry: str, timeout: f
     proc = start(out, *entry)
     try:
         os.kill(_pool_computing(proc, children)[-1], sig)
-        _, err = proc.communicate(timeout=timeout)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.communicate()
+    except BaseException:
+        stop(proc, group=True)
+        raise
+    _, err = ended(proc, timeout=timeout, group=True)
     return proc, err
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from ending import ended
 from typer.testing import CliRunner
 
 import landscapes
@@ -35,12 +36,7 @@ def _start_and_interrupt(args, cwd, wait_for_s=2.5):
     time.sleep(wait_for_s)
     assert proc.poll() is None, "the run finished before it could be interrupted"
     proc.send_signal(signal.SIGINT)
-    try:
-        out, err = proc.communicate(timeout=60)
-    except subprocess.TimeoutExpired:
-        proc.kill()  # else it runs on for minutes, slowing every later test
-        proc.communicate()
-        raise
+    out, err = ended(proc, timeout=60)
     return proc.returncode, out, err
 
 
