@@ -45,6 +45,7 @@ from pathlib import Path
 from moxco_cli.workers import (
     fork_available,
     fork_quietly,
+    is_stopped,
     libc_prctl,
     settle_child,
     sigint_held,
@@ -178,7 +179,7 @@ class Renderer:
         with one line on stderr if it has been stopped for STOPPED_S or silent for
         ANSWER_TIMEOUT_S seconds, else `(stopped_since, False)`."""
         now = time.monotonic()
-        stopped = _stopped(self.pid)
+        stopped = is_stopped(self.pid)
         stopped_since = (stopped_since or now) if stopped else None
         if stopped and now - stopped_since >= STOPPED_S:
             why = f"has been stopped for {STOPPED_S:g} s (SIGSTOP?)"
@@ -213,15 +214,6 @@ STOP_GRACE_S = 2.0
 POLL_S = 0.5  # how often a wait for a figure looks at the child's state
 STOPPED_S = 5.0  # a child stopped this long is given up on
 ANSWER_TIMEOUT_S = 600.0  # no figure takes this long; a silent child is given up on
-
-
-def _stopped(pid: int) -> bool:
-    """Whether process `pid` is stopped (state T) or stopped by a tracer (t)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat[stat.rfind(")") + 2:][:1] in ("T", "t")
 
 
 def _end_child(pid: int) -> None:

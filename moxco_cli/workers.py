@@ -207,7 +207,8 @@ def check_not_stopped(pids, stopped_since: dict[int, float]) -> None:
 
 
 def is_stopped(pid: int) -> bool:
-    """Whether process `pid` is stopped (state T or t in /proc; False where unknown)."""
+    """Whether process `pid` is stopped: state T (a signal) or t (a tracer) in /proc; False
+    where unknown."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
