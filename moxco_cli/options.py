@@ -201,8 +201,8 @@ def optimizer_options(command=None, *, methods: bool = True):
         if not methods:
             values.update(optimizers="gd", methods=None)  # not an option here: any valid name
         names, settings = settings_from_options(values)
-        if settings.backend != "numpy" and command.__name__ not in BACKEND_COMMANDS:
-            raise SettingsError("--backend", f"{settings.backend} runs {', '.join(c.replace('_', '-') for c in BACKEND_COMMANDS)}; {command.__name__.replace('_', '-')} runs on numpy only")
+        if command.__name__ not in BACKEND_COMMANDS:
+            settings.numpy_only(command.__name__.replace("_", "-"))
         if methods:
             return command(**kwargs, methods=names, settings=settings)
         return command(**kwargs, settings=settings)

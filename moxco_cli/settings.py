@@ -88,6 +88,18 @@ class OptimizerSettings:
                 "--backend", f"must be one of {', '.join(BACKENDS)}; got {self.backend!r}")
         return self
 
+    def numpy_only(self, command: str) -> OptimizerSettings:
+        """Self; `SettingsError("--backend")` when a backend other than numpy is asked of
+        `command` ("sweep"), which runs on NumPy only. Checked by the command's options and by
+        its config's `validate` (what `rerun` and `sweep --resume` build from a config.json)."""
+        from moxco_cli.backends import COMMANDS
+
+        if self.backend != "numpy":
+            runs = ", ".join(c.replace("_", "-") for c in COMMANDS)
+            raise SettingsError("--backend", f"{self.backend} runs {runs}; {command} runs on "
+                                "numpy only")
+        return self
+
     def to_dict(self) -> dict:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
 

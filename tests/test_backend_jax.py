@@ -69,6 +69,11 @@ CASES = [
     ("two-layer-net:hidden=3,activation=tanh", "gd+moxco:lr=0.05"),
 ]
 FORMULA = "(1 - x)**2 + 5*(y - x**2)**2 + 0.3*sin(3*x)"
+OVERFLOW, OVERFLOW_METHOD = "exp(x**2) - 2*x**2 + y**2", "gd:lr=0.5"
+
+
+def build_overflow():
+    return landscapes.from_expression(OVERFLOW, "-2,2,-2,2")
 LANDSCAPES = ["beale", "two-wells", "quadratic:a=1;50", "rosenbrock", "rosenbrock:dim=4",
               "himmelblau", "rastrigin", "rastrigin:dim=5", "ackley", "ackley:dim=3",
               "ackley:smooth=0.1", "goldstein-price", "six-hump-camel", "styblinski-tang",
@@ -137,6 +142,15 @@ for spec in cases.LANDSCAPES:
     # the same expression over the other layout: a tuple of (n,) columns
     xc = jax_pieces.split(jnp.asarray(x), True)
     out["columns"][spec] = (np.asarray(f(xc)), np.asarray(jax_pieces.as_array(grad(xc))).T)
+# a diverging formula: frozen rows whose f overflows, with every warning an error (the suite's
+# setting): their final loss is inf, as on the engine, not a RuntimeWarning
+import warnings
+land = cases.build_overflow()
+m = methods.build(methods.parse_spec(cases.OVERFLOW_METHOD))
+with warnings.catch_warnings():
+    warnings.simplefilter("error")
+    t = jax_engine.simulate(land, m, cases.starts(land, 64), 50)
+out["overflow"] = {"final_loss": t.final_loss, "diverged_step": t.diverged_step}
 out["declared"] = {name: jax_pieces.inner(name).keys for name in jax_pieces.INNER}
 out["chunks"] = {(n, dev): jax_engine._chunks(n, dev, False)
                  for n in (1, 3, 63, 200, 8334, 100_000, 1_097_997, 8_585_467)
@@ -214,8 +228,20 @@ def test_final_points_agree_on_non_chaotic_rows(jax_results, case):
             np.testing.assert_array_equal(got[key][stable], ours[stable], err_msg=key)
     # the discrete outcomes agree on most rows, chaotic ones included
     assert np.mean(got["diverged_step"] == base.diverged_step) >= 0.9
-    # the final loss is the landscape's own f at the final point (the engine's definition)
-    np.testing.assert_array_equal(got["final_loss"], land.f(got["final"]))
+    # the final loss is the landscape's own NumPy f at the final point, as the engine's
+    np.testing.assert_allclose(got["final_loss"][stable], base.final_loss[stable], rtol=1e-9,
+                               atol=1e-12)
+
+
+@needs_jax
+def test_a_frozen_row_whose_loss_overflows_has_an_infinite_final_loss(jax_results):
+    land = build_overflow()
+    base = simulate(land, methods.build(methods.parse_spec(OVERFLOW_METHOD)),
+                    starts(land, 64), 50)
+    got = jax_results["overflow"]
+    assert np.isinf(base.final_loss).sum() >= 1  # the case: some frozen row's f overflows
+    np.testing.assert_array_equal(got["diverged_step"] >= 0, base.diverged_step >= 0)
+    np.testing.assert_array_equal(np.isinf(got["final_loss"]), np.isinf(base.final_loss))
 
 
 @needs_jax

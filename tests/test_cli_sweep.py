@@ -48,6 +48,23 @@ def test_rerun_of_config_json_gives_identical_csv(small_sweep, tmp_path):
     assert (again / "sweep.csv").read_bytes() == (out / "sweep.csv").read_bytes()
 
 
+def test_a_config_asking_sweep_for_jax_is_refused_by_rerun(small_sweep, tmp_path):
+    """sweep runs on NumPy only: `--backend jax` is refused on the command line, and so is
+    a config.json that records it (written by a sweep before that refusal), instead of a
+    NumPy run that writes "backend": "jax" again."""
+    out, _ = small_sweep
+    doc = json.loads((out / "config.json").read_text())
+    assert doc["options"]["backend"] == "numpy"
+    doc["options"]["backend"] = "jax"
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(doc))
+    result = invoke("rerun", config, "--out", tmp_path / "again")
+    assert result.exit_code == 2, result.output
+    assert result.output.strip().splitlines()[-1] == (
+        "Error: --backend: jax runs run, escape-count, outcome-map; sweep runs on numpy only")
+    assert not (tmp_path / "again").exists()
+
+
 def test_interrupted_sweep_keeps_its_cells_and_resumes_to_the_same_bytes(small_sweep, tmp_path,
                                                                           monkeypatch):
     from moxco_cli.experiments import sweep as sweep_module

@@ -16,6 +16,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -697,9 +698,17 @@ def test_a_pool_worker_stopped_after_the_last_cell_does_not_hang_the_close(child
     pids = [p.pid for p in executor.pool._processes.values()]
     assert len(pids) == 2
     os.kill(pids[-1], signal.SIGSTOP)
+    closing = threading.Thread(target=executor.close, daemon=True)
     began = time.monotonic()
-    executor.close()
-    assert time.monotonic() - began < 3  # the running worker ends, the stopped one is killed
+    closing.start()
+    closing.join(timeout=30)  # before: for ever (a hung close fails here, not the suite)
+    took = time.monotonic() - began
+    if closing.is_alive():
+        for pid in pids:
+            os.kill(pid, signal.SIGKILL)
+        closing.join(timeout=30)
+        pytest.fail("LocalExecutor.close() hung on a worker stopped after the last cell")
+    assert took < 8  # not the whole 10 s grace: a stopped worker ends the wait at once
     assert children() == set()
 
 
@@ -724,11 +733,9 @@ def test_a_stopped_pool_worker_given_up_on_a_loaded_machine_is_one_line_and_no_h
     down, the pool's manager thread saw a dead worker while the cancelled cells were still
     queued: an InvalidStateError traceback from it (python/cpython#107219), then a hang at
     exit (a feeder thread blocked on a pipe; every run, here and in the suite under load)."""
-    began = time.monotonic()
     proc, err = _signal_a_pool_worker(tmp_path / "sw", signal.SIGSTOP, children, "-c",
                                       DESCHEDULED, "1", "slow", timeout=20)
-    assert proc.returncode == 1, err  # -9: it hung, and was killed after 20 s
-    assert time.monotonic() - began < 30
+    assert proc.returncode == 1, err  # -9: it hung, and was killed 20 s after the signal
     assert _pool(proc.pid, children) == [] and _session(proc.pid) == []
     assert one_error_line(err).startswith("Error: an engine worker process failed (stopped "
                                           "(SIGSTOP?) for 1 s); nothing was published; "
@@ -779,15 +786,13 @@ def test_a_stopped_pool_worker_fails_reproduce_and_keeps_the_earlier_figures(tmp
     stopped worker, `shutdown(wait=True)` waited for it for ever (a Ctrl-C there too)."""
     out = tmp_path / "r"
     earlier = _phase_reproduce(out, "5")
-    earlier.communicate(timeout=60)
+    ended(earlier, timeout=60, group=True)
     assert earlier.returncode == 0
     before = snapshot(out)
     assert "figures/phase_beale.csv" in before and "REPRODUCTION.md" in before
-    began = time.monotonic()
     proc, err = _signal_a_pool_worker(out, signal.SIGSTOP, children, timeout=20,
                                       start=_phase_reproduce)
-    assert proc.returncode == 1, err  # -9: it hung, and was killed after 20 s
-    assert time.monotonic() - began < 15
+    assert proc.returncode == 1, err  # -9: it hung, and was killed 20 s after the signal
     assert _pool(proc.pid, children) == [] and _session(proc.pid) == []
     progress, *rest = err.splitlines()  # then no traceback, and one line saying why
     assert progress.startswith("[1/1] Phase diagram: ")

@@ -441,7 +441,8 @@ class _Program:
         jax, _ = load()
         s = jax.device_get(s)
         x = s.pop("x")
-        final = np.stack(x, axis=1) if isinstance(x, tuple) else np.asarray(x).T
+        final = (np.stack(x, axis=1) if isinstance(x, tuple)
+                 else np.ascontiguousarray(np.asarray(x).T))
         n = final.shape[0]
         out = {"final": final, **{key: np.asarray(v) for key, v in s.items()}}
         out.setdefault("commit_step", np.full(n, -1, np.int64))
@@ -562,7 +563,8 @@ def simulate(landscape, method, x0, steps: int, *, record: bool = False,
         for key, value in program.finish(part).items():
             out.setdefault(key, []).append(value[:real])
     out = {key: np.concatenate(v) for key, v in out.items()}
-    out["final_loss"] = landscape.f(out["final"])  # as the NumPy engine's (its definition)
+    with np.errstate(all="ignore"):  # a frozen row's f may overflow: inf, as on the engine
+        out["final_loss"] = landscape.f(out["final"])  # the engine's definition
     TIMINGS.append({"structure": st, "n": n, "steps": steps,
                     "seconds": time.perf_counter() - began})
     if st.counts_hvps:  # lanczos: HVPs counted; one gradient per step and per scoring

@@ -130,7 +130,7 @@ class CompareConfig:
         if work > MAX_WORK:
             raise SettingsError("--eval-starts", f"{work:.3g} trajectory-steps in all; at most "
                                 f"{MAX_WORK:.0e} (fewer starts, trials or steps)")
-        self.settings.validate()
+        self.settings.validate().numpy_only("compare")
         return self
 
     def work(self, lands=None) -> int:

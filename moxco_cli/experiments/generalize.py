@@ -115,7 +115,7 @@ class GeneralizeConfig:
         if work > MAX_WORK:
             raise SettingsError("--inits", f"{work:.3g} trajectory-steps in all; at most "
                                 f"{MAX_WORK:.0e} (fewer inits, steps, lrs or thresholds)")
-        self.settings.validate()
+        self.settings.validate().numpy_only("generalize")
         return self
 
     def specs(self):

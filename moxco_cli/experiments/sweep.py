@@ -287,7 +287,7 @@ class SweepConfig:
             if len(pair) != 2 or pair[0] == pair[1] or not set(pair) <= set(names):
                 raise SettingsError("--heatmap", f"expects X,Y: two different swept axes "
                                     f"(swept: {', '.join(names)}), got {','.join(pair)!r}")
-        self.settings.validate()
+        self.settings.validate().numpy_only("sweep")
         return self
 
     @property

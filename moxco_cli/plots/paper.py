@@ -33,7 +33,7 @@ def figure1(runs, title: str):
               framealpha=0.92)
     ax.set(xlim=box[0], ylim=box[1], xlabel=r"$x_0$", ylabel=r"$x_1$",
            title="(a) trajectories, start (-2.5, 1.2)")
-    draw_loss(ax2, trajs, land.f_target)
+    draw_loss(ax2, trajs, land)
     ax2.legend(fontsize=8, title="o / dashed: commit step", title_fontsize=8)
     ax2.set_title("(b) loss")
     fig.suptitle(title)

@@ -345,29 +345,24 @@ def trace_figure(land, runs: dict, title: str):
     return fig
 
 
-def below_target(runs: dict, f_target: float) -> bool:
-    """Whether a recorded loss lies below `f_target` by more than rounding: `f_target` is
-    then not a minimum of the loss but a reference level (a network's noise floor, which
-    training can overfit below), and `f - f_target` has no logarithm."""
-    losses = np.concatenate([tr.records.loss[:, 0] for tr in runs.values()])
-    losses = losses[np.isfinite(losses)]
-    return bool(losses.size) and losses.min() < f_target - 1e-9 * max(1.0, abs(f_target))
-
-
-def draw_loss(ax, runs: dict, f_target: float):
-    """`f - f_target` per step on a log axis, commit steps as dashed verticals. When a loss
-    lies below `f_target` (`below_target`) the loss itself is drawn instead, with f_target
-    as a dashed level (log axis while every loss is positive): clipping the gap at 1e-16
-    drew every run as if it had reached f_target exactly."""
-    level = below_target(runs, f_target)
-    positive = all(np.nanmin(tr.records.loss[:, 0]) > 0 for tr in runs.values())
+def draw_loss(ax, runs: dict, land):
+    """`f - f_target` per step on a log axis, commit steps as dashed verticals. On a
+    landscape whose minimum value is not known (`f_star` None: a network's f_target is its
+    noise floor, which training overfits below) the loss itself is drawn instead, with
+    f_target as a dashed level, on a log axis while every finite loss is positive: the gap
+    clipped at 1e-16 drew every run as if it had reached f_target exactly."""
+    f_target, level = land.f_target, land.f_star is None
+    if level:
+        losses = np.concatenate([tr.records.loss[:, 0] for tr in runs.values()])
+        losses = losses[np.isfinite(losses)]
+        positive = bool(losses.size) and bool(losses.min() > 0)
     for name, tr in runs.items():
         st = style(name)
         if level:
             gap = tr.records.loss[:, 0]
         else:
             gap = np.maximum(tr.records.loss[:, 0] - f_target, 1e-16)
-        plot = ax.semilogy if (positive or not level) else ax.plot
+        plot = ax.plot if level and not positive else ax.semilogy
         plot(np.arange(len(gap)), gap, color=st["color"], ls=st["ls"], lw=1.6,
              label=st["label"])
         c = tr.commit_step[0]
@@ -379,7 +374,7 @@ def draw_loss(ax, runs: dict, f_target: float):
                     color=st["color"], mec="black")
     if level:
         ax.axhline(f_target, color="black", ls="--", lw=1.0,
-                   label=f"f_target = {f_target:.4g} (losses go below it)")
+                   label=f"f_target = {f_target:.4g} (not the minimum)")
         ax.set(xlabel="step", ylabel=r"$f(\theta_t)$" + (" (log)" if positive else ""))
     else:
         ax.set(xlabel="step", ylabel=r"$f(\theta_t) - f_{target}$ (log)")
@@ -388,7 +383,7 @@ def draw_loss(ax, runs: dict, f_target: float):
 
 def loss_figure(land, runs: dict, title: str):
     fig, ax = plt.subplots(figsize=(7.6, 4.6), layout="constrained")
-    draw_loss(ax, runs, land.f_target)
+    draw_loss(ax, runs, land)
     ax.legend(fontsize=8, title="o / dashed: commit step", title_fontsize=8)
     ax.set_title(short_title(title))
     return fig
