@@ -51,7 +51,8 @@ def _shown(values, floor: float | None = None):
 def _finish(ax, land: str, legend_loc: str = "best") -> None:
     ax.set_title(land)
     ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8, loc=legend_loc)
+    if ax.get_legend_handles_labels()[0]:  # a panel where nothing finite was drawn has none
+        ax.legend(fontsize=8, loc=legend_loc)
 
 
 def _title(fig, text: str) -> None:
