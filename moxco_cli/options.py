@@ -17,6 +17,7 @@ import typer
 
 from moxco_cli.backends import COMMANDS as BACKEND_COMMANDS
 from moxco_cli.backends import HELP as BACKEND_HELP
+from moxco_cli.backends import RUNS as BACKEND_RUNS
 from moxco_cli.settings import (
     ALL_METHOD_NAMES,
     COMMIT_MODES,
@@ -166,12 +167,8 @@ def settings_from_options(values: dict) -> tuple[tuple[str, ...], OptimizerSetti
     return methods, settings.validate()
 
 
-def _numpy_only_help() -> str:
-    runs = ", ".join(c.replace("_", "-") for c in BACKEND_COMMANDS)
-    return f"Engine: numpy only for this command (--backend jax runs {runs})."
-
-
 METHOD_KEYS = ("optimizers", "methods")  # the SHARED options that name methods
+NUMPY_ONLY_HELP = f"Engine: numpy only for this command (--backend jax runs {BACKEND_RUNS})."
 
 
 def optimizer_options(command=None, *, methods: bool = True):
@@ -190,7 +187,7 @@ def optimizer_options(command=None, *, methods: bool = True):
     own = [p for p in sig.parameters.values() if p.name not in ("methods", "settings")]
     options = {k: v for k, v in SHARED.items() if methods or k not in METHOD_KEYS}
     if command.__name__ not in BACKEND_COMMANDS:  # its help must not offer what it refuses
-        options["backend"] = (_opt(str, "--backend", _numpy_only_help()), DEFAULTS.backend)
+        options["backend"] = (_opt(str, "--backend", NUMPY_ONLY_HELP), DEFAULTS.backend)
     shared = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default,
                                 annotation=annotation)
               for name, (annotation, default) in options.items()]

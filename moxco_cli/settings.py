@@ -92,11 +92,10 @@ class OptimizerSettings:
         """Self; `SettingsError("--backend")` when a backend other than numpy is asked of
         `command` ("sweep"), which runs on NumPy only. Checked by the command's options and by
         its config's `validate` (what `rerun` and `sweep --resume` build from a config.json)."""
-        from moxco_cli.backends import COMMANDS
+        from moxco_cli.backends import RUNS
 
         if self.backend != "numpy":
-            runs = ", ".join(c.replace("_", "-") for c in COMMANDS)
-            raise SettingsError("--backend", f"{self.backend} runs {runs}; {command} runs on "
+            raise SettingsError("--backend", f"{self.backend} runs {RUNS}; {command} runs on "
                                 "numpy only")
         return self
 

@@ -14,6 +14,7 @@ NAMES = ("numpy", "jax")
 DEFAULT = "numpy"
 # The commands whose engine calls go through `simulate` here (function names of the commands)
 COMMANDS = ("run", "escape_count", "outcome_map")
+RUNS = ", ".join(c.replace("_", "-") for c in COMMANDS)  # as the CLI names them
 HELP = ("Engine: numpy (default) or jax (the method and landscape compiled with JAX, "
         "float64, cached on disk; pip install 'moxco\\[jax]'). Results agree to rounding "
         "on non-chaotic runs, not bit for bit.")

@@ -358,10 +358,9 @@ def draw_loss(ax, runs: dict, land):
         positive = bool(losses.size) and bool(losses.min() > 0)
     for name, tr in runs.items():
         st = style(name)
-        if level:
-            gap = tr.records.loss[:, 0]
-        else:
-            gap = np.maximum(tr.records.loss[:, 0] - f_target, 1e-16)
+        # the loss, or its gap to f_target (what the markers below sit on)
+        gap = tr.records.loss[:, 0] if level else np.maximum(tr.records.loss[:, 0] - f_target,
+                                                             1e-16)
         plot = ax.plot if level and not positive else ax.semilogy
         plot(np.arange(len(gap)), gap, color=st["color"], ls=st["ls"], lw=1.6,
              label=st["label"])
