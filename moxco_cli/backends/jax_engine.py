@@ -219,11 +219,26 @@ class _Program:
         def hvp_at(x):
             return lambda v: jax.jvp(grad, (x,), (v,))[1]
 
+        def hessian_columns(x):
+            """`[H e_0, ..., H e_{d-1}]` at x. As columns (d <= 8), column j is the
+            derivative of the gradient along coordinate j alone: the other coordinates'
+            tangents are JAX's symbolic zeros, so no `0 * y` term is computed (XLA may not
+            drop one, as `0 * inf` is NaN); the same numbers as an HVP with a unit vector
+            wherever the Hessian is finite, with 34 of the Beale goodness kernel's 186
+            operations fewer. As a `(d, n)` array, the d HVPs batched by `vmap` into one
+            `(d, d, n)` array (column j at [j]): the program holds one batched HVP instead of
+            d copies (two-layer-net hidden = 16, d = 49: compiled in 1.2 s instead of 4.4 s,
+            the same run time, which eigvalsh and the HVPs' arithmetic share)."""
+            if columns:
+                def along(j):
+                    return lambda xj: grad(x[:j] + (xj,) + x[j + 1:])
+                return [jax.jvp(along(j), (x[j],), (jnp.ones_like(x[j]),))[1]
+                        for j in range(d)]
+            units = jnp.broadcast_to(jnp.eye(d, dtype=jnp.float64)[:, :, None], (d, d, x.shape[-1]))
+            return jax.vmap(hvp_at(x))(units)
+
         def exact_lam(x):
-            hvp = hvp_at(x)
-            n = x[0].shape[-1]
-            units = jax_pieces.unit_vectors(d, n, columns, jnp.float64)
-            return jax_pieces.lam_max_exact([hvp(e) for e in units])
+            return jax_pieces.lam_max_exact(hessian_columns(x))
 
         def estimate(s, x):
             """(lam, hvps used) of the estimator at x; frozen rows: NaN, 0 and q unchanged."""

