@@ -94,8 +94,12 @@ def _quiet_local_cluster(local_cluster, workers: int):
     import threading
 
     def start():
+        # Without a dashboard the scheduler still serves its HTTP routes (health, metrics),
+        # on port 8787 by default: a free port on 127.0.0.1 instead, so that a busy 8787
+        # (another cluster, another user) prints no "Port 8787 is already in use" warning
         return local_cluster(n_workers=workers, threads_per_worker=1, processes=True,
                              host="127.0.0.1", dashboard_address=None,
+                             scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
                              silence_logs=logging.CRITICAL)
 
     if threading.current_thread() is not threading.main_thread():

@@ -70,3 +70,37 @@ def test_commands_with_scheduler_write_the_same_files(tmp_path):
                 tmp_path / "dask" / name).read_bytes(), name
     bad = runner.invoke(app, [*args, "--scheduler", "localhost:1"])
     assert bad.exit_code == 2 and "--scheduler: expects tcp://" in bad.output
+
+
+def test_a_local_cluster_beside_a_busy_port_8787_prints_no_warning():
+    """Without a dashboard the scheduler still serves HTTP routes, by default on 8787; a
+    local cluster takes a free port instead, so a busy 8787 is no warning line."""
+    pytest.importorskip("distributed")
+    import socket
+    import warnings
+
+    from moxco_cli.scheduler import connect, disconnect
+
+    busy = socket.socket()
+    try:
+        busy.bind(("127.0.0.1", 8787))
+    except OSError:
+        busy.close()
+        busy = None  # already busy: the case itself
+    else:
+        busy.listen()
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            client, cluster = connect("local-cluster:1")
+            try:
+                assert client.submit(int, "7").result() == 7
+                port = cluster.scheduler.http_server.port
+            finally:
+                disconnect(client, cluster)
+        assert port != 8787
+        assert not [w for w in caught if "8787" in str(w.message)], [str(w.message)
+                                                                   for w in caught]
+    finally:
+        if busy is not None:
+            busy.close()

@@ -217,7 +217,8 @@ def test_dask_local_cluster_gives_the_same_csv_bytes_as_a_local_run():
 
     local = csv_bytes(run_sweep(TINY).frame)
     cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                           dashboard_address=None)
+                           dashboard_address=None,
+                           scheduler_kwargs={"dashboard_address": "127.0.0.1:0"})
     executor = None
     try:
         executor = DaskExecutor(cluster.scheduler_address)
