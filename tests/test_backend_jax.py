@@ -152,6 +152,24 @@ with warnings.catch_warnings():
     t = jax_engine.simulate(land, m, cases.starts(land, 64), 50)
 out["overflow"] = {"final_loss": t.final_loss, "diverged_step": t.diverged_step}
 out["declared"] = {name: jax_pieces.inner(name).keys for name in jax_pieces.INNER}
+# eigenvalues alone: symmetric matrices of two sizes, a NaN one among them
+import re
+rng = np.random.default_rng(7)
+mats = {}
+for n, d in ((300, 7), (40, 49)):
+    a = rng.standard_normal((n, d, d)) * rng.uniform(0.01, 100.0, (n, 1, 1))
+    mats[d] = a + a.transpose(0, 2, 1)
+mats[7][3] = np.nan
+target = jax_pieces.prepare_eigvalsh()
+eig = jax.jit(jax_pieces.eigvalsh)
+out["eigvalsh"] = {"target": target, "values": {d: np.asarray(eig(h)) for d, h in mats.items()},
+                   "mats": mats, "modes": re.findall(r"mode = (\d+) : ui8",
+                                                     eig.lower(mats[7]).as_text())}
+land = cases.build("rastrigin:dim=3")
+m = methods.build(methods.parse_spec("adam+moxco:curvature=power:2"))
+out["eigvalsh"]["check_one_device"] = (
+    jax_engine.structure(land, m, 0.0, True, True).eigvalsh,
+    jax_engine.structure(land, m, 0.0, False, False).eigvalsh)
 out["chunks"] = {(n, dev): jax_engine._chunks(n, dev, False)
                  for n in (1, 3, 63, 200, 8334, 100_000, 1_097_997, 8_585_467)
                  for dev in (1, 2, 8)}
@@ -336,6 +354,25 @@ def test_an_unknown_compile_option_is_dropped_not_fatal(jax_results):
 
 
 @needs_jax
+def test_eigenvalues_come_from_lapack_without_eigenvectors(jax_results):
+    """On the CPU the exact lam_max for d > 2 and Lanczos call LAPACK's dsyevd for the
+    eigenvalues alone (mode 'N', 78), as NumPy's eigvalsh does (jnp.linalg.eigvalsh asks for
+    the eigenvectors too, twice the time); the values are NumPy's to rounding, and a matrix
+    with NaN gives NaN."""
+    got = jax_results["eigvalsh"]
+    assert got["target"] is not None and got["target"].endswith("syevd_ffi")
+    assert got["modes"] == ["78"]
+    for d, h in got["mats"].items():
+        finite = np.isfinite(h).all(axis=(1, 2))
+        want = np.linalg.eigvalsh(np.where(finite[:, None, None], h, 0.0))
+        err = np.abs(got["values"][d] - want).max(axis=1) / np.abs(want).max(axis=1)
+        assert err[finite].max() < 1e-12, err[finite].max()
+        assert np.isnan(got["values"][d][~finite]).all() and (~finite).sum() == (d == 7)
+    # a run that records the exact lam_max beside an estimate calls the eigensolver too, so
+    # it runs on one device, as exact runs do
+    assert got["check_one_device"] == (True, False)
+
+
 def test_lowered_optimizers_read_exactly_their_declared_keys(jax_results):
     from moxco_cli.optim import REGISTRY
 

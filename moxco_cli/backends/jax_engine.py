@@ -67,10 +67,13 @@ class Structure:
     @property
     def eigvalsh(self) -> bool:
         """Whether the step calls LAPACK's symmetric eigensolver (exact lam_max for d > 2,
-        Lanczos' tridiagonal matrices). Such programs run on one host device: on two, runs
+        also recorded beside an estimate (`check`), Lanczos' tridiagonal matrices); the
+        program is built after `jax_pieces.prepare_eigvalsh` (eigenvalues alone). Such
+        programs run on one host device: on two, runs
         calling it inside the loop hung at random (measured with jaxlib 0.10.2 on CPU, from
         d = 8 on), which the NumPy engine never does."""
-        return (self.curvature == "exact" and self.dim > 2) or self.curvature == "lanczos"
+        exact = self.curvature == "exact" or self.check  # check: exact lam_max recorded too
+        return (exact and self.dim > 2) or self.curvature == "lanczos"
 
     @property
     def counts_hvps(self) -> bool:
@@ -201,6 +204,8 @@ class _Program:
         jax, jnp = load()
         self.st = st
         f = jax_landscapes.lower(landscape)
+        if st.eigvalsh:
+            jax_pieces.prepare_eigvalsh()
         # f is elementwise across columns, so the gradient of sum f is every column's own
         grad = jax.grad(lambda x: jnp.sum(f(x)))
         inner = jax_pieces.inner(st.inner)

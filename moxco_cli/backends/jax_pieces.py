@@ -256,7 +256,60 @@ def lam_max_exact(columns):
     if isinstance(columns, list):
         columns = jnp.stack([as_array(c) for c in columns])  # (d, d, n): column j at [j]
     h = columns.transpose(2, 1, 0)  # (n, d, d)
-    return jnp.linalg.eigvalsh(0.5 * (h + h.transpose(0, 2, 1)))[:, -1]
+    return eigvalsh(0.5 * (h + h.transpose(0, 2, 1)))[:, -1]
+
+
+_SYEVD: list = []  # [the LAPACK kernel's target name, or None], once probed
+
+
+def eigvalsh(h):
+    """Eigenvalues `(n, d)` (ascending) of symmetric matrices `h (n, d, d)` float64.
+
+    On the CPU, jaxlib's LAPACK `dsyevd` asked for eigenvalues alone (`mode='N'`, as NumPy's
+    `eigvalsh` asks): `jnp.linalg.eigvalsh` computes the eigenvectors too and drops them,
+    2.1x the time (1000 matrices 49 x 49: 0.18 s against 0.083 s, NumPy's 0.080 s). A row
+    LAPACK reports as failed is NaN, as in JAX's own. The kernel is the one JAX's `eigh`
+    calls, found and initialized the way JAX's lowering does (`jaxlib.lapack.
+    prepare_lapack_call`: without it the kernel's LAPACK pointers are unset); off the CPU,
+    or where this jaxlib lacks it or it fails a 3 x 3 check, `jnp.linalg.eigvalsh`. The
+    check runs eagerly, so `prepare_eigvalsh()` must have run before a program is traced
+    (`jax_engine._Program`); unprepared, this is `jnp.linalg.eigvalsh`."""
+    _, jnp = load()
+    target = _SYEVD[0] if _SYEVD else None
+    if target is None:
+        return jnp.linalg.eigvalsh(h)
+    return _values_only(target, h)
+
+
+def _values_only(target: str, h):
+    jax, jnp = load()
+    out = (jax.ShapeDtypeStruct(h.shape, h.dtype), jax.ShapeDtypeStruct(h.shape[:-1], h.dtype),
+           jax.ShapeDtypeStruct(h.shape[:-2], jnp.int32))
+    call = jax.ffi.ffi_call(target, out, input_output_aliases={0: 0})
+    # a symmetric matrix is its own transpose: row-major in, LAPACK reads it column-major
+    _, w, info = call(h, mode=np.uint8(ord("N")), uplo=np.uint8(ord("L")))
+    return jnp.where((info == 0)[..., None], w, jnp.nan)
+
+
+def prepare_eigvalsh() -> str | None:
+    """Find and check the eigenvalues-only kernel (once, eagerly: not while tracing, where
+    the 3 x 3 check would be staged into the program); its target name or None."""
+    if not _SYEVD:
+        jax, _ = load()
+        target = None
+        try:
+            if jax.devices()[0].platform == "cpu":
+                from jaxlib import lapack
+
+                name = lapack.prepare_lapack_call("syevd_ffi", np.dtype(np.float64))
+                h = np.array([[[2.0, 1.0, 0.0], [1.0, 2.0, 0.0], [0.0, 0.0, 5.0]]])
+                w = np.asarray(jax.jit(lambda h: _values_only(name, h))(h))
+                if np.allclose(w, [[1.0, 3.0, 5.0]], rtol=0.0, atol=1e-12):
+                    target = name
+        except Exception:  # noqa: BLE001 - no such kernel or module in this jaxlib
+            target = None
+        _SYEVD.append(target)
+    return _SYEVD[0]
 
 
 def power(hvp, q, steps: int):
@@ -318,4 +371,4 @@ def lanczos(hvp, q0, steps: int):
     i = jnp.arange(steps)
     t = t.at[:, i, i].set(diag.T)
     t = t.at[:, i[:-1], i[:-1] + 1].set(off.T).at[:, i[:-1] + 1, i[:-1]].set(off.T)
-    return jnp.linalg.eigvalsh(t)[:, -1], taken
+    return eigvalsh(t)[:, -1], taken
