@@ -167,12 +167,48 @@ out["eigvalsh"] = {"target": target, "values": {d: np.asarray(eig(h)) for d, h i
                                                      eig.lower(mats[7]).as_text())}
 land = cases.build("rastrigin:dim=3")
 m = methods.build(methods.parse_spec("adam+moxco:curvature=power:2"))
-out["eigvalsh"]["check_one_device"] = (
+plain = methods.build(methods.parse_spec("gd"))
+out["eigvalsh"]["one_device"] = (
     jax_engine.structure(land, m, 0.0, True, True).eigvalsh,
-    jax_engine.structure(land, m, 0.0, False, False).eigvalsh)
+    jax_engine.structure(land, m, 0.0, False, False).eigvalsh,
+    jax_engine.structure(land, plain, 0.0, False, False).eigvalsh)
+# a compiled program of exact lam_max at d = 3 asks LAPACK for the eigenvalues alone
+land = cases.build("rosenbrock:dim=4")
+m = methods.build(methods.parse_spec("adam+moxco"))
+st = jax_engine.structure(land, m, 0.0, False, False)
+program = jax_engine._Program(st, land, 1)
+rows, shared = jax_engine.parameters(m, 0.0)
+x0 = cases.starts(land, 8)
+s0 = program.initial(x0, rows, shared, np.zeros((8, 0)), np.arange(8), 0)
+text = jax.jit(program._local["advance"]).lower(s0, shared, np.int64(0), np.int64(3)).as_text()
+out["eigvalsh"]["program_modes"] = re.findall(r"mode = (\d+) : ui8", text)
+t = jax_engine.simulate(land, m, x0, 40, record=True)
+out["eigvalsh"]["records"] = (t.records.x, t.records.lam_max)
+out["eigvalsh"]["solver"] = jax_pieces.eigensolver()
+# the 2 x 2 closed form's radius against hypot over the normal range, and its edges
+rng = np.random.default_rng(11)
+e = rng.uniform(-300, 300, 200_000)
+h = rng.standard_normal(e.size) * 10.0**e
+b = np.clip(h * 10.0**rng.uniform(-17, 17, e.size), -1e308, 1e308)
+normal = (np.abs(h) > 2.3e-308) & (np.abs(b) > 2.3e-308)
+h, b = h[normal], b[normal]
+edges = (np.array([np.inf, 1e308, 3e-200, np.nan, 0.0]), np.array([1.0, 1e308, 4e-200, 1.0, 0.0]))
+radius = jax.jit(jax_pieces.radius)
+out["radius"] = {"h": h, "b": b, "r": np.asarray(radius(h, b)), "edges": edges,
+                 "edge_r": np.asarray(radius(*edges))}
+# lam_max of [[-1e155, 0], [0, 1]] is 1 (the cancellation-free branch, a square overflowing)
+a_, c_ = np.array([-1e155, 4.0]), np.array([1.0, 2.0])
+z = np.zeros(2)
+out["lam_2x2"] = np.asarray(jax.jit(lambda a, c, z: jax_pieces.lam_max_exact(
+    [(a, z), (z, c)]))(a_, c_, z))
 out["chunks"] = {(n, dev): jax_engine._chunks(n, dev, False)
                  for n in (1, 3, 63, 200, 8334, 100_000, 1_097_997, 8_585_467)
                  for dev in (1, 2, 8)}
+exact = methods.build(methods.parse_spec("gd+moxco:lr=0.05"))
+out["chunk_rows"] = [jax_engine._chunk_rows(jax_engine.structure(cases.build(spec), exact,
+                                                                 0.0, False, False))
+                     for spec in ("two-layer-net:hidden=3", "beale", "quadratic:dim=8")]
+out["hessian_chunks"] = jax_engine._chunks(5000, 1, False, jax_engine.HESSIAN_CHUNK)
 # a jaxlib that does not know a compile option: the program compiles without it
 from moxco_cli.backends import jax_setup
 out["options"] = jax_setup.compiler_options()
@@ -343,6 +379,11 @@ def test_chunks_cover_the_starts_in_aligned_equal_pieces(jax_results):
             assert size % (ROW_ALIGN * dev) == 0, (n, dev, size)
         else:  # a few starts are not padded to 64 rows each
             assert size < ROW_ALIGN * dev, (n, dev, size)
+    # a batched exact Hessian (d > 8: two-layer-net:hidden=3 has d = 10) takes small chunks
+    from moxco_cli.backends.jax_engine import CHUNK, HESSIAN_CHUNK
+
+    assert jax_results["chunk_rows"] == [HESSIAN_CHUNK, CHUNK, CHUNK]
+    assert jax_results["hessian_chunks"] == (5, 1024)
 
 
 @needs_jax
@@ -369,10 +410,35 @@ def test_eigenvalues_come_from_lapack_without_eigenvectors(jax_results):
         assert err[finite].max() < 1e-12, err[finite].max()
         assert np.isnan(got["values"][d][~finite]).all() and (~finite).sum() == (d == 7)
     # a run that records the exact lam_max beside an estimate calls the eigensolver too, so
-    # it runs on one device, as exact runs do
-    assert got["check_one_device"] == (True, False)
+    # it runs on one device, as exact runs do; a method that never scores calls none
+    assert got["one_device"] == (True, False, False)
+    # the engine's own program asks for the eigenvalues alone, and records lam_max as NumPy
+    assert got["program_modes"] == ["78"]
+    assert got["solver"].startswith("LAPACK dsyevd, eigenvalues only")
+    x, lam = got["records"]
+    land = build("rosenbrock:dim=4")
+    want = land.lam_max(x.reshape(-1, land.dim)).reshape(lam.shape)
+    np.testing.assert_allclose(lam, want, rtol=1e-10, atol=1e-10)
 
 
+@needs_jax
+def test_the_2x2_radius_is_hypot_within_an_ulp_without_its_division(jax_results):
+    got = jax_results["radius"]
+    want = np.hypot(got["h"], got["b"])
+    big = np.maximum(np.abs(got["h"]), np.abs(got["b"]))
+    # drawn: squares that overflow, squares below the normal range, and the plain middle
+    assert min((big > 2.0**512).sum(), (big < 2.0**-511).sum(), (np.abs(np.log2(big)) < 400)
+               .sum()) > 10_000
+    rel = np.abs(got["r"] - want) / want
+    assert np.isfinite(want).all() and rel.max() <= 2.0**-52 * 1.01, rel.max()
+    with np.errstate(over="ignore"):
+        np.testing.assert_array_equal(got["edge_r"][[0, 2, 3, 4]],
+                                      np.hypot(*got["edges"])[[0, 2, 3, 4]])
+    assert np.isclose(got["edge_r"][1], np.hypot(1e308, 1e308), rtol=1e-15)
+    np.testing.assert_allclose(jax_results["lam_2x2"], [1.0, 4.0], rtol=1e-15)
+
+
+@needs_jax
 def test_lowered_optimizers_read_exactly_their_declared_keys(jax_results):
     from moxco_cli.optim import REGISTRY
 

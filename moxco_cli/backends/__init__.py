@@ -50,11 +50,14 @@ def describe(backend: str) -> dict:
     """What config.json records about the backend: its name (and JAX's versions, devices)."""
     if backend == "numpy":
         return {"name": "numpy"}
+    from moxco_cli.backends.jax_pieces import eigensolver
     from moxco_cli.backends.jax_setup import cache_dir, versions
 
     folder = cache_dir()
+    solver = eigensolver()  # None unless a run called one (exact lam_max beyond d = 2)
     return {"name": backend, **versions(), "float": "float64",
-            "compile_cache": "on" if folder is not None else "off"}
+            "compile_cache": "on" if folder is not None else "off",
+            **({"eigensolver": solver} if solver is not None else {})}
 
 
 def caption(backend: str) -> str:

@@ -7,8 +7,9 @@ goodness at theta_t (every step or on `t % score_every == 0`, exact lam_max or a
 -> momenta from the commit rule (latch / reversible / none; frozen rows never count as
 committed) -> adaptive restart -> gradient at the query point v_t (+ noise) -> inner
 optimizer's step -> prox -> divergence freeze. Costs (`grad_evals`, `hvps`) are counted the
-same way. One trajectory's step is written once (`_step`); `jax.vmap` batches it over the
-starts and a `lax.fori_loop` runs the steps, so a compiled program depends only on the
+same way. The step is written once (`step`), over all trajectories at once (columns `(n,)`
+of `jax_pieces`' layout), and a `lax.fori_loop` runs the steps, so a compiled program
+depends only on the
 method's *structure* (inner optimizer, commit mode, prox, restart, curvature estimator,
 score_every, noise on/off, records), the landscape and the shapes. Every number
 (learning rates, momenta, thresholds, ...) is an input, one per trajectory: per-row grids
@@ -66,14 +67,14 @@ class Structure:
 
     @property
     def eigvalsh(self) -> bool:
-        """Whether the step calls LAPACK's symmetric eigensolver (exact lam_max for d > 2,
-        also recorded beside an estimate (`check`), Lanczos' tridiagonal matrices); the
-        program is built after `jax_pieces.prepare_eigvalsh` (eigenvalues alone). Such
-        programs run on one host device: on two, runs
+        """Whether the step calls LAPACK's symmetric eigensolver: lam_max is computed (a
+        commit rule, a function restart or records need goodness) and is exact with d > 2 or
+        Lanczos' (its tridiagonal matrices), or the exact one is recorded beside an
+        estimate (`check`, d > 2). Such programs run on one host device: on two, runs
         calling it inside the loop hung at random (measured with jaxlib 0.10.2 on CPU, from
         d = 8 on), which the NumPy engine never does."""
-        exact = self.curvature == "exact" or self.check  # check: exact lam_max recorded too
-        return (exact and self.dim > 2) or self.curvature == "lanczos"
+        solved = (self.curvature == "exact" and self.dim > 2) or self.curvature == "lanczos"
+        return (self.need_goodness and solved) or (self.record and self.check and self.dim > 2)
 
     @property
     def counts_hvps(self) -> bool:
@@ -490,6 +491,10 @@ def _last_axes(tree):
 _PROGRAMS: dict[tuple, _Program] = {}
 TIMINGS: list[dict] = []  # structure, starts, steps and seconds of each call (benchmarks)
 CHUNK = 8192  # starts per device and chunk: state of a chunk stays in cache (as NumPy's)
+# Exact Hessians beyond d = 8 are d batched HVPs, all held at once: two-layer-net:hidden=16
+# (d = 49, 30 training points) peaked at 9.4 GB over 8192 starts in one chunk (6.3 GB with
+# the d HVPs one after another, which compiled 4x slower); in chunks of 1024, 1.5 GB.
+HESSIAN_CHUNK = 1024
 # Rows per device and chunk are a multiple of this: XLA's vectorized loops ran 1.7x and 3x
 # slower over 4167 and 16667 rows (odd counts) than over 4224 and 16704 (measured, Beale
 # Adam+MoXCo, one device, N = 5e4).
@@ -502,8 +507,17 @@ def _program(st: Structure, landscape, n_dev: int) -> _Program:
     return _PROGRAMS[st, n_dev]
 
 
-def _chunks(n: int, n_dev: int, record: bool) -> tuple[int, int]:
-    """(chunks, rows per chunk): equal chunks of about CHUNK starts per device, a multiple
+def _chunk_rows(st: Structure) -> int:
+    """About how many starts per device a chunk holds: CHUNK, or HESSIAN_CHUNK where the
+    exact Hessian is batched beyond d = 8 (`hessian_columns`: its d HVPs' intermediates
+    live at once, d x rows x the landscape's own work per point)."""
+    batched = st.need_goodness and st.curvature == "exact" and not jax_pieces.columns_layout(
+        st.dim)
+    return HESSIAN_CHUNK if batched or (st.record and st.check and st.dim > 8) else CHUNK
+
+
+def _chunks(n: int, n_dev: int, record: bool, rows: int = CHUNK) -> tuple[int, int]:
+    """(chunks, rows per chunk): equal chunks of about `rows` starts per device, a multiple
     of the device count and, from ROW_ALIGN starts per device on, of ROW_ALIGN per device
     (the last chunk padded), so one compiled program runs them all; `count * size >= n >
     (count - 1) * size`. A few starts are not padded to ROW_ALIGN (a `run` of one start per
@@ -512,7 +526,7 @@ def _chunks(n: int, n_dev: int, record: bool) -> tuple[int, int]:
     kernel the better."""
     jax, _ = load()
     cpu = jax.devices()[0].platform == "cpu"
-    count = 1 if record or not cpu else max(1, round(n / (CHUNK * n_dev)))
+    count = 1 if record or not cpu else max(1, round(n / (rows * n_dev)))
     align = ROW_ALIGN * n_dev if n >= ROW_ALIGN * n_dev else n_dev
     per_chunk = -(-n // count)
     size = -(-per_chunk // align) * align
@@ -550,7 +564,7 @@ def simulate(landscape, method, x0, steps: int, *, record: bool = False,
     q0 = start_vectors(seed, 0, n, d) if st.curvature != "exact" else np.zeros((n, 0))
     n_dev = device_count(n, st)
     program = _program(st, landscape, n_dev)
-    count, size = _chunks(n, n_dev, record)
+    count, size = _chunks(n, n_dev, record, _chunk_rows(st))
     # one call for all the steps, or about SEGMENTS calls when someone watches the progress
     every = steps if progress is None else max(1, -(-steps // SEGMENTS))
     parts, rec = [], None

@@ -32,6 +32,7 @@ per trajectory (`p["lr"]`, ...), so per-row grids and plain runs compile alike.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -69,15 +70,6 @@ def as_array(v):
     """The `(d, n)` array of a vector in either layout."""
     _, jnp = load()
     return jnp.stack(v) if isinstance(v, tuple) else v
-
-
-def unit_vectors(d: int, n: int, columns: bool, dtype):
-    """`[e_0, ..., e_{d-1}]`, each broadcast to n trajectories, in the layout."""
-    _, jnp = load()
-    if columns:
-        one, zero = jnp.ones(n, dtype), jnp.zeros(n, dtype)
-        return [tuple(one if k == j else zero for k in range(d)) for j in range(d)]
-    return [jnp.zeros((d, n), dtype).at[j].set(1.0) for j in range(d)]
 
 
 def all_coords(mask):
@@ -244,12 +236,7 @@ def lam_max_exact(columns):
     if d == 2:
         a, b, c = columns[0][0], 0.5 * (columns[0][1] + columns[1][0]), columns[1][1]
         m = 0.5 * (a + c)
-        h = 0.5 * (a - c)
-        # sqrt(h^2 + b^2), not the engine's hypot: one division and one square root fewer
-        # per step (1.05x, Beale Adam+MoXCo, N = 1e5) and within an ulp of hypot unless
-        # h^2 + b^2 overflows (|h| or |b| > ~1e154: lam is inf, goodness 0, as with
-        # hypot's huge lam) or underflows (|h|, |b| < ~1e-154: lam off by less than that)
-        r = jnp.sqrt(h * h + b * b)
+        r = radius(0.5 * (a - c), b)
         mr = m - r
         small = jnp.where(mr != 0.0, (a * c - b * b) / jnp.where(mr != 0.0, mr, 1.0), m + r)
         return jnp.where(m >= 0.0, m + r, small)
@@ -260,6 +247,7 @@ def lam_max_exact(columns):
 
 
 _SYEVD: list = []  # [the LAPACK kernel's target name, or None], once probed
+_SYEVD_LOCK = threading.Lock()
 
 
 def eigvalsh(h):
@@ -267,15 +255,14 @@ def eigvalsh(h):
 
     On the CPU, jaxlib's LAPACK `dsyevd` asked for eigenvalues alone (`mode='N'`, as NumPy's
     `eigvalsh` asks): `jnp.linalg.eigvalsh` computes the eigenvectors too and drops them,
-    2.1x the time (1000 matrices 49 x 49: 0.18 s against 0.083 s, NumPy's 0.080 s). A row
+    2.2x the time (1000 matrices 49 x 49: 0.18 s against 0.083 s, NumPy's 0.080 s). A row
     LAPACK reports as failed is NaN, as in JAX's own. The kernel is the one JAX's `eigh`
     calls, found and initialized the way JAX's lowering does (`jaxlib.lapack.
     prepare_lapack_call`: without it the kernel's LAPACK pointers are unset); off the CPU,
-    or where this jaxlib lacks it or it fails a 3 x 3 check, `jnp.linalg.eigvalsh`. The
-    check runs eagerly, so `prepare_eigvalsh()` must have run before a program is traced
-    (`jax_engine._Program`); unprepared, this is `jnp.linalg.eigvalsh`."""
+    or where this jaxlib lacks it or it fails a 3 x 3 check, `jnp.linalg.eigvalsh`
+    (`eigensolver()` says which)."""
     _, jnp = load()
-    target = _SYEVD[0] if _SYEVD else None
+    target = prepare_eigvalsh()
     if target is None:
         return jnp.linalg.eigvalsh(h)
     return _values_only(target, h)
@@ -292,24 +279,57 @@ def _values_only(target: str, h):
 
 
 def prepare_eigvalsh() -> str | None:
-    """Find and check the eigenvalues-only kernel (once, eagerly: not while tracing, where
-    the 3 x 3 check would be staged into the program); its target name or None."""
-    if not _SYEVD:
-        jax, _ = load()
-        target = None
-        try:
-            if jax.devices()[0].platform == "cpu":
-                from jaxlib import lapack
+    """Find and check the eigenvalues-only kernel, once per process (under a lock, and
+    evaluated eagerly even when called while a program is traced); its target name or
+    None."""
+    with _SYEVD_LOCK:
+        if not _SYEVD:
+            _SYEVD.append(_probe_syevd())
+        return _SYEVD[0]
 
-                name = lapack.prepare_lapack_call("syevd_ffi", np.dtype(np.float64))
-                h = np.array([[[2.0, 1.0, 0.0], [1.0, 2.0, 0.0], [0.0, 0.0, 5.0]]])
-                w = np.asarray(jax.jit(lambda h: _values_only(name, h))(h))
-                if np.allclose(w, [[1.0, 3.0, 5.0]], rtol=0.0, atol=1e-12):
-                    target = name
-        except Exception:  # noqa: BLE001 - no such kernel or module in this jaxlib
-            target = None
-        _SYEVD.append(target)
-    return _SYEVD[0]
+
+def _probe_syevd() -> str | None:
+    jax, _ = load()
+    try:
+        if jax.devices()[0].platform != "cpu":
+            return None
+        from jaxlib import lapack
+
+        name = lapack.prepare_lapack_call("syevd_ffi", np.dtype(np.float64))
+        h = np.array([[[2.0, 1.0, 0.0], [1.0, 2.0, 0.0], [0.0, 0.0, 5.0]]])
+        with jax.ensure_compile_time_eval():  # not staged into a program being traced
+            w = np.asarray(jax.jit(lambda h: _values_only(name, h))(h))
+    except Exception:  # noqa: BLE001 - no such kernel or module in this jaxlib
+        return None
+    return name if np.allclose(w, [[1.0, 3.0, 5.0]], rtol=0.0, atol=1e-12) else None
+
+
+def eigensolver() -> str | None:
+    """Which eigensolver this process's programs call (for config.json), None if none
+    has been needed yet."""
+    with _SYEVD_LOCK:
+        if not _SYEVD:
+            return None
+        target = _SYEVD[0]
+    return (f"LAPACK dsyevd, eigenvalues only ({target})" if target is not None
+            else "jax.numpy.linalg.eigvalsh")
+
+
+def radius(h, b):
+    """`hypot(h, b)` `(n,)` without hypot's division: `sqrt(h^2 + b^2)`, both scaled by an
+    exact power of two where a square would overflow (max(|h|, |b|) > 2^500) or where the
+    smaller one's square would matter yet fall below the normal range (max < 2^-200: XLA's
+    CPU code flushes subnormal results to zero). XLA's hypot is `max * sqrt(1 + (min /
+    max)^2)`; one division fewer per step made Beale Adam+MoXCo 1.05x faster (N = 1e5).
+    Within an ulp of hypot (tests); unscaled in between, inf for an infinite entry, NaN for
+    a NaN one."""
+    _, jnp = load()
+    big = jnp.maximum(jnp.abs(h), jnp.abs(b))
+    down, up = big > 2.0**500, big < 2.0**-200
+    scale = jnp.where(down, 2.0**-600, jnp.where(up, 2.0**600, 1.0))
+    back = jnp.where(down, 2.0**600, jnp.where(up, 2.0**-600, 1.0))
+    h, b = h * scale, b * scale
+    return jnp.sqrt(h * h + b * b) * back
 
 
 def power(hvp, q, steps: int):
