@@ -205,8 +205,6 @@ class _Program:
         jax, jnp = load()
         self.st = st
         f = jax_landscapes.lower(landscape)
-        if st.eigvalsh:
-            jax_pieces.prepare_eigvalsh()
         # f is elementwise across columns, so the gradient of sum f is every column's own
         grad = jax.grad(lambda x: jnp.sum(f(x)))
         inner = jax_pieces.inner(st.inner)
@@ -233,8 +231,8 @@ class _Program:
             wherever the Hessian is finite, with 34 of the Beale goodness kernel's 186
             operations fewer. As a `(d, n)` array, the d HVPs batched by `vmap` into one
             `(d, d, n)` array (column j at [j]): the program holds one batched HVP instead of
-            d copies (two-layer-net hidden = 16, d = 49: compiled in 1.2 s instead of 4.4 s,
-            the same run time, which eigvalsh and the HVPs' arithmetic share)."""
+            d copies (two-layer-net hidden = 16, d = 49: compiled in 1.2 s instead of 4.4 s;
+            its intermediates all live at once, hence HESSIAN_CHUNK)."""
             if columns:
                 def along(j):
                     return lambda xj: grad(x[:j] + (xj,) + x[j + 1:])
@@ -511,9 +509,8 @@ def _chunk_rows(st: Structure) -> int:
     """About how many starts per device a chunk holds: CHUNK, or HESSIAN_CHUNK where the
     exact Hessian is batched beyond d = 8 (`hessian_columns`: its d HVPs' intermediates
     live at once, d x rows x the landscape's own work per point)."""
-    batched = st.need_goodness and st.curvature == "exact" and not jax_pieces.columns_layout(
-        st.dim)
-    return HESSIAN_CHUNK if batched or (st.record and st.check and st.dim > 8) else CHUNK
+    formed = (st.need_goodness and st.curvature == "exact") or (st.record and st.check)
+    return HESSIAN_CHUNK if formed and not jax_pieces.columns_layout(st.dim) else CHUNK
 
 
 def _chunks(n: int, n_dev: int, record: bool, rows: int = CHUNK) -> tuple[int, int]:
