@@ -179,7 +179,8 @@ def optimizer_options(command=None, *, methods: bool = True):
     `methods=False` (`@optimizer_options(methods=False)`: a command whose methods come from
     its own options, `sweep`) --optimizers and --methods are left out and only `settings` is
     passed. A command that runs on NumPy only (not in `backends.COMMANDS`) says so in its
-    --backend help and refuses any other backend, before anything runs.
+    --backend help; its config's `validate` refuses any other backend
+    (`OptimizerSettings.numpy_only`), before anything runs, on the CLI and in `rerun` alike.
     """
     if command is None:
         return functools.partial(optimizer_options, methods=methods)
@@ -198,8 +199,6 @@ def optimizer_options(command=None, *, methods: bool = True):
         if not methods:
             values.update(optimizers="gd", methods=None)  # not an option here: any valid name
         names, settings = settings_from_options(values)
-        if command.__name__ not in BACKEND_COMMANDS:
-            settings.numpy_only(command.__name__.replace("_", "-"))
         if methods:
             return command(**kwargs, methods=names, settings=settings)
         return command(**kwargs, settings=settings)

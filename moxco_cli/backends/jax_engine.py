@@ -508,8 +508,9 @@ def _program(st: Structure, landscape, n_dev: int) -> _Program:
 def _chunk_rows(st: Structure) -> int:
     """About how many starts per device a chunk holds: CHUNK, or HESSIAN_CHUNK where the
     exact Hessian is batched beyond d = 8 (`hessian_columns`: its d HVPs' intermediates
-    live at once, d x rows x the landscape's own work per point)."""
-    formed = (st.need_goodness and st.curvature == "exact") or (st.record and st.check)
+    live at once, d x rows x the landscape's own work per point; a recorded run is one
+    chunk whatever this says)."""
+    formed = st.need_goodness and st.curvature == "exact"
     return HESSIAN_CHUNK if formed and not jax_pieces.columns_layout(st.dim) else CHUNK
 
 

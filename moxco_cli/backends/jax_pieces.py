@@ -1,7 +1,10 @@
 """The method pieces lowered to JAX, over a batch held columns first.
 
 Each piece is the formula of its NumPy module, operation for operation where that matters
-for rounding, written over `(d, n)` arrays (one trajectory per column) and `(n,)` rows:
+for rounding (two exceptions, each an ulp and one division per step fewer, for speed: Adam's
+bias corrections as reciprocals, and `radius` for the 2 x 2 lam_max's hypot; docs/method.md,
+Backends, "Arithmetic"), written over `(d, n)` arrays (one trajectory per column) and `(n,)`
+rows:
 
     inner optimizers   moxco_cli/optim/{gd,adam,rmsprop}.py    INNER[name]
     prox               moxco_cli/prox.py                        prox(name)
