@@ -40,6 +40,34 @@ def test_sweep_writes_csv_config_and_heatmap_and_nothing_incomplete(small_sweep)
     assert "best of 4 cells" in result.output and str(out) in result.output
 
 
+def test_an_axis_near_the_float64_limit_is_drawn_by_position(tmp_path):
+    """Before: a swept axis holding 1e308 was computed and written, but its line figure
+    failed (matplotlib's tick locator overflowed: "arange: cannot compute length"), exit 1.
+    Now such an axis is drawn one position per value, labelled with the values."""
+    import matplotlib.pyplot as plt
+
+    from moxco_cli.plots.sweep import line_figure
+
+    out = tmp_path / "huge"
+    result = invoke("sweep", "beale", "--starts", "random:2", "--steps", "2", "--grid",
+                    "tau=1e308", "--out", out)
+    assert result.exit_code == 0, result.output
+    assert (out / "sweep-success.png").stat().st_size > 0
+    frame = pd.read_csv(out / "sweep.csv")
+    three = pd.concat([frame.assign(tau=v) for v in (1e308, 1.0, 1e305)], ignore_index=True)
+    fig = line_figure(three, "tau")
+    for ax in fig.axes:
+        assert list(ax.get_xticks()) == [0, 1, 2]
+        assert [t.get_text() for t in ax.get_xticklabels()] == ["1", "1e+305", "1e+308"]
+        assert "one position per value" in ax.get_xlabel()
+    assert [list(line.get_xdata()) for line in fig.axes[0].lines][0] == [0.0, 1.0, 2.0]
+    fig.savefig(tmp_path / "three.png")
+    plt.close(fig)
+    fig = line_figure(three.assign(tau=three["tau"].clip(upper=1e300)), "tau")
+    assert "one position per value" not in fig.axes[0].get_xlabel()  # ordinary axes stay
+    plt.close(fig)
+
+
 def test_rerun_of_config_json_gives_identical_csv(small_sweep, tmp_path):
     out, _ = small_sweep
     again = tmp_path / "again"

@@ -37,6 +37,10 @@ PLAIN = {"gd": "GD", "adam": "Adam"}
 BOUNDARY_COLORS = ["#ffffff", "#00e5ff", "#ff4081", "#ffd600"]
 MAX_TEXT_CELLS = 20  # per side: beyond this, cells carry no text
 AXES_COLUMNS = ("alpha", "beta", "lr", "threshold", "tau", "alpha_restart", "beta_restart")
+# Matplotlib's tick locators overflow near the float64 limit (an axis holding the one value
+# 1e308 failed with "arange: cannot compute length"); a line figure's axis with a value beyond
+# this magnitude is drawn by position instead, each value labelled, as the heatmaps are.
+AXIS_LIMIT = 1e300
 
 
 def metric_label(metric: str, tol: float | None = None, n: int | None = None) -> str:
@@ -304,10 +308,14 @@ def line_figure(frame, x: str, *, title: str = "", tol: float | None = None):
     def _to_top(upper) -> np.ndarray:
         return np.nan_to_num(np.asarray(upper, dtype=float), nan=np.nan, posinf=top)
 
+    values = np.unique(frame[x].to_numpy(float))
+    by_position = not np.all(np.abs(values) <= AXIS_LIMIT)
     for opt in dict.fromkeys(frame["optimizer"]):
         sub = frame[frame["optimizer"] == opt].sort_values(x)
         st = style(opt)
         xv = sub[x].to_numpy(float)
+        if by_position:
+            xv = np.searchsorted(values, xv).astype(float)
         ax_m.plot(xv, sub["value"], marker="o", color=st["color"], label=st["label"])
         ax_m.fill_between(xv, sub["ci_low"], _to_top(sub["ci_high"]), color=st["color"],
                           alpha=0.2)
@@ -328,14 +336,19 @@ def line_figure(frame, x: str, *, title: str = "", tol: float | None = None):
             ax_m.text(0.02, 0.98, "median not drawn where it is +inf\n(more than half of the "
                       "runs diverged)", transform=ax_m.transAxes, ha="left", va="top",
                       fontsize=8)
-    if x == "lr":
+    if by_position:
+        for ax in (ax_m, ax_d):
+            _ticks(ax, values, "x")
+        ax_m.set_xlim(-0.5, len(values) - 0.5)
+    elif x == "lr":
         for ax in (ax_m, ax_d):
             ax.set_xscale("log")
     ax_m.set_ylabel(metric_label(metric, tol, n), fontsize=9)
     ax_d.set_ylabel("fraction of runs that diverged", fontsize=9)
     ax_d.set_ylim(-0.02, 1.02)
     for ax in (ax_m, ax_d):
-        ax.set_xlabel(AXIS_LABELS.get(x, x), fontsize=9)
+        ax.set_xlabel(AXIS_LABELS.get(x, x) + (" (one position per value)" if by_position
+                                               else ""), fontsize=9)
         ax.grid(alpha=0.3, lw=0.5)
         ax.legend(fontsize=8)
     ax_m.set_title(f"{metric} (band: 95% interval; IQR for final-loss)", fontsize=9)
