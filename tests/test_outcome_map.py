@@ -227,3 +227,30 @@ def test_cli_refuses_existing_folder_without_force(cli_run):
     out, _ = cli_run
     result = invoke("outcome-map", "beale", "--grid", "2", "--steps", "1", "--out", out)
     assert result.exit_code == 2 and "--force" in result.output
+
+
+def test_a_restart_baseline_adds_restart_columns_after_commit_step():
+    """outcomes.csv, like summary.csv, carries restart_step and restart_count (-1 and 0 for
+    the methods without restart) when an adaptive-restart baseline is among the methods;
+    the values are the engine's own. Before, the restarts were dropped."""
+    from moxco_cli.engine import simulate
+    from moxco_cli.experiments.outcome_map import RESTART_COLUMNS
+    from moxco_cli.settings import build_method
+
+    methods = ("gd", "nesterov+restart-fn")
+    cfg = OutcomeMapConfig(landscape="beale", grid=5, steps=200, methods=methods)
+    got = outcome_map(cfg)
+    at = OUTCOME_COLUMNS.index("commit_step") + 1
+    assert list(got.outcomes.columns) == (OUTCOME_COLUMNS[:at] + RESTART_COLUMNS
+                                          + OUTCOME_COLUMNS[at:])
+    gd = got.outcomes[got.outcomes.optimizer == "gd"]
+    assert (gd.restart_step == -1).all() and (gd.restart_count == 0).all()
+    restart = got.outcomes[got.outcomes.optimizer == "nesterov+restart-fn"]
+    tr = simulate(got.landscape, build_method("nesterov+restart-fn", cfg.settings),
+                  got.starts, 200)
+    np.testing.assert_array_equal(restart.restart_step, tr.restart_step)
+    np.testing.assert_array_equal(restart.restart_count, tr.restart_count)
+    assert (restart.restart_count > 0).sum() > 10  # restarts happened, on most starts
+    plain = outcome_map(OutcomeMapConfig(landscape="beale", grid=5, steps=200,
+                                         methods=("gd", "adam+moxco")))
+    assert list(plain.outcomes.columns) == OUTCOME_COLUMNS  # no restart baseline: unchanged

@@ -32,6 +32,7 @@ import pandas as pd
 from moxco_cli.backends import caption, check_methods, simulate
 from moxco_cli.engine import Trajectory
 from moxco_cli.experiments.run import build_landscape, validate_int, validate_steps
+from moxco_cli.experiments.tables import restart_columns
 from moxco_cli.settings import (
     METHOD_NAMES,
     OptimizerSettings,
@@ -49,6 +50,7 @@ DOMAIN_LIMIT = 1e6  # the engine's divergence box
 OUTCOME_COLUMNS = ["optimizer", "start_id", "i", "j", "start_x0", "start_x1", "final_x0",
                    "final_x1", "final_loss", "class", "commit_step", "diverged_step",
                    "distance_to_global"]
+RESTART_COLUMNS = ["restart_step", "restart_count"]  # -1 and 0 for methods without restart
 
 
 def classes_for(landscape) -> tuple[str, ...]:
@@ -160,7 +162,8 @@ class OutcomeMapConfig:
 class OutcomeMapResult:
     """`axes`: one `(N,)` grid per coordinate; `starts (M, d)` in start_id order.
 
-    `outcomes`: one row per (optimizer, start) with OUTCOME_COLUMNS (1-D: no x1 columns);
+    `outcomes`: one row per (optimizer, start) with OUTCOME_COLUMNS (1-D: no x1 columns;
+    with an adaptive-restart baseline among the methods, RESTART_COLUMNS after commit_step);
     `fractions`: (optimizer, class, count, fraction), every class of `classes` listed.
     """
 
@@ -220,8 +223,10 @@ def outcome_map(cfg: OutcomeMapConfig, progress=None) -> OutcomeMapResult:
     s = cfg.settings
     classes = classes_for(land)
     trajs, frames, counts = {}, [], []
-    for name in cfg.methods:
-        tr = simulate(land, build_method(name, s), starts, cfg.steps,
+    methods = {name: build_method(name, s) for name in cfg.methods}
+    restarts = any(m.restart is not None for m in methods.values())
+    for name, method in methods.items():
+        tr = simulate(land, method, starts, cfg.steps,
                       seed=s.seed, backend=s.backend, progress=progress)
         trajs[name] = tr
         cls, d_glob = classify_outcomes(land, tr.final, tr.diverged)
@@ -230,9 +235,10 @@ def outcome_map(cfg: OutcomeMapConfig, progress=None) -> OutcomeMapResult:
             cols[f"start_x{k}"] = starts[:, k]
         for k in range(land.dim):
             cols[f"final_x{k}"] = tr.final[:, k]
-        cols.update({"final_loss": tr.final_loss, "class": cls,
-                     "commit_step": tr.commit_step, "diverged_step": tr.diverged_step,
-                     "distance_to_global": d_glob})
+        cols.update({"final_loss": tr.final_loss, "class": cls, "commit_step": tr.commit_step})
+        if restarts:  # as in summary.csv: restarts are not commits
+            cols.update(restart_columns(tr))
+        cols.update({"diverged_step": tr.diverged_step, "distance_to_global": d_glob})
         frames.append(pd.DataFrame(cols))
         for c in classes:
             k = int(np.count_nonzero(cls == c))

@@ -59,8 +59,7 @@ def summary_frame(trajs: dict[str, Trajectory], landscape: Landscape, tol: float
             "final_loss": tr.final_loss,
             "outcome": labels(outcome),
             "commit_step": tr.commit_step,
-            **({"restart_step": _or(tr.restart_step, -1, n),
-                "restart_count": _or(tr.restart_count, 0, n)} if restarts else {}),
+            **(restart_columns(tr) if restarts else {}),
             "diverged_step": tr.diverged_step,
             "grad_evals": tr.grad_evals,
             "hvps": tr.hvps,
@@ -81,8 +80,14 @@ def metric_columns(landscape: Landscape, tr: Trajectory) -> dict:
     return {k: np.where(tr.diverged, np.inf, v) for k, v in landscape.metrics(tr.final).items()}
 
 
-def _or(values: np.ndarray | None, fill: int, n: int) -> np.ndarray:
-    return np.full(n, fill) if values is None else values
+def restart_columns(tr: Trajectory) -> dict[str, np.ndarray]:
+    """`restart_step` (the first step whose velocity an adaptive restart reset) and
+    `restart_count`, `(N,)` each: -1 and 0 for a method without restart (summary.csv,
+    outcomes.csv)."""
+    n = len(tr.final)
+    if tr.restart_step is None:
+        return {"restart_step": np.full(n, -1), "restart_count": np.zeros(n, np.int64)}
+    return {"restart_step": tr.restart_step, "restart_count": tr.restart_count}
 
 
 def trajectories_frame(trajs: dict[str, Trajectory]) -> pd.DataFrame:
