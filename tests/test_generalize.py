@@ -65,6 +65,49 @@ def test_tables_hold_what_the_protocol_says(result):
     assert (t.lr == 0.05).all()  # the sweep lr: the middle rate (of two: the first)
 
 
+def test_end_points_carry_their_smallest_curvature_and_the_negative_ones_are_counted(result):
+    """Whether an end point is a minimum at all: final_lam_min is the exact Hessian's smallest
+    eigenvalue (eigvalsh of the landscape's own Hessian), final_grad_norm its gradient's norm;
+    distributions count the end points below -NEGATIVE_CURVATURE |lam_max| per (method, lr).
+    40 steps of GD on the network end on slopes (lam_min < 0), not at minima."""
+    from moxco_cli.experiments.generalize import NEGATIVE_CURVATURE, negative_curvature
+
+    land = landscapes.get("two-layer-net")
+    starts = land.sample_starts(12, np.random.default_rng(0))
+    alone = simulate(land, methods.build(methods.MethodSpec("gd", (("lr", 0.2),))), starts, 40)
+    runs = result.runs
+    rows = runs[(runs.method == "gd") & (runs.lr == 0.2)]
+    hess = land.hess(alone.final)
+    np.testing.assert_array_equal(rows.final_lam_min, np.linalg.eigvalsh(hess)[:, 0])
+    np.testing.assert_array_equal(rows.final_grad_norm,
+                                  np.linalg.norm(land.grad(alone.final), axis=1))
+    assert (rows.final_lam_min <= rows.final_lam_max).all()
+    d = result.distributions
+    for (method, lr), part in runs[runs.role == "lr"].groupby(["method", "lr"]):
+        want = int((part.final_lam_min < -NEGATIVE_CURVATURE * part.final_lam_max.abs()).sum())
+        got = d[(d.method == method) & (d.lr == lr)].negative_curvature
+        assert (got == want).all() and len(got) == 4
+    assert int(d[(d.method == "gd") & (d.metric == "test_mse")].negative_curvature.sum()) > 12
+    # a diverged run: NaN, never counted
+    dead = pd.DataFrame({"final_lam_min": [np.nan, -1.0, -1e-6], "final_lam_max": [np.inf, 2.0,
+                                                                                   2.0]})
+    assert list(negative_curvature(dead)) == [False, True, False]
+
+
+def test_the_report_says_how_many_compared_end_points_are_not_minima(result, tmp_path):
+    """REPRODUCTION.md's flatness section counts the end points with negative curvature and
+    says so in its verdict; a table without the column (an older CSV) gives no sentence."""
+    from moxco_cli.experiments import report_generalize as rg
+
+    d = result.distributions
+    text, negative, finite = rg._not_minima(d, "two-layer-net")
+    rows = d[d.metric == "final_lam_max"]
+    assert negative == int(rows.negative_curvature.sum()) > 0
+    assert finite == int((rows.runs - rows.diverged).sum()) == 4 * 2 * 12
+    assert text.startswith(f"two-layer-net, {negative} of {finite} finite end points (at most")
+    assert rg._not_minima(d.drop(columns="negative_curvature"), "x") == ("", 0, 0)
+
+
 def test_the_middle_rate_is_the_default_sweep_rate():
     assert GeneralizeConfig(lrs=(0.01, 0.05, 0.2)).sweep_rate == 0.05
     assert GeneralizeConfig(lrs=(0.01, 0.05, 0.2), sweep_lr=0.2).sweep_rate == 0.2
@@ -110,12 +153,15 @@ def test_cli_writes_the_folder_and_rerun_gives_the_same_bytes(tmp_path):
     res = runner.invoke(app, args)
     assert res.exit_code == 0, res.output
     assert "Spearman rho" in res.output and "sign test p" in res.output
+    assert "negative curvature" in res.output
     files = {p.name for p in a.iterdir()}
     assert {"runs.csv", "distributions.csv", "paired.csv", "correlation.csv", "thresholds.csv",
             "distributions.png", "paired.png", "sharpness.png", "thresholds.png",
             "config.json"} <= files
     runs = pd.read_csv(a / "runs.csv")
     assert len(runs) == 10 * (2 + 2 + 2)  # gd: 2 lrs; gd+moxco: 2 lrs + 2 thresholds
+    assert {"final_lam_min", "final_grad_norm"} <= set(runs.columns)
+    assert "negative_curvature" in pd.read_csv(a / "distributions.csv").columns
     config = json.loads((a / "config.json").read_text())
     assert config["options"]["lrs"] == [0.05, 0.2] and config["command"] == "generalize"
     again = runner.invoke(app, ["rerun", str(a / "config.json"), "--out", str(b)])

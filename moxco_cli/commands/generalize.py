@@ -114,10 +114,13 @@ def show_summary(result, path) -> None:
     if primary != "final_lam_max":
         columns.append("median final lam_max [95% CI]")
     frame["committed"] = [f"{r.committed}/{r.runs}" for _, r in frame.iterrows()]
+    # end points that are not minima (negative curvature): the flatness compared is not theirs
+    frame["negative curvature"] = [f"{r.negative_curvature}/{r.runs - r.diverged}"
+                                   for _, r in frame.iterrows()]
     frame["diverged"] = [f"{r.diverged}/{r.runs}" for _, r in frame.iterrows()]
     print_table(frame, f"moxco generalize {result.landscape.label}: {result.config.inits} paired "
                 f"initializations, {result.config.steps} steps",
-                [*columns, "committed", "diverged"])
+                [*columns, "committed", "negative curvature", "diverged"])
     paired = result.paired[result.paired.metric.isin([primary, "final_lam_max"])]
     for r in paired.itertuples():
         print(f"{r.method} - {r.against} at lr {r.lr:g}, {r.metric}: median paired difference "

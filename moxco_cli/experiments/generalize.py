@@ -14,7 +14,10 @@ Protocol, the same for every method:
    `grid x grid` start grid at `sweep_lr` (the outcome map of final sharpness).
 3. Per run: the landscape's metrics at the final point (two-layer-net: train loss, test_mse
    against the noise-free truth, test_mse_noisy, final lam_max; factorization: final
-   lam_max, the product); a run that diverged counts +inf in every metric.
+   lam_max, the product); a run that diverged counts +inf in every metric. Beside them,
+   whether the end point is a minimum at all: the exact Hessian's smallest eigenvalue
+   `final_lam_min` and the gradient norm `final_grad_norm` (NaN for a diverged run), and per
+   method and lr the count of end points with negative curvature (`negative_curvature`).
 4. Statistics (`moxco_cli.stats`), per method and lr (at the method's own threshold):
    medians with 95% percentile bootstrap intervals over initializations (1000 resamples
    from `default_rng([seed, 3])`, the same resamples for every method); paired differences
@@ -52,6 +55,13 @@ MAX_INITS = 100_000
 MAX_WORK = 3 * 10**9  # trajectory-steps per command, at most
 OUTCOME_GRID = 41  # factorization depth 2: starts per axis of the outcome map
 MIN_BLOCK_CHUNK = 256  # fewer initializations: the engine's own chunks (per-chunk overhead)
+# An end point has negative curvature (so it is not a minimum, whatever its lam_max) where
+# its smallest Hessian eigenvalue is below -NEGATIVE_CURVATURE * |lam_max|: far above the
+# eigensolver's rounding (~1e-16 |lam_max|) and the exactly flat directions a network's dead
+# units or the factorization's valley have (lam_min ~ 0), far below what unfinished runs
+# show (two-layer-net, GD, 500 steps: median lam_min -0.016 at lam_max ~ 3).
+NEGATIVE_CURVATURE = 1e-3
+HESSIAN_ROWS = 4096  # end points per batch of exact Hessians (N x d x d floats)
 
 
 @dataclass(frozen=True)
@@ -265,6 +275,7 @@ def run_generalize(cfg: GeneralizeConfig, progress=None) -> GeneralizeResult:
         traj = simulate(land, m, x0, cfg.steps, seed=cfg.seed, progress=progress,
                         chunk_size=chunk)
         metrics = land.metrics(traj.final)
+        lam_min, grad_norm = end_curvature(land, traj.final, traj.diverged)
         lo = 0
         for lr, th, role, count in rows:
             part = slice(lo, lo + count)
@@ -274,6 +285,7 @@ def run_generalize(cfg: GeneralizeConfig, progress=None) -> GeneralizeResult:
                 "threshold": np.nan if th is None else th,
                 "start_id": np.arange(count), "final_loss": traj.final_loss[part],
                 **{k: np.where(dead, np.inf, v[part]) for k, v in metrics.items()},
+                "final_lam_min": lam_min[part], "final_grad_norm": grad_norm[part],
                 "commit_step": traj.commit_step[part], "diverged_step": traj.diverged_step[part],
             })
             if role == "grid":
@@ -298,6 +310,30 @@ def run_generalize(cfg: GeneralizeConfig, progress=None) -> GeneralizeResult:
     return result
 
 
+def end_curvature(land, final: np.ndarray, diverged: np.ndarray):
+    """`(lam_min, grad_norm)`, `(N,)` each, at the end points `final (N, d)`: the smallest
+    eigenvalue of the exact Hessian and the gradient's norm (NaN where the run diverged).
+    Whether an end point is a minimum at all: `negative_curvature`."""
+    lam_min = np.full(len(final), np.nan)
+    grad_norm = np.full(len(final), np.nan)
+    alive = np.flatnonzero(~diverged)
+    for lo in range(0, len(alive), HESSIAN_ROWS):
+        rows = alive[lo:lo + HESSIAN_ROWS]
+        lam_min[rows] = np.linalg.eigvalsh(land.hess(final[rows]))[:, 0]
+        grad_norm[rows] = np.linalg.norm(land.grad(final[rows]), axis=1)
+    return lam_min, grad_norm
+
+
+def negative_curvature(runs: pd.DataFrame) -> np.ndarray:
+    """`(N,)` bool: the runs whose end point has negative curvature (NEGATIVE_CURVATURE):
+    a saddle or a slope still being descended, not a minimum. False for diverged runs."""
+    lam_min = runs["final_lam_min"].to_numpy(dtype=float)
+    lam_max = (runs["final_lam_max"].to_numpy(dtype=float) if "final_lam_max" in runs
+               else np.ones(len(runs)))  # a landscape without it: an absolute level
+    with np.errstate(invalid="ignore"):
+        return lam_min < -NEGATIVE_CURVATURE * np.abs(lam_max)
+
+
 def _main_rows(runs: pd.DataFrame) -> pd.DataFrame:
     """The rows of each method at its own threshold (role `lr`)."""
     return runs[runs.role == "lr"]
@@ -310,6 +346,7 @@ def _distributions(runs, metric_names, resamples) -> pd.DataFrame:
         committed = int((part.commit_step >= 0).sum())
         c_lo, c_hi = stats.wilson(committed, n)
         diverged = int((part.diverged_step >= 0).sum())
+        negative = int(negative_curvature(part).sum())
         for name in metric_names:
             values = part[name].to_numpy(dtype=float)
             med, lo, hi = stats.bootstrap_median(values, resamples)
@@ -318,7 +355,8 @@ def _distributions(runs, metric_names, resamples) -> pd.DataFrame:
                         "q25": stats.quantile_with_inf(values, 0.25),
                         "q75": stats.quantile_with_inf(values, 0.75),
                         "committed": committed, "committed_ci_low": c_lo,
-                        "committed_ci_high": c_hi, "diverged": diverged})
+                        "committed_ci_high": c_hi, "diverged": diverged,
+                        "negative_curvature": negative})
     return pd.DataFrame(out)
 
 

@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from moxco_cli.experiments.generalize import NEGATIVE_CURVATURE
+
 NAMES = {"gd": "GD", "adam": "Adam", "gd+moxco": "GD+MoXCo", "adam+moxco": "Adam+MoXCo"}
 ALPHA = 0.05  # significance of the sign test
 SMALL_EFFECT = 0.05  # median paired changes all below 5% of the inner median: called small
@@ -79,6 +81,20 @@ def _verdict(wins, losses, total, rel, what, other) -> str:
     return "does not hold: " + tally
 
 
+def _not_minima(dist: pd.DataFrame, landscape: str) -> tuple[str, int, int]:
+    """(sentence, end points with negative curvature, finite end points) over the (method,
+    lr) cells of `dist` (`negative_curvature` column; an older CSV without it: no sentence)."""
+    rows = dist[dist.metric == "final_lam_max"]
+    if "negative_curvature" not in rows:
+        return "", 0, 0
+    negative = int(rows.negative_curvature.sum())
+    finite = int((rows.runs - rows.diverged).sum())
+    worst = rows.loc[(rows.negative_curvature / (rows.runs - rows.diverged)).idxmax()]
+    return (f"{landscape}, {negative} of {finite} finite end points (at most "
+            f"{worst.negative_curvature}/{worst.runs - worst.diverged}, "
+            f"{NAMES.get(worst.method, worst.method)} at lr {worst.lr:g})"), negative, finite
+
+
 def section_flatness(folder: Path):
     net_p, net_d = _read(folder, "net_paired.csv"), _read(folder, "net_distributions.csv")
     fac_p, fac_d = (_read(folder, "factorization_paired.csv"),
@@ -91,11 +107,27 @@ def section_flatness(folder: Path):
     rows += more[0]
     wins, losses, rel = wins + more[1], losses + more[2], rel + more[3]
     answer = _verdict(wins, losses, len(rows), rel, "ends flatter", "sharper")
+    net_text, net_neg, net_finite = _not_minima(net_d, "two-layer-net")
+    fac_text, fac_neg, fac_finite = _not_minima(fac_d, "factorization")
+    if net_neg + fac_neg:
+        # the claim is about minima: say how many compared end points are none
+        answer += (f"; but {net_neg} of {net_finite} two-layer-net and {fac_neg} of "
+                   f"{fac_finite} factorization end points have negative curvature: they are "
+                   "not minima, so there the comparison is of where the runs stopped")
     med = fac_d[fac_d.metric == "final_lam_max"]
     fac_rows = [{"method": NAMES.get(r.method, r.method), "lr": f"{r.lr:g}",
                  "median final lam_max [95% CI]": f"{_g(r.median)} [{_g(r.ci_low)}, "
                  f"{_g(r.ci_high)}]", "2/lr": f"{2 / r.lr:g}",
+                 **({"negative curvature": f"{r.negative_curvature}/{r.runs - r.diverged}"}
+                    if "negative_curvature" in med else {}),
                  "diverged": f"{r.diverged}/{r.runs}"} for r in med.itertuples()]
+    minima = ("" if not net_text else f"""**Are the end points minima?** An end point whose
+exact Hessian has an eigenvalue below -{NEGATIVE_CURVATURE:g} |lam_max| has negative curvature: a
+saddle, or a slope still being descended, not a minimum (`final_lam_min` in the runs
+tables; counts per method and lr in the factorization table above and the two-layer-net table
+of the next section). On {net_text}; on {fac_text}.
+
+""")
     text = f"""## Does MoXCo reach flatter minima? (the paper's title claim, at toy size)
 
 **Question.** The paper's claim is that exploring, then committing by the goodness score, ends
@@ -125,7 +157,7 @@ minima: lam_max = 2; GD cannot settle where lam_max > 2/lr):
 
 {_table(pd.DataFrame(fac_rows))}
 
-**Verdict: {answer}.**
+{minima}**Verdict: {answer}.**
 
 ![net distributions](figures/net_distributions.png)
 ![net paired](figures/net_paired.png)
@@ -145,7 +177,10 @@ def section_test_error(folder: Path):
     med = dist[dist.metric == "test_mse"]
     med_rows = [{"method": NAMES.get(r.method, r.method), "lr": f"{r.lr:g}",
                  "median test MSE [95% CI]": f"{_g(r.median)} [{_g(r.ci_low)}, {_g(r.ci_high)}]",
-                 "committed": f"{r.committed}/{r.runs}", "diverged": f"{r.diverged}/{r.runs}"}
+                 "committed": f"{r.committed}/{r.runs}",
+                 **({"negative curvature": f"{r.negative_curvature}/{r.runs - r.diverged}"}
+                    if "negative_curvature" in med else {}),
+                 "diverged": f"{r.diverged}/{r.runs}"}
                 for r in med.itertuples()]
     corr_rows = [{"method": NAMES.get(r.method, r.method), "lr": str(r.lr),
                   "Spearman rho(test MSE, final lam_max) [95% CI]":
