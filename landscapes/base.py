@@ -103,12 +103,17 @@ class Landscape:
             box random starts are drawn from.
         f_target: the value the goodness score compares against (the global minimum value).
         params: keyword parameters the landscape was built with (recorded in config.json).
+        minimum_set: None where the minima are isolated points; else what the set of global
+            minima is (factorization: "every point with prod w = 1"), where end points
+            cannot be told apart by the named minimum they reached (escape-count and
+            outcome-map refuse such landscapes).
     """
 
     name: str = ""
     dim: int = 0
     bounds: np.ndarray
     f_target: float = 0.0
+    minimum_set: str | None = None
     # Declared parameters (`moxco_cli.params.Param`), the keys of a spec `NAME:key=value,...`;
     # the constructor takes them as keyword arguments.
     PARAMS: tuple = ()

@@ -51,6 +51,11 @@ class Factorization(Landscape):
         return {"depth": self.depth}
 
     @property
+    def minimum_set(self) -> str | None:
+        """The global minima: the point w = 1 at depth 1, else the whole set prod w = 1."""
+        return None if self.depth == 1 else "every point with prod w = 1"
+
+    @property
     def minima(self) -> tuple[Minimum, ...]:
         out = []
         for signs in itertools.product((1.0, -1.0), repeat=self.depth):

@@ -74,3 +74,33 @@ def test_metrics_and_spec():
     assert landscapes.parse_spec("factorization:depth=4") == ("factorization", {"depth": 4})
     with pytest.raises(ValueError, match="depth"):
         landscapes.get("factorization", depth=0)
+
+
+@pytest.mark.parametrize("line, option", [
+    (["escape-count", "--landscape", "factorization", "--inits", "4"], "--landscape"),
+    (["outcome-map", "factorization", "--grid", "3"], "LANDSCAPE"),
+    (["outcome-map", "factorization:depth=2"], "LANDSCAPE"),
+])
+def test_commands_that_label_end_points_by_minimum_refuse_a_set_of_minima(line, option,
+                                                                          tmp_path):
+    """Before: every run on factorization ended 'none' (escape-count) or 'stuck'
+    (outcome-map) although it reached a global minimum, one of the set prod w = 1 away from
+    the named flattest points. Now: one line naming the option and the command that measures
+    it; nothing written. At depth 1 the one minimum is isolated and both commands run."""
+    from typer.testing import CliRunner
+
+    from moxco_cli.cli import app
+
+    out = tmp_path / "out"
+    res = CliRunner().invoke(app, [*line, "--out", str(out)])
+    assert res.exit_code == 2, res.output
+    message = res.output.strip()
+    assert message.startswith(f"Error: {option}: factorization's global minima are not "
+                              "isolated points (every point with prod w = 1)")
+    assert "moxco generalize factorization" in message and "\n" not in message
+    assert not out.exists()
+    assert landscapes.get("factorization", depth=1).minimum_set is None
+    assert landscapes.get("beale").minimum_set is None
+    one = CliRunner().invoke(app, ["outcome-map", "factorization:depth=1", "--grid", "5",
+                                   "--steps", "20", "--out", str(tmp_path / "one")])
+    assert one.exit_code == 0, one.output

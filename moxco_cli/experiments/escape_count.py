@@ -20,7 +20,13 @@ import pandas as pd
 from landscapes.base import Landscape
 from moxco_cli.backends import check_methods, simulate
 from moxco_cli.engine import Trajectory
-from moxco_cli.experiments.run import build_landscape, validate_int, validate_steps, validate_tol
+from moxco_cli.experiments.run import (
+    build_landscape,
+    require_isolated_minima,
+    validate_int,
+    validate_steps,
+    validate_tol,
+)
 from moxco_cli.experiments.tables import classify, default_tol, labels, summary_frame
 from moxco_cli.options import check_box
 from moxco_cli.settings import (
@@ -72,6 +78,7 @@ class EscapeConfig:
         if not land.minima:
             raise SettingsError("--landscape", f"{self.landscape} has no named minima to count "
                                 "end points in; choose a landscape that has some")
+        require_isolated_minima(land, "--landscape")
         validate_int("--inits", self.inits, 1, MAX_INITS)
         validate_steps(self.steps)
         validate_tol(self.tol)

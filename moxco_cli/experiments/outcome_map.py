@@ -31,7 +31,12 @@ import pandas as pd
 
 from moxco_cli.backends import caption, check_methods, simulate
 from moxco_cli.engine import Trajectory
-from moxco_cli.experiments.run import build_landscape, validate_int, validate_steps
+from moxco_cli.experiments.run import (
+    build_landscape,
+    require_isolated_minima,
+    validate_int,
+    validate_steps,
+)
 from moxco_cli.experiments.tables import restart_columns
 from moxco_cli.settings import (
     METHOD_NAMES,
@@ -117,6 +122,7 @@ class OutcomeMapConfig:
         if not land.minima:
             raise SettingsError("LANDSCAPE", f"{self.landscape} has no named minima to "
                                 "classify outcomes against")
+        require_isolated_minima(land, "LANDSCAPE")
         top = MAX_GRID[land.dim]
         validate_int("--grid", self.grid, 2, top, f" for a {land.dim}-D landscape")
         validate_steps(self.steps)

@@ -117,6 +117,17 @@ def validate_steps(steps) -> int:
     return validate_int("--steps", steps, 1, MAX_STEPS)
 
 
+def require_isolated_minima(land, option: str) -> None:
+    """A one-line SettingsError for a landscape whose global minima are a set, not points
+    (`Landscape.minimum_set`): commands that label each end point by the named minimum it
+    reached would call every other point of the set 'none' or 'stuck'."""
+    if land.minimum_set is not None:
+        raise SettingsError(option, f"{land.name}'s global minima are not isolated points "
+                            f"({land.minimum_set}), so its end points cannot be labelled by "
+                            f"the minimum they reached; moxco generalize {land.name} measures "
+                            "which minimum is selected (final lam_max)")
+
+
 def validate_tol(tol) -> None:
     if tol is not None and not (isinstance(tol, (int, float)) and math.isfinite(tol) and tol > 0):
         raise SettingsError("--tol", f"must be a number > 0, got {tol!r}")
