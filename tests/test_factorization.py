@@ -76,17 +76,22 @@ def test_metrics_and_spec():
         landscapes.get("factorization", depth=0)
 
 
-@pytest.mark.parametrize("line, option", [
-    (["escape-count", "--landscape", "factorization", "--inits", "4"], "--landscape"),
-    (["outcome-map", "factorization", "--grid", "3"], "LANDSCAPE"),
-    (["outcome-map", "factorization:depth=2"], "LANDSCAPE"),
+@pytest.mark.parametrize("line, option, depth_one", [
+    (["escape-count", "--landscape", "factorization", "--inits", "4"], "--landscape",
+     ["escape-count", "--landscape", "factorization:depth=1", "--inits", "4", "--steps", "20"]),
+    (["outcome-map", "factorization", "--grid", "3"], "LANDSCAPE",
+     ["outcome-map", "factorization:depth=1", "--grid", "5", "--steps", "20"]),
+    (["sweep", "factorization", "--grid", "alpha=0.5", "--starts", "random:2"], "--metric",
+     ["sweep", "factorization:depth=1", "--grid", "alpha=0.5", "--starts", "random:2",
+      "--steps", "20"]),
 ])
 def test_commands_that_label_end_points_by_minimum_refuse_a_set_of_minima(line, option,
-                                                                          tmp_path):
-    """Before: every run on factorization ended 'none' (escape-count) or 'stuck'
-    (outcome-map) although it reached a global minimum, one of the set prod w = 1 away from
-    the named flattest points. Now: one line naming the option and the command that measures
-    it; nothing written. At depth 1 the one minimum is isolated and both commands run."""
+                                                                          depth_one, tmp_path):
+    """Before: a run on factorization that ended on the set prod w = 1 away from the named
+    flattest points was labelled 'none' (escape-count), 'stuck' (outcome-map) or a failure
+    (sweep's success), although it had reached a global minimum. Now: one line naming the
+    option and what to use instead; nothing written. At depth 1 the one minimum is isolated
+    and every command runs."""
     from typer.testing import CliRunner
 
     from moxco_cli.cli import app
@@ -97,10 +102,20 @@ def test_commands_that_label_end_points_by_minimum_refuse_a_set_of_minima(line, 
     message = res.output.strip()
     assert message.startswith(f"Error: {option}: factorization's global minima are not "
                               "isolated points (every point with prod w = 1)")
-    assert "moxco generalize factorization" in message and "\n" not in message
-    assert not out.exists()
-    assert landscapes.get("factorization", depth=1).minimum_set is None
-    assert landscapes.get("beale").minimum_set is None
-    one = CliRunner().invoke(app, ["outcome-map", "factorization:depth=1", "--grid", "5",
-                                   "--steps", "20", "--out", str(tmp_path / "one")])
+    assert "\n" not in message and not out.exists()
+    assert message.endswith("use --metric final-loss" if option == "--metric" else
+                            "moxco generalize factorization measures which minimum is "
+                            "selected (final lam_max)")
+    one = CliRunner().invoke(app, [*depth_one, "--out", str(tmp_path / "one")])
     assert one.exit_code == 0, one.output
+    final_loss = CliRunner().invoke(app, ["sweep", "factorization", "--grid", "alpha=0.5",
+                                          "--starts", "random:2", "--steps", "5", "--metric",
+                                          "final-loss", "--out", str(tmp_path / "loss")])
+    assert final_loss.exit_code == 0, final_loss.output
+
+
+def test_only_factorization_beyond_depth_one_declares_a_set_of_minima():
+    assert landscapes.get("factorization", depth=1).minimum_set is None
+    assert landscapes.get("factorization", depth=2).minimum_set == "every point with prod w = 1"
+    assert [name for name in landscapes.names()
+            if landscapes.get(name).minimum_set is not None] == ["factorization"]

@@ -92,6 +92,9 @@ def test_end_points_carry_their_smallest_curvature_and_the_negative_ones_are_cou
     dead = pd.DataFrame({"final_lam_min": [np.nan, -1.0, -1e-6], "final_lam_max": [np.inf, 2.0,
                                                                                    2.0]})
     assert list(negative_curvature(dead)) == [False, True, False]
+    # a Hessian of about zero (every relu unit dead): rounding is not negative curvature
+    flat = pd.DataFrame({"final_lam_min": [-1e-18, -1e-14], "final_lam_max": [0.0, 1e-17]})
+    assert list(negative_curvature(flat)) == [False, True]
 
 
 def test_the_report_says_how_many_compared_end_points_are_not_minima(result, tmp_path):
@@ -106,6 +109,14 @@ def test_the_report_says_how_many_compared_end_points_are_not_minima(result, tmp
     assert finite == int((rows.runs - rows.diverged).sum()) == 4 * 2 * 12
     assert text.startswith(f"two-layer-net, {negative} of {finite} finite end points (at most")
     assert rg._not_minima(d.drop(columns="negative_curvature"), "x") == ("", 0, 0)
+    # ties are all named; no negative end point, or every run diverged: no arbitrary cell
+    tied = pd.DataFrame({"method": ["gd", "gd+moxco", "adam"], "lr": [0.01] * 3,
+                         "metric": ["final_lam_max"] * 3, "runs": [4] * 3,
+                         "diverged": [0, 0, 4], "negative_curvature": [4, 4, 0]})
+    assert rg._not_minima(tied, "n")[0] == ("n, 8 of 8 finite end points (at most 4/4: GD at "
+                                            "lr 0.01, GD+MoXCo at lr 0.01)")
+    none = tied.assign(negative_curvature=0, diverged=4)
+    assert rg._not_minima(none, "n") == ("n, 0 of 0 finite end points", 0, 0)
 
 
 def test_the_middle_rate_is_the_default_sweep_rate():

@@ -37,7 +37,7 @@ from moxco_cli.experiments.run import (
     validate_int,
     validate_steps,
 )
-from moxco_cli.experiments.tables import restart_columns
+from moxco_cli.experiments.tables import has_restarts, restart_columns
 from moxco_cli.settings import (
     METHOD_NAMES,
     OptimizerSettings,
@@ -228,13 +228,11 @@ def outcome_map(cfg: OutcomeMapConfig, progress=None) -> OutcomeMapResult:
     ids = np.arange(len(starts))
     s = cfg.settings
     classes = classes_for(land)
-    trajs, frames, counts = {}, [], []
-    methods = {name: build_method(name, s) for name in cfg.methods}
-    restarts = any(m.restart is not None for m in methods.values())
-    for name, method in methods.items():
-        tr = simulate(land, method, starts, cfg.steps,
-                      seed=s.seed, backend=s.backend, progress=progress)
-        trajs[name] = tr
+    frames, counts = [], []
+    trajs = {name: simulate(land, build_method(name, s), starts, cfg.steps, seed=s.seed,
+                            backend=s.backend, progress=progress) for name in cfg.methods}
+    restarts = has_restarts(trajs)
+    for name, tr in trajs.items():
         cls, d_glob = classify_outcomes(land, tr.final, tr.diverged)
         cols = {"optimizer": name, "start_id": ids, "i": ids % n, "j": ids // n}
         for k in range(land.dim):

@@ -117,15 +117,18 @@ def validate_steps(steps) -> int:
     return validate_int("--steps", steps, 1, MAX_STEPS)
 
 
-def require_isolated_minima(land, option: str) -> None:
+def require_isolated_minima(land, option: str, instead: str | None = None) -> None:
     """A one-line SettingsError for a landscape whose global minima are a set, not points
     (`Landscape.minimum_set`): commands that label each end point by the named minimum it
-    reached would call every other point of the set 'none' or 'stuck'."""
+    reached would call every other point of the set 'none' or 'stuck'. `instead`: what to
+    use (default: `moxco generalize`)."""
     if land.minimum_set is not None:
+        if instead is None:
+            instead = (f"moxco generalize {land.name} measures which minimum is selected "
+                       "(final lam_max)")
         raise SettingsError(option, f"{land.name}'s global minima are not isolated points "
                             f"({land.minimum_set}), so its end points cannot be labelled by "
-                            f"the minimum they reached; moxco generalize {land.name} measures "
-                            "which minimum is selected (final lam_max)")
+                            f"the minimum they reached; {instead}")
 
 
 def validate_tol(tol) -> None:

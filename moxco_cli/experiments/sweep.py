@@ -44,7 +44,12 @@ from landscapes.base import Landscape
 from moxco_cli import methods as method_specs
 from moxco_cli import stats
 from moxco_cli.engine import simulate
-from moxco_cli.experiments.run import build_landscape, validate_steps, validate_tol
+from moxco_cli.experiments.run import (
+    build_landscape,
+    require_isolated_minima,
+    validate_steps,
+    validate_tol,
+)
 from moxco_cli.experiments.tables import default_tol
 from moxco_cli.goodness import inv_eta_eff
 from moxco_cli.params import Param, SpecError
@@ -278,6 +283,8 @@ class SweepConfig:
         if self.metric in ("success", "escape") and not land.minima:
             raise SettingsError("--metric", f"{self.metric} needs a landscape with named "
                                 f"minima; {self.landscape} has none (use final-loss)")
+        if self.metric in ("success", "escape"):
+            require_isolated_minima(land, "--metric", "use --metric final-loss")
         if self.metric == "escape" and not land.split_minima()[1]:
             raise SettingsError("--metric", f"escape needs a landscape with a non-global "
                                 f"named minimum to escape from (e.g. two-wells); every "

@@ -47,7 +47,7 @@ def summary_frame(trajs: dict[str, Trajectory], landscape: Landscape, tol: float
     are what the trajectory cost (`Trajectory`: one gradient per step, plus one gradient and
     the curvature's HVPs per scoring for a method that can commit; exact = d HVPs)."""
     frames = []
-    restarts = any(tr.restart_step is not None for tr in trajs.values())
+    restarts = has_restarts(trajs)
     for name, tr in trajs.items():
         n = len(tr.final)
         outcome, nearest, dist = classify(landscape, tr.final, tr.diverged, tol)
@@ -80,6 +80,11 @@ def metric_columns(landscape: Landscape, tr: Trajectory) -> dict:
     return {k: np.where(tr.diverged, np.inf, v) for k, v in landscape.metrics(tr.final).items()}
 
 
+def has_restarts(trajs: dict[str, Trajectory]) -> bool:
+    """Whether an adaptive-restart baseline is among `trajs` (its tables get restart columns)."""
+    return any(tr.restart_step is not None for tr in trajs.values())
+
+
 def restart_columns(tr: Trajectory) -> dict[str, np.ndarray]:
     """`restart_step` (the first step whose velocity an adaptive restart reset) and
     `restart_count`, `(N,)` each: -1 and 0 for a method without restart (summary.csv,
@@ -97,7 +102,7 @@ def trajectories_frame(trajs: dict[str, Trajectory]) -> pd.DataFrame:
     follows `lam_max` (the exact value, equal to `lam_max` for the methods that do not
     estimate)."""
     frames = []
-    restarts = any(tr.restart_step is not None for tr in trajs.values())
+    restarts = has_restarts(trajs)
     checked = any(tr.records is not None and tr.records.lam_max_exact is not None
                   for tr in trajs.values())
     for name, tr in trajs.items():
