@@ -105,8 +105,8 @@ class Landscape:
         params: keyword parameters the landscape was built with (recorded in config.json).
         minimum_set: None where the minima are isolated points; else what the set of global
             minima is (factorization: "every point with prod w = 1"), where end points
-            cannot be told apart by the named minimum they reached (escape-count and
-            outcome-map refuse such landscapes).
+            cannot be told apart by the named minimum they reached (escape-count,
+            outcome-map and sweep's success and escape metrics refuse such landscapes).
     """
 
     name: str = ""
