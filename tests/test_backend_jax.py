@@ -68,6 +68,14 @@ CASES = [
     ("expr", "adam+moxco"),
     ("two-layer-net:hidden=3,activation=tanh", "gd+moxco:lr=0.05"),
 ]
+# Which programs skip the scoring of a batch whose rows have all latched (the engine's fused
+# path does): exact curvature beyond d = 2, latch, no records, no restart
+SKIPS = {("two-layer-net:hidden=3,activation=tanh", "gd+moxco:lr=0.05", False): True,
+         ("two-layer-net:hidden=3,activation=tanh", "gd+moxco:lr=0.05", True): False,
+         ("rastrigin:dim=5", "adam+moxco", False): True,
+         ("rastrigin:dim=5", "adam+moxco:commit=reversible", False): False,
+         ("rastrigin:dim=5", "adam+moxco:curvature=power:1", False): False,
+         ("beale", "adam+moxco", False): False}
 FORMULA = "(1 - x)**2 + 5*(y - x**2)**2 + 0.3*sin(3*x)"
 OVERFLOW, OVERFLOW_METHOD = "exp(x**2) - 2*x**2 + y**2", "gd:lr=0.5"
 
@@ -209,6 +217,9 @@ out["chunk_rows"] = [jax_engine._chunk_rows(jax_engine.structure(cases.build(spe
                                                                  0.0, False, False))
                      for spec in ("two-layer-net:hidden=3", "beale", "quadratic:dim=8")]
 out["hessian_chunks"] = jax_engine._chunks(5000, 1, False, jax_engine.HESSIAN_CHUNK)
+out["skips"] = {(lspec, mspec, record): jax_engine.structure(
+    cases.build(lspec), methods.build(methods.parse_spec(mspec)), 0.0, record, False
+).skips_latched for lspec, mspec, record in cases.SKIPS}
 # a jaxlib that does not know a compile option: the program compiles without it
 from moxco_cli.backends import jax_setup
 out["options"] = jax_setup.compiler_options()
@@ -285,6 +296,17 @@ def test_final_points_agree_on_non_chaotic_rows(jax_results, case):
     # the final loss is the landscape's own NumPy f at the final point, as the engine's
     np.testing.assert_allclose(got["final_loss"][stable], base.final_loss[stable], rtol=1e-9,
                                atol=1e-12)
+
+
+@needs_jax
+def test_batches_whose_rows_all_latched_skip_their_scoring(jax_results):
+    assert jax_results["skips"] == SKIPS
+    # the agreement case of two-layer-net above runs that branch: every start latches within
+    # the first few of its 300 steps (its final points, commit steps and costs agree there)
+    land = build("two-layer-net:hidden=3,activation=tanh")
+    base = simulate(land, methods.build(methods.parse_spec("gd+moxco:lr=0.05")), starts(land),
+                    STEPS)
+    assert (base.commit_step >= 0).all() and base.commit_step.max() < STEPS // 10
 
 
 @needs_jax

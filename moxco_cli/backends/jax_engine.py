@@ -66,6 +66,19 @@ class Structure:
         return self.record or self.mode != "none" or self.restart == "function"
 
     @property
+    def skips_latched(self) -> bool:
+        """Whether a step skips the scoring once every trajectory of its batch has latched,
+        as the NumPy engine's fused path does (`engine._run_chunk`: no score can change a
+        latched row, none is recorded, no restart reads f; the same results, the cost
+        counted as defined). Only where the scoring is the exact Hessian of d > 2, d HVPs
+        and a symmetric eigensolve per point: there the test (one reduction per step, and a
+        conditional the compiler cannot fuse across) costs less than the scoring it saves
+        (two-layer-net:hidden=16, GD+MoXCo: every start latched by step 4 of 20). For d <= 2
+        (a closed form) it would only add a reduction and a branch to every step."""
+        return (self.mode == "latch" and not self.record and self.restart is None
+                and self.curvature == "exact" and self.dim > 2)
+
+    @property
     def eigvalsh(self) -> bool:
         """Whether the step calls LAPACK's symmetric eigensolver: lam_max is computed (a
         commit rule, a function restart or records need goodness) and is exact with d > 2 or
@@ -236,15 +249,29 @@ class _Program:
             wherever the Hessian is finite, with 34 of the Beale goodness kernel's 186
             operations fewer. As a `(d, n)` array, the d HVPs batched by `vmap` into one
             `(d, d, n)` array (column j at [j]): the program holds one batched HVP instead of
-            d copies (two-layer-net hidden = 16, d = 49: compiled in 1.2 s instead of 4.4 s;
-            its intermediates all live at once, hence HESSIAN_CHUNK)."""
+            d copies (two-layer-net hidden = 16, d = 49: compiled in 1.2 s instead of 4.4 s),
+            over blocks of HVP_BLOCK points at a time (`lax.map`): the d HVPs' intermediates
+            are d x points x the landscape's own work per point (two-layer-net: 49 x 16
+            units x 30 data per point), so over a whole chunk they stream through memory,
+            over a block they stay in cache: the same numbers bit for bit, 0.10 s instead of
+            0.50 s for 1024 points of two-layer-net:hidden=16 (one device)."""
             if columns:
                 def along(j):
                     return lambda xj: grad(x[:j] + (xj,) + x[j + 1:])
                 return [jax.jvp(along(j), (x[j],), (jnp.ones_like(x[j]),))[1]
                         for j in range(d)]
-            units = jnp.broadcast_to(jnp.eye(d, dtype=jnp.float64)[:, :, None], (d, d, x.shape[-1]))
-            return jax.vmap(hvp_at(x))(units)
+
+            def block(xb):  # (d, k) -> (d, d, k)
+                units = jnp.broadcast_to(jnp.eye(d, dtype=jnp.float64)[:, :, None],
+                                         (d, d, xb.shape[-1]))
+                return jax.vmap(hvp_at(xb))(units)
+
+            n = x.shape[-1]
+            if n <= HVP_BLOCK or n % HVP_BLOCK:  # a few starts: one block
+                return block(x)
+            blocks = jax.lax.map(block, x.reshape(d, n // HVP_BLOCK, HVP_BLOCK)
+                                 .transpose(1, 0, 2))  # (n / k, d, d, k)
+            return blocks.transpose(1, 2, 0, 3).reshape(d, d, n)
 
         def exact_lam(x):
             return jax_pieces.lam_max_exact(hessian_columns(x))
@@ -314,13 +341,26 @@ class _Program:
             p = {**s["p"], **shared}
             x = s["x"]
             terms = None
-            if st.need_goodness:
+
+            def score(s):
                 if st.score_every == 1:
-                    s, terms = goodness_step(s, p, x, t, True)
-                else:
-                    s, terms = jax.lax.cond(t % st.score_every == 0,
-                                            lambda s: goodness_step(s, p, x, t, True),
-                                            lambda s: goodness_step(s, p, x, t, False), s)
+                    return goodness_step(s, p, x, t, True)
+                return jax.lax.cond(t % st.score_every == 0,
+                                    lambda s: goodness_step(s, p, x, t, True),
+                                    lambda s: goodness_step(s, p, x, t, False), s)
+
+            def latched(s):
+                """Every row latched: the commit state as scoring would leave it."""
+                s, n = dict(s), s["latched"].shape[0]
+                s["a"] = jnp.broadcast_to(p["alpha_restart"], (n,)).astype(jnp.float64)
+                s["b"] = jnp.broadcast_to(p["beta_restart"], (n,)).astype(jnp.float64)
+                nan = jnp.full(n, jnp.nan)
+                return s, (nan, nan, nan, nan)  # read by nothing (no records, no restart)
+
+            if st.need_goodness and st.skips_latched:
+                s, terms = jax.lax.cond(jnp.all(s["latched"]), latched, score, s)
+            elif st.need_goodness:
+                s, terms = score(s)
             s = dict(s)
             fired = jnp.zeros(s["alive"].shape, bool)
             if st.restart is not None:
@@ -494,10 +534,14 @@ def _last_axes(tree):
 _PROGRAMS: dict[tuple, _Program] = {}
 TIMINGS: list[dict] = []  # structure, starts, steps and seconds of each call (benchmarks)
 CHUNK = 8192  # starts per device and chunk: state of a chunk stays in cache (as NumPy's)
-# Exact Hessians beyond d = 8 are d batched HVPs, all held at once: two-layer-net:hidden=16
-# (d = 49, 30 training points) peaked at 9.4 GB over 8192 starts in one chunk (6.3 GB with
-# the d HVPs one after another, which compiled 4x slower); in chunks of 1024, 1.5 GB.
+# Exact Hessians beyond d = 8 are d batched HVPs: two-layer-net:hidden=16 (d = 49, 30
+# training points) peaked at 9.4 GB over 8192 starts in one chunk when a chunk's HVPs were
+# held at once; computed HVP_BLOCK points at a time, 0.80 GB over 8192 starts and 0.41 GB in
+# chunks of 1024, in the same time (measured, 5 steps).
 HESSIAN_CHUNK = 1024
+# Points per block of the batched exact Hessian (`hessian_columns`, d > 8): 8 to 32 ran
+# alike (0.101-0.112 s for 1024 points of two-layer-net:hidden=16), 64 took 0.14 s.
+HVP_BLOCK = 16
 # Rows per device and chunk are a multiple of this: XLA's vectorized loops ran 1.7x and 3x
 # slower over 4167 and 16667 rows (odd counts) than over 4224 and 16704 (measured, Beale
 # Adam+MoXCo, one device, N = 5e4).
@@ -512,9 +556,8 @@ def _program(st: Structure, landscape, n_dev: int) -> _Program:
 
 def _chunk_rows(st: Structure) -> int:
     """About how many starts per device a chunk holds: CHUNK, or HESSIAN_CHUNK where the
-    exact Hessian is batched beyond d = 8 (`hessian_columns`: its d HVPs' intermediates
-    live at once, d x rows x the landscape's own work per point; a recorded run is one
-    chunk whatever this says)."""
+    exact Hessian is batched beyond d = 8 (`hessian_columns`: the Hessians themselves, d x d
+    per row, and the eigensolver's work; a recorded run is one chunk whatever this says)."""
     formed = st.need_goodness and st.curvature == "exact"
     return HESSIAN_CHUNK if formed and not jax_pieces.columns_layout(st.dim) else CHUNK
 
