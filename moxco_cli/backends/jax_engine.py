@@ -233,6 +233,7 @@ class _Program:
         d = st.dim
         columns = jax_pieces.columns_layout(d)
         estimated = st.curvature != "exact"
+        on_cpu = jax.devices()[0].platform == "cpu"
 
         def value_and_grad(x):
             fx, back = jax.vjp(f, x)
@@ -267,7 +268,9 @@ class _Program:
                 return jax.vmap(hvp_at(xb))(units)
 
             n = x.shape[-1]
-            if n <= HVP_BLOCK or n % HVP_BLOCK:  # a few starts: one block
+            # a few starts: one block; on an accelerator one too (a loop over small blocks
+            # would run them one after another, and its memory is no core's cache)
+            if n <= HVP_BLOCK or n % HVP_BLOCK or not on_cpu:
                 return block(x)
             blocks = jax.lax.map(block, x.reshape(d, n // HVP_BLOCK, HVP_BLOCK)
                                  .transpose(1, 0, 2))  # (n / k, d, d, k)
