@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from moxco_cli.backends import jax_landscapes, jax_pieces
-from moxco_cli.backends.jax_setup import BackendError, jit, load
+from moxco_cli.backends.jax_setup import BackendError, jit, load, on_cpu
 
 DIVERGENCE_LIMIT = 1e6  # moxco_cli.engine.DIVERGENCE_LIMIT (checked equal by the tests)
 SEGMENTS = 20  # progress is reported after each of about this many stretches of steps
@@ -233,7 +233,7 @@ class _Program:
         d = st.dim
         columns = jax_pieces.columns_layout(d)
         estimated = st.curvature != "exact"
-        on_cpu = jax.devices()[0].platform == "cpu"
+        cpu = on_cpu()
 
         def value_and_grad(x):
             fx, back = jax.vjp(f, x)
@@ -270,7 +270,7 @@ class _Program:
             n = x.shape[-1]
             # a few starts: one block; on an accelerator one too (a loop over small blocks
             # would run them one after another, and its memory is no core's cache)
-            if n <= HVP_BLOCK or n % HVP_BLOCK or not on_cpu:
+            if n <= HVP_BLOCK or n % HVP_BLOCK or not cpu:
                 return block(x)
             blocks = jax.lax.map(block, x.reshape(d, n // HVP_BLOCK, HVP_BLOCK)
                                  .transpose(1, 0, 2))  # (n / k, d, d, k)
@@ -573,8 +573,7 @@ def _chunks(n: int, n_dev: int, record: bool, rows: int = CHUNK) -> tuple[int, i
     method would record 64 rows). On an accelerator (not measured here: no GPU on this
     project's machines) one chunk: its memory is not a core's cache, and the more rows per
     kernel the better."""
-    jax, _ = load()
-    cpu = jax.devices()[0].platform == "cpu"
+    cpu = on_cpu()
     count = 1 if record or not cpu else max(1, round(n / (rows * n_dev)))
     align = ROW_ALIGN * n_dev if n >= ROW_ALIGN * n_dev else n_dev
     per_chunk = -(-n // count)

@@ -93,6 +93,12 @@ def _has_avx512() -> bool:
     return False
 
 
+def on_cpu() -> bool:
+    """Whether JAX's default devices are the host's CPU (else an accelerator)."""
+    jax, _ = load()
+    return jax.devices()[0].platform == "cpu"
+
+
 def compiler_options() -> dict:
     """XLA compile options for this machine's programs: `{xla_cpu_prefer_vector_width: 512}`
     on a CPU with AVX-512, else none. XLA's CPU compiler prefers 256-bit vectors by default
@@ -109,7 +115,7 @@ def compiler_options() -> dict:
         if value:
             width = int(value) if value.isdigit() else 0
         else:
-            width = 512 if jax.devices()[0].platform == "cpu" and _has_avx512() else 0
+            width = 512 if on_cpu() and _has_avx512() else 0
         _OPTIONS = {VECTOR_WIDTH_OPTION: width} if width else {}
     return dict(_OPTIONS)
 

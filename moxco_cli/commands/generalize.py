@@ -100,6 +100,8 @@ def write_outputs(result, out) -> None:
 
 
 def show_summary(result, path) -> None:
+    from moxco_cli.experiments.generalize import negative_curvature_cell
+
     d = result.distributions
     primary = result.primary
     frame = d[d.metric == primary].copy()
@@ -115,8 +117,7 @@ def show_summary(result, path) -> None:
         columns.append("median final lam_max [95% CI]")
     frame["committed"] = [f"{r.committed}/{r.runs}" for _, r in frame.iterrows()]
     # end points that are not minima (negative curvature): the flatness compared is not theirs
-    frame["negative curvature"] = [f"{r.negative_curvature}/{r.runs - r.diverged}"
-                                   for _, r in frame.iterrows()]
+    frame["negative curvature"] = [negative_curvature_cell(r) for _, r in frame.iterrows()]
     frame["diverged"] = [f"{r.diverged}/{r.runs}" for _, r in frame.iterrows()]
     print_table(frame, f"moxco generalize {result.landscape.label}: {result.config.inits} paired "
                 f"initializations, {result.config.steps} steps",

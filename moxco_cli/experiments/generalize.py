@@ -338,6 +338,12 @@ def negative_curvature(runs: pd.DataFrame) -> np.ndarray:
         return lam_min < -NEGATIVE_CURVATURE * np.maximum(np.abs(lam_max), FLAT_HESSIAN)
 
 
+def negative_curvature_cell(row) -> str:
+    """`"k/m"` of a distributions.csv row: end points with negative curvature among the
+    finite ones (the console table and REPRODUCTION.md's tables)."""
+    return f"{row.negative_curvature}/{row.runs - row.diverged}"
+
+
 def _main_rows(runs: pd.DataFrame) -> pd.DataFrame:
     """The rows of each method at its own threshold (role `lr`)."""
     return runs[runs.role == "lr"]

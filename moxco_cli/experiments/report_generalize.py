@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from moxco_cli.experiments.generalize import NEGATIVE_CURVATURE
+from moxco_cli.experiments.generalize import NEGATIVE_CURVATURE, negative_curvature_cell
 
 NAMES = {"gd": "GD", "adam": "Adam", "gd+moxco": "GD+MoXCo", "adam+moxco": "Adam+MoXCo"}
 ALPHA = 0.05  # significance of the sign test
@@ -126,7 +126,7 @@ def section_flatness(folder: Path):
     fac_rows = [{"method": NAMES.get(r.method, r.method), "lr": f"{r.lr:g}",
                  "median final lam_max [95% CI]": f"{_g(r.median)} [{_g(r.ci_low)}, "
                  f"{_g(r.ci_high)}]", "2/lr": f"{2 / r.lr:g}",
-                 **({"negative curvature": f"{r.negative_curvature}/{r.runs - r.diverged}"}
+                 **({"negative curvature": negative_curvature_cell(r)}
                     if "negative_curvature" in med else {}),
                  "diverged": f"{r.diverged}/{r.runs}"} for r in med.itertuples()]
     minima = ("" if not (net_text and fac_text) else f"""**Are the end points minima?** An end
@@ -189,7 +189,7 @@ def section_test_error(folder: Path):
     med_rows = [{"method": NAMES.get(r.method, r.method), "lr": f"{r.lr:g}",
                  "median test MSE [95% CI]": f"{_g(r.median)} [{_g(r.ci_low)}, {_g(r.ci_high)}]",
                  "committed": f"{r.committed}/{r.runs}",
-                 **({"negative curvature": f"{r.negative_curvature}/{r.runs - r.diverged}"}
+                 **({"negative curvature": negative_curvature_cell(r)}
                     if "negative_curvature" in med else {}),
                  "diverged": f"{r.diverged}/{r.runs}"}
                 for r in med.itertuples()]

@@ -280,10 +280,10 @@ class SweepConfig:
         if self.metric not in METRICS:
             raise SettingsError("--metric", f"must be one of {', '.join(METRICS)}; "
                                 f"got {self.metric!r}")
-        if self.metric in ("success", "escape") and not land.minima:
-            raise SettingsError("--metric", f"{self.metric} needs a landscape with named "
-                                f"minima; {self.landscape} has none (use final-loss)")
         if self.metric in ("success", "escape"):
+            if not land.minima:
+                raise SettingsError("--metric", f"{self.metric} needs a landscape with named "
+                                    f"minima; {self.landscape} has none (use final-loss)")
             require_isolated_minima(land, "--metric", "use --metric final-loss")
         if self.metric == "escape" and not land.split_minima()[1]:
             raise SettingsError("--metric", f"escape needs a landscape with a non-global "
