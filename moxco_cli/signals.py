@@ -15,13 +15,24 @@ KeyboardInterrupt used to cut short (leaving workers behind, or an `atexit` trac
 cleanup is bounded: if it has not finished CLEANUP_S seconds after the first signal, SIGALRM
 ends the process (children die with it: PR_SET_PDEATHSIG, closed pipes), and the next run
 into the same folder recovers what it left hidden (`report.recover_hidden`).
+
+A signal that arrives while Python runs a finalizer (a `__del__`, or a weakref callback such
+as the one the import system runs when it drops a module lock) raises Stop inside it, and
+there Python cannot raise: it printed "Exception ignored in ..." with a traceback and went
+on, and the command ran until the cleanup bound ended it (a Ctrl-C during a forked sweep
+did so). While `handled()` holds, Python's hook for such exceptions (`sys.unraisablehook`)
+takes a Stop, prints nothing, and has it raised again REDELIVER_S later by SIGALRM, as a
+signal is, wherever the main thread then is (the cleanup bound still counts from the first
+signal).
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import sys
 import threading
+import time
 from contextlib import contextmanager
 
 STOPPING = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGXCPU)
@@ -29,6 +40,7 @@ WHAT = {signal.SIGINT: "Interrupted", signal.SIGTERM: "Terminated (SIGTERM)",
         signal.SIGHUP: "Hung up (SIGHUP)",
         signal.SIGXCPU: "Stopped at the CPU-time limit (SIGXCPU, ulimit -t)"}
 CLEANUP_S = 15.0
+REDELIVER_S = 1e-3  # after a finalizer swallowed the Stop (module docstring)
 
 
 class Stop(KeyboardInterrupt):
@@ -42,6 +54,8 @@ class Stop(KeyboardInterrupt):
 
 _received: list[int] = []  # the first stopping signal of this command
 _depth = [0]  # nested `handled()` blocks (the console entry holds one for the whole process)
+_swallowed: list[bool] = []  # [True]: a finalizer swallowed the Stop; SIGALRM raises it again
+_deadline = [0.0]  # time.monotonic() when the cleanup bound ends the process
 
 
 def received() -> int | None:
@@ -63,12 +77,33 @@ def _on_signal(signum, frame) -> None:
     if _received:  # the first one's cleanup is running: let it finish (bounded, see below)
         return
     _received.append(signum)
-    signal.signal(signal.SIGALRM, _on_cleanup_timeout)
+    _deadline[0] = time.monotonic() + CLEANUP_S
+    signal.signal(signal.SIGALRM, _on_alarm)
     signal.setitimer(signal.ITIMER_REAL, CLEANUP_S)
     raise Stop(signum)
 
 
-def _on_cleanup_timeout(*_) -> None:
+def _on_unraisable(unraisable, previous) -> None:
+    """`sys.unraisablehook` while `handled()` holds: a Stop that a finalizer swallowed is
+    raised again shortly (SIGALRM); anything else goes to `previous`."""
+    if isinstance(unraisable.exc_value, Stop) and _received:
+        _swallowed[:] = [True]
+        signal.setitimer(signal.ITIMER_REAL, REDELIVER_S)
+        return
+    previous(unraisable)
+
+
+def _on_alarm(*_) -> None:
+    """SIGALRM after the first signal: the swallowed Stop raised again (the cleanup bound
+    re-armed for what is left of it), or the cleanup bound."""
+    if _swallowed:
+        _swallowed.clear()
+        signal.setitimer(signal.ITIMER_REAL, max(_deadline[0] - time.monotonic(), 1e-3))
+        raise Stop(_received[0])
+    _on_cleanup_timeout()
+
+
+def _on_cleanup_timeout() -> None:
     try:
         os.write(2, (f"{what()}: cleaning up took more than {CLEANUP_S:g} s; exiting now "
                      "(the next run into the same folder removes what is left hidden)\n"
@@ -105,14 +140,23 @@ def handled():
         return
     saved = {s: signal.getsignal(s) for s in (*STOPPING, signal.SIGALRM)}
     _received.clear()
+    _swallowed.clear()
     for signum in STOPPING:
         if saved[signum] is not signal.SIG_IGN:
             signal.signal(signum, _on_signal)
+    previous_hook = sys.unraisablehook
+
+    def hook(unraisable):
+        _on_unraisable(unraisable, previous_hook)
+    sys.unraisablehook = hook
     _depth[0] = 1
     try:
         yield
     finally:
         _depth[0] = 0
         signal.setitimer(signal.ITIMER_REAL, 0)
+        _swallowed.clear()
+        if sys.unraisablehook is hook:  # not replaced by someone else meanwhile
+            sys.unraisablehook = previous_hook
         for signum, handler in saved.items():
             signal.signal(signum, handler if handler is not None else signal.SIG_DFL)

@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from moxco_cli import signals
 from moxco_cli.cli import app
 
 pytestmark = pytest.mark.slow
@@ -46,9 +47,10 @@ LONG = {  # minutes of work, to be interrupted
 #   compute  the first progress report of the computation
 #   figure   the first wait for a figure from the renderer
 #   publish  the manifest, the first step of publishing (before the rename into place)
-# ACTION is a signal number (sent to this process) or a path (touched, for the test to act).
+# ACTION is a signal number (sent to this process), `del:` and a signal number (sent while a
+# finalizer runs, where Python cannot raise) or a path (touched, for the test to act).
 HOOK = """
-import os, sys
+import os, signal, sys
 from pathlib import Path
 phase, action, *args = sys.argv[1:]
 from moxco_cli import report, renderer, signals
@@ -56,7 +58,12 @@ from moxco_cli.commands import common
 signals.CLEANUP_S = float(os.environ.get("CLEANUP_S", signals.CLEANUP_S))
 
 def hit():
-    if action.isdigit():
+    if action.startswith("del:"):
+        class Dropped:
+            def __del__(self):
+                signal.raise_signal(int(action[4:]))
+        Dropped()
+    elif action.isdigit():
         os.kill(os.getpid(), int(action))
     else:
         Path(action).touch()
@@ -194,6 +201,40 @@ def test_sigterm_and_sighup_clean_up_like_ctrl_c(command, phase, signum, tmp_pat
         done = runner.invoke(app, ["sweep", "--resume", str(work)])
         assert done.exit_code == 0, done.output
         assert (out / "sweep.csv").exists() and not work.exists()
+
+
+def test_a_signal_during_a_finalizer_stops_the_command_at_once_and_quietly(tmp_path):
+    """A Ctrl-C that lands while Python runs a finalizer (here a `__del__`; in the wild the
+    weakref callback of an import's module lock) raises where Python cannot raise. It was
+    printed as "Exception ignored in ..." with a traceback, and the command computed on
+    until the cleanup bound (15 s) ended it."""
+    began = time.monotonic()
+    code, _, err = finish(start("compute", f"del:{int(signal.SIGINT)}",
+                                [*LONG["escape-count"], "--out", tmp_path / "out"], tmp_path))
+    assert time.monotonic() - began < signals.CLEANUP_S / 2, "ended by the cleanup bound"
+    assert code == 130
+    assert last_line(err) == "Interrupted: unfinished results were discarded."
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_stop_swallowed_by_a_finalizer_is_raised_again_in_the_main_thread(capfd):
+    class Dropped:
+        def __del__(self):
+            signal.raise_signal(signal.SIGTERM)
+
+    raised_in = []
+    began = time.monotonic()
+    try:
+        with signals.handled():
+            Dropped()
+            while time.monotonic() - began < 5:
+                time.sleep(0.001)
+    except signals.Stop as stop:
+        raised_in.append(stop.signum)
+    assert raised_in == [signal.SIGTERM]
+    assert time.monotonic() - began < 1
+    assert capfd.readouterr().err == ""  # no "Exception ignored in ..."
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)  # nor a cleanup bound left
 
 
 @pytest.mark.parametrize(("command", "gap_s"), [("sweep", 0.002), ("sweep", 0.02),
