@@ -21,9 +21,9 @@ as the one the import system runs when it drops a module lock) raises Stop insid
 there Python cannot raise: it printed "Exception ignored in ..." with a traceback and went
 on, and the command ran until the cleanup bound ended it (a Ctrl-C during a forked sweep
 did so). While `handled()` holds, Python's hook for such exceptions (`sys.unraisablehook`)
-takes a Stop, prints nothing, and has it raised again REDELIVER_S later by SIGALRM, as a
-signal is, wherever the main thread then is (the cleanup bound still counts from the first
-signal).
+takes a Stop, prints nothing, and REDELIVER_S later (SIGALRM) sends the first signal again,
+which raises the Stop wherever the main thread then is (or once the stopping signals are no
+longer held back); the cleanup bound still counts from the first signal.
 """
 
 from __future__ import annotations
@@ -75,6 +75,9 @@ def what(default: str = "Interrupted") -> str:
 
 def _on_signal(signum, frame) -> None:
     if _received:  # the first one's cleanup is running: let it finish (bounded, see below)
+        if _swallowed:  # ... unless a finalizer swallowed the first one's Stop (_on_alarm)
+            _swallowed.clear()
+            raise Stop(_received[0])
         return
     _received.append(signum)
     _deadline[0] = time.monotonic() + CLEANUP_S
@@ -94,12 +97,14 @@ def _on_unraisable(unraisable, previous) -> None:
 
 
 def _on_alarm(*_) -> None:
-    """SIGALRM after the first signal: the swallowed Stop raised again (the cleanup bound
-    re-armed for what is left of it), or the cleanup bound."""
-    if _swallowed:
-        _swallowed.clear()
+    """SIGALRM after the first signal: the cleanup bound, or, after a finalizer swallowed
+    the Stop (and within the bound), the first signal sent again to the main thread, which
+    `_on_signal` then raises. As a signal it waits while the stopping signals are held back
+    (a replacement runs to its end, `report._signals_held`)."""
+    if _swallowed and time.monotonic() < _deadline[0]:
         signal.setitimer(signal.ITIMER_REAL, max(_deadline[0] - time.monotonic(), 1e-3))
-        raise Stop(_received[0])
+        signal.pthread_kill(threading.main_thread().ident, _received[0])
+        return
     _on_cleanup_timeout()
 
 

@@ -237,6 +237,29 @@ def test_a_stop_swallowed_by_a_finalizer_is_raised_again_in_the_main_thread(capf
     assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)  # nor a cleanup bound left
 
 
+def test_a_swallowed_stop_waits_while_the_stopping_signals_are_held_back():
+    """A replacement, once begun, runs to its end (report._signals_held): the Stop that a
+    finalizer swallowed just before is raised after it, not inside."""
+    from moxco_cli import report
+
+    class Dropped:
+        def __del__(self):
+            signal.raise_signal(signal.SIGINT)
+
+    held_to_the_end = False
+    with pytest.raises(signals.Stop):
+        with signals.handled():
+            Dropped()  # the Stop is due again in REDELIVER_S
+            with report._signals_held():
+                began = time.monotonic()
+                while time.monotonic() - began < 50 * signals.REDELIVER_S:
+                    pass
+                held_to_the_end = True
+            time.sleep(1)
+    assert held_to_the_end
+    assert time.monotonic() - began < 1
+
+
 @pytest.mark.parametrize(("command", "gap_s"), [("sweep", 0.002), ("sweep", 0.02),
                                                 ("sweep", 0.05), ("escape-count", 0.02),
                                                 ("outcome-map", 0.02)])
