@@ -9,7 +9,8 @@ KeyboardInterrupt; SIGTERM (a batch scheduler's time limit), SIGHUP (a closed te
 SIGXCPU (the soft CPU-time limit, `ulimit -St`) used to kill the process without any of it.
 The exit code is 128 + the signal's number, as a shell reports a process the signal killed.
 
-Only the first signal raises. Later ones (a double Ctrl-C 2-50 ms apart, SIGTERM then SIGHUP
+Only the first signal raises (a later one raises the first one's Stop again only where a
+finalizer swallowed it, below). Later ones (a double Ctrl-C 2-50 ms apart, SIGTERM then SIGHUP
 from a closing terminal) are ignored while the first one's cleanup runs, which a second
 KeyboardInterrupt used to cut short (leaving workers behind, or an `atexit` traceback). That
 cleanup is bounded: if it has not finished CLEANUP_S seconds after the first signal, SIGALRM
@@ -23,7 +24,7 @@ on, and the command ran until the cleanup bound ended it (a Ctrl-C during a fork
 did so). While `handled()` holds, Python's hook for such exceptions (`sys.unraisablehook`)
 takes a Stop, prints nothing, and REDELIVER_S later (SIGALRM) sends the first signal again,
 which raises the Stop wherever the main thread then is (or once the stopping signals are no
-longer held back); the cleanup bound still counts from the first signal.
+longer held back), until one gets out; the cleanup bound still counts from the first signal.
 """
 
 from __future__ import annotations
@@ -97,15 +98,19 @@ def _on_unraisable(unraisable, previous) -> None:
 
 
 def _on_alarm(*_) -> None:
-    """SIGALRM after the first signal: the cleanup bound, or, after a finalizer swallowed
-    the Stop (and within the bound), the first signal sent again to the main thread, which
-    `_on_signal` then raises. As a signal it waits while the stopping signals are held back
-    (a replacement runs to its end, `report._signals_held`)."""
-    if _swallowed and time.monotonic() < _deadline[0]:
-        signal.setitimer(signal.ITIMER_REAL, max(_deadline[0] - time.monotonic(), 1e-3))
-        signal.pthread_kill(threading.main_thread().ident, _received[0])
+    """SIGALRM after the first signal: the cleanup bound once it is reached; before, the
+    bound re-armed for what is left of it (the redelivery below armed the timer sooner) and,
+    while a finalizer's swallowed Stop is pending, the first signal sent again to the main
+    thread, which `_on_signal` then raises. As a signal it waits while the stopping signals
+    are held back (a replacement runs to its end, `report._signals_held`)."""
+    if not _depth[0]:  # `handled()` is ending: its own cleanup clears the timer
         return
-    _on_cleanup_timeout()
+    left = _deadline[0] - time.monotonic()
+    if left <= 0:
+        _on_cleanup_timeout()
+    signal.setitimer(signal.ITIMER_REAL, left)
+    if _swallowed:
+        signal.pthread_kill(threading.main_thread().ident, _received[0])
 
 
 def _on_cleanup_timeout() -> None:
@@ -152,7 +157,11 @@ def handled():
     previous_hook = sys.unraisablehook
 
     def hook(unraisable):
-        _on_unraisable(unraisable, previous_hook)
+        try:
+            _on_unraisable(unraisable, previous_hook)
+        except Stop:  # a signal during this hook: its Stop is lost here too, so again later
+            _swallowed[:] = [True]
+            signal.setitimer(signal.ITIMER_REAL, REDELIVER_S)
     sys.unraisablehook = hook
     _depth[0] = 1
     try:

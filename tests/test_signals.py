@@ -217,39 +217,101 @@ def test_a_signal_during_a_finalizer_stops_the_command_at_once_and_quietly(tmp_p
     assert os.listdir(tmp_path) == []
 
 
-def test_a_stop_swallowed_by_a_finalizer_is_raised_again_in_the_main_thread(capfd):
-    class Dropped:
-        def __del__(self):
-            signal.raise_signal(signal.SIGTERM)
+class Dropped:
+    """An object whose finalizer sends `signum` to this process (its handler runs in there)."""
 
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+
+    def __del__(self):
+        signal.raise_signal(self.signum)
+
+
+@pytest.fixture
+def bound_fails_the_test(monkeypatch):
+    """In this process the cleanup bound fails the test instead of ending the process."""
+    def ended():
+        raise AssertionError("the cleanup bound ended the block (a command would exit now)")
+    monkeypatch.setattr(signals, "_on_cleanup_timeout", ended)
+
+
+def test_a_stop_swallowed_by_a_finalizer_is_raised_again_in_the_main_thread(
+        monkeypatch, bound_fails_the_test):
+    unraisable = []  # what Python's hook is given: it would print "Exception ignored in"
+    monkeypatch.setattr(sys, "unraisablehook", unraisable.append)
     raised_in = []
     began = time.monotonic()
     try:
         with signals.handled():
-            Dropped()
+            Dropped(signal.SIGTERM)
             while time.monotonic() - began < 5:
                 time.sleep(0.001)
     except signals.Stop as stop:
         raised_in.append(stop.signum)
     assert raised_in == [signal.SIGTERM]
     assert time.monotonic() - began < 1
-    assert capfd.readouterr().err == ""  # no "Exception ignored in ..."
-    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)  # nor a cleanup bound left
+    assert unraisable == []
+    assert sys.unraisablehook == unraisable.append  # the block put it back
 
 
-def test_a_swallowed_stop_waits_while_the_stopping_signals_are_held_back():
+def test_a_signal_during_the_hook_that_takes_a_swallowed_stop_loses_nothing(
+        monkeypatch, bound_fails_the_test):
+    """A second signal while the hook itself runs raises the Stop again in there, where it
+    is swallowed too: it is raised again later all the same."""
+    original = signals._on_unraisable
+
+    def with_a_signal(*args):
+        original(*args)
+        signal.raise_signal(signal.SIGHUP)
+
+    monkeypatch.setattr(signals, "_on_unraisable", with_a_signal)
+    raised_in = []
+    began = time.monotonic()
+    try:
+        with signals.handled():
+            Dropped(signal.SIGINT)
+            while time.monotonic() - began < 5:
+                time.sleep(0.001)
+    except signals.Stop as stop:
+        raised_in.append(stop.signum)
+    assert raised_in == [signal.SIGINT]  # the first signal decides
+    assert time.monotonic() - began < 1
+
+
+SECOND_SIGNAL = """
+import os, signal, sys, time
+from moxco_cli import signals
+class Dropped:
+    def __del__(self):
+        signal.raise_signal(signal.SIGINT)
+with signals.handled():
+    try:
+        Dropped()
+        os.kill(os.getpid(), signal.SIGTERM)  # a second signal before the redelivery
+        time.sleep(5)
+    except signals.Stop as stop:
+        time.sleep(0.3)  # the command's cleanup, as in the CLI: inside the block
+        print("cleaned up after", stop.signum)
+"""
+
+
+def test_a_second_signal_after_a_swallowed_stop_keeps_the_cleanup_bound():
+    """The redelivery arms the timer sooner than the bound; a second signal that raises the
+    Stop first must not leave the bound at that sooner time (it ended the cleanup at once)."""
+    done = subprocess.run([sys.executable, "-c", SECOND_SIGNAL], capture_output=True,
+                          text=True, timeout=60, cwd=Path(__file__).parent.parent)
+    assert (done.returncode, done.stdout, done.stderr) == (0, "cleaned up after 2\n", "")
+
+
+def test_a_swallowed_stop_waits_while_the_stopping_signals_are_held_back(bound_fails_the_test):
     """A replacement, once begun, runs to its end (report._signals_held): the Stop that a
     finalizer swallowed just before is raised after it, not inside."""
     from moxco_cli import report
 
-    class Dropped:
-        def __del__(self):
-            signal.raise_signal(signal.SIGINT)
-
     held_to_the_end = False
     with pytest.raises(signals.Stop):
         with signals.handled():
-            Dropped()  # the Stop is due again in REDELIVER_S
+            Dropped(signal.SIGINT)  # the Stop is due again in REDELIVER_S
             with report._signals_held():
                 began = time.monotonic()
                 while time.monotonic() - began < 50 * signals.REDELIVER_S:
