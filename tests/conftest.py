@@ -48,6 +48,7 @@ def pytest_configure(config):
         "markers", "full_matrix: a combination of a matrix whose code paths its other cases "
                    "already take; skipped unless --full-matrix is given")
     _reset_ignored_sigint()
+    _build_each_typer_app_once()
 
 
 def pytest_collection_modifyitems(config, items):
@@ -57,6 +58,25 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.get_closest_marker("full_matrix") is not None:
             item.add_marker(skip)
+
+
+def _build_each_typer_app_once() -> None:
+    """`CliRunner.invoke(app, ...)` builds the click command of the whole Typer app on every
+    call (7 ms: every option of every command read from its signature), about 2500 times in
+    this suite. The app is declared at import and never changed by a test, so the command is
+    built once per app; what it runs is the same object either way."""
+    import typer.testing
+
+    build = getattr(typer.testing, "_get_command", None)
+    if build is None:  # another typer: each call builds it, as before
+        return
+    built: dict[int, tuple] = {}
+
+    def once(app):
+        if id(app) not in built:
+            built[id(app)] = (app, build(app))  # the app is held: its id stays its own
+        return built[id(app)][1]
+    typer.testing._get_command = once
 
 
 def _reset_ignored_sigint():
