@@ -227,6 +227,20 @@ class Dropped:
         signal.raise_signal(self.signum)
 
 
+def stop_after_dropping(signum: int) -> tuple[list[int], float]:
+    """Inside `signals.handled()`, a `Dropped(signum)`, then up to 5 s of waiting: the signal
+    numbers of the Stops that got out, and the seconds until then."""
+    raised_in, began = [], time.monotonic()
+    try:
+        with signals.handled():
+            Dropped(signum)
+            while time.monotonic() - began < 5:
+                time.sleep(0.001)
+    except signals.Stop as stop:
+        raised_in.append(stop.signum)
+    return raised_in, time.monotonic() - began
+
+
 @pytest.fixture
 def bound_fails_the_test(monkeypatch):
     """In this process the cleanup bound fails the test instead of ending the process."""
@@ -239,17 +253,9 @@ def test_a_stop_swallowed_by_a_finalizer_is_raised_again_in_the_main_thread(
         monkeypatch, bound_fails_the_test):
     unraisable = []  # what Python's hook is given: it would print "Exception ignored in"
     monkeypatch.setattr(sys, "unraisablehook", unraisable.append)
-    raised_in = []
-    began = time.monotonic()
-    try:
-        with signals.handled():
-            Dropped(signal.SIGTERM)
-            while time.monotonic() - began < 5:
-                time.sleep(0.001)
-    except signals.Stop as stop:
-        raised_in.append(stop.signum)
+    raised_in, seconds = stop_after_dropping(signal.SIGTERM)
     assert raised_in == [signal.SIGTERM]
-    assert time.monotonic() - began < 1
+    assert seconds < 1
     assert unraisable == []
     assert sys.unraisablehook == unraisable.append  # the block put it back
 
@@ -265,17 +271,9 @@ def test_a_signal_during_the_hook_that_takes_a_swallowed_stop_loses_nothing(
         signal.raise_signal(signal.SIGHUP)
 
     monkeypatch.setattr(signals, "_on_unraisable", with_a_signal)
-    raised_in = []
-    began = time.monotonic()
-    try:
-        with signals.handled():
-            Dropped(signal.SIGINT)
-            while time.monotonic() - began < 5:
-                time.sleep(0.001)
-    except signals.Stop as stop:
-        raised_in.append(stop.signum)
+    raised_in, seconds = stop_after_dropping(signal.SIGINT)
     assert raised_in == [signal.SIGINT]  # the first signal decides
-    assert time.monotonic() - began < 1
+    assert seconds < 1
 
 
 SECOND_SIGNAL = """
