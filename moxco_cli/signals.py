@@ -91,10 +91,15 @@ def _on_unraisable(unraisable, previous) -> None:
     """`sys.unraisablehook` while `handled()` holds: a Stop that a finalizer swallowed is
     raised again shortly (SIGALRM); anything else goes to `previous`."""
     if isinstance(unraisable.exc_value, Stop) and _received:
-        _swallowed[:] = [True]
-        signal.setitimer(signal.ITIMER_REAL, REDELIVER_S)
+        _redeliver_soon()
         return
     previous(unraisable)
+
+
+def _redeliver_soon() -> None:
+    """The first signal's Stop did not get out: SIGALRM sends the signal again shortly."""
+    _swallowed[:] = [True]
+    signal.setitimer(signal.ITIMER_REAL, REDELIVER_S)
 
 
 def _on_alarm(*_) -> None:
@@ -160,8 +165,7 @@ def handled():
         try:
             _on_unraisable(unraisable, previous_hook)
         except Stop:  # a signal during this hook: its Stop is lost here too, so again later
-            _swallowed[:] = [True]
-            signal.setitimer(signal.ITIMER_REAL, REDELIVER_S)
+            _redeliver_soon()
     sys.unraisablehook = hook
     _depth[0] = 1
     try:

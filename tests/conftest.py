@@ -20,6 +20,7 @@ subprocesses of a few module fixtures, started in the background when collection
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import shutil
 import signal
@@ -70,13 +71,7 @@ def _build_each_typer_app_once() -> None:
     build = getattr(typer.testing, "_get_command", None)
     if build is None:  # another typer: each call builds it, as before
         return
-    built: dict[int, tuple] = {}
-
-    def once(app):
-        if id(app) not in built:
-            built[id(app)] = (app, build(app))  # the app is held: its id stays its own
-        return built[id(app)][1]
-    typer.testing._get_command = once
+    typer.testing._get_command = functools.cache(build)  # keyed by the app object
 
 
 def _reset_ignored_sigint():

@@ -360,7 +360,7 @@ class _Program:
                 nan = jnp.full(n, jnp.nan)
                 return s, (nan, nan, nan, nan)  # read by nothing (no records, no restart)
 
-            if st.need_goodness and st.skips_latched:
+            if st.skips_latched:  # a latch rule: it needs the goodness
                 s, terms = jax.lax.cond(jnp.all(s["latched"]), latched, score, s)
             elif st.need_goodness:
                 s, terms = score(s)
