@@ -76,6 +76,10 @@ SKIPS = {("two-layer-net:hidden=3,activation=tanh", "gd+moxco:lr=0.05", False): 
          ("rastrigin:dim=5", "adam+moxco:commit=reversible", False): False,
          ("rastrigin:dim=5", "adam+moxco:curvature=power:1", False): False,
          ("beale", "adam+moxco", False): False}
+# One-start runs whose Hessian at the start is a multiple of the identity (`moxco run`'s
+# default starts of styblinski-tang and rastrigin; an isotropic quadratic)
+IDENTITY_STARTS = [("styblinski-tang", (-2.5, -2.5)), ("rastrigin", (-2.56, -2.56)),
+                   ("quadratic:a=2;2", (1.0, -0.5))]
 FORMULA = "(1 - x)**2 + 5*(y - x**2)**2 + 0.3*sin(3*x)"
 OVERFLOW, OVERFLOW_METHOD = "exp(x**2) - 2*x**2 + y**2", "gd:lr=0.5"
 
@@ -204,6 +208,20 @@ edges = (np.array([np.inf, 1e308, 3e-200, np.nan, 0.0]), np.array([1.0, 1e308, 4
 radius = jax.jit(jax_pieces.radius)
 out["radius"] = {"h": h, "b": b, "r": np.asarray(radius(h, b)), "edges": edges,
                  "edge_r": np.asarray(radius(*edges))}
+# one row per device, Hessians c I (a mixed partial that is a compile-time zero): lam_max
+# must be c, also where XLA regroups the scaled squares (it made lam_max NaN)
+out["scalar_identity"] = {}
+for lspec, start in cases.IDENTITY_STARTS:
+    land = cases.build(lspec)
+    m = methods.build(methods.parse_spec("gd+moxco"))
+    t = jax_engine.simulate(land, m, np.array([start]), 30, record=True)
+    out["scalar_identity"][lspec] = (t.records.lam_max, t.commit_step, t.final)
+zero = jax.jit(lambda h: jax_pieces.radius(h, jnp.zeros_like(h)))
+out["radius_constant"] = [np.asarray(zero(jnp.zeros(1))), np.asarray(zero(jnp.full(1, 2e-100))),
+                          np.asarray(jax.jit(lambda: jax_pieces.radius(jnp.zeros(1),
+                                                                       jnp.zeros(1)))()),
+                          np.asarray(jax.jit(lambda: jax_pieces.radius(jnp.full(1, 3e-70),
+                                                                       jnp.zeros(1)))())]
 # lam_max of [[-1e155, 0], [0, 1]] is 1 (the cancellation-free branch, a square overflowing)
 a_, c_ = np.array([-1e155, 4.0]), np.array([1.0, 2.0])
 z = np.zeros(2)
@@ -458,6 +476,28 @@ def test_the_2x2_radius_is_hypot_within_an_ulp_without_its_division(jax_results)
                                       np.hypot(*got["edges"])[[0, 2, 3, 4]])
     assert np.isclose(got["edge_r"][1], np.hypot(1e308, 1e308), rtol=1e-15)
     np.testing.assert_allclose(jax_results["lam_2x2"], [1.0, 4.0], rtol=1e-15)
+
+
+@needs_jax
+def test_one_start_runs_score_hessians_that_are_multiples_of_the_identity(jax_results):
+    """XLA regrouped `(0 s)(0 s)` into `(s s)(0 0)` with s = 2^600 in a one-row program: 0 inf,
+    lam_max NaN, goodness 0, no commit (styblinski-tang's `moxco run`: NumPy committed at 11)."""
+    np.testing.assert_array_equal(jax_results["radius_constant"][0], [0.0])
+    np.testing.assert_array_equal(jax_results["radius_constant"][1], [2e-100])
+    np.testing.assert_array_equal(jax_results["radius_constant"][2], [0.0])
+    np.testing.assert_array_equal(jax_results["radius_constant"][3], [3e-70])
+    commits = []
+    for lspec, start in IDENTITY_STARTS:
+        land = build(lspec)
+        m = methods.build(methods.parse_spec("gd+moxco"))
+        want = simulate(land, m, np.array([start]), 30, record=True)
+        commits.append(int(want.commit_step[0]))
+        lam, commit, final = jax_results["scalar_identity"][lspec]
+        assert np.isfinite(lam).all(), lspec
+        np.testing.assert_allclose(lam, want.records.lam_max, rtol=1e-9, err_msg=lspec)
+        np.testing.assert_array_equal(commit, want.commit_step, err_msg=lspec)
+        np.testing.assert_allclose(final, want.final, atol=TOL, err_msg=lspec)
+    assert commits == [11, -1, 15]  # the NumPy engine's (a NaN lam_max never commits)
 
 
 @needs_jax

@@ -326,12 +326,20 @@ def radius(h, b):
     max)^2)`; one division fewer per step made Beale Adam+MoXCo 1.05x faster (N = 1e5,
     measured before the scaling was added: eight cheap operations more).
     Within an ulp of hypot (tests); unscaled in between, inf for an infinite entry, NaN for
-    a NaN one."""
+    a NaN one.
+
+    The scaling up is by 2^511, whose square is finite: XLA's simplifier may regroup
+    `(x s) (x s)` into `(x x) (s s)` where x is a compile-time constant (a Hessian entry
+    that is an exact zero, as the mixed partial of a separable landscape, in a program of
+    one row per device). With 2^600, `s s` was inf, and `0 inf` made lam_max NaN for every
+    Hessian c I (rastrigin's and styblinski-tang's default starts in `moxco run`). With
+    2^511 the regrouped form is exact for such constants; only a constant entry beyond
+    2^500 would still meet an overflowing `s s` (its scale down, 2^-600, squares to 0)."""
     _, jnp = load()
     big = jnp.maximum(jnp.abs(h), jnp.abs(b))
     down, up = big > 2.0**500, big < 2.0**-200
-    scale = jnp.where(down, 2.0**-600, jnp.where(up, 2.0**600, 1.0))
-    back = jnp.where(down, 2.0**600, jnp.where(up, 2.0**-600, 1.0))
+    scale = jnp.where(down, 2.0**-600, jnp.where(up, 2.0**511, 1.0))
+    back = jnp.where(down, 2.0**600, jnp.where(up, 2.0**-511, 1.0))
     h, b = h * scale, b * scale
     return jnp.sqrt(h * h + b * b) * back
 
