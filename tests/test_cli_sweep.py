@@ -1,6 +1,7 @@
 """`moxco sweep` driven through the Typer app: outputs, rerun, resume, folder rules, bad input."""
 
 import json
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -148,6 +149,9 @@ def test_interrupted_sweep_keeps_its_cells_and_resumes_to_the_same_bytes(small_s
     (["--grid", "alpha=0.5", "--lr", "0"], "--lr: must be a number > 0"),
     (["--grid", "alpha=0.5,0.6", "--heatmap", "alpha,beta"], "--heatmap: "),
     ([], "--grid: give at least one axis"),
+    (["--grid", "batch=0,1"], "--grid: batch: beale is not a loss over training points"),
+    (["--grid", "curvature=1,2"], "--grid: unknown axis 'curvature'"),
+    (["--grid", "score_every=1.5,2"], "--grid: score_every: values must be integers, got 1.5"),
 ])
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, args, words):
     out = tmp_path / "never"
@@ -217,3 +221,152 @@ def test_random_starts_of_a_network_are_its_initialization():
     beale = make_starts(landscapes.get("beale"), "random:50", 3)
     np.testing.assert_array_equal(
         beale, np.random.default_rng(3).uniform([-4.5, -4.5], [4.5, 4.5], size=(50, 2)))
+
+
+def test_resume_of_a_missing_folder_says_it_does_not_exist(tmp_path):
+    """Before: "not an unfinished sweep (no INCOMPLETE file)" for a path that is not there."""
+    result = invoke("sweep", "--resume", tmp_path / "nowhere")
+    assert result.exit_code == 2
+    assert result.output.strip() == f"Error: --resume: {tmp_path / 'nowhere'} does not exist"
+
+
+def _cut_short(monkeypatch, tmp_path):
+    """An interrupted sweep (2 of its 5 tasks saved) in tmp_path / 'cut.incomplete'."""
+    from moxco_cli.experiments import sweep as sweep_module
+
+    real = sweep_module.run_job
+
+    def interrupted_after_two(*args, **kwargs):
+        if len(list((tmp_path / "cut.incomplete" / "cells").glob("*.json"))) >= 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(sweep_module, "ROWS_PER_JOB", 1)
+        patch.setattr(sweep_module, "run_job", interrupted_after_two)
+        assert invoke("sweep", *SMALL, "--out", tmp_path / "cut").exit_code == 130
+    return tmp_path / "cut.incomplete"
+
+
+def test_a_config_edited_before_resume_is_refused_naming_the_option(small_sweep, tmp_path,
+                                                                    monkeypatch):
+    """Before: cells of the old starts were published beside cells of the new ones."""
+    work = _cut_short(monkeypatch, tmp_path)
+    config = work / "config.json"
+    original = config.read_text()
+    config.write_text(original.replace('"grid:4"', '"grid:3"'))
+    before = sorted(p.name for p in (work / "cells").iterdir())
+    result = invoke("sweep", "--resume", work)
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(
+        f"Error: --resume: {work / 'cells' / 'baseline-000000.json'} was computed with starts "
+        f"'grid:4', but {config} now gives 'grid:3'; cells of two different sweeps are never "
+        "mixed")
+    assert sorted(p.name for p in (work / "cells").iterdir()) == before
+    assert not (tmp_path / "cut").exists()
+    config.write_text(original)  # put back: the resume finishes, the same bytes as unbroken
+    assert invoke("sweep", "--resume", work).exit_code == 0
+    out, _ = small_sweep
+    assert (tmp_path / "cut" / "sweep.csv").read_bytes() == (out / "sweep.csv").read_bytes()
+
+
+def test_a_corrupted_cell_under_resume_is_one_line_and_nothing_is_published(tmp_path,
+                                                                          monkeypatch):
+    """Before: `[1]` in a cell file was an AttributeError traceback."""
+    work = _cut_short(monkeypatch, tmp_path)
+    cell = sorted((work / "cells").glob("cell-*.json"))[0]
+    cell.write_text("[1]\n")
+    result = invoke("sweep", "--resume", work)
+    assert result.exit_code == 2
+    assert result.output.strip() == (
+        f"Error: --resume: {cell} is not a saved cell (a JSON list, not an object); delete it "
+        "to recompute that cell")
+    assert not (tmp_path / "cut").exists() and (work / "INCOMPLETE").exists()
+
+
+def test_a_sweep_over_b1_resumes_and_reruns(tmp_path, monkeypatch):
+    """Before: `--grid: unknown axis 'b1'` from --resume and from rerun (config.json knew AXES
+    only)."""
+    from moxco_cli.experiments import sweep as sweep_module
+
+    args = ["beale", "--grid", "b1=0.5,0.9", "--starts", "random:8", "--steps", "20",
+            "--workers", "1"]
+    real, calls = sweep_module.run_job, []
+
+    def interrupted_after_one(*a, **k):
+        calls.append(1)
+        if len(calls) > 1:
+            raise KeyboardInterrupt
+        return real(*a, **k)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(sweep_module, "ROWS_PER_JOB", 1)
+        patch.setattr(sweep_module, "run_job", interrupted_after_one)
+        assert invoke("sweep", *args, "--out", tmp_path / "b").exit_code == 130
+    resumed = invoke("sweep", "--resume", tmp_path / "b.incomplete")
+    assert resumed.exit_code == 0, resumed.output
+    whole = invoke("sweep", *args, "--out", tmp_path / "whole")
+    assert whole.exit_code == 0, whole.output
+    again = invoke("rerun", tmp_path / "b" / "config.json", "--out", tmp_path / "again")
+    assert again.exit_code == 0, again.output
+    csv = (tmp_path / "whole" / "sweep.csv").read_bytes()
+    assert (tmp_path / "b" / "sweep.csv").read_bytes() == csv
+    assert (tmp_path / "again" / "sweep.csv").read_bytes() == csv
+    assert list(pd.read_csv(tmp_path / "b" / "sweep.csv")["b1"]) == [0.5, 0.9]
+
+
+def test_ctrl_c_while_removing_the_published_sweeps_folder_blocks_nothing(tmp_path,
+                                                                          monkeypatch):
+    """Before: a signal during the removal of `<out>.incomplete` after publishing left it
+    holding config.json alone; the next sweep said "an unfinished sweep is in it; resume it"
+    and --resume said "not an unfinished sweep". Now its INCOMPLETE note goes first, and
+    such a leftover is removed by --resume and by the next sweep alike."""
+    import shutil
+
+    target, work = tmp_path / "w", tmp_path / "w.incomplete"
+    real = shutil.rmtree
+
+    def cut_short(path, *args, **kwargs):  # the signal, once cells/ is gone
+        if Path(path) == work:
+            real(work / "cells")
+            (work / "INCOMPLETE").unlink(missing_ok=True)
+            raise KeyboardInterrupt
+        return real(path, *args, **kwargs)
+
+    for step in ("resume", "restart"):
+        with monkeypatch.context() as patch:
+            patch.setattr(shutil, "rmtree", cut_short)
+            result = invoke("sweep", *SMALL, "--out", target, "--force")
+        assert result.exit_code == 130 and (target / "sweep.csv").exists()
+        assert sorted(p.name for p in work.iterdir()) == ["config.json"]
+        if step == "resume":
+            resumed = invoke("sweep", "--resume", work)
+            assert resumed.exit_code == 2 and resumed.output.count("\n") == 1
+            assert "removed it, nothing to resume" in resumed.output
+            assert not work.exists()
+        else:  # the published folder moved away: the same sweep starts without --force
+            target.rename(tmp_path / "kept")
+            again = invoke("sweep", *SMALL, "--out", target)
+            assert again.exit_code == 0, again.output
+            assert not work.exists() and (target / "sweep.csv").exists()
+
+
+def test_ctrl_c_just_after_the_rename_removes_the_working_folder(tmp_path, monkeypatch):
+    """Before: a signal right after publishing left `<out>.incomplete` whole, and the message
+    said to resume it, which was refused (`<out>` exists). Now the working folder is removed
+    and nothing asks to be resumed."""
+    from moxco_cli.report import ResultsFolder
+
+    real = ResultsFolder._publish
+
+    def publish_then_signal(self):
+        real(self)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ResultsFolder, "_publish", publish_then_signal)
+    target = tmp_path / "p"
+    result = invoke("sweep", *SMALL, "--out", target)
+    assert result.exit_code == 130
+    assert (target / "sweep.csv").exists() and not (tmp_path / "p.incomplete").exists()
+    assert "--resume" not in result.output

@@ -249,3 +249,140 @@ def test_success_counts_every_global_minimum_and_escape_needs_a_non_global_one()
     out = reduce_metric("success", wells, np.array([[wells.minimum("sharp").x[0]]]),
                         np.zeros(1), np.zeros(1, dtype=bool), 0.05, None)
     assert (out["k"], out["other_minimum_fraction"]) == (0, 1.0)
+
+
+def test_integer_keys_reach_the_method_as_ints_and_batch_needs_training_points():
+    """Before: `--grid batch=0,5` gave the method batch 5.0, and the minibatch sampler failed
+    in a worker (TypeError: slice indices must be integers); `batch` on beale (no training
+    points) was accepted and every cell failed. Now integer keys are ints from --grid and
+    from config.json, and a batch that does not fit the landscape is refused up front."""
+    axis = parse_grid("batch=0,5")
+    assert axis.values == (0, 5) and all(type(v) is int for v in axis.values)
+    assert [type(v) for v in Axis("score_every", (2.0, 4.0)).values] == [int, int]
+    cfg = SweepConfig(landscape="two-layer-net", optimizer="gd+moxco", grid=(axis,),
+                      starts="random:6", steps=5, metric="final-loss")
+    frame = run_sweep(cfg).frame
+    assert list(frame["batch"]) == [0, 5]
+    net = landscapes.get("two-layer-net")
+    starts = make_starts(net, "random:6", 0)
+    for row, batch in zip(frame.itertuples(), (0, 5), strict=True):
+        traj = simulate(net, build_method(f"gd+moxco:batch={batch}", OptimizerSettings()),
+                        starts, 5)
+        loss = np.where(traj.diverged, np.inf, traj.final_loss)
+        assert row.value == quantile_with_inf(loss, 0.5)
+    assert SweepConfig.from_options(cfg.to_options()) == cfg
+    for bad, words in (
+            (SweepConfig(grid=(Axis("batch", (0, 1)),)), "--grid: batch: beale is not a loss"),
+            (SweepConfig(optimizer="adam+moxco:batch=2", grid=(Axis("alpha", (0.5,)),)),
+             "--optimizer: batch: beale is not a loss"),
+            (SweepConfig(landscape="two-layer-net", metric="final-loss",
+                         grid=(Axis("batch", (0, 31)),)),
+             "--grid: batch: must be at most the 30 training points")):
+        with pytest.raises(SettingsError) as info:
+            bad.validate()
+        assert str(info.value).startswith(words)
+
+
+def test_only_numeric_keys_are_axes_and_integer_keys_need_integers():
+    """Before: `--grid curvature=1,2` (a text key) was accepted and every cell failed in a
+    worker; `score_every=1.5` was refused as out of range, which it is not."""
+    with pytest.raises(SettingsError) as info:
+        parse_grid("curvature=1,2")
+    message = str(info.value)
+    assert message.startswith("--grid: unknown axis 'curvature'; choose from: alpha, beta")
+    assert "score_every" in message and "curvature" not in message.partition("from:")[2]
+    with pytest.raises(SettingsError, match=r"^--grid: score_every: values must be integers, "
+                                            r"got 1\.5 "):
+        parse_grid("score_every=1.5,2")
+
+
+@pytest.mark.parametrize("optimizer, axis", [
+    ("adam+moxco", Axis("b1", (0.5, 0.95))), ("rmsprop+moxco", Axis("rho", (0.8, 0.9))),
+    ("gd+moxco", Axis("prox_weight", (0.0, 0.1))), ("gd+moxco", Axis("score_every", (1, 3))),
+    ("gd+moxco", Axis("alpha_restart", (0.1, 0.2)))])
+def test_a_config_over_any_sweepable_key_loads_again(optimizer, axis):
+    """Before: from_options knew AXES only, so a sweep over b1 or rho could be started but
+    neither resumed nor rerun (`--grid: unknown axis 'b1'`)."""
+    import json
+
+    cfg = SweepConfig(optimizer=optimizer, grid=(axis,), starts="random:3", steps=3).validate()
+    assert SweepConfig.from_options(json.loads(json.dumps(cfg.to_options()))) == cfg
+
+
+@pytest.mark.parametrize("change, words", [
+    ({"starts": "grid:4"}, "starts 'grid:5', but "),
+    ({"steps": 61}, "steps 60, but "),
+    ({"tol": 0.4}, "tol 0.5, but "),
+    ({"settings": OptimizerSettings(seed=1)}, "seed 0, but "),
+    ({"settings": OptimizerSettings(commit="none")}, "commit 'latch', but "),  # not gd's
+])
+def test_store_refuses_cells_computed_with_other_options(tmp_path, change, words):
+    """Before: only a cell's optimizer and swept values were checked, so a config.json edited
+    before a resume (starts random:500 -> random:50) published cells of both sweeps."""
+    from moxco_cli.errors import MoxcoError
+
+    store = CellStore(tmp_path / "cells")
+    run_sweep(TINY, store=store)
+    other = SweepConfig(**{**TINY.__dict__, **change})
+    with pytest.raises(MoxcoError) as info:
+        run_sweep(other, store=store)
+    message = str(info.value)
+    first = "cell-000000" if "commit" in words else "baseline-000000"
+    assert message.startswith(f"--resume: {tmp_path / 'cells' / first}.json was "
+                              f"computed with {words}") and "never mixed" in message
+    assert "\n" not in message
+    assert run_sweep(TINY, store=store).computed == 0  # the store itself is untouched
+
+
+def _corrupt(doc, how):
+    if how == "list":
+        return [1]
+    if how == "result text":
+        return {**doc, "result": "x"}
+    if how == "no values":
+        return {k: v for k, v in doc.items() if k != "values"}
+    if how == "no inputs":
+        return {k: v for k, v in doc.items() if k != "inputs"}
+    key, value = how.split("=")
+    return {**doc, "result": {**doc["result"], key: float(value)}}
+
+
+@pytest.mark.parametrize("how, words", [
+    ("list", "is not a saved cell (a JSON list, not an object)"),
+    ("result text", "holds a result that is not an object (str)"),
+    ("no values", "is not a saved cell (no 'values')"),
+    ("no inputs", "does not record the options it was computed with"),
+    ("diverged_fraction=7.5", "holds diverged_fraction = 7.5, not a fraction in [0, 1]"),
+    ("committed_fraction=-0.5", "holds committed_fraction = -0.5, not a fraction"),
+    ("n=-3", "holds n = -3.0, but the sweep runs 25 starts"),
+    ("value=nan", "holds success nan, but k / n = "),
+    ("ci_high=1.5", "holds the interval ["),
+])
+def test_a_corrupted_or_impossible_cell_is_one_line_naming_the_file(tmp_path, how, words):
+    """Before: `[1]` was an AttributeError, a text result a TypeError, a missing key a
+    KeyError; a fraction 7.5, n = -3 or a NaN rate was published as it was."""
+    import json
+
+    from moxco_cli.errors import MoxcoError
+
+    store = CellStore(tmp_path / "cells")
+    run_sweep(TINY, store=store)
+    path = tmp_path / "cells" / "cell-000003.json"
+    path.write_text(json.dumps(_corrupt(json.loads(path.read_text()), how)))
+    with pytest.raises(MoxcoError) as info:
+        run_sweep(TINY, store=store)
+    message = str(info.value)
+    assert message.startswith(f"--resume: {path} {words}") and "\n" not in message
+    assert message.endswith("delete it to recompute that cell")
+    path.unlink()  # as the line says: that cell alone is computed again
+    assert run_sweep(TINY, store=store).computed == 1
+
+
+def test_a_plain_file_in_place_of_the_cells_folder_is_one_line(tmp_path):
+    """Before: FileExistsError from the first save, after computing."""
+    from moxco_cli.errors import MoxcoError
+
+    (tmp_path / "cells").write_text("not a folder\n")
+    with pytest.raises(MoxcoError, match=f"^--resume: {tmp_path / 'cells'} is not a folder"):
+        run_sweep(TINY, store=CellStore(tmp_path / "cells"))
+    assert (tmp_path / "cells").read_text() == "not a folder\n"

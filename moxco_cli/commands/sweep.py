@@ -135,11 +135,18 @@ def resume_target(resume: Path, force: bool):
     work = resume
     if not work.name.endswith(SUFFIX) and work_path(work).exists():
         work = work_path(work)
+    if not os.path.lexists(work):
+        raise MoxcoError(f"--resume: {work} does not exist")
+    target = work.with_name(work.name.removesuffix(SUFFIX))
     if not (work / MARKER).exists():
         if (work / "sweep.csv").exists():
             raise MoxcoError(f"--resume: {work} is a finished sweep; nothing to resume")
+        if is_leftover(work):
+            remove_work(work)
+            raise MoxcoError(f"--resume: {work} held no unfinished sweep (no {MARKER} note: "
+                             f"what a sweep leaves when stopped while removing it after "
+                             f"publishing {target}); removed it, nothing to resume")
         raise MoxcoError(f"--resume: {work} is not an unfinished sweep (no {MARKER} file)")
-    target = work.with_name(work.name.removesuffix(SUFFIX))
     try:
         doc = json.loads((work / "config.json").read_text())
         options = doc["options"]
@@ -176,19 +183,31 @@ def sweep_files(work: Path) -> list[str]:
     return foreign
 
 
+def is_leftover(work: Path) -> bool:
+    """`work` is a sweep's working folder that holds nothing to resume: no INCOMPLETE note
+    (written last when a sweep starts, removed first when it is published: `remove_work`),
+    and nothing in it a sweep did not write. A signal while the folder was being removed
+    after publishing left such a folder (config.json alone); the next sweep then said "an
+    unfinished sweep is in it; resume it" while `--resume` said "not an unfinished sweep".
+    Now `--resume` and the next sweep both remove it."""
+    return (work.name.endswith(SUFFIX) and work.is_dir() and not work.is_symlink()
+            and not os.path.lexists(work / MARKER) and not sweep_files(work))
+
+
 def refuse_to_restart(work: Path, force: bool) -> None:
     """Raise MoxcoError unless the unfinished sweep in `work` (if any) may be deleted to start
-    over: only with `force`, and only if everything in it is a sweep's."""
-    if not os.path.lexists(work):
+    over: only with `force`, and only if everything in it is a sweep's. A leftover with
+    nothing to resume (`is_leftover`) is deleted without `force`."""
+    if not os.path.lexists(work) or is_leftover(work):
         return
-    if not force:
+    if not force and os.path.lexists(work / MARKER):
         raise MoxcoError(f"--out: an unfinished sweep is in {work}; resume it with "
                          f"--resume {work}, or pass --force to start over")
     if work.is_symlink() or not work.is_dir():
         raise MoxcoError(f"--out: {work} is in the way of the sweep's working folder and is "
                          "not one; move it or choose another --out")
     foreign = sweep_files(work)
-    if foreign:
+    if foreign:  # (without `force`: a folder without the note, so resuming it is refused too)
         raise MoxcoError(f"--out: {work} is not an unfinished sweep as moxco wrote it: it "
                          f"holds {', '.join(foreign[:5])}; it is never deleted, move it or "
                          "choose another --out")
@@ -196,8 +215,14 @@ def refuse_to_restart(work: Path, force: bool) -> None:
 
 def remove_work(work: Path) -> None:
     """Delete the finished sweep's working folder: only what the sweep wrote; anything else
-    (a user's file put there) stays, with a warning."""
+    (a user's file put there) stays, with a warning. The INCOMPLETE note goes first, so that
+    whatever a signal or a crash leaves of the folder is no unfinished sweep, for `--resume`
+    and for the next sweep alike (`is_leftover`)."""
     foreign = sweep_files(work) if work.is_dir() else []
+    try:
+        (work / MARKER).unlink(missing_ok=True)
+    except OSError:  # (not a file: then sweep_files named it, and the folder is kept)
+        pass
     if not foreign:
         shutil.rmtree(work, ignore_errors=True)
         return
@@ -217,7 +242,13 @@ def execute(cfg, folder, *, scheduler: str | None = None, workers: int | None = 
             resume: bool = False) -> None:
     """Run `cfg` (resuming its `.incomplete` folder if `resume`), publish `folder`, print the
     best cells (shared with `moxco rerun`)."""
-    from moxco_cli.experiments.sweep import CellStore, make_executor, run_sweep, tasks_for
+    from moxco_cli.experiments.sweep import (
+        CellError,
+        CellStore,
+        make_executor,
+        run_sweep,
+        tasks_for,
+    )
     from moxco_cli.report import atomic_write_bytes, config_document, json_bytes
 
     work = work_path(folder.path)
@@ -254,6 +285,9 @@ def execute(cfg, folder, *, scheduler: str | None = None, workers: int | None = 
             result = run_sweep(cfg, store=store, executor=executor, progress=advance)
         aborted = False
     except BaseException as exc:
+        if isinstance(exc, CellError):
+            raise  # a saved cell that does not fit, found before any cell ran: one line,
+            # not followed by "cells are saved, continue with --resume" (that would fail again)
         saved = _saved_message(work, total)
         if isinstance(exc, KeyboardInterrupt):
             raise Interrupted(saved or "Interrupted: nothing was saved.") from None
@@ -277,12 +311,29 @@ def execute(cfg, folder, *, scheduler: str | None = None, workers: int | None = 
                               "final-loss: median and interquartile range",
                 "execution": executor.description}))
     except KeyboardInterrupt:  # every cell is still saved: say how to publish them
+        if published(folder.path, cfg):  # the signal came just after the rename: the cells
+            remove_work(work)  # are no longer needed (and resuming them would be refused,
+            raise  # the folder exists); the CLI says the results are complete
         raise Interrupted(_saved_message(work, total) or "Interrupted.") from None
     except Fault as exc:  # a full disk while publishing: the cells are still saved
         saved = _saved_message(work, total)
         raise Fault(f"{exc}{'; ' + saved if saved else ''}") from None
     remove_work(work)
     show_summary(result, folder.path)
+
+
+def published(target: Path, cfg) -> bool:
+    """`target` holds a published sweep of exactly `cfg`'s options (its config.json says so):
+    a signal that stopped the publishing did so after the rename. (An earlier sweep of the
+    same options being replaced with --force looks the same: its results are those of these
+    cells, which are then not needed either.)"""
+    import json
+
+    from moxco_cli.report import _read_json
+
+    doc = _read_json(target / "config.json") if target.is_dir() else None
+    return (isinstance(doc, dict) and doc.get("command") == "sweep"
+            and doc.get("options") == json.loads(json.dumps(cfg.to_options())))
 
 
 def _saved_message(work: Path, total: int) -> str | None:

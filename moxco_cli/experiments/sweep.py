@@ -44,6 +44,7 @@ from landscapes.base import Landscape
 from moxco_cli import methods as method_specs
 from moxco_cli import stats
 from moxco_cli.engine import simulate
+from moxco_cli.errors import MoxcoError
 from moxco_cli.experiments.run import (
     build_landscape,
     require_isolated_minima,
@@ -96,22 +97,53 @@ COLUMNS = ["cell", "optimizer", *AXES, "inv_eta_eff", "metric", "value", "ci_low
 
 @dataclass(frozen=True)
 class Axis:
-    """One swept hyperparameter: `name` (one of AXES) and its `values`, in sweep order."""
+    """One swept hyperparameter: `name` (a key of `axis_params()`) and its `values`, in sweep
+    order. The values take the key's declared type: an integer key (`batch`, `score_every`)
+    holds ints, whatever number type they were given as (a `--grid` range and config.json's
+    `5.0` are floats), because the method slices and counts with them (`batch=5.0` failed
+    in the minibatch sampler, in a worker); a value that is no integer stays as given, for
+    `SweepConfig.validate` to refuse."""
 
     name: str
     values: tuple[float, ...]
+
+    def __post_init__(self) -> None:
+        param = axis_params().get(self.name)
+        if param is None:
+            return
+
+        def typed(v):
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+                return v
+            if param.kind == "int":
+                return int(v) if float(v).is_integer() else v
+            return float(v)
+
+        object.__setattr__(self, "values", tuple(typed(v) for v in self.values))
+
+
+SWEEPABLE_KINDS = ("float", "int")  # not "text" (curvature: exact | power:K), nor a choice
 
 
 @functools.cache
 def axis_params() -> dict[str, Param]:
     """Every sweepable axis name (the numeric keys of every method, under their sweep.csv
-    column names) -> its declaration, for parsing before the method is known."""
+    column names) -> its declaration, for parsing before the method is known. Only keys of a
+    numeric kind: `curvature` (kind "text") was offered and accepted, and every cell then
+    failed in a worker."""
     out = {}
     for name in method_specs.method_names():
         for p in method_specs.params_of(name):
-            if p.kind != "choice":
+            if p.kind in SWEEPABLE_KINDS:
                 out.setdefault(KEY_COLUMNS.get(p.name, p.name), p)
     return {**{a: out[a] for a in AXES}, **{k: v for k, v in out.items() if k not in AXES}}
+
+
+def unknown_axis(typed: str) -> SettingsError:
+    """The one-line error for an axis name that is not sweepable, listing those that are (as a
+    method spec names them): the same words from `--grid` and from a config.json."""
+    keys = [COLUMN_KEYS.get(a, a) for a in axis_params()]
+    return SettingsError("--grid", f"unknown axis {typed!r}; choose from: {', '.join(keys)}")
 
 
 def _check_values(name: str, values: tuple[float, ...], spec: str, typed: str = "") -> None:
@@ -130,8 +162,11 @@ def _check_values(name: str, values: tuple[float, ...], spec: str, typed: str = 
     for v in values:
         if not math.isfinite(v):
             raise bad(f"values must be finite, got {v!r}")
-        if not param.contains(v) or (param.kind == "int" and not float(v).is_integer()):
-            raise bad(f"values must be {param.describe_range()}, got {v!r}")
+        if param.kind == "int" and not float(v).is_integer():  # before the range: 1.5 is in it
+            raise bad(f"values must be integers, got {v!r}")
+        if not param.contains(v):
+            shown = int(v) if param.kind == "int" else v  # score_every 0, not 0.0
+            raise bad(f"values must be {param.describe_range()}, got {shown!r}")
 
 
 def parse_grid(spec: str) -> Axis:
@@ -148,8 +183,7 @@ def parse_grid(spec: str) -> Axis:
     if not eq or not name:
         raise SettingsError("--grid", f"expects NAME=LO:HI:COUNT or NAME=V1,V2,..., got {spec!r}")
     if name not in axis_params():
-        keys = [COLUMN_KEYS.get(a, a) for a in axis_params()]  # as a method spec names them
-        raise SettingsError("--grid", f"unknown axis {typed!r}; choose from: {', '.join(keys)}")
+        raise unknown_axis(typed)
     values = parse_values(rhs, "--grid", name=typed, max_count=MAX_AXIS_VALUES,
                           digits=SIGNIFICANT_DIGITS, ascending=True)
     _check_values(name, values, text, typed)
@@ -258,8 +292,7 @@ class SweepConfig:
             if name in names[:k]:
                 raise SettingsError("--grid", f"axis {name!r} is given twice")
             if name not in axis_params():
-                raise SettingsError("--grid", f"unknown axis {name!r}; choose from: "
-                                    f"{', '.join(axis_params())}")
+                raise unknown_axis(COLUMN_KEYS.get(name, name))
             _check_values(name, tuple(self.grid[k].values), name)
             if COLUMN_KEYS.get(name, name) not in keys:
                 wrapped = {p.name for p in method_specs.params_of(spec.name + "+moxco")} if (
@@ -269,6 +302,7 @@ class SweepConfig:
                                         f"sweep lr only, or use {spec.name}+moxco")
                 raise SettingsError("--grid", f"{name} has no effect on {spec.name}; its keys: "
                                     f"{', '.join(sorted(KEY_COLUMNS.get(k, k) for k in keys))}")
+        self._check_batch(land)
         cells = math.prod(len(a.values) for a in self.grid)
         if cells > MAX_CELLS:
             raise SettingsError("--grid", f"{cells} cells; at most {MAX_CELLS}")
@@ -296,6 +330,23 @@ class SweepConfig:
                                     f"(swept: {', '.join(names)}), got {','.join(pair)!r}")
         self.settings.validate().numpy_only("sweep")
         return self
+
+    def _check_batch(self, land: Landscape) -> None:
+        """Every minibatch size a cell runs with fits the landscape (`minibatch.check`: a
+        loss over training points, at most their number), as a one-line error naming the
+        option it came from. Unchecked, `sweep beale --grid batch=0,1` started and every
+        cell failed in a worker."""
+        from moxco_cli import minibatch
+
+        swept = next((a for a in self.grid if a.name == "batch"), None)
+        fixed = self.method_values().get("batch", 0)
+        for option, values in (("--grid", swept.values if swept else ()),
+                               ("--optimizer", () if swept else (fixed,))):
+            for batch in values:
+                try:
+                    minibatch.check(land, batch)
+                except SpecError as exc:
+                    raise SettingsError(option, str(exc)) from None
 
     @property
     def heatmap_axes(self) -> tuple[str, ...]:
@@ -374,13 +425,15 @@ class SweepConfig:
                     and isinstance(item["name"], str) and isinstance(item["values"], list)):
                 raise SettingsError("--grid", f"config grid entries are {{name, values}}, "
                                     f"got {item!r}")
-            if item["name"] not in AXES:
-                raise SettingsError("--grid", f"unknown axis {item['name']!r}; choose from: "
-                                    f"{', '.join(AXES)}")
+            # every axis a sweep can be started with (b1, rho, batch, ...), not AXES alone:
+            # a sweep over b1 could be started, but neither resumed nor rerun
+            name = KEY_COLUMNS.get(item["name"], item["name"])
+            if name not in axis_params():
+                raise unknown_axis(item["name"])
             if not all(isinstance(v, (int, float)) and not isinstance(v, bool)
                        for v in item["values"]):
                 raise SettingsError("--grid", f"{item['name']}: values must be numbers")
-            grid.append(Axis(item["name"], tuple(float(v) for v in item["values"])))
+            grid.append(Axis(name, tuple(item["values"])))  # typed as the key declares
         return cls(
             landscape=own.get("landscape", "beale"),
             landscape_params=own.get("landscape_params") or {},
@@ -810,16 +863,112 @@ def make_executor(scheduler: str | None = None, workers: int | None = None):
 
 # ----------------------------------------------------------------------------- storage
 
+def task_inputs(cfg: SweepConfig, task: Task) -> dict:
+    """Everything the result of `task` is a function of (`run_job`'s inputs), as JSON: the
+    landscape, the starts (spec and seed), steps, metric, tol, the task's method and every key
+    it runs with (swept or not). A saved cell records them, so that a cell computed under
+    other options (config.json edited before a resume: starts random:500 -> random:50) is
+    refused instead of being published beside cells of the new ones."""
+    return json.loads(json.dumps({
+        "landscape": cfg.landscape, "landscape_params": cfg.landscape_params,
+        "starts": cfg.starts, "seed": cfg.settings.seed, "steps": cfg.steps,
+        "metric": cfg.metric, "tol": cfg.tol, "optimizer": task.optimizer,
+        "keys": task_values(cfg, task)}))
+
+
+def _difference(saved: dict, now: dict) -> tuple[str, object, object] | None:
+    """The first input (a method key by its own name) whose saved value is not the one now,
+    as `(name, saved, now)`; None if they are the same."""
+    missing = "(none)"
+    for name in [*now, *(k for k in saved if k not in now)]:
+        old, new = saved.get(name, missing), now.get(name, missing)
+        if old != new:
+            if name == "keys" and isinstance(old, dict) and isinstance(new, dict):
+                return _difference(old, new)
+            return name, old, new
+    return None
+
+
+RESULT_KEYS = ("value", "ci_low", "ci_high", "n", "k", "other_minimum_fraction",
+               "diverged_fraction", "committed_fraction", "median_commit_step")
+
+
+def result_problem(cfg: SweepConfig, result, starts: int) -> str | None:
+    """Why `result` cannot be what `run_job` returned for a task of `cfg` with `starts` starts
+    (None: it can be). A saved cell holding an impossible number (a fraction 7.5, n = -3, a
+    success rate NaN) was published as it was, and one of another shape was a traceback."""
+    if not isinstance(result, dict):
+        return f"holds a result that is not an object ({type(result).__name__})"
+    missing = [k for k in RESULT_KEYS if k not in result]
+    if missing:
+        return f"holds a result without {', '.join(missing)}"
+
+    def number(v) -> bool:
+        return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+    def count(v) -> bool:
+        return isinstance(v, int) and not isinstance(v, bool)
+
+    for key in RESULT_KEYS:
+        if key not in ("n", "k") and not number(result[key]):
+            return f"holds {key} = {result[key]!r}, not a number"
+    n, k = result["n"], result["k"]
+    value, lo, hi = result["value"], result["ci_low"], result["ci_high"]
+    if not count(n) or not (0 <= n <= starts if cfg.metric == "escape" else n == starts):
+        return f"holds n = {n!r}, but the sweep runs {starts} starts"
+    if cfg.metric == "final-loss":
+        if k is not None:
+            return f"holds k = {k!r}, but final-loss counts nothing"
+        if any(math.isnan(x) for x in (value, lo, hi)) or not lo <= value <= hi:
+            return (f"holds a median final loss {value!r} that is not within its quartiles "
+                    f"[{lo!r}, {hi!r}]")
+    else:
+        if not count(k) or not 0 <= k <= n:
+            return f"holds k = {k!r}, not a count of the n = {n} runs"
+        if n == 0:
+            if not all(math.isnan(x) for x in (value, lo, hi)):
+                return "holds a rate of no runs (n = 0) that is not NaN"
+        elif value != k / n:
+            return f"holds {cfg.metric} {value!r}, but k / n = {k}/{n} = {k / n!r}"
+        elif not 0 <= lo <= hi <= 1:
+            return f"holds the interval [{lo!r}, {hi!r}], not one within [0, 1]"
+    for key in ("other_minimum_fraction", "diverged_fraction", "committed_fraction"):
+        v = result[key]
+        if not (0 <= v <= 1 or (math.isnan(v) and key == "other_minimum_fraction" and n == 0)):
+            return f"holds {key} = {v!r}, not a fraction in [0, 1]"
+    step = result["median_commit_step"]
+    if (math.isnan(step) != (result["committed_fraction"] == 0)
+            or not (math.isnan(step) or 0 <= step <= cfg.steps)):
+        return (f"holds median_commit_step = {step!r}, which is not NaN exactly when no run "
+                f"commits, else in [0, {cfg.steps}]")
+    return None
+
+
+class CellError(MoxcoError):
+    """A saved cell that cannot be used (unreadable, malformed, impossible, or of other
+    options): one line naming the file, exit 2, before any cell is computed."""
+
+
 class CellStore:
     """Finished task results on disk, one small JSON file per task in `folder`.
 
     Each file is written atomically (temporary name, then rename) and carries the task's
-    hyperparameters; `load()` checks them against the tasks, so results of a different sweep
-    are never mixed in. JSON keeps every float exactly (repr digits; inf and NaN included).
+    hyperparameters and, for a store `bound` to a config, every input its result depends on
+    (`task_inputs`). `load()` checks them against the tasks, so results of a different sweep
+    are never mixed in: a cell of other inputs (config.json edited before a resume), an
+    unreadable or malformed file, or an impossible result (`result_problem`) is a one-line
+    error naming the file, before anything is computed. JSON keeps every float exactly (repr
+    digits; inf and NaN included).
     """
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, config: SweepConfig | None = None) -> None:
         self.folder = Path(folder)
+        self.config = config
+
+    def bound(self, config: SweepConfig) -> CellStore:
+        """This store for the tasks of `config`: `save` records their inputs, `load` checks
+        them (`run_sweep` binds the store it is given)."""
+        return CellStore(self.folder, config)
 
     def save(self, task: Task, result: dict) -> None:
         from moxco_cli.report import atomic_write_bytes
@@ -827,25 +976,59 @@ class CellStore:
         self.folder.mkdir(parents=True, exist_ok=True)
         doc = {"key": task.key, "optimizer": task.optimizer, "values": dict(task.values),
                "result": result}
+        if self.config is not None:
+            doc["inputs"] = task_inputs(self.config, task)
         atomic_write_bytes(self.folder / f"{task.key}.json", (json.dumps(doc) + "\n").encode())
 
     def load(self, tasks: list[Task]) -> dict[str, dict]:
-        """Results already on disk for `tasks`, by key; raises if one does not match."""
-        from moxco_cli.errors import MoxcoError
-
+        """Results already on disk for `tasks`, by key; raises a one-line CellError naming
+        the file if one does not match or cannot be a result."""
+        config = self.folder.parent / "config.json"
+        if os.path.lexists(self.folder) and not self.folder.is_dir():
+            raise CellError(f"--resume: {self.folder} is not a folder, so it holds no saved "
+                             "cells; move it away to recompute every cell")
+        starts = None
+        if self.config is not None:
+            kind, n = parse_starts(self.config.starts)
+            starts = n ** self.config.build_landscape().dim if kind == "grid" else n
         done = {}
         for task in tasks:
             path = self.folder / f"{task.key}.json"
-            if not path.exists():
+            if not os.path.lexists(path):
                 continue
+
+            def bad(why: str, path=path) -> CellError:
+                return CellError(f"--resume: {path} {why}; delete it to recompute that cell")
+
             try:
                 doc = json.loads(path.read_text())
             except (OSError, ValueError) as exc:
-                raise MoxcoError(f"--resume: cannot read {path} ({exc}); delete it to "
+                raise CellError(f"--resume: cannot read {path} ({exc}); delete it to "
                                  "recompute that cell") from None
-            if doc.get("optimizer") != task.optimizer or doc.get("values") != dict(task.values):
-                raise MoxcoError(f"--resume: {path} belongs to a different sweep than "
-                                 f"{self.folder.parent / 'config.json'}")
+            if not isinstance(doc, dict):
+                raise bad(f"is not a saved cell (a JSON {type(doc).__name__}, not an object)")
+            missing = [k for k in ("key", "optimizer", "values", "result") if k not in doc]
+            if missing:
+                raise bad(f"is not a saved cell (no {', '.join(map(repr, missing))})")
+            if self.config is not None:  # first: it names the option that differs
+                saved = doc.get("inputs")
+                if not isinstance(saved, dict):
+                    raise bad(f"does not record the options it was computed with (an older "
+                              f"moxco wrote it), so it cannot be checked against {config}")
+                differs = _difference(saved, task_inputs(self.config, task))
+                if differs is not None:
+                    name, old, new = differs
+                    raise CellError(
+                        f"--resume: {path} was computed with {name} {old!r}, but {config} "
+                        f"now gives {new!r}; cells of two different sweeps are never mixed: "
+                        f"put {name} back, or delete {self.folder} to recompute every cell")
+            if (doc["key"] != task.key or doc["optimizer"] != task.optimizer
+                    or doc["values"] != dict(task.values)):
+                raise CellError(f"--resume: {path} belongs to a different sweep than {config}")
+            if self.config is not None:
+                why = result_problem(self.config, doc["result"], starts)
+                if why is not None:
+                    raise bad(why)
             done[task.key] = doc["result"]
         return done
 
@@ -961,6 +1144,7 @@ def run_sweep(cfg: SweepConfig, *, store: CellStore | None = None, executor=None
     starts = make_starts(land, cfg.starts, cfg.settings.seed)
     group = escape_group(land, starts, tol) if cfg.metric == "escape" else None
     tasks = tasks_for(cfg)
+    store = store.bound(cfg) if store is not None else None
     results = store.load(tasks) if store is not None else {}
     if results and progress is not None:
         progress(len(results))
