@@ -165,6 +165,7 @@ class OneLineErrors(TyperGroup):
 
     def _main(self, args, prog_name, complete_var, **extra) -> int:
         interrupted = None
+        _published().clear()  # what this command publishes (in-process callers run many)
         try:
             try:
                 rv = super().main(args=args, prog_name=prog_name, complete_var=complete_var,
@@ -188,11 +189,22 @@ class OneLineErrors(TyperGroup):
                 rv = fail(message, 1).exit_code if rv == 0 else rv
             if rv == 130:
                 rv = signals.exit_code(130)
+                published = _published()
+                if published:  # the signal came after the last rename: nothing was lost
+                    interrupted = (f"{signals.what()} after the results were published: "
+                                   f"{', '.join(map(str, published))} is complete.")
                 print(interrupted or f"{signals.what()}: unfinished results were discarded.",
                       file=sys.stderr)
         except KeyboardInterrupt:  # a first signal while saying how the command ended
             rv = signals.exit_code(130)
         return rv
+
+
+def _published() -> list:
+    """`report.PUBLISHED` (the folders this command published), without importing report
+    for a command that never wrote one (`moxco --help` stays light)."""
+    report = sys.modules.get("moxco_cli.report")
+    return report.PUBLISHED if report is not None else []
 
 
 def _stop_children() -> None:

@@ -23,6 +23,10 @@ from pathlib import Path
 from moxco_cli.errors import STORAGE_ERRNOS, MoxcoError, defer, storage_fault
 
 RUNS_DIR = Path("results") / "runs"
+DEFAULT_NAME_TRIES = 1000  # NAME-2 ... for a default folder whose name was taken meanwhile
+# The folders published by the command running in this process (`ResultsFolder._publish`),
+# recorded with the signals held: a signal after the last rename is not "results discarded".
+PUBLISHED: list[Path] = []
 INCOMPLETE = ".incomplete-"
 PID_DIGITS = 7  # the longest PID (pid_max <= 4194304)
 CSV_FORMAT = dict(index=False, lineterminator="\n")  # floats: shortest round-trip repr digits
@@ -188,19 +192,37 @@ def _walk(folder: Path):
 
 
 # Files that hold run-specific facts (config.json: `created`, how it was executed): listed
-# without size and hash, so that the manifest of two identical runs is the same bytes; such a
-# file counts as moxco's while it is a JSON object naming the manifest's command.
+# with the hash of their content without those fields (`RUN_FIELDS`), so that the manifest of
+# two identical runs is the same bytes while a hand edit (a note added, an option changed)
+# still shows as a change. Manifests written before that hash count such a file as moxco's
+# while it is a JSON object naming the manifest's command.
 RUN_SPECIFIC = ("config.json",)
+RUN_FIELDS = ("created", "execution")
+OWNER = ".moxco-owner"  # in a hidden folder being written: which moxco process writes it
+
+
+def config_digest(doc) -> str | None:
+    """sha256 of a config.json object without its run-specific fields (None: not an object)."""
+    import hashlib
+
+    if not isinstance(doc, dict):
+        return None
+    kept = {k: v for k, v in doc.items() if k not in RUN_FIELDS}
+    text = json.dumps(kept, sort_keys=True, allow_nan=True)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _entry(folder: Path, rel: str) -> dict:
-    return {"run_specific": True} if rel in RUN_SPECIFIC else file_entry(folder / rel)
+    if rel in RUN_SPECIFIC:
+        return {"run_specific": True, "content_sha256": config_digest(
+            _read_json(folder / rel))}
+    return file_entry(folder / rel)
 
 
 def manifest_document(folder: Path, command: str | None, extra: dict | None = None) -> dict:
     """The manifest of the files now in `folder` (its own manifest excluded)."""
     files = {rel: _entry(folder, rel) for rel, entry in _walk(folder)
-             if rel != MANIFEST and entry.is_file(follow_symlinks=False)}
+             if rel not in (MANIFEST, OWNER) and entry.is_file(follow_symlinks=False)}
     return {"written_by": "moxco", "format": 1, "command": command, **(extra or {}),
             "files": files}
 
@@ -246,7 +268,7 @@ def ownership(folder: Path) -> Ownership:
         foreign: list[str] = []
         skip: tuple[str, ...] = ()
         for rel, entry in _walk(folder):
-            if rel == MANIFEST or (skip and rel.startswith(skip)):
+            if rel in (MANIFEST, OWNER) or (skip and rel.startswith(skip)):
                 continue
             if entry.is_dir(follow_symlinks=False):
                 if rel not in dirs:
@@ -260,6 +282,8 @@ def ownership(folder: Path) -> Ownership:
                     config = _read_json(Path(entry.path))
                     same = (isinstance(config, dict)
                             and str(config.get("command")) == str(doc.get("command")))
+                    if "content_sha256" in want:  # else written before the hash was kept
+                        same = same and config_digest(config) == want["content_sha256"]
                 else:
                     same = (os.path.getsize(entry.path) == want.get("size")
                             and file_entry(Path(entry.path))["sha256"] == want.get("sha256"))
@@ -289,6 +313,18 @@ def ownership(folder: Path) -> Ownership:
         if not (kind_ok and any(fnmatchcase(rel, p) for p in patterns)):
             foreign.append(rel + ("/" if entry.is_dir(follow_symlinks=False) else ""))
     owner = "reproduce" if command.startswith("reproduce") else command
+    if foreign:  # named in the refusal
+        return Ownership(owner, foreign, legacy=True, figures=command == "reproduce")
+    # A config.json alone never makes a folder moxco's: it must be one moxco wrote, beside
+    # at least one other file its command writes.
+    if not command.startswith("reproduce") and not (isinstance(doc.get("options"), dict)
+                                                    and isinstance(doc.get("versions"), dict)):
+        return Ownership(None, [], legacy=True,
+                         why="no moxco manifest, and its config.json is not one moxco wrote")
+    if not command.startswith("reproduce") and not any(rel != "config.json"
+                                                       for rel, _ in _walk(folder)):
+        return Ownership(None, [], legacy=True,
+                         why="no moxco manifest, and nothing but a config.json")
     return Ownership(owner, foreign, legacy=True, figures=command == "reproduce")
 
 
@@ -301,6 +337,20 @@ def is_results_folder(path: Path) -> bool:
         return False
     found = ownership(path)
     return found.command is not None and not found.foreign
+
+
+def _inside_result(folder: Path) -> Path | None:
+    """The nearest folder at or above `folder` that is a moxco result (it holds moxco's
+    manifest), or None."""
+    try:
+        here = Path(folder).resolve()
+    except (OSError, RuntimeError):
+        return None
+    for candidate in (here, *here.parents):
+        doc = _read_json(candidate / MANIFEST) if os.path.lexists(candidate / MANIFEST) else None
+        if isinstance(doc, dict) and doc.get("written_by") == "moxco":
+            return candidate
+    return None
 
 
 def _names(items: list[str], most: int = 5) -> str:
@@ -476,6 +526,17 @@ def _unlock(fd) -> None:
 
 HIDDEN = re.compile(r"^\.(?P<name>.+)\.(?P<kind>incomplete|replaced)-(?P<pid>\d+)$")
 HIDDEN_FILE = re.compile(r"^\.(?P<name>.+)\.tmp-(?P<pid>\d+)$")
+OWN_FILES = (REPORT,)  # the files moxco writes (atomically) outside its own folders
+
+
+def _owner_file(pid: int) -> bytes:
+    return json_bytes({"written_by": "moxco", "pid": pid})
+
+
+def _written_by(path: Path, pid: int) -> bool:
+    """Whether the hidden folder `path` is one moxco process `pid` began (its OWNER file)."""
+    doc = _read_json(path / OWNER, limit=4096)
+    return isinstance(doc, dict) and doc.get("written_by") == "moxco" and doc.get("pid") == pid
 
 
 def _moxco_process(pid: int) -> bool:
@@ -513,13 +574,18 @@ def _in_use(path: Path, pid: int) -> bool:
 def recover_hidden(parent: Path, say=None) -> list[str]:
     """Finish or undo what dead moxco processes left hidden in `parent`, one line each:
 
-    - `.X.incomplete-PID`: unfinished results are removed; a complete one (its manifest
-      matches) with nothing at X is published as X (its process died just before);
-    - `.X.replaced-PID` (the earlier X, hidden during a two-rename replacement): put back as
-      X if nothing is at X, removed if X is now a complete moxco result, otherwise kept;
-    - `.NAME.tmp-PID` files (an atomic write cut short) are removed.
+    - `.X.incomplete-PID`: unfinished results (the folder holds moxco's `OWNER` file naming
+      PID) are removed; a complete one (its manifest matches) with nothing at X is
+      published as X (its process died just before);
+    - `.X.replaced-PID` (the earlier X, hidden during a two-rename replacement; only an
+      empty folder or a moxco result is ever replaced): put back as X if nothing is at X,
+      removed if X is now a complete moxco result, otherwise kept;
+    - `.REPRODUCTION.md.tmp-PID` (the one file moxco writes straight into a user's folder,
+      cut short) is removed.
 
-    Folders of live moxco processes (locked, or a live pid running moxco) are left alone."""
+    Only what moxco wrote is touched: a folder or file whose name merely looks like these
+    (a user's `.backup.incomplete-4000`, `.paper.tex.tmp-4001`) is left as it is, and so are
+    the folders of live moxco processes (locked, or a live pid running moxco)."""
     say = say or (lambda line: print(line, file=sys.stderr))
     parent = Path(parent)
     lines: list[str] = []
@@ -534,7 +600,7 @@ def recover_hidden(parent: Path, say=None) -> list[str]:
             if hidden and entry.is_dir(follow_symlinks=False):
                 line = _recover_folder(path, parent / hidden["name"], hidden["kind"],
                                        int(hidden["pid"]))
-            elif loose and entry.is_file(follow_symlinks=False):
+            elif loose and loose["name"] in OWN_FILES and entry.is_file(follow_symlinks=False):
                 line = None
                 if not _moxco_process(int(loose["pid"])):
                     path.unlink()
@@ -554,13 +620,18 @@ def _recover_folder(path: Path, target: Path, kind: str, pid: int) -> str | None
     if _in_use(path, pid):
         return None
     ended = f"process {pid}, which has ended"
+    complete = os.path.lexists(path / MANIFEST) and is_results_folder(path)
     if kind == "incomplete":
-        if not os.path.lexists(target) and os.path.lexists(path / MANIFEST) \
-                and is_results_folder(path):
+        if complete and not os.path.lexists(target):
+            (path / OWNER).unlink(missing_ok=True)
             _rename_new(path, target)
             return f"moxco: published {target} (complete results that {ended} left in {path.name})"
+        if not (complete or _written_by(path, pid)):
+            return None  # not moxco's: a name alike, never touched
         shutil.rmtree(path)
         return f"moxco: removed {path} (unfinished results of {ended})"
+    if not (complete or is_results_folder(path) or not any(path.iterdir())):
+        return None  # not a folder moxco replaces: not moxco's
     if not os.path.lexists(target):
         _rename_new(path, target)
         return (f"moxco: restored {target} from {path.name} (its replacement by {ended} "
@@ -698,8 +769,12 @@ class ResultsFolder:
 
     def __init__(self, path: Path, *, force: bool = False, make_parents: bool = False,
                  option: str = "--out", command: str | None = None,
-                 figures: bool = False) -> None:
+                 figures: bool = False, unique: bool = False) -> None:
         self.path = Path(path)
+        # a default folder (no --out): if another run takes its name meanwhile (two runs in
+        # the same second), publish as NAME-2, NAME-3, ... instead of discarding the results
+        self.unique = unique and not force
+        self._stem = self.path.name
         if self.path.name in ("", ".", ".."):  # `--out ''` or `--out .`: the folder itself
             self.path = self.path.resolve()
         if self.path.name == "":
@@ -732,6 +807,11 @@ class ResultsFolder:
         parent = self.path.parent
         if not parent.exists() and not self.make_parents:
             raise MoxcoError(f"{self.option}: parent folder {parent} does not exist")
+        inside = _inside_result(parent)
+        if inside is not None:
+            raise MoxcoError(f"{self.option}: {self.path} would be inside the moxco result "
+                             f"{inside}, which would then no longer be one; choose a folder "
+                             "outside it")
         if len(os.fsencode(self.path.name)) + self._room() > 255:  # NAME_MAX, everywhere
             self._name_too_long()
 
@@ -773,8 +853,14 @@ class ResultsFolder:
                              f"({exc.strerror or exc})") from None
         try:
             self._lock = _lock(self.tmp)
-        except BaseException:  # a signal right here: `__exit__` will not run
+            # which process writes it: the next run removes it only if it is moxco's
+            (self.tmp / OWNER).write_bytes(_owner_file(os.getpid()))
+        except BaseException as exc:  # a signal or a full disk right here: no `__exit__`
+            _unlock(self._lock)
+            self._lock = None
             shutil.rmtree(self.tmp, ignore_errors=True)
+            if _storage_error(exc):
+                raise storage_fault(exc, self.path) from None
             raise
         return self
 
@@ -856,12 +942,23 @@ class ResultsFolder:
         `recover_hidden`)."""
         try:
             self.write_manifest()
-            if not os.path.lexists(self.path):
+            (self.tmp / OWNER).unlink(missing_ok=True)  # complete now: the manifest says whose
+            # Signals held from the rename until it is recorded: a Ctrl-C in between would
+            # otherwise be reported as "results discarded" for results just published.
+            for attempt in range(2, 2 + (DEFAULT_NAME_TRIES if self.unique else 1)):
+                if os.path.lexists(self.path):
+                    if not self.unique:
+                        break
+                    self.path = self.path.with_name(f"{self._stem}-{attempt}")
+                    continue
                 try:
-                    _rename_new(self.tmp, self.path)
+                    with _signals_held():
+                        _rename_new(self.tmp, self.path)
+                        PUBLISHED.append(self.path)
                     return
                 except FileExistsError:
-                    pass  # appeared just now: as below
+                    if self.unique:  # the default name, taken just now by another run
+                        self.path = self.path.with_name(f"{self._stem}-{attempt}")
             if not self.force:  # appeared while we were computing
                 raise MoxcoError(f"{self.option}: {self.path} appeared during the run; "
                                  "results discarded, pass --force to replace it")
@@ -869,6 +966,7 @@ class ResultsFolder:
             with _signals_held():  # swap, check the old folder, delete or put it back: whole
                 if not self._swap():
                     self._two_renames()
+                PUBLISHED.append(self.path)
         except BaseException as exc:
             if self._tmp_is_old:  # the earlier results, swapped out and not back: keep them
                 raise MoxcoError(f"{self.option}: {self.path} changed while it was being "

@@ -16,6 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from moxco_cli.cli import app
+from moxco_cli.report import config_digest
 
 runner = CliRunner()
 RUN = ["run", "beale", "--steps", "5", "--optimizers", "gd"]
@@ -26,6 +27,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def invoke(*args):
     return runner.invoke(app, [str(a) for a in args])
+
+
+def read_json(path: Path):
+    return json.loads(Path(path).read_text())
 
 
 def snapshot(path: Path) -> dict:
@@ -194,12 +199,25 @@ def test_force_replaces_a_result_and_leaves_nothing_hidden(tmp_path):
 
 
 def test_orphans_of_dead_processes_are_recovered_or_removed_with_one_line_each(tmp_path):
+    from moxco_cli.report import OWNER, _owner_file
+
     target = one_result(tmp_path)
     earlier = snapshot(target)
     dead = dead_pid()
-    # a half-written result of a dead process
+    # a half-written result of a dead process (moxco's: its owner file names the process)
     (tmp_path / f".lost{'.incomplete-'}{dead}").mkdir()
     (tmp_path / f".lost.incomplete-{dead}" / "summary.csv").write_text("half\n")
+    (tmp_path / f".lost.incomplete-{dead}" / OWNER).write_bytes(_owner_file(dead))
+    # a user's own files that only look like leftovers: never touched
+    mine = tmp_path / f".backup.incomplete-{dead}"
+    mine.mkdir()
+    (mine / "data.csv").write_text("mine\n")
+    (tmp_path / f".copy.incomplete-{dead}").mkdir()  # no owner file: not moxco's either
+    (tmp_path / f".copy.incomplete-{dead}" / OWNER).write_bytes(_owner_file(dead + 1))
+    (tmp_path / f".paper.tex.tmp-{dead}").write_text("draft\n")
+    (tmp_path / f".notes.replaced-{dead}").mkdir()
+    (tmp_path / f".notes.replaced-{dead}" / "todo.txt").write_text("mine\n")
+    (tmp_path / f".REPRODUCTION.md.tmp-{dead}").write_text("cut short\n")  # moxco's
     # a replaced result whose replacement never arrived: put back
     shutil.copytree(target, tmp_path / f".gone.replaced-{dead}")
     # a replaced result whose replacement is in place: removed
@@ -208,15 +226,22 @@ def test_orphans_of_dead_processes_are_recovered_or_removed_with_one_line_each(t
     sleeper = subprocess.Popen(["sleep", "60"])
     try:
         (tmp_path / f".other.incomplete-{sleeper.pid}").mkdir()
+        (tmp_path / f".other.incomplete-{sleeper.pid}" / OWNER).write_bytes(
+            _owner_file(sleeper.pid))
         result = invoke(*RUN, "--out", tmp_path / "next")
     finally:
         sleeper.kill()
         sleeper.wait()
     assert result.exit_code == 0, result.output
     said = [line for line in result.output.splitlines() if ".lost" in line or ".gone" in line
-            or ".earlier" in line or ".other" in line]
-    assert len(said) == 4, result.output
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["earlier", "gone", "next"]
+            or ".earlier" in line or ".other" in line or "REPRODUCTION" in line]
+    assert len(said) == 5, result.output
+    assert not any(name in result.output for name in (".backup", ".copy", ".paper", ".notes"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([
+        "earlier", "gone", "next", f".backup.incomplete-{dead}", f".copy.incomplete-{dead}",
+        f".paper.tex.tmp-{dead}", f".notes.replaced-{dead}"])
+    assert (mine / "data.csv").read_text() == "mine\n"
+    assert (tmp_path / f".notes.replaced-{dead}" / "todo.txt").read_text() == "mine\n"
     assert snapshot(tmp_path / "gone") == earlier and snapshot(target) == earlier
 
 
@@ -375,10 +400,52 @@ def test_every_result_carries_a_manifest_of_what_moxco_wrote(tmp_path):
     files = {p.name for p in target.iterdir()} - {MANIFEST}
     assert set(doc["files"]) == files and doc["command"] == "run"
     for name, entry in doc["files"].items():
-        if name == "config.json":  # holds when it ran: listed without a hash (same manifest
-            assert entry == {"run_specific": True}  # bytes for two identical runs)
+        if name == "config.json":  # holds when it ran: hashed without that (same manifest
+            assert entry == {"run_specific": True,  # bytes for two identical runs)
+                             "content_sha256": config_digest(read_json(target / name))}
         else:
             assert entry["size"] == (target / name).stat().st_size
+
+
+def test_a_hand_edited_config_json_is_named_and_never_replaced(tmp_path):
+    target = one_result(tmp_path)
+    config = read_json(target / "config.json")
+    config["my_notes"] = "the run I showed at the seminar"
+    (target / "config.json").write_text(json.dumps(config))
+    result = invoke(*RUN, "--steps", "6", "--out", target, "--force")
+    assert result.exit_code == 2 and "config.json (changed since" in result.output, \
+        result.output
+    assert read_json(target / "config.json")["my_notes"] == "the run I showed at the seminar"
+    # its run-specific fields may differ (another run's `created`): still moxco's
+    config = read_json(target / "config.json")
+    del config["my_notes"]
+    config["created"] = "2020-01-01T00:00:00"
+    (target / "config.json").write_text(json.dumps(config))
+    result = invoke(*RUN, "--steps", "6", "--out", target, "--force")
+    assert result.exit_code == 0, result.output
+
+
+def test_a_config_json_alone_never_makes_a_folder_moxcos(tmp_path):
+    mine = tmp_path / "c"
+    mine.mkdir()
+    (mine / "config.json").write_text('{"command": "eos-check", "mine": 1}')
+    result = invoke(*RUN, "--steps", "6", "--out", mine, "--force")
+    assert result.exit_code == 2 and "not" in result.output, result.output
+    assert read_json(mine / "config.json") == {"command": "eos-check", "mine": 1}
+    # a user's CSV beside a config.json naming the command that writes it: not moxco's
+    (mine / "config.json").write_text('{"command": "run"}')
+    (mine / "summary.csv").write_text("mine\n")
+    result = invoke(*RUN, "--steps", "6", "--out", mine, "--force")
+    assert result.exit_code == 2, result.output
+    assert (mine / "summary.csv").read_text() == "mine\n"
+
+
+def test_a_result_is_never_written_inside_an_earlier_one(tmp_path):
+    target = one_result(tmp_path)
+    before = snapshot(target)
+    result = invoke(*RUN, "--steps", "6", "--out", target / "sub")
+    assert result.exit_code == 2 and "inside the moxco result" in result.output, result.output
+    assert snapshot(target) == before
 
 
 def test_results_written_before_manifests_are_replaced_only_if_every_file_is_moxcos(tmp_path):
@@ -423,3 +490,52 @@ def test_a_dangling_link_or_a_name_too_long_is_one_line_and_leaves_nothing_hidde
     assert result.output.count("\n") == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["link"]
     assert invoke(*RUN, "--out", tmp_path / ("a" * most)).exit_code == 0
+
+
+# ------------------------------------------------- the last instant: publishing, same names
+
+
+def test_a_signal_just_after_publishing_says_the_results_are_complete(tmp_path, monkeypatch):
+    """The tester's case: Ctrl-C the moment the folder appears (after the rename). Exit 130,
+    but the message must not say "discarded" of results that are published, complete."""
+    import signal
+
+    from moxco_cli import report
+
+    rename = report._rename_new
+
+    def rename_then_ctrl_c(src, dst):
+        rename(src, dst)
+        os.kill(os.getpid(), signal.SIGINT)  # held until the rename is recorded
+
+    monkeypatch.setattr(report, "_rename_new", rename_then_ctrl_c)
+    result = invoke(*RUN, "--out", tmp_path / "new")
+    assert result.exit_code == 130, result.output
+    assert "discarded" not in result.output, result.output
+    assert f"after the results were published: {tmp_path / 'new'} is complete" in result.output
+    assert report.is_results_folder(tmp_path / "new")
+
+
+def test_two_runs_taking_the_same_default_folder_both_publish(tmp_path, monkeypatch):
+    """Two commands without --out in the same second: the one that finishes second publishes
+    as NAME-2 (it used to discard its results with exit 2, naming --force)."""
+    from moxco_cli import report
+
+    monkeypatch.chdir(tmp_path)
+    taken = tmp_path / report.RUNS_DIR / "run-beale-20261202-000000"
+    monkeypatch.setattr(report, "default_folder", lambda command, landscape: taken)
+    model = one_result(tmp_path, "model")
+    write = report.ResultsFolder.write_manifest
+
+    def meanwhile(self):  # the other run publishes the same name while this one computes
+        if not taken.exists():
+            shutil.copytree(model, taken)
+        write(self)
+
+    monkeypatch.setattr(report.ResultsFolder, "write_manifest", meanwhile)
+    second = invoke(*RUN, "--steps", "6")
+    assert second.exit_code == 0, second.output
+    other = taken.with_name(taken.name + "-2")
+    assert f"Results: {other}" in second.output, second.output
+    assert snapshot(taken) == snapshot(model)
+    assert read_json(other / "config.json")["options"]["steps"] == 6

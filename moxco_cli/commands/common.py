@@ -18,7 +18,7 @@ def results_folder(out: Path | None, force: bool, command: str, landscape: str):
         if force:
             raise MoxcoError("--force: only applies together with --out DIR")
         return ResultsFolder(default_folder(command, landscape), make_parents=True,
-                             command=command)
+                             command=command, unique=True)
     return ResultsFolder(out, force=force, command=command)
 
 
@@ -216,7 +216,10 @@ def print_table(frame, title: str, columns: list[str], formats: dict | None = No
         if ascii_only:  # measured after the stand-ins, so that columns stay aligned
             cells = ["".join(ASCII.get(ch, ch) for ch in cell) for cell in cells]
         table.add_row(*cells)
-    Console(width=max(120, len(columns) * 16)).print(table)
+    # As wide as the table needs: a fixed width cut cells to "0.…" when stdout is a file
+    # (0.01 and 0.05 looked the same); a terminal narrower than that wraps the lines.
+    natural = Console(width=10_000).measure(table).maximum
+    Console(width=max(120, natural)).print(table)
 
 
 def _fmt(v) -> str:

@@ -311,7 +311,7 @@ def execute(cfg, folder, *, scheduler: str | None = None, workers: int | None = 
                               "final-loss: median and interquartile range",
                 "execution": executor.description}))
     except KeyboardInterrupt:  # every cell is still saved: say how to publish them
-        if published(folder.path, cfg):  # the signal came just after the rename: the cells
+        if published(folder.path):  # the signal came just after the rename: the cells
             remove_work(work)  # are no longer needed (and resuming them would be refused,
             raise  # the folder exists); the CLI says the results are complete
         raise Interrupted(_saved_message(work, total) or "Interrupted.") from None
@@ -322,18 +322,13 @@ def execute(cfg, folder, *, scheduler: str | None = None, workers: int | None = 
     show_summary(result, folder.path)
 
 
-def published(target: Path, cfg) -> bool:
-    """`target` holds a published sweep of exactly `cfg`'s options (its config.json says so):
-    a signal that stopped the publishing did so after the rename. (An earlier sweep of the
-    same options being replaced with --force looks the same: its results are those of these
-    cells, which are then not needed either.)"""
-    import json
+def published(target: Path) -> bool:
+    """Whether this command published `target`: `report.PUBLISHED` records each folder as it
+    is renamed into place, with the stopping signals held, so a signal after the rename is
+    told apart from one during a replacement (whose cells must be kept for --resume)."""
+    from moxco_cli.report import PUBLISHED
 
-    from moxco_cli.report import _read_json
-
-    doc = _read_json(target / "config.json") if target.is_dir() else None
-    return (isinstance(doc, dict) and doc.get("command") == "sweep"
-            and doc.get("options") == json.loads(json.dumps(cfg.to_options())))
+    return target in PUBLISHED
 
 
 def _saved_message(work: Path, total: int) -> str | None:
