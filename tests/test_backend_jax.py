@@ -84,6 +84,14 @@ FORMULA = "(1 - x)**2 + 5*(y - x**2)**2 + 0.3*sin(3*x)"
 OVERFLOW, OVERFLOW_METHOD = "exp(x**2) - 2*x**2 + y**2", "gd:lr=0.5"
 
 
+KINK = "abs(x) + 2*abs(y - 1) + 0.1*(x**2 + y**2)"
+KINK_STARTS = np.array([[0.0, 0.0], [0.0, 1.0], [0.5, 1.0], [-0.3, 0.2]])
+
+
+def build_kink():
+    return landscapes.from_expression(KINK, "-2,2,-1,3", minima=[[0.0, 1.0]])
+
+
 def build_overflow():
     return landscapes.from_expression(OVERFLOW, "-2,2,-2,2")
 LANDSCAPES = ["beale", "two-wells", "quadratic:a=1;50", "rosenbrock", "rosenbrock:dim=4",
@@ -216,6 +224,11 @@ for lspec, start in cases.IDENTITY_STARTS:
     m = methods.build(methods.parse_spec("gd+moxco"))
     t = jax_engine.simulate(land, m, np.array([start]), 30, record=True)
     out["scalar_identity"][lspec] = (t.records.lam_max, t.commit_step, t.final)
+# a formula's kink: |x| has slope sign(0) = 0 at 0 on the engine (sympy's derivative)
+land = cases.build_kink()
+m = methods.build(methods.parse_spec("gd+moxco"))
+t = jax_engine.simulate(land, m, cases.KINK_STARTS, 20, record=True)
+out["kink"] = (t.final, t.commit_step, t.records.grad_norm)
 zero = jax.jit(lambda h: jax_pieces.radius(h, jnp.zeros_like(h)))
 out["radius_constant"] = [np.asarray(zero(jnp.zeros(1))), np.asarray(zero(jnp.full(1, 2e-100))),
                           np.asarray(jax.jit(lambda: jax_pieces.radius(jnp.zeros(1),
@@ -498,6 +511,19 @@ def test_one_start_runs_score_hessians_that_are_multiples_of_the_identity(jax_re
         np.testing.assert_array_equal(commit, want.commit_step, err_msg=lspec)
         np.testing.assert_allclose(final, want.final, atol=TOL, err_msg=lspec)
     assert commits == [11, -1, 15]  # the NumPy engine's (a NaN lam_max never commits)
+
+
+@needs_jax
+def test_a_formulas_kink_has_the_engines_slope_sign_0_equal_0(jax_results):
+    """JAX's abs has slope 1 at 0: starts on an axis of |x| + 2|y - 1| moved off it on this
+    backend and stayed on the engine. The lowering's abs has the engine's derivative."""
+    m = methods.build(methods.parse_spec("gd+moxco"))
+    want = simulate(build_kink(), m, KINK_STARTS, 20, record=True)
+    final, commit, grad_norm = jax_results["kink"]
+    np.testing.assert_allclose(grad_norm, want.records.grad_norm, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(final, want.final, atol=TOL)
+    np.testing.assert_array_equal(commit, want.commit_step)
+    assert final[0, 0] == 0.0 and final[1, 0] == 0.0  # never left x = 0
 
 
 @needs_jax

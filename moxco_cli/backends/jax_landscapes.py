@@ -163,13 +163,38 @@ def _two_layer_net(land, jnp):
     return f
 
 
+_ABS: list = []
+
+
+def _abs():
+    """`|x|` whose derivative is `sign(x)`, 0 at x = 0, as the engine's symbolic derivative
+    (sympy's `sign`): JAX's own `abs` has slope 1 there, so a start at the kink of
+    `abs(x) + (y-1)**2` moved on this backend and stayed on the engine. Its second
+    derivative is 0 (sign's own derivative in JAX), as the engine's."""
+    if not _ABS:
+        jax, jnp = load()
+
+        @jax.custom_jvp
+        def absolute(x):
+            return jnp.abs(x)
+
+        @absolute.defjvp
+        def _(primals, tangents):
+            (x,), (t,) = primals, tangents
+            return jnp.abs(x), jnp.sign(x) * t
+
+        _ABS.append(absolute)
+    return _ABS[0]
+
+
 def _expression(land, jnp):
     import sympy
 
     from landscapes.expression import _symbols
 
     try:
-        program = sympy.lambdify(_symbols(land.variables), land.expr, modules="jax")
+        program = sympy.lambdify(_symbols(land.variables), land.expr,
+                                 modules=[{"Abs": _abs()}, "jax"])
     except Exception as err:  # noqa: BLE001 - a function sympy cannot print for jax
         raise BackendError(f"--backend jax: formula {land.formula!r} cannot be lowered to "
                            f"jax ({str(err).splitlines()[0]})") from None
