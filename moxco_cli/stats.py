@@ -8,6 +8,21 @@ from __future__ import annotations
 import math
 
 CONFIDENCE = 0.95
+P_FLOOR = 1e-300  # an exact test's p below this underflows (float64): printed as "< 1e-300"
+
+
+def p_value(p: float, spec: str = ".3g") -> str:
+    """A p-value as text: `format(p, spec)`, or "< 1e-300" where it underflowed to 0 (an
+    exact binomial tail over thousands of discordant pairs): never a bare "0"."""
+    if p == p and p < P_FLOOR:
+        return f"< {P_FLOOR:g}"
+    return format(p, spec)
+
+
+def p_equals(p: float, spec: str = ".3g") -> str:
+    """`p = 0.0123`, or `p < 1e-300` (`p_value`)."""
+    text = p_value(p, spec)
+    return f"p {text}" if text.startswith("<") else f"p = {text}"
 
 
 def wilson(successes: int, trials: int, confidence: float = CONFIDENCE) -> tuple[float, float]:

@@ -59,3 +59,14 @@ def test_performance_profile_is_the_fraction_of_landscapes_within_each_ratio():
 def test_quantile_with_inf_keeps_infinities_largest():
     assert stats.quantile_with_inf(np.array([1.0, 2.0, INF, INF]), 0.5) == INF
     assert stats.quantile_with_inf(np.array([3.0, 1.0, 2.0, 4.0]), 0.5) == 2.5
+
+
+def test_a_p_value_that_underflowed_is_never_printed_as_zero():
+    # 4000 discordant pairs all one way: the exact two-sided tail is 2^-3999, 0 in float64
+    from moxco_cli.stats import mcnemar, p_equals, p_value
+
+    only, other, p = mcnemar(np.ones(4000, bool), np.zeros(4000, bool))
+    assert (only, other, p) == (4000, 0, 0.0)
+    assert p_equals(p) == "p < 1e-300" and p_value(p, ".2g") == "< 1e-300"
+    assert p_equals(0.01234) == "p = 0.0123" and p_value(0.5, ".2g") == "0.5"
+    assert p_equals(1e-250) == "p = 1e-250"

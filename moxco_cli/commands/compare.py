@@ -16,6 +16,7 @@ from moxco_cli.commands.common import (
 )
 from moxco_cli.options import optimizer_options, parse_landscape
 from moxco_cli.settings import SettingsError
+from moxco_cli.stats import p_equals
 
 EPILOG = (
     "Examples:\n\n"
@@ -119,7 +120,7 @@ def show_summary(result, path) -> None:
     for row in result.mcnemar.itertuples():
         print(f"{row.landscape}: {row.method} vs {row.against} at f - f* <= {row.target:g}: "
               f"{row.only_method} starts only {row.method} reached, {row.only_against} only "
-              f"{row.against}; exact McNemar p = {row.p_value:.3g}")
+              f"{row.against}; exact McNemar {p_equals(row.p_value)}")
     print(f"Results: {path}")
 
 

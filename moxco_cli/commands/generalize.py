@@ -15,6 +15,7 @@ from moxco_cli.commands.common import (
     start_renderer,
 )
 from moxco_cli.options import optimizer_options, parse_floats, parse_landscape
+from moxco_cli.stats import p_equals
 
 EPILOG = (
     "Examples:\n\n"
@@ -126,8 +127,8 @@ def show_summary(result, path) -> None:
     for r in paired.itertuples():
         print(f"{r.method} - {r.against} at lr {r.lr:g}, {r.metric}: median paired difference "
               f"{r.median_difference:.3g} [{r.ci_low:.3g}, {r.ci_high:.3g}]; lower on "
-              f"{r.method_lower}/{r.pairs}, higher on {r.method_higher}; sign test p = "
-              f"{r.sign_test_p:.3g}")
+              f"{r.method_lower}/{r.pairs}, higher on {r.method_higher}; sign test "
+              f"{p_equals(r.sign_test_p)}")
     for r in result.correlation[result.correlation.lr.astype(str) != "all"].itertuples():
         print(f"{r.method} at lr {r.lr:g}: Spearman rho({primary}, final lam_max) = "
               f"{r.rho:.3f} [{r.ci_low:.3f}, {r.ci_high:.3f}] over {r.runs} runs")

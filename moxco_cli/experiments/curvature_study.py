@@ -28,6 +28,7 @@ from moxco_cli.experiments.run import build_landscape
 from moxco_cli.experiments.tables import default_tol
 from moxco_cli.settings import OptimizerSettings, build_method
 from moxco_cli.starts import start_box, uniform_starts
+from moxco_cli.stats import p_equals
 
 VARIANTS = (("exact", 1), ("power:1", 1), ("power:3:cold", 1), ("power:3", 1),
             ("lanczos:10", 1), ("exact", 5), ("exact", 20), ("exact", 100))
@@ -128,7 +129,7 @@ def verdict(table: pd.DataFrame) -> tuple[list[str], str]:
             parts = []
             if r.mcnemar_p < 0.05:
                 parts.append(f"success {r.success:.1%} vs {exact.success:.1%} "
-                             f"(p = {r.mcnemar_p:.2g})")
+                             f"({p_equals(r.mcnemar_p, '.2g')})")
             if r.committed_ci_low > exact.committed_ci_high or \
                     r.committed_ci_high < exact.committed_ci_low:
                 parts.append(f"committed {r.committed_fraction:.1%} vs "

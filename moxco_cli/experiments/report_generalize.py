@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from moxco_cli.experiments.generalize import NEGATIVE_CURVATURE, negative_curvature_cell
+from moxco_cli.stats import p_value
 
 NAMES = {"gd": "GD", "adam": "Adam", "gd+moxco": "GD+MoXCo", "adam+moxco": "Adam+MoXCo"}
 ALPHA = 0.05  # significance of the sign test
@@ -61,7 +62,7 @@ def _paired_rows(paired, dist, metric, landscape):
             "relative to the inner optimizer's median": f"{change:+.1%}"
             if math.isfinite(change) else "-",
             "MoXCo lower / higher / tied": f"{r.method_lower} / {r.method_higher} / {r.ties}",
-            "sign test p": f"{r.sign_test_p:.2g}"})
+            "sign test p": p_value(r.sign_test_p, ".2g")})
     return rows, wins, losses, rel
 
 

@@ -13,7 +13,7 @@ import pandas as pd
 
 import landscapes
 from moxco_cli.report import atomic_write_bytes
-from moxco_cli.stats import wilson
+from moxco_cli.stats import p_equals, p_value, wilson
 
 GOAL = np.array([3.0, 0.5])
 NAMES = {"gd": "GD", "adam": "Adam", "gd+moxco": "GD+MoXCo", "adam+moxco": "Adam+MoXCo"}
@@ -530,7 +530,7 @@ def _compare_verdict(land: str, head: pd.DataFrame, tests: pd.DataFrame) -> str:
             word = "not distinguishable from"
         parts.append(f"{NAMES.get(row.method, row.method)} is {word} tuned "
                      f"{NAMES.get(row.against, row.against)} ({a.rate:.1%} vs {b.rate:.1%}, "
-                     f"McNemar p = {row.p_value:.2g})")
+                     f"McNemar {p_equals(row.p_value, '.2g')})")
     here = head[head.landscape == land].sort_values(["rate", "ert"], ascending=[False, True])
     best = here.iloc[0]
     if best.successes == 0:
@@ -632,7 +632,7 @@ def section_curvature(folder: Path):
             f"{r.median_commit_step:g} [{r.commit_step_ci_low:g}, {r.commit_step_ci_high:g}]",
         "success [95% CI]": f"{r.success:.1%} [{r.success_ci_low:.1%}, {r.success_ci_high:.1%}]",
         "median final f - f*": _fmt(r.median_final_gap),
-        "McNemar p vs exact": f"{r.mcnemar_p:.2g}",
+        "McNemar p vs exact": p_value(r.mcnemar_p, ".2g"),
         "commit step changed": f"{r.commit_step_changed:.1%}",
         "HVPs per run": f"{r.hvps_per_run:.0f}",
     } for r in t.itertuples()]
