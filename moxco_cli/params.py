@@ -27,6 +27,9 @@ class SpecError(MoxcoError, ValueError):
         self.field = field
         self.reason = message
 
+    def __reduce__(self):  # raised in an engine worker process: its own message comes back
+        return (type(self), (self.field, self.reason))
+
 
 @dataclass(frozen=True)
 class Param:

@@ -32,6 +32,10 @@ class SettingsError(MoxcoError, ValueError):
     def __init__(self, option: str, message: str) -> None:
         super().__init__(f"{option}: {message}")
         self.option = option
+        self.reason = message
+
+    def __reduce__(self):  # picklable: raised in a worker process, it keeps its message
+        return (type(self), (self.option, self.reason))
 
 
 def _finite(x) -> bool:

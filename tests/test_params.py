@@ -40,3 +40,18 @@ def test_text_values_parse_to_the_declared_type():
 def test_help_line_states_range_and_default():
     assert positive("tau", 0.15, "goodness temperature").help_line() == (
         "tau (> 0, default 0.15): goodness temperature")
+
+
+def test_spec_and_settings_errors_survive_a_worker_process():
+    """Raised in an engine worker, an error is pickled back: it used to fail to unpickle
+    (its __init__ takes two arguments) and surfaced as "a worker process failed"."""
+    import pickle
+
+    from moxco_cli.params import SpecError
+    from moxco_cli.settings import SettingsError
+
+    for err in (SpecError("batch", "beale is not a loss over training points"),
+                SettingsError("--grid", "batch: must be an integer")):
+        back = pickle.loads(pickle.dumps(err))
+        assert type(back) is type(err) and str(back) == str(err)
+    assert pickle.loads(pickle.dumps(SpecError("lr", "x"))).field == "lr"
