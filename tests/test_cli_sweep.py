@@ -230,22 +230,28 @@ def test_resume_of_a_missing_folder_says_it_does_not_exist(tmp_path):
     assert result.output.strip() == f"Error: --resume: {tmp_path / 'nowhere'} does not exist"
 
 
-def _cut_short(monkeypatch, tmp_path):
-    """An interrupted sweep (2 of its 5 tasks saved) in tmp_path / 'cut.incomplete'."""
+def _stopped(monkeypatch, args, out: Path, saved: int) -> Path:
+    """`moxco sweep ARGS --out OUT` interrupted (Ctrl-C) once `saved` of its tasks are
+    saved, one task per job; returns its `OUT.incomplete`."""
     from moxco_cli.experiments import sweep as sweep_module
 
-    real = sweep_module.run_job
+    real, work = sweep_module.run_job, out.with_name(out.name + ".incomplete")
 
-    def interrupted_after_two(*args, **kwargs):
-        if len(list((tmp_path / "cut.incomplete" / "cells").glob("*.json"))) >= 2:
+    def interrupted(*a, **k):
+        if len(list((work / "cells").glob("*.json"))) >= saved:
             raise KeyboardInterrupt
-        return real(*args, **kwargs)
+        return real(*a, **k)
 
     with monkeypatch.context() as patch:
         patch.setattr(sweep_module, "ROWS_PER_JOB", 1)
-        patch.setattr(sweep_module, "run_job", interrupted_after_two)
-        assert invoke("sweep", *SMALL, "--out", tmp_path / "cut").exit_code == 130
-    return tmp_path / "cut.incomplete"
+        patch.setattr(sweep_module, "run_job", interrupted)
+        assert invoke("sweep", *args, "--out", out).exit_code == 130
+    return work
+
+
+def _cut_short(monkeypatch, tmp_path):
+    """An interrupted sweep (2 of its 5 tasks saved) in tmp_path / 'cut.incomplete'."""
+    return _stopped(monkeypatch, SMALL, tmp_path / "cut", 2)
 
 
 def test_a_config_edited_before_resume_is_refused_naming_the_option(small_sweep, tmp_path,
@@ -288,23 +294,10 @@ def test_a_corrupted_cell_under_resume_is_one_line_and_nothing_is_published(tmp_
 def test_a_sweep_over_b1_resumes_and_reruns(tmp_path, monkeypatch):
     """Before: `--grid: unknown axis 'b1'` from --resume and from rerun (config.json knew AXES
     only)."""
-    from moxco_cli.experiments import sweep as sweep_module
-
     args = ["beale", "--grid", "b1=0.5,0.9", "--starts", "random:8", "--steps", "20",
             "--workers", "1"]
-    real, calls = sweep_module.run_job, []
-
-    def interrupted_after_one(*a, **k):
-        calls.append(1)
-        if len(calls) > 1:
-            raise KeyboardInterrupt
-        return real(*a, **k)
-
-    with monkeypatch.context() as patch:
-        patch.setattr(sweep_module, "ROWS_PER_JOB", 1)
-        patch.setattr(sweep_module, "run_job", interrupted_after_one)
-        assert invoke("sweep", *args, "--out", tmp_path / "b").exit_code == 130
-    resumed = invoke("sweep", "--resume", tmp_path / "b.incomplete")
+    work = _stopped(monkeypatch, args, tmp_path / "b", 1)
+    resumed = invoke("sweep", "--resume", work)
     assert resumed.exit_code == 0, resumed.output
     whole = invoke("sweep", *args, "--out", tmp_path / "whole")
     assert whole.exit_code == 0, whole.output
