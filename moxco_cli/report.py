@@ -14,12 +14,11 @@ import os
 import re
 import shutil
 import sys
-import threading
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from moxco_cli import signals
 from moxco_cli.errors import STORAGE_ERRNOS, MoxcoError, defer, storage_fault
 
 RUNS_DIR = Path("results") / "runs"
@@ -100,25 +99,6 @@ def draw_png(path: Path, build, args: tuple = (), kwargs: dict | None = None) ->
         atomic_write_bytes(path, png_bytes(fig))
     finally:
         plt.close(fig)
-
-
-@contextmanager
-def _signals_held():
-    """Hold the stopping signals (SIGINT, SIGTERM, SIGHUP, SIGXCPU) back in the block: a
-    replacement, once begun, runs to its end (a few renames), so that a signal cannot stop it
-    between swapping the old folder out and checking it for a user's last-instant file."""
-    import signal
-
-    from moxco_cli.signals import STOPPING
-
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, set(STOPPING))
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 def _storage_error(exc) -> bool:
@@ -952,7 +932,7 @@ class ResultsFolder:
                     self.path = self.path.with_name(f"{self._stem}-{attempt}")
                     continue
                 try:
-                    with _signals_held():
+                    with signals.held():
                         _rename_new(self.tmp, self.path)
                         PUBLISHED.append(self.path)
                     return
@@ -963,7 +943,7 @@ class ResultsFolder:
                 raise MoxcoError(f"{self.option}: {self.path} appeared during the run; "
                                  "results discarded, pass --force to replace it")
             self._refuse(self.path)  # it may have changed meanwhile
-            with _signals_held():  # swap, check the old folder, delete or put it back: whole
+            with signals.held():  # swap, check the old folder, delete or put it back: whole
                 if not self._swap():
                     self._two_renames()
                 PUBLISHED.append(self.path)

@@ -57,6 +57,8 @@ _received: list[int] = []  # the first stopping signal of this command
 _depth = [0]  # nested `handled()` blocks (the console entry holds one for the whole process)
 _swallowed: list[bool] = []  # [True]: a finalizer swallowed the Stop; SIGALRM raises it again
 _deadline = [0.0]  # time.monotonic() when the cleanup bound ends the process
+_holding = [0]  # nested `held()` blocks
+_pending: list[int] = []  # a signal that arrived while held: delivered when the hold ends
 
 
 def received() -> int | None:
@@ -75,6 +77,9 @@ def what(default: str = "Interrupted") -> str:
 
 
 def _on_signal(signum, frame) -> None:
+    if _holding[0]:  # `held()`: delivered when the block ends
+        _pending[:] = _pending[:1] or [signum]
+        return
     if _received:  # the first one's cleanup is running: let it finish (bounded, see below)
         if _swallowed:  # ... unless a finalizer swallowed the first one's Stop (_on_alarm)
             _swallowed.clear()
@@ -107,7 +112,7 @@ def _on_alarm(*_) -> None:
     bound re-armed for what is left of it (the redelivery below armed the timer sooner) and,
     while a finalizer's swallowed Stop is pending, the first signal sent again to the main
     thread, which `_on_signal` then raises. As a signal it waits while the stopping signals
-    are held back (a replacement runs to its end, `report._signals_held`)."""
+    are held back (a replacement runs to its end, `held`)."""
     if not _depth[0]:  # `handled()` is ending: its own cleanup clears the timer
         return
     left = _deadline[0] - time.monotonic()
@@ -125,6 +130,31 @@ def _on_cleanup_timeout() -> None:
                      ).encode())
     finally:
         os._exit(exit_code())
+
+
+@contextmanager
+def held():
+    """Hold the stopping signals back in the block (main thread only): one that arrives
+    meanwhile takes effect when the block ends. For a few renames that must run to their end
+    together (`report.ResultsFolder.publish`).
+
+    Why both a flag and the signal mask: the mask alone is per thread, and a signal sent to
+    the process is delivered to any thread that does not block it (a worker pool's, JAX's);
+    Python then runs the handler in the main thread inside the block anyway. So the handler
+    itself defers while the flag is up; the mask covers code with Python's default handler
+    (the API, outside `handled()`)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, set(STOPPING))
+    _holding[0] += 1
+    try:
+        yield
+    finally:
+        _holding[0] -= 1
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)  # one held in the kernel: now
+        if not _holding[0] and _pending:
+            _on_signal(_pending.pop(), None)
 
 
 def reset_in_child(ignore_term: bool = True) -> None:
@@ -156,6 +186,7 @@ def handled():
     saved = {s: signal.getsignal(s) for s in (*STOPPING, signal.SIGALRM)}
     _received.clear()
     _swallowed.clear()
+    _pending.clear()
     for signum in STOPPING:
         if saved[signum] is not signal.SIG_IGN:
             signal.signal(signum, _on_signal)

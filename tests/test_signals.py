@@ -302,15 +302,14 @@ def test_a_second_signal_after_a_swallowed_stop_keeps_the_cleanup_bound():
 
 
 def test_a_swallowed_stop_waits_while_the_stopping_signals_are_held_back(bound_fails_the_test):
-    """A replacement, once begun, runs to its end (report._signals_held): the Stop that a
+    """A replacement, once begun, runs to its end (signals.held): the Stop that a
     finalizer swallowed just before is raised after it, not inside."""
-    from moxco_cli import report
 
     held_to_the_end = False
     with pytest.raises(signals.Stop):
         with signals.handled():
             Dropped(signal.SIGINT)  # the Stop is due again in REDELIVER_S
-            with report._signals_held():
+            with signals.held():
                 began = time.monotonic()
                 while time.monotonic() - began < 50 * signals.REDELIVER_S:
                     pass
