@@ -276,3 +276,42 @@ def test_a_network_loss_is_drawn_as_the_loss_with_its_level_not_clipped_gaps():
     beale = run_experiment(RunConfig(landscape="beale", steps=100))
     ax = loss_figure(beale.landscape, beale.trajectories, "t").axes[0]
     assert ax.get_ylabel() == r"$f(\theta_t) - f_{target}$ (log)"
+
+
+def test_two_variants_of_one_optimizer_are_drawn_apart_and_the_title_states_the_lr(tmp_path):
+    """`adam` beside `adam:lr=0.05` used to share Adam's colour and dash (any two spec names
+    could), and the title said lr=0.005 of a run where one method ran at 0.05."""
+    import matplotlib.image as mpimg
+
+    from moxco_cli.experiments.run import RunConfig, run_experiment
+    from moxco_cli.plots.run import goodness_figure, styles
+
+    names = ["adam", "adam:lr=0.05", "adam+moxco", "adam+moxco:lr=0.05", "gd", "nesterov:a=1"]
+    st = styles(names)
+    looks = {(s["color"], s["ls"]) for s in st.values()}
+    assert len(looks) == len(names)
+    assert len({s["color"] for s in st.values()}) == len(names)
+    assert st["adam"]["label"] == "Adam" and st["adam:lr=0.05"]["label"] == "adam:lr=0.05"
+    assert styles(["adam:lr=0.05"])["adam:lr=0.05"]["color"] == st["adam"]["color"]  # alone
+
+    result = invoke("run", "beale", "--steps", 50, "--optimizers", "adam,adam:lr=0.05",
+                    "--out", tmp_path / "r")
+    assert result.exit_code == 0, result.output
+    assert mpimg.imread(tmp_path / "r" / "goodness.png").shape[0] > 100
+    run = run_experiment(RunConfig(landscape="beale", steps=50,
+                                   methods=["adam", "adam:lr=0.05"]))
+    fig = goodness_figure(run.trajectories, {}, 0.85, {"adam": 0.005, "adam:lr=0.05": 0.05},
+                          "t")
+    labels = [line.get_label() for line in fig.axes[1].get_lines()]
+    assert "2/lr = 400 (Adam)" in labels and "2/lr = 40 (adam:lr=0.05)" in labels
+    from moxco_cli.commands import run as command
+
+    titles = []
+    out = type("Out", (), {"write_csv": lambda *a: None, "write_rendered": lambda *a: None,
+                           "write_figure": lambda self, name, fn, *a: titles.append(a[-1])})()
+    command.write_outputs(run, out)
+    assert titles and all(", 50 steps, lr per method" in t for t in titles), titles
+    same = run_experiment(RunConfig(landscape="beale", steps=50, methods=["adam", "gd"]))
+    titles.clear()
+    command.write_outputs(same, out)
+    assert all(", 50 steps, lr=0.005" in t for t in titles), titles

@@ -101,17 +101,20 @@ def write_outputs(result, out) -> None:
     land, cfg = result.landscape, result.config
     out.write_csv("trajectories.csv", result.steps_table)
     out.write_csv("summary.csv", result.summary)
+    methods = {name: build_method(name, cfg.settings) for name in cfg.methods}
+    lrs = {name: m.lr for name, m in methods.items()}
     where = ", ".join(f"{v:g}" for v in result.start)
-    title = (f"{land.label}: from ({where}), {cfg.steps} steps, lr={cfg.settings.lr:g}"
-             f"{caption(cfg.settings.backend)}")
+    # the lr every method ran with; where they differ, each label says its own
+    lr = (f"lr={next(iter(lrs.values())):g}" if len(set(lrs.values())) == 1
+          else "lr per method")
+    title = f"{land.label}: from ({where}), {cfg.steps} steps, {lr}{caption(cfg.settings.backend)}"
     paths = result.trajectories
     out.write_figure("trajectory.png", "moxco_cli.plots.run:trajectory_figure", land, paths, title)
     out.write_figure("loss.png", "moxco_cli.plots.run:loss_figure", land, paths, title)
-    methods = {name: build_method(name, cfg.settings) for name in cfg.methods}
     inv_eta = {name: m.inv_eta_eff for name, m in methods.items()  # the MoXCo ones
                if m.rule.mode != "none" or m.rule.alpha or m.rule.beta}
     out.write_figure("goodness.png", "moxco_cli.plots.run:goodness_figure", paths, inv_eta,
-                     cfg.settings.threshold, cfg.settings.lr, title)
+                     cfg.settings.threshold, lrs, title)
     if hasattr(land, "predict"):  # a network: its fitted function and test error too
         bounds = {name: (m.inv_eta_eff if name in inv_eta else 2.0 / m.lr)
                   for name, m in methods.items()}

@@ -46,7 +46,7 @@ def animation_bytes(land, runs: dict, title: str, fps: int = 12, dpi: int = 80) 
 
     artists = {}
     for name in runs:
-        st = style(name)
+        st = style(name, runs)
         trail, = ax.plot([], [], color=st["color"], ls=st["ls"], lw=1.5, label=st["label"])
         head, = ax.plot([], [], marker="o", ms=8, color=st["color"], mec="black", ls="none")
         commit, = ax.plot([], [], marker="o", ms=13, mfc="none", mec=st["color"], mew=2.4,
@@ -74,10 +74,10 @@ def animation_bytes(land, runs: dict, title: str, fps: int = 12, dpi: int = 80) 
             commit.set_data([], [])
             if 0 <= c <= t:
                 commit.set_data(*[[v] for v in point(tr, c)])
-                lines.append(f"{style(name)['label']} committed at t={c}")
+                lines.append(f"{style(name, runs)['label']} committed at t={c}")
             d = tr.diverged_step[0]
             if 0 <= d <= t:
-                lines.append(f"{style(name)['label']} diverged at t={d}")
+                lines.append(f"{style(name, runs)['label']} diverged at t={d}")
         counter.set_text(f"step {t} / {steps}")
         events.set_text("\n".join(lines) if lines else "exploring")
 

@@ -23,13 +23,6 @@ import numpy as np  # noqa: E402
 from moxco_cli.plots.run import style  # noqa: E402
 
 
-def _style(label: str) -> dict:
-    """A method label `name:keys` is drawn in the style of `name`, labelled in full."""
-    base = dict(style(label.partition(":")[0]))
-    base["label"] = label if ":" in label else base["label"]
-    return base
-
-
 def _panels(count: int, width: float = 5.2, height: float = 4.0):
     cols = min(count, 3)
     rows = math.ceil(count / cols)
@@ -69,7 +62,7 @@ def ecdf_figure(ecdf, landscapes: list[str], methods: list[str], protocol: str,
     for ax, land in zip(axes, landscapes, strict=True):
         for m in methods:
             part = ecdf[(ecdf.landscape == land) & (ecdf.method == m)]
-            st = _style(m)
+            st = style(m, methods)
             ax.step(part.step, part.fraction, where="post", color=st["color"], ls=st["ls"],
                     lw=1.8, label=st["label"])
         ax.set_xscale("log")
@@ -90,7 +83,7 @@ def ert_figure(ert, landscapes: list[str], methods: list[str], protocol: str, bu
             finite = np.isfinite(part.ert.to_numpy())
             if not finite.any():
                 continue
-            st = _style(m)
+            st = style(m, methods)
             x = part.target.to_numpy()
             ax.plot(x[finite], part.ert.to_numpy()[finite], color=st["color"], ls=st["ls"],
                     lw=1.8, marker="o", ms=2.5, label=st["label"])
@@ -114,7 +107,7 @@ def fixed_budget_figure(fixed, landscapes: list[str], methods: list[str], protoc
         top, bottom = [], []
         for m in methods:
             part = fixed[(fixed.landscape == land) & (fixed.method == m)]
-            st = _style(m)
+            st = style(m, methods)
             med = _shown(part.q50)
             if np.isfinite(med).any():
                 top.append(np.nanmax(med))
@@ -146,7 +139,7 @@ def tuning_figure(tuning, chosen, landscapes: list[str], methods: list[str], pro
             part = tuning[(tuning.landscape == land) & (tuning.method == m)].sort_values(key)
             if part[key].isna().all():
                 continue
-            st = _style(m)
+            st = style(m, methods)
             obj = part.objective.to_numpy(dtype=float)
             if not np.isfinite(obj).any():
                 lost.append(st["label"])
@@ -177,7 +170,7 @@ def profile_figure(profile, methods: list[str], target: float, landscapes: list[
     fig, ax = plt.subplots(figsize=(6.5, 4.6), layout="constrained")
     for m in methods:
         part = profile[profile.method == m]
-        st = _style(m)
+        st = style(m, methods)
         ax.step(part.ratio, part.fraction, where="post", color=st["color"], ls=st["ls"], lw=1.8,
                 label=st["label"])
     ax.set_xscale("log")

@@ -32,7 +32,7 @@ def study_figure(table, title: str):
             for k, method in enumerate(methods):
                 part = table[(table.landscape == land) & (table.method == method)].set_index(
                     "variant").loc[variants]
-                st = style(method)
+                st = style(method, methods)
                 value = part[col].to_numpy(dtype=float)
                 low, high = part[lo].to_numpy(dtype=float), part[hi].to_numpy(dtype=float)
                 shown = np.where(np.isfinite(value), value, np.nan)

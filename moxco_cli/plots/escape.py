@@ -72,7 +72,7 @@ def draw_escape_bars(ax, land, counts, escape, n: int, tol: float, global_names)
     vertical = len(str(n)) * 0.6 * 7.5 > 0.95 * bar_points
     top = 0.0
     for k, name in enumerate(methods):
-        st = style(name)
+        st = style(name, methods)
         rows = counts[counts["optimizer"] == name].set_index("bin").loc[shown]
         xs = np.arange(len(shown)) + (k - (len(methods) - 1) / 2) * width
         heights = rows["count"].to_numpy(dtype=float)

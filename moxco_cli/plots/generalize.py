@@ -31,12 +31,6 @@ LABELS = {"test_mse": "test MSE vs the noise-free truth", "train_loss": "train l
           "final_lam_max": r"final $\lambda_{max}$", "test_mse_noisy": "test MSE vs noisy labels"}
 
 
-def _style(label: str) -> dict:
-    base = dict(style(label.partition(":")[0]))
-    base["label"] = label if ":" in label else base["label"]
-    return base
-
-
 def _title(fig, text: str) -> None:
     import textwrap
 
@@ -79,7 +73,7 @@ def fit_figure(land, runs: dict, title: str):
     data = land.data
     for ax, name in zip(axes.flat, names, strict=False):
         tr = runs[name]
-        st = _style(name)
+        st = style(name, runs)
         ax.plot(xs, truth, color="black", lw=1.6, label="truth g")
         ax.plot(data["x_train"], data["y_train"], "o", color="0.35", ms=4, label="train points")
         ax.plot(data["x_test"], data["y_test"], "o", mfc="none", mec="0.35", ms=5,
@@ -107,7 +101,7 @@ def curves_figure(land, runs: dict, inv_eta: dict, threshold: float, title: str)
     fig, (top, mid, bottom) = plt.subplots(3, 1, figsize=(7.8, 9.0), sharex=True,
                                            layout="constrained")
     for name, tr in runs.items():
-        st = _style(name)
+        st = style(name, runs)
         rec = tr.records
         steps = np.arange(len(rec.loss))
         test = land.metrics(rec.x[:, 0, :])["test_mse"]
@@ -131,7 +125,7 @@ def curves_figure(land, runs: dict, inv_eta: dict, threshold: float, title: str)
     mid.set(ylabel="goodness G", ylim=(-0.03, 1.03))
     mid.legend(fontsize=8, loc="lower right", title="o / dashed: commit", title_fontsize=8)
     for name, value in inv_eta.items():
-        st = _style(name)
+        st = style(name, runs)
         bottom.axhline(value, color=st["color"], ls=":", lw=1.2,
                        label=rf"2/lr or 1/$\tilde\eta$ of {st['label']} = {value:.4g}")
     _log(bottom)
@@ -166,7 +160,7 @@ def distributions_figure(dist, runs, methods: list[str], metrics: list[str], tit
                 part = main[(main.method == m) & (main.lr == lr)]
                 if part.empty:
                     continue
-                st = _style(m)
+                st = style(m, methods)
                 v = part[metric].to_numpy(dtype=float)
                 fin = np.isfinite(v)
                 ax.plot(k + 0.25 * (rng.random(fin.sum()) - 0.5), v[fin], ".", ms=2,
@@ -184,7 +178,7 @@ def distributions_figure(dist, runs, methods: list[str], metrics: list[str], tit
                     ax.annotate(f"{n_div} diverged", (k, 0.01),
                                 xycoords=("data", "axes fraction"), ha="center", va="bottom",
                                 fontsize=7, color=st["color"])
-            ax.set_xticks(range(len(methods)), [_style(m)["label"] for m in methods],
+            ax.set_xticks(range(len(methods)), [style(m)["label"] for m in methods],
                           rotation=25, fontsize=7)
             if shown and _log_ok(np.concatenate(shown)):
                 _log(ax)
@@ -210,15 +204,16 @@ def paired_figure(paired, metrics: list[str], title: str):
     for ax, metric in zip(axes.flat, metrics, strict=False):
         part = paired[paired.metric == metric].reset_index(drop=True)
         labels = []
+        names = [*part.method, *part.against]
         for y, r in part.iterrows():
-            st = _style(r.method)
+            st = style(r.method, names)
             lo = r.ci_low if math.isfinite(r.ci_low) else r.median_difference
             hi = r.ci_high if math.isfinite(r.ci_high) else r.median_difference
             if math.isfinite(r.median_difference):
                 ax.errorbar(r.median_difference, y, xerr=[[r.median_difference - lo],
                                                           [hi - r.median_difference]],
                             fmt="o", color=st["color"], capsize=4, ms=6)
-            labels.append(f"{st['label']} - {_style(r.against)['label']}, lr {r.lr:g}\n"
+            labels.append(f"{st['label']} - {style(r.against, names)['label']}, lr {r.lr:g}\n"
                           f"lower in {r.method_lower}/{r.pairs}, p = {r.sign_test_p:.2g}")
         ax.axvline(0.0, color="black", lw=1.0)
         ax.set_yticks(range(len(labels)), labels, fontsize=7)
@@ -245,7 +240,7 @@ def sharpness_figure(runs, corr, methods: list[str], primary: str, title: str):
                                                                     & (main.lr == lr)]
             if part.empty:
                 continue
-            st = _style(m)
+            st = style(m, methods)
             c = corr[(corr.method == m) & (corr.lr.astype(str) == str(lr))]
             rho = (f" rho {c.rho.iloc[0]:.2f} [{c.ci_low.iloc[0]:.2f}, {c.ci_high.iloc[0]:.2f}]"
                    if not c.empty and math.isfinite(c.rho.iloc[0]) else "")
@@ -278,7 +273,7 @@ def selected_sharpness_figure(runs, methods: list[str], refs: dict, flattest: fl
             part = main[(main.method == m) & (main.lr == lr)]
             if part.empty:
                 continue
-            st = _style(m)
+            st = style(m, methods)
             v = part.final_lam_max.to_numpy(dtype=float)
             fin = np.isfinite(v)
             ax.plot(k + 0.3 * (rng.random(fin.sum()) - 0.5), v[fin], ".", ms=2.5, alpha=0.3,
@@ -297,7 +292,7 @@ def selected_sharpness_figure(runs, methods: list[str], refs: dict, flattest: fl
         ax.axhline(flattest, color="green", ls="-", lw=1.0,
                    label=f"flattest minima: {flattest:g}")
         _log(ax)
-        ax.set_xticks(range(len(methods)), [_style(m)["label"] for m in methods], rotation=25,
+        ax.set_xticks(range(len(methods)), [style(m)["label"] for m in methods], rotation=25,
                       fontsize=7)
         ax.set_title(f"lr = {lr:g}", fontsize=9)
         ax.legend(fontsize=6.5, loc="upper right")
@@ -313,8 +308,10 @@ def thresholds_figure(table, dist, primary: str, lr: float, title: str):
     the fraction that committed."""
     fig, (ax, frac) = plt.subplots(1, 2, figsize=(11.0, 4.6), layout="constrained")
     shown = []
+    names = list(table.method.unique())
+    names += [m.partition(":")[0].removesuffix("+moxco") for m in names]  # the inner ones
     for method, part in table.groupby("method", sort=False):
-        st = _style(method)
+        st = style(method, names)
         part = part.sort_values("threshold")
         gap = 1.0 - part.threshold.to_numpy(dtype=float)  # the x axis: 1 - threshold, log
         med = _shown(part[f"{primary}_median"])  # an infinite median (most diverged): a gap
@@ -331,9 +328,9 @@ def thresholds_figure(table, dist, primary: str, lr: float, title: str):
         if not ref.empty and math.isfinite(ref["median"].iloc[0]):
             r = ref.iloc[0]
             ax.axhspan(r.ci_low, r.ci_high if math.isfinite(r.ci_high) else r["median"],
-                       color=_style(inner)["color"], alpha=0.15, lw=0)
-            ax.axhline(r["median"], color=_style(inner)["color"], ls="--", lw=1.0,
-                       label=f"{_style(inner)['label']} (no commit rule), median and CI")
+                       color=style(inner, names)["color"], alpha=0.15, lw=0)
+            ax.axhline(r["median"], color=style(inner, names)["color"], ls="--", lw=1.0,
+                       label=f"{style(inner, names)['label']} (no commit rule), median and CI")
         frac.errorbar(gap, part.committed_fraction,
                       yerr=[part.committed_fraction - part.committed_ci_low,
                             part.committed_ci_high - part.committed_fraction],
@@ -389,7 +386,7 @@ def sharpness_map_figure(grid, methods: list[str], bounds, flattest: float, titl
             ax.plot(xs, 1.0 / xs, color="white", lw=0.8, ls="--")  # the minima w0 w1 = 1
         ax.set(xlim=(x_lo, x_hi), ylim=(y_lo, y_hi), xlabel="start w0", ylabel="start w1")
         n_div = int((~np.isfinite(part.final_lam_max)).sum())
-        ax.set_title(f"{_style(m)['label']} (lr {part.lr.iloc[0]:g})"
+        ax.set_title(f"{style(m, methods)['label']} (lr {part.lr.iloc[0]:g})"
                      + (f"; {n_div} diverged (blank)" if n_div else ""), fontsize=9)
     if mesh is not None:
         cbar = fig.colorbar(mesh, ax=list(axes[0]), shrink=0.85, extend="max")

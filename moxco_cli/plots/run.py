@@ -23,16 +23,49 @@ STYLE = {
     "nesterov+restart-fn": dict(color="#17becf", ls="--", label="Nesterov+restart (f)"),
     "nesterov+restart-grad": dict(color="#e377c2", ls="--", label="Nesterov+restart (grad)"),
 }
-_EXTRA = ["#2ca02c", "#8c564b", "#e377c2", "#17becf", "#bcbd22"]
+# Colours for methods without their own entry in STYLE, and for a second variant of one
+# (`adam:lr=0.01` beside `adam`): taken in this order, each once per figure.
+_EXTRA = ["#2ca02c", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f", "#1f77b4",
+          "#ff7f0e", "#d62728", "#9400d3", "#aec7e8", "#ffbb78", "#98df8a", "#ff9896",
+          "#c5b0d5", "#c49c94"]
+_DASHES = ["-", "--", "-.", ":"]
 
 
-def style(name: str) -> dict:
-    if name in STYLE:
-        return STYLE[name]
+def styles(names) -> dict[str, dict]:
+    """`{name: dict(color, ls, label)}`, one distinct style per method of one figure.
+
+    A method of STYLE keeps its own style. Any other name, e.g. a spec with keys
+    (`adam:lr=0.01`, labelled in full), takes its base's style (`adam`'s) while no other
+    method of the figure uses that colour (a name of neither: a colour of its own hash),
+    else the first colour of `_EXTRA` not used yet
+    and a line style of its own: two variants of one optimizer never look alike (they
+    used to share the base's colour and dash)."""
+    names = list(dict.fromkeys(names))
+    out = {name: dict(STYLE[name]) for name in names if name in STYLE}
+    used = {st["color"] for st in out.values()}
+    for k, name in enumerate(n for n in names if n not in STYLE):
+        base = STYLE.get(name.partition(":")[0]) or dict(color=_hashed(name), ls=":")
+        st = dict(base, label=name)
+        if st["color"] in used:
+            free = [c for c in _EXTRA if c not in used]
+            st["color"] = free[0] if free else _EXTRA[k % len(_EXTRA)]
+            st["ls"] = _DASHES[(_DASHES.index(base["ls"]) + 1 + k) % len(_DASHES)]
+        used.add(st["color"])
+        out[name] = st
+    return {name: out[name] for name in names}
+
+
+def _hashed(name: str) -> str:
+    """A colour for a name without a style of its own, the same in every process."""
     import zlib
 
-    color = _EXTRA[zlib.crc32(name.encode()) % len(_EXTRA)]  # stable across processes
-    return dict(color=color, ls=":", label=name)
+    return _EXTRA[zlib.crc32(name.encode()) % 5]
+
+
+def style(name: str, among=()) -> dict:
+    """The style of method `name` in a figure that draws the methods `among` too
+    (`styles`); alone, the style it has in every figure."""
+    return styles([*among, name])[name]
 
 
 def _view_box(land, runs: dict) -> np.ndarray:
@@ -127,9 +160,9 @@ def draw_paths_2d(ax, runs: dict, annotate: bool = True, box: np.ndarray | None 
     offsets = [(12, 14), (12, -20), (-70, 14), (-70, -20), (20, 28), (-40, 30)]
     drawn: dict[str, np.ndarray] = {}
     for k, (name, tr) in enumerate(runs.items()):
-        st = style(name)
+        st = style(name, runs)
         p = tr.records.x[:, 0, :]
-        twin = next((style(other)["label"] for other, q in drawn.items()
+        twin = next((style(other, runs)["label"] for other, q in drawn.items()
                      if q.shape == p.shape and np.array_equal(q, p, equal_nan=True)), None)
         label = st["label"] + (f" (same path as {twin})" if twin else "")
         ax.plot(p[:, 0], p[:, 1], color=st["color"], ls=st["ls"], lw=1.7, label=label,
@@ -212,7 +245,7 @@ def _trajectory_figure_1d(land, runs, title):
     ax.plot(xs[:, 0], fx, color="0.3", lw=1.4, label=r"$f(x)$")
     draw_minima(ax, land, one_d=True)
     for name, tr in runs.items():
-        st = style(name)
+        st = style(name, runs)
         p = tr.records.x[:, 0, 0]
         ax.plot(p, tr.records.loss[:, 0], color=st["color"], ls="none", marker=".", ms=3,
                 alpha=0.5)
@@ -314,7 +347,7 @@ def trace_figure(land, runs: dict, title: str):
         ax.grid(alpha=0.3, lw=0.5)
     ax = flat[len(names)] if target is not None else None
     for name, tr in runs.items():
-        st = style(name)
+        st = style(name, runs)
         p = tr.records.x[:, 0, :]
         if target is None:
             break
@@ -357,7 +390,7 @@ def draw_loss(ax, runs: dict, land):
         losses = losses[np.isfinite(losses)]
         positive = bool(losses.size) and bool(losses.min() > 0)
     for name, tr in runs.items():
-        st = style(name)
+        st = style(name, runs)
         # the loss, or its gap to f_target (what the markers below sit on)
         gap = tr.records.loss[:, 0] if level else np.maximum(tr.records.loss[:, 0] - f_target,
                                                              1e-16)
@@ -388,8 +421,10 @@ def loss_figure(land, runs: dict, title: str):
     return fig
 
 
-def goodness_figure(runs: dict, inv_eta: dict, threshold: float, lr: float, title: str):
-    """Goodness against step with the threshold; lam_max against 2/lr and, per MoXCo method
+def goodness_figure(runs: dict, inv_eta: dict, threshold: float, lrs: dict, title: str):
+    """Goodness against step with the threshold; lam_max against 2/lr (`lrs`: {name: the
+    lr it ran with}; one line per distinct lr of the methods without a commit rule, named
+    when they differ) and, per MoXCo method
     in `inv_eta` ({name: 1/eta_eff of Theorem 2}), its curvature line. A method that estimates
     lam_max (records with `lam_max_exact`) shows its estimate with the exact value beside it
     as a thin solid line of its colour."""
@@ -397,7 +432,7 @@ def goodness_figure(runs: dict, inv_eta: dict, threshold: float, lr: float, titl
                                       layout="constrained")
     lam_all, estimated = [], []
     for name, tr in runs.items():
-        st = style(name)
+        st = style(name, runs)
         steps = np.arange(tr.records.goodness.shape[0])
         top.plot(steps, tr.records.goodness[:, 0], color=st["color"], ls=st["ls"], lw=1.4,
                  label=st["label"])
@@ -416,9 +451,16 @@ def goodness_figure(runs: dict, inv_eta: dict, threshold: float, lr: float, titl
     top.axhline(threshold, color="black", ls="--", lw=1.0, label=f"threshold {threshold:g}")
     top.set(ylabel="goodness G", ylim=(-0.03, 1.03), title=short_title(title))
     top.legend(fontsize=8, loc="center right")
-    bottom.axhline(2.0 / lr, color="black", ls="--", lw=1.0, label=f"2/lr = {2.0 / lr:.4g}")
+    plain = [name for name in runs if name not in inv_eta] or list(runs)
+    by_lr = {}
+    for name in plain:
+        by_lr.setdefault(lrs[name], []).append(style(name, runs)["label"])
+    for k, (lr, names) in enumerate(by_lr.items()):
+        who = f" ({', '.join(names)})" if len(by_lr) > 1 else ""
+        bottom.axhline(2.0 / lr, color="black", ls=_DASHES[1 + k % 3], lw=1.0,
+                       label=f"2/lr = {2.0 / lr:.4g}{who}")
     for name, value in inv_eta.items():
-        st = style(name)
+        st = style(name, runs)
         label = rf"1/$\tilde\eta$ {st['label']} = {value:.4g} (Thm 2)"
         bottom.axhline(value, color=st["color"], ls=":", lw=1.3, label=label)
     lam = np.concatenate(lam_all)
