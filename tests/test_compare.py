@@ -9,7 +9,7 @@ import landscapes
 from moxco_cli import stats
 from moxco_cli.engine import simulate
 from moxco_cli.experiments import compare as cmp
-from moxco_cli.settings import OptimizerSettings, build_method
+from moxco_cli.settings import OptimizerSettings, SettingsError, build_method
 
 SMALL = cmp.CompareConfig(landscapes=(("beale", {}),), methods=("adam", "adam+moxco", "gd"),
                           trials=5, tuning_starts=24, eval_starts=40, steps=120)
@@ -171,6 +171,28 @@ def test_tuning_without_lr_draws_and_a_tuned_key_in_a_spec_is_refused(tmp_path):
     assert bad.exit_code == 2 and "--methods: adam:lr=0.1: lr is tuned by compare" in bad.output
     assert cmp.CompareConfig(landscapes=(("beale", {}), ("two-wells", {}))).landscape == (
         "beale-two-wells")
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--lr", "0.01"], "--lr: sets lr, which compare tunes (--tune lr)"),
+    (["--tune", "lr,alpha", "--gd-moxco", "0.5,0.5"], "--gd-moxco: sets alpha, which compare"),
+])
+def test_a_shorthand_option_for_a_tuned_key_is_refused_not_ignored(args, message, tmp_path):
+    """`compare --methods gd --lr 0.01` ran, tuning lr and never using 0.01, and said nothing."""
+    from typer.testing import CliRunner
+
+    from moxco_cli.cli import app
+
+    bad = CliRunner().invoke(app, ["compare", "beale", "--methods", "gd,gd+moxco", *args,
+                                   "--out", str(tmp_path / "a")])
+    assert bad.exit_code == 2 and message in bad.output, bad.output
+    assert not (tmp_path / "a").exists()
+    fixed = cmp.CompareConfig(landscapes=(("beale", {}),), methods=("gd",), tune=("alpha",),
+                              settings=OptimizerSettings(lr=0.01))
+    with pytest.raises(SettingsError, match="--tune"):  # gd has no alpha: lr may be set then
+        fixed.validate()
+    cmp.CompareConfig(landscapes=(("beale", {}),), methods=("gd+moxco",), tune=("alpha",),
+                      settings=OptimizerSettings(lr=0.01)).validate()
 
 
 def test_compare_refuses_a_landscape_without_a_known_minimum_value():

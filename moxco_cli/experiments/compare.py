@@ -131,7 +131,22 @@ class CompareConfig:
             raise SettingsError("--eval-starts", f"{work:.3g} trajectory-steps in all; at most "
                                 f"{MAX_WORK:.0e} (fewer starts, trials or steps)")
         self.settings.validate().numpy_only("compare")
+        self._refuse_tuned_shorthands()
         return self
+
+    def _refuse_tuned_shorthands(self) -> None:
+        """A shorthand option that sets a tuned key would be silently replaced by tuning
+        (`compare --lr 0.01` with lr tuned, the default): refused, naming the option."""
+        default = OptimizerSettings()
+        flags = {"lr": ["lr"], "alpha": ["gd_moxco", "adam_moxco"],
+                 "beta": ["gd_moxco", "adam_moxco"]}
+        for key in self.tune:
+            for name in flags.get(key, []):
+                if getattr(self.settings, name) != getattr(default, name):
+                    flag = "--" + name.replace("_", "-")
+                    raise SettingsError(flag, f"sets {key}, which compare tunes (--tune "
+                                        f"{','.join(self.tune)}); leave {flag} out, or leave "
+                                        f"{key} out of --tune to fix it")
 
     def work(self, lands=None) -> int:
         """Trajectory-steps of the whole command (tuning and evaluation)."""
