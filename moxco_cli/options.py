@@ -171,22 +171,24 @@ METHOD_KEYS = ("optimizers", "methods")  # the SHARED options that name methods
 NUMPY_ONLY_HELP = f"Engine: numpy only for this command (--backend jax runs {BACKEND_RUNS})."
 
 
-def optimizer_options(command=None, *, methods: bool = True):
+def optimizer_options(command=None, *, methods: bool = True, omit: tuple[str, ...] = ()):
     """Decorator: append the SHARED options to `command`'s signature.
 
     The decorated function receives `methods: tuple[str, ...]` and `settings` instead of the
     raw option values; validation errors surface as one-line `SettingsError`s. With
     `methods=False` (`@optimizer_options(methods=False)`: a command whose methods come from
     its own options, `sweep`) --optimizers and --methods are left out and only `settings` is
-    passed. A command that runs on NumPy only (not in `backends.COMMANDS`) says so in its
-    --backend help; its config's `validate` refuses any other backend
+    passed. `omit` names SHARED options the command does not take (`generalize` runs every
+    rate of its --lrs: no --lr in its help); they keep their defaults. A command that runs on
+    NumPy only (not in `backends.COMMANDS`) says so in its --backend help; its config's `validate` refuses any other backend
     (`OptimizerSettings.numpy_only`), before anything runs, on the CLI and in `rerun` alike.
     """
     if command is None:
-        return functools.partial(optimizer_options, methods=methods)
+        return functools.partial(optimizer_options, methods=methods, omit=omit)
     sig = inspect.signature(command, eval_str=True)
     own = [p for p in sig.parameters.values() if p.name not in ("methods", "settings")]
-    options = {k: v for k, v in SHARED.items() if methods or k not in METHOD_KEYS}
+    options = {k: v for k, v in SHARED.items()
+               if (methods or k not in METHOD_KEYS) and k not in omit}
     if command.__name__ not in BACKEND_COMMANDS:  # its help must not offer what it refuses
         options["backend"] = (_opt(str, "--backend", NUMPY_ONLY_HELP), DEFAULTS.backend)
     shared = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default,
@@ -196,6 +198,7 @@ def optimizer_options(command=None, *, methods: bool = True):
     @functools.wraps(command)
     def wrapper(**kwargs):
         values = {name: kwargs.pop(name) for name in options}
+        values.update({name: SHARED[name][1] for name in omit})
         if not methods:
             values.update(optimizers="gd", methods=None)  # not an option here: any valid name
         names, settings = settings_from_options(values)

@@ -14,7 +14,7 @@ from moxco_cli import methods, stats
 from moxco_cli.cli import app
 from moxco_cli.engine import simulate
 from moxco_cli.experiments.generalize import GeneralizeConfig, run_generalize
-from moxco_cli.settings import OptimizerSettings
+from moxco_cli.settings import OptimizerSettings, SettingsError
 
 runner = CliRunner()
 SMALL = dict(inits=12, steps=40, lrs=(0.05, 0.2), thresholds=(0.85, 0.99))
@@ -183,7 +183,7 @@ def test_cli_writes_the_folder_and_rerun_gives_the_same_bytes(tmp_path):
 
 @pytest.mark.parametrize("args, message", [
     (["beale"], "LANDSCAPE: beale declares no per-run metrics"),
-    (["--lr", "0.1"], "--lr: generalize runs every rate of --lrs"),
+    (["--lr", "0.1"], "No such option: --lr (Possible options: --help, --lrs"),  # not offered
     (["--lrs", "0.05,0.2", "--sweep-lr", "0.3"], "--sweep-lr: must be one of --lrs"),
     (["--lrs", "0.05,-1"], "--lrs: expects numbers in (0, inf)"),
     (["--thresholds", "0.5,1"], "--thresholds: expects numbers in (0, 1)"),
@@ -195,6 +195,13 @@ def test_bad_options_are_one_line_errors_naming_the_option(args, message, tmp_pa
     assert res.exit_code == 2
     assert message in res.output and "Traceback" not in res.output
     assert not (tmp_path / "x").exists()
+
+
+def test_the_help_does_not_offer_lr_which_generalize_refuses():
+    res = runner.invoke(app, ["generalize", "--help"], terminal_width=200)
+    assert "--lrs" in res.output and "--lr " not in res.output and "--tau" in res.output
+    with pytest.raises(SettingsError, match="--lr: generalize runs every rate of --lrs"):
+        GeneralizeConfig(landscape="factorization", settings=OptimizerSettings(lr=0.1)).validate()
 
 
 def test_config_round_trips():

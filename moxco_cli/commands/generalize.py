@@ -136,4 +136,4 @@ def show_summary(result, path) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    app.command("generalize", epilog=EPILOG)(optimizer_options(generalize))
+    app.command("generalize", epilog=EPILOG)(optimizer_options(generalize, omit=("lr",)))
