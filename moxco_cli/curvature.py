@@ -66,7 +66,7 @@ PARAMS = (
     Param("curvature", "exact", "how goodness gets lam_max: exact (the Hessian), power:K "
           "(K power-iteration HVPs per scoring, warm-started; power:K:cold restarts from the "
           "seeded vector) or lanczos:K (K Lanczos steps)",
-          kind="text", check_text=canonical),
+          kind="text", check_text=canonical, forms="exact | power:K[:cold] | lanczos:K"),
     Param("score_every", 1, "goodness is computed every this many steps", kind="int", lo=1,
           hi=10**6),
 )

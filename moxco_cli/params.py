@@ -53,10 +53,11 @@ class Param:
     choices: tuple[str, ...] = ()
     per_row: bool = False
     check_text: object = None  # kind "text": canonical(value) -> str, raising SpecError
+    forms: str = ""  # kind "text": the accepted forms, for --help and errors (e.g. power:K)
 
     def describe_range(self) -> str:
         if self.kind == "text":
-            return "see help"
+            return self.forms or "text"
         if self.kind == "choice":
             return " | ".join(self.choices)
         if self.lo is None and self.hi is None:

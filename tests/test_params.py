@@ -55,3 +55,18 @@ def test_spec_and_settings_errors_survive_a_worker_process():
         back = pickle.loads(pickle.dumps(err))
         assert type(back) is type(err) and str(back) == str(err)
     assert pickle.loads(pickle.dumps(SpecError("lr", "x"))).field == "lr"
+
+
+def test_a_text_key_states_its_accepted_forms_in_the_help():
+    """curvature's range read '(see help)' in every --help: the forms it takes are stated."""
+    from typer.testing import CliRunner
+
+    from moxco_cli.cli import app
+    from moxco_cli.curvature import PARAMS
+
+    assert PARAMS[0].help_line().startswith(
+        "curvature (exact | power:K[:cold] | lanczos:K, default exact): ")
+    res = CliRunner().invoke(app, ["run", "--help"])
+    text = " ".join(res.output.replace("\u2502", " ").split())  # rich's box, wrapped lines
+    assert "curvature (exact | power:K[:cold] | lanczos:K)" in text
+    assert "see help" not in text
