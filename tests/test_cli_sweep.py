@@ -363,3 +363,23 @@ def test_ctrl_c_just_after_the_rename_removes_the_working_folder(tmp_path, monke
     assert result.exit_code == 130
     assert (target / "sweep.csv").exists() and not (tmp_path / "p.incomplete").exists()
     assert "--resume" not in result.output
+
+
+def test_nesterov_over_lr_and_alpha_is_one_facet_not_one_per_beta(tmp_path):
+    """nesterov ties beta = alpha: a sweep over lr x alpha made one facet per beta value,
+    each a single alpha row, titled by beta (four near-empty rows for four alphas)."""
+    from moxco_cli.plots.sweep import _facets
+
+    out = tmp_path / "n"
+    result = CliRunner().invoke(app, ["sweep", "beale", "--method", "nesterov", "--grid",
+                                      "lr=0.001:0.01:3", "--grid", "alpha=0:0.9:4", "--starts",
+                                      "grid:2", "--steps", "10", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    frame = pd.read_csv(out / "sweep.csv")
+    assert frame["beta"].nunique() == 4  # it does vary, with alpha
+    facets = _facets(frame, "lr", "alpha")
+    assert [name for name, _ in facets] == ["Nesterov"] and len(facets[0][1]) == 12
+    wrapped = pd.concat([frame.assign(beta=0.5, optimizer="gd+moxco", threshold=t)
+                         for t in (0.8, 0.9)])
+    assert [n for n, _ in _facets(wrapped, "lr", "alpha")] == [  # a free axis still facets
+        "GD+MoXCo (threshold = 0.8)", "GD+MoXCo (threshold = 0.9)"]

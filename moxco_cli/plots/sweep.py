@@ -82,11 +82,14 @@ def _text_color(rgba) -> str:
 
 
 def _facets(frame, x: str, y: str):
-    """`[(title, sub-frame)]`: one per optimizer and combination of other varying axes."""
+    """`[(title, sub-frame)]`: one per optimizer and combination of the other axes that vary
+    independently of `x` and `y`."""
     out = []
     for opt in dict.fromkeys(frame["optimizer"]):
         part = frame[frame["optimizer"] == opt]
-        others = [c for c in AXES_COLUMNS if c not in (x, y) and part[c].nunique() > 1]
+        # a column that follows the panel's axes (nesterov's beta = alpha) is not a facet
+        others = [c for c in AXES_COLUMNS if c not in (x, y) and part[c].nunique() > 1
+                  and part.groupby([x, y])[c].nunique().max() > 1]
         combos = itertools.product(*(list(dict.fromkeys(part[c])) for c in others))
         for combo in combos:
             sub = part
