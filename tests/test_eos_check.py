@@ -161,3 +161,18 @@ def test_theorem2_holds_per_eigenpair_on_a_d_dimensional_quadratic():
     assert (counted.predicted == counted.measured).all()
     assert counted.predicted.any() and (~counted.predicted).any()  # both sides are tested
     assert not table.box_left.any()  # no run froze: every component was watched to the end
+
+
+def test_one_alpha_beta_pair_is_drawn_on_its_formula_curve_below_the_legend():
+    """`eos-check --alphas 0.9 --betas 0.9` (its --help example) drew a lone marker on the
+    top edge, under the legend, and no curve (the formula at one beta is a point)."""
+    import pandas as pd
+
+    from moxco_cli.plots.eos import eos_figure
+
+    table = pd.DataFrame(dict(alpha=[0.9], beta=[0.9], a_theory=[135.714], a_measured=[135.714],
+                              rel_error=[1.6e-7]))
+    left = eos_figure(table, lr=0.01, steps=1000, tol=1e-6, max_rel_error=1.6e-7).axes[0]
+    curve = left.get_lines()[0]
+    assert curve.get_xdata().min() == 0.4 and curve.get_xdata().max() == 1.4
+    assert left.get_ylim()[1] > 1.25 * curve.get_ydata().max()  # above the curve's top

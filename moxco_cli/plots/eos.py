@@ -22,14 +22,19 @@ def eos_figure(table, *, lr: float, steps: int, tol: float, max_rel_error: float
     fig, (left, right) = plt.subplots(1, 2, figsize=(13, 5.6), layout="constrained",
                                       gridspec_kw=dict(width_ratios=[1.05, 1]))
     colors = plt.get_cmap("viridis")(np.linspace(0.0, 0.85, len(alphas)))
-    fine = np.linspace(betas.min(), betas.max(), 300) if len(betas) > 1 else betas
+    # one beta alone: the formula around it, so that the point sits on a visible curve
+    lo, hi = ((betas.min(), betas.max()) if len(betas) > 1
+              else (max(0.0, betas[0] - 0.5), betas[0] + 0.5))
+    fine = np.linspace(lo, hi, 300)
+    top = 0.0
     for color, alpha in zip(colors, alphas, strict=True):
         rows = table[table["alpha"] == alpha].sort_values("beta")
         formula = 2.0 * (1.0 + alpha) / (lr * (1.0 + 2.0 * fine))
         left.plot(fine, formula, color=color, lw=1.4)
         left.plot(rows["beta"], rows["a_measured"], ls="none", marker="o", ms=7,
                   mfc="none", mec=color, mew=1.6, label=rf"$\alpha$ = {alpha:g}")
-    left.set_ylim(0, None)
+        top = max(top, float(np.nanmax(formula)), float(np.nanmax(rows["a_measured"])))
+    left.set_ylim(0, 1.3 * top if np.isfinite(top) and top > 0 else None)  # legend room
     left.set(xlabel=r"$\beta$ (gradient-query momentum)",
              ylabel=r"critical curvature $a$ of $f = a x^2/2$",
              title=f"divergence boundary of inertial GD, lr = {lr:g}")
