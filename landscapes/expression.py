@@ -491,7 +491,10 @@ class _Program:
         """Outputs of `program` at `x (N, d)`, each as an `(N,)` float64 array."""
         x = np.asarray(x, dtype=float)
         n = len(x)
-        out = program(*(x[:, j] for j in range(x.shape[1])))
+        # NaN where the formula is not real (log of a negative): every caller checks for it
+        # (a start refused, a run diverged, a contour left blank), so NumPy's warning is noise
+        with np.errstate(all="ignore"):
+            out = program(*(x[:, j] for j in range(x.shape[1])))
         return [v if _fresh(v, n) else np.broadcast_to(np.asarray(v, dtype=float), (n,)).copy()
                 for v in out]
 

@@ -90,3 +90,20 @@ def test_sweep_accepts_a_formula(tmp_path):
     assert len(frame) == 2 and frame["n"].eq(8).all()
     cfg = json.loads((out / "config.json").read_text())
     assert cfg["options"]["landscape"] == "expr"
+
+
+def test_a_formula_that_is_not_real_everywhere_draws_its_figures_without_warnings(tmp_path):
+    """log(x + 3) is NaN left of x = -3, where the view reaches: the contour levels came out
+    NaN ('figure trajectory.png could not be drawn', exit 1) and NumPy's RuntimeWarning from
+    the compiled formula was printed."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "r"
+    proc = subprocess.run([sys.executable, "-m", "moxco_cli", "run", "--expr",
+                           "log(x+3) + (x-1)**2 + y**2", "--domain", "-2.9,3,-2,2", "--lr", "0.5",
+                           "--steps", "200", "--out", str(out)], capture_output=True, text=True,
+                          env={**__import__("os").environ, "MPLBACKEND": "Agg"}, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "Warning" not in proc.stderr and "could not be drawn" not in proc.stderr, proc.stderr
+    assert (out / "trajectory.png").stat().st_size > 10_000

@@ -101,9 +101,12 @@ def draw_contours(ax, land, box: np.ndarray, resolution: int = 300):
     xs = np.linspace(box[0, 0], box[0, 1], resolution)
     ys = np.linspace(box[1, 0], box[1, 1], resolution)
     gx, gy = np.meshgrid(xs, ys)
-    z = land.f(np.column_stack([gx.ravel(), gy.ravel()])).reshape(gx.shape) - land.f_target
-    z = np.clip(z, 1e-3, None)
-    levels = np.logspace(np.log10(z.min()), np.log10(z.max()), 28)
+    with np.errstate(all="ignore"):
+        z = land.f(np.column_stack([gx.ravel(), gy.ravel()])).reshape(gx.shape) - land.f_target
+    # where f is not finite (a formula outside where it is real, overflow) the view is blank
+    z = np.where(np.isfinite(z), np.clip(z, 1e-3, None), np.nan)
+    lo, hi = (np.nanmin(z), np.nanmax(z)) if np.isfinite(z).any() else (1e-3, 1.0)
+    levels = np.logspace(np.log10(lo), np.log10(max(hi, 10 * lo)), 28)
     return ax.contourf(gx, gy, z, levels=levels, norm=LogNorm(), cmap="Greys_r", alpha=0.9)
 
 
