@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test test-exhaustive lint reproduce-figures bench clean
+.PHONY: install test lint reproduce-figures bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,11 +22,7 @@ lint: install
 
 # Random test order (pytest-randomly; the seed is printed first and last).
 # Replay an order: .venv/bin/pytest -p randomly --randomly-seed=N; usual order: -p no:randomly
-# Tests marked `exhaustive` (the rest of the edge-number matrix) run in test-exhaustive only.
 test: install lint
-	MPLBACKEND=Agg $(BIN)/python -m pytest -q -p randomly -m "not exhaustive"
-
-test-exhaustive: install lint
 	MPLBACKEND=Agg $(BIN)/python -m pytest -q -p randomly
 
 # Regenerates results/figures/ and results/REPRODUCTION.md (about a minute on 2 cores).

@@ -9,8 +9,10 @@ each of its number slots; every numeric key of every method (`moxco_cli.params.P
 `methods.params_of`) and of every landscape (`PARAMS`) gets them through a spec. Each case
 must end with exit 0, or exit 2 and one line naming the option typed; never a traceback.
 
-Cases run in-process (CliRunner) with tiny sizes. Figures are built (matplotlib objects,
-so a figure that cannot be drawn still fails the case) but not rasterized to PNG.
+Every option and key gets the values of `CORE`; the others are `full_matrix` cases (run with
+`--full-matrix`). Cases run in-process (CliRunner) with tiny sizes. Figures are built
+(matplotlib objects, so a figure that cannot be drawn still fails the case) but not
+rasterized to PNG.
 """
 
 from __future__ import annotations
@@ -187,21 +189,21 @@ def _check(command: str, option: str, line: list[str]) -> None:
         assert option.lower() in message.lower(), shown
 
 
-# `make test` (CI) runs each option and key with these values; the other values of
-# EDGE_NUMBERS are marked `exhaustive` (`make test-exhaustive` runs them too): the whole
-# matrix took 2 of the suite's 10 minutes on 2 cores. These are the values that found
+# Each option and key runs with these values; the other values of EDGE_NUMBERS are
+# `full_matrix` cases (run with --full-matrix): the whole matrix took 2 of the suite's 10
+# minutes on 2 cores. These are the values that found
 # defects: 0 (a size or a divisor), the least subnormal (underflow to 0 later), a value past
 # the largest float, NaN (passes every comparison), and one past int64 (C conversions).
 CORE = {"0", "5e-324", "1e308", "nan", "9223372036854775808"}
 
 
 def _marked(cases):
-    """`cases` as pytest params, those without a CORE value in them marked exhaustive (the
+    """`cases` as pytest params, those without a CORE value in them marked full_matrix (the
     value is in the line's last word: alone, in `key=value`, or in number slots)."""
     def core(line) -> bool:
         return any(t.lstrip("-") in CORE for t in re.split(r"[=,;]", line[-1]))
 
-    return [pytest.param(*case, marks=() if core(case[2]) else pytest.mark.exhaustive)
+    return [pytest.param(*case, marks=() if core(case[2]) else pytest.mark.full_matrix)
             for case in cases]
 
 
