@@ -140,3 +140,23 @@ def test_rerun_refuses_a_reproduce_config_it_cannot_run_exactly(tmp_path, change
     result = runner.invoke(app, ["rerun", str(config), "--out", str(tmp_path / "o")])
     assert result.exit_code == 2 and words in result.output, result.output
     assert not (tmp_path / "o").exists()
+
+
+def test_the_reports_links_to_the_method_reference_lead_to_it_from_any_out(tmp_path):
+    """`reproduce --out /tmp/x` wrote REPRODUCTION.md with `../docs/method.md` links, right
+    only for results/; they are made relative to where the report is written."""
+    import os
+    from pathlib import Path
+
+    from moxco_cli.experiments.report_md import _docs_links
+
+    repo = Path(__file__).resolve().parents[1]
+    text = "see [Goodness](../docs/method.md#goodness-score) and [ref](../docs/method.md)"
+    assert _docs_links(text, repo / "results") == text  # the committed report: same bytes
+    where = tmp_path / "deep" / "x"
+    where.mkdir(parents=True)
+    moved = _docs_links(text, where)
+    links = [part.split(")")[0].split("#")[0] for part in moved.split("](")[1:]]
+    assert len(links) == 2 and all(link != "../docs/method.md" for link in links)
+    assert all((where / link).resolve() == repo / "docs" / "method.md" for link in links)
+    assert os.path.exists(where / links[0])
