@@ -283,7 +283,10 @@ def _check_formula(formula: str) -> tuple[str, set[str]]:
         msg = (err.msg or "invalid syntax").split(".")[0]
         if "forgot a comma" in (err.msg or ""):
             msg += " (missing '*'?)"
-        raise ExpressionError(f"formula does not parse: {msg} at column {err.offset}") from None
+        # Python gives column 0 where the formula ends too soon ('x**2 +')
+        where = (f"at column {err.offset}" if err.offset and err.offset <= len(source)
+                 else "at its end (incomplete?)")
+        raise ExpressionError(f"formula does not parse: {msg} {where}") from None
     depth, calls = _depth(tree.body)
     if depth > MAX_DEPTH:
         raise ExpressionError(f"formula nests {depth} operations deep (a sum of n terms nests "

@@ -141,6 +141,8 @@ BAD = [
     ("", None, "formula is empty"),
     ("(1 - x", None, "does not parse"),
     ("2x + y", None, "does not parse"),
+    ("x**2 + ", None, "does not parse: invalid syntax at its end (incomplete?)"),  # was column 0
+    ("x +* 2", None, "does not parse: invalid syntax at column 4"),
     ("x + z", None, "unknown name 'z'"),
     ("foo(x) + y", None, "unknown function 'foo'"),
     ("__import__('os').system('true')", None, "unsupported call"),
