@@ -251,3 +251,17 @@ def test_rerun_of_an_edited_config_validates_like_the_flags(default_run, tmp_pat
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and option in lines[0]
     assert not (tmp_path / "never").exists()
+
+
+def test_sharp_width_help_states_the_range_the_landscape_declares():
+    """The help said '> 0' and 5 was refused ('must be in [1e-12, 1]'): the text is written
+    out (--help does not import landscapes) and checked against the declaration here."""
+    import typer
+
+    import landscapes
+    from moxco_cli.cli import app
+
+    s = next(p for p in landscapes.landscape_class("two-wells").PARAMS if p.name == "s")
+    command = typer.main.get_command(app).commands["escape-count"]
+    option = next(p for p in command.params if p.name == "sharp_width")
+    assert f"{s.describe_range()}. Default: {s.default:g}." in option.help

@@ -36,7 +36,7 @@ def escape_count(
     inits: Annotated[int, typer.Option("--inits", help="Number of random starts N, >= 1.")] = 50,
     steps: Annotated[int, typer.Option("--steps", help="Optimizer steps from every start, >= 1.")] = 1000,
     landscape: Annotated[str, typer.Option("--landscape", help="Any landscape with named minima, as a spec NAME[:key=value,...]: two-wells, two-wells:s=0.03, beale, quadratic:a=1;50, ...")] = "two-wells",
-    sharp_width: Annotated[float | None, typer.Option("--sharp-width", help="Width s of the two-wells sharp well, > 0. Default: 0.055.")] = None,
+    sharp_width: Annotated[float | None, typer.Option("--sharp-width", help="Width s of the two-wells sharp well, in [1e-12, 1]. Default: 0.055.")] = None,
     domain: Annotated[str | None, typer.Option("--domain", help="LO,HI: starts are uniform on [LO, HI] in every coordinate. Default: the landscape's domain (two-wells: -4,4).")] = None,
     tol: Annotated[float | None, typer.Option("--tol", help="Distance to a named minimum that counts as ending in it. Default: 0.05 (1-D), 1e-2 (2-D).")] = None,
     scheduler: Annotated[str | None, typer.Option("--scheduler", help=SCHEDULER_HELP)] = None,
