@@ -304,3 +304,27 @@ def test_escape_count_memory_grows_linearly_and_a_million_starts_fit_in_1_gib(
     per_start = (p_large - p_small) / (large - small)
     assert 0 < per_start < 1_000, f"{per_start:.0f} bytes per start"
     assert p_small + per_start * (1_000_000 - small) < 2**30
+
+
+def test_rerun_names_the_options_config_json_lacks_instead_of_using_defaults_silently(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from moxco_cli.cli import app
+
+    runner = CliRunner()
+    first = runner.invoke(app, ["run", "beale", "--steps", "20", "--lr", "0.01",
+                                "--optimizers", "gd", "--out", str(tmp_path / "a")])
+    assert first.exit_code == 0, first.output
+    again = runner.invoke(app, ["rerun", str(tmp_path / "a" / "config.json"),
+                                "--out", str(tmp_path / "b")])
+    assert again.exit_code == 0 and "Warning" not in again.output, again.output
+    doc = json.loads((tmp_path / "a" / "config.json").read_text())
+    del doc["options"]["lr"], doc["options"]["tau"]
+    (tmp_path / "edited.json").write_text(json.dumps(doc))
+    edited = runner.invoke(app, ["rerun", str(tmp_path / "edited.json"),
+                                 "--out", str(tmp_path / "c")])
+    assert edited.exit_code == 0, edited.output
+    assert ("Warning: config.json has no value for --lr, --tau; the defaults are used"
+            in edited.output)

@@ -49,7 +49,20 @@ def rerun(
     command = doc.get("command")
     module = _command_module(command)
     cfg = module.config_from_options(doc["options"])
+    _say_defaults_used(doc["options"], cfg.to_options())
     launch(cfg, out, force, str(command), module.execute)
+
+
+def _say_defaults_used(given: dict, written: dict) -> None:
+    """A warning naming the options config.json lacks (deleted by hand, or from an older
+    moxco): their defaults are used, which used to happen without a word."""
+    from moxco_cli.commands.common import warn
+    from moxco_cli.config_types import option_name
+
+    missing = [option_name(k) for k in written if k not in given]
+    if missing:
+        warn(f"config.json has no value for {', '.join(dict.fromkeys(missing))}; "
+             "the defaults are used")
 
 
 MAX_CONFIG_BYTES = 1 << 20  # a config.json moxco writes is a few kB
