@@ -95,8 +95,16 @@ FILLS_AT = {"run": ("summary.csv", "goodness.png", report.MANIFEST),
             "sweep-workers": ("sweep.csv", "cell-", report.MANIFEST)}
 
 
-@pytest.mark.parametrize(("command", "at"), [(c, a) for c, ats in FILLS_AT.items()
-                                             for a in ats])
+def _fill_cases():
+    """Every (command, file) of FILLS_AT; the files of the commands that publish through
+    the same ResultsFolder path as `run` rotate: one each, the rest `full_matrix`."""
+    rotated = ("escape-count", "outcome-map", "eos-check")
+    return [pytest.param(c, a, marks=pytest.mark.full_matrix
+                         if c in rotated and j != rotated.index(c) else ())
+            for c, ats in FILLS_AT.items() for j, a in enumerate(ats)]
+
+
+@pytest.mark.parametrize(("command", "at"), _fill_cases())
 def test_a_full_disk_is_one_line_and_leaves_nothing(command, at, tmp_path, monkeypatch,
                                                    children):
     FullDisk(monkeypatch, at)
@@ -233,7 +241,9 @@ def test_a_figure_that_cannot_be_drawn_never_costs_the_results(tmp_path, monkeyp
 
 # ------------------------------------------------------------- closed or full stdout
 
-STREAM_COMMANDS = ["run", "escape-count", "eos-check", "sweep"]
+# escape-count and eos-check print through the same path as run: full_matrix cases
+STREAM_COMMANDS = ["run", pytest.param("escape-count", marks=pytest.mark.full_matrix),
+                   pytest.param("eos-check", marks=pytest.mark.full_matrix), "sweep"]
 
 
 def _shell_start(command: str, out: Path, redirect: str) -> subprocess.Popen:
