@@ -180,7 +180,8 @@ def optimizer_options(command=None, *, methods: bool = True, omit: tuple[str, ..
     its own options, `sweep`) --optimizers and --methods are left out and only `settings` is
     passed. `omit` names SHARED options the command does not take (`generalize` runs every
     rate of its --lrs: no --lr in its help); they keep their defaults. A command that runs on
-    NumPy only (not in `backends.COMMANDS`) says so in its --backend help; its config's `validate` refuses any other backend
+    NumPy only (not in `backends.COMMANDS`) says so in its --backend help; its config's
+    `validate` refuses any other backend
     (`OptimizerSettings.numpy_only`), before anything runs, on the CLI and in `rerun` alike.
     """
     if command is None:

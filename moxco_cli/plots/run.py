@@ -6,6 +6,8 @@ Axes-level functions (`draw_*`) are reused by the run command and the reproducti
 
 from __future__ import annotations
 
+import functools
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -37,10 +39,17 @@ def styles(names) -> dict[str, dict]:
     A method of STYLE keeps its own style. Any other name, e.g. a spec with keys
     (`adam:lr=0.01`, labelled in full), takes its base's style (`adam`'s) while no other
     method of the figure uses that colour (a name of neither: a colour of its own hash),
-    else the first colour of `_EXTRA` not used yet
-    and a line style of its own: two variants of one optimizer never look alike (they
-    used to share the base's colour and dash)."""
-    names = list(dict.fromkeys(names))
+    else the first colour of `_EXTRA` not used yet and a line style of its own: two
+    variants of one optimizer never look alike (they used to share the base's colour and
+    dash). The dicts are fresh copies."""
+    names = tuple(dict.fromkeys(names))
+    return {name: dict(st) for name, st in _styles(names).items()}
+
+
+@functools.lru_cache(maxsize=256)
+def _styles(names: tuple[str, ...]) -> dict[str, dict]:
+    """`styles` of distinct `names`, computed once per figure's set of methods (`style` is
+    called per line drawn)."""
     out = {name: dict(STYLE[name]) for name in names if name in STYLE}
     used = {st["color"] for st in out.values()}
     for k, name in enumerate(n for n in names if n not in STYLE):
