@@ -100,13 +100,33 @@ class _Guarded:
             pass
 
 
+class _Closed:
+    """Standard output started closed (`>&-`: Python's sys.stdout is None). A write fails
+    as on a closed descriptor (EBADF), so that the guard records it: output nobody can see
+    is a failure to say (exit 1, as with `> /dev/full`), not a silent success."""
+
+    encoding = "utf-8"
+
+    def write(self, text):
+        raise OSError(errno.EBADF, "standard output is closed")
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return False
+
+    def fileno(self) -> int:
+        raise OSError(errno.EBADF, "standard output is closed")
+
+
 @contextmanager
 def _guarded_output():
     """sys.stdout and sys.stderr as `_Guarded` streams inside the block; yields the stdout
-    guard (None where stdout is closed)."""
+    guard (over `_Closed` where stdout is closed)."""
     saved = sys.stdout, sys.stderr
-    out = _Guarded(sys.stdout) if sys.stdout is not None else None
-    sys.stdout = out if out is not None else sys.stdout
+    out = _Guarded(sys.stdout if sys.stdout is not None else _Closed())
+    sys.stdout = out
     sys.stderr = _Guarded(sys.stderr) if sys.stderr is not None else None
     try:
         yield out
@@ -153,8 +173,7 @@ class OneLineErrors(TyperGroup):
         with signals.handled(), _guarded_output() as stdout:
             rv = self._main(args, prog_name, complete_var, **extra)
             try:
-                if stdout is not None:
-                    stdout.flush()
+                stdout.flush()
                 rv = _after_output(rv, stdout)
             except KeyboardInterrupt:  # a first signal just now: the command is over anyway
                 rv = rv or signals.exit_code(130)
@@ -218,17 +237,17 @@ def _stop_children() -> None:
             renderer.stop()
 
 
-def _after_output(rv: int, stdout: _Guarded | None) -> int:
+def _after_output(rv: int, stdout: _Guarded) -> int:
     """The exit code once standard output has been flushed: a broken pipe ends quietly with
     the command's own code (`| head -1` read what it wanted; whether the pipe broke before
     the last line is chance, so it cannot decide the code); any other write failure is one
     line on stderr (1). An earlier failure's code wins."""
-    error = stdout.error if stdout is not None else None
+    error = stdout.error
     if error is None or error.errno == errno.EPIPE:
         return rv
     if rv == 0:
-        fail(f"cannot write to standard output ({os_cause(error)}); every result was "
-             "written to its folder", 1)
+        kept = "; every result was written to its folder" if _published() else ""
+        fail(f"cannot write to standard output ({os_cause(error)}){kept}", 1)
         return 1
     return rv
 

@@ -56,8 +56,11 @@ def test_command_help_imports_no_heavy_library(command):
     assert loaded == [], f"`moxco {command} --help` imported {loaded}"
 
 
-@pytest.mark.parametrize("command", [["run", "beale", "--steps", "5"],
-                                     ["escape-count", "--inits", "5", "--steps", "20"]])
+# escape-count sends its figures through the renderer like run: a full_matrix case
+@pytest.mark.parametrize("command", [
+    ["run", "beale", "--steps", "5"],
+    pytest.param(["escape-count", "--inits", "5", "--steps", "20"],
+                 marks=pytest.mark.full_matrix)])
 def test_commands_leave_matplotlib_to_the_renderer_process(tmp_path, command):
     # the two runs are independent: both at once
     procs = [_probe(*command, "--out", str(tmp_path / "a")),
@@ -139,11 +142,29 @@ def test_console_entry_flushes_piped_output_and_keeps_exit_codes(tmp_path):
 
 
 @pytest.mark.parametrize(("closed", "args", "want"), [
-    (">&-", "--version", 0), (">&-", "escape-count --inits 0", 2),
-    ("2>&-", "escape-count --inits 0", 2)])
+    (">&-", "--version", 1), (">&-", "escape-count --inits 0", 2),
+    ("2>&-", "escape-count --inits 0", 2), ("2>&-", "--version", 0)])
 def test_a_closed_standard_stream_keeps_the_exit_code(closed, args, want):
     # Started with stdout or stderr closed, Python sets sys.stdout / sys.stderr to None.
+    # Output nobody can see is a failure to say (1, as with > /dev/full); an earlier
+    # failure's code wins; a closed stderr only loses the error line.
     script = f'"{sys.executable}" -m moxco_cli {args} {closed}; echo "rc=$?"'
     out = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip().endswith(f"rc={want}"), (out.stdout, out.stderr)
     assert "Traceback" not in out.stderr
+    if want == 1:
+        assert out.stderr == "Error: cannot write to standard output (standard output is " \
+                             "closed)\n"
+
+
+def test_a_run_with_stdout_closed_keeps_its_results_and_says_it_could_not_report(tmp_path):
+    script = (f'"{sys.executable}" -m moxco_cli run beale --steps 5 --out "{tmp_path / "r"}"'
+              ' >&-; echo "rc=$?"')
+    out = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=120,
+                         env=dict(os.environ, MPLBACKEND="Agg"))
+    assert out.stdout.strip() == "rc=1", (out.stdout, out.stderr)
+    assert out.stderr.strip().splitlines()[-1] == (
+        "Error: cannot write to standard output (standard output is closed); every result "
+        "was written to its folder")
+    assert {"config.json", "summary.csv", "loss.png"} <= {p.name for p in (tmp_path / "r")
+                                                          .iterdir()}

@@ -165,16 +165,23 @@ def test_rerun_reproduces_csvs_byte_for_byte(tmp_path):
     assert a == b
 
 
+@pytest.fixture(scope="module")
+def beale_config(tmp_path_factory):
+    """The config.json of one `moxco run beale --steps 5` (read, never changed, by each case)."""
+    first = tmp_path_factory.mktemp("beale") / "first"
+    assert invoke("run", "beale", "--steps", "5", "--out", first).exit_code == 0
+    return first / "config.json"
+
+
 @pytest.mark.parametrize(("key", "value", "option"), [
     ("lr", -1, "--lr"), ("gd_moxco", [1.5, 0.1], "--gd-moxco"), ("threshold", 2, "--threshold"),
     ("commit", "sometimes", "--commit"), ("steps", 0, "--steps"), ("steps", True, "--steps"),
     ("start", [1], "--start"),
     ("landscape", "nope", "LANDSCAPE"), ("bogus_key", 1, "--bogus-key"),
 ])
-def test_hand_edited_config_gets_the_same_message_as_the_cli_option(tmp_path, key, value, option):
-    first = tmp_path / "first"
-    assert invoke("run", "beale", "--steps", "5", "--out", first).exit_code == 0
-    doc = json.loads((first / "config.json").read_text())
+def test_hand_edited_config_gets_the_same_message_as_the_cli_option(tmp_path, key, value, option,
+                                                                   beale_config):
+    doc = json.loads(beale_config.read_text())
     doc["options"][key] = value
     edited = tmp_path / "edited.json"
     edited.write_text(json.dumps(doc))
