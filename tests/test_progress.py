@@ -78,3 +78,38 @@ def test_a_command_logs_plain_lines_when_stderr_is_a_pipe(tmp_path):
                                    for line in lines), done.stderr
     assert lines[-1].startswith("outcome-map beale: 100% (")
     assert "\r" not in done.stderr and "\x1b" not in done.stderr  # no bar, no escapes
+
+
+def test_escape_count_gives_the_start_basins_their_own_stage(tmp_path, monkeypatch):
+    """The gradient flow labelling the starts and the optimizers' steps run at rates far
+    apart (Beale, N = 2000: 7 s against 1 s), so one bar for both promised "about 59 s left"
+    with 1 s to go. Each stage has its own bar, and every bar's units add up to its total."""
+    from contextlib import contextmanager
+
+    from moxco_cli.commands import escape_count as command
+    from moxco_cli.experiments.escape_count import EscapeConfig, run_escape_count
+    from moxco_cli.report import ResultsFolder
+
+    bars = []
+
+    @contextmanager
+    def recording(description, total, enabled=True):
+        bar = {"description": description, "total": total, "done": 0}
+        bars.append(bar)
+        yield lambda n: bar.__setitem__("done", bar["done"] + n)
+
+    monkeypatch.setattr(command, "progress_bar", recording)
+    cfg = EscapeConfig(landscape="two-wells", inits=40, steps=30).validate()
+    folder = ResultsFolder(tmp_path / "out", force=False)
+    command.execute(cfg, folder)
+    assert [b["description"] for b in bars] == ["escape-count two-wells, N=40, start basins",
+                                                "escape-count two-wells, N=40, optimizers"]
+    assert [b["total"] for b in bars] == [40, 40 * 30 * len(cfg.methods)]
+    assert all(b["done"] == b["total"] for b in bars), bars
+    # the same counts as in one call (labelling inside)
+    import pandas as pd
+
+    alone = run_escape_count(cfg)
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "out" / "counts.csv"),
+                                  alone.counts.reset_index(drop=True), check_dtype=False,
+                                  check_categorical=False)

@@ -104,14 +104,18 @@ def execute(cfg, folder) -> None:
     from moxco_cli.backends import config_entry
     from moxco_cli.experiments.escape_count import (
         flow_description,
-        progress_total,
+        label_starts,
+        methods_total,
         run_escape_count,
     )
     from moxco_cli.report import config_document
 
-    with progress_bar(f"escape-count {cfg.landscape}, N={cfg.inits}",
-                      progress_total(cfg)) as advance:
-        result = run_escape_count(cfg, progress=advance)
+    # two stages, each with its own rate (`label_starts`)
+    what = f"escape-count {cfg.landscape}, N={cfg.inits}"
+    with progress_bar(f"{what}, start basins", cfg.inits) as advance:
+        labelled = label_starts(cfg, progress=advance)
+    with progress_bar(f"{what}, optimizers", methods_total(cfg)) as advance:
+        result = run_escape_count(cfg, progress=advance, labelled=labelled)
     with folder as out:
         write_outputs(result, out)
         out.write_json("config.json", config_document("escape-count", cfg.to_options(), {
