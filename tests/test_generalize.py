@@ -246,3 +246,60 @@ def test_no_pairs_or_no_threshold_sweep_write_no_empty_table_or_figure(tmp_path,
     names = {p.name for p in out.iterdir()}
     assert {"runs.csv", "distributions.csv", "distributions.png", "sharpness.png"} <= names
     assert not names & {"paired.csv", "paired.png", "thresholds.csv", "thresholds.png"}
+
+
+FIGURES = __import__("pathlib").Path(__file__).resolve().parents[1] / "results" / "figures"
+
+
+def _overlapping_tick_labels(fig) -> list[tuple[str, str]]:
+    """Pairs of neighbouring x tick labels (drawn, non-empty) whose boxes intersect."""
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    pairs = []
+    for ax in fig.axes:
+        if not ax.get_visible():
+            continue
+        shown = [t for t in ax.get_xticklabels() if t.get_visible() and t.get_text()]
+        boxes = sorted(((t.get_window_extent(renderer), t.get_text()) for t in shown),
+                       key=lambda bt: bt[0].x0)
+        for (a, ta), (b, tb) in zip(boxes, boxes[1:], strict=False):
+            if a.overlaps(b):
+                pairs.append((ta, tb))
+    return pairs
+
+
+@pytest.mark.parametrize("thresholds", [None, (0.9, 0.91, 0.92, 0.93),
+                                        (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.99, 0.999,
+                                         0.9999)])
+def test_paired_and_threshold_figures_keep_their_tick_labels_apart(thresholds):
+    # from the committed two-layer-net tables: paired differences of 1e-3 drew nine
+    # seven-character labels into one another; close thresholds put theirs on top
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from moxco_cli.plots.generalize import paired_figure, thresholds_figure
+
+    paired = pd.read_csv(FIGURES / "net_paired.csv")
+    table = pd.read_csv(FIGURES / "net_thresholds.csv")
+    dist = pd.read_csv(FIGURES / "net_distributions.csv")
+    if thresholds is not None:
+        rows = []
+        for k, t in enumerate(thresholds):
+            part = table[table.threshold == table.threshold.unique()[k % 4]].copy()
+            part["threshold"] = t
+            rows.append(part)
+        table = pd.concat(rows, ignore_index=True)
+    figs = [thresholds_figure(table, dist, "test_mse", 0.05, "two-layer-net")]
+    if thresholds is None:
+        figs.append(paired_figure(paired, list(paired.metric.unique()), "two-layer-net"))
+    try:
+        for fig in figs:
+            assert _overlapping_tick_labels(fig) == []
+        # every threshold's label is there, or (crowded) at least every other one
+        labels = [t.get_text() for t in figs[0].axes[0].get_xticklabels() if t.get_text()]
+        assert len(labels) >= math.ceil(table.threshold.nunique() / 2)
+    finally:
+        for fig in figs:
+            plt.close(fig)

@@ -254,3 +254,40 @@ def test_a_restart_baseline_adds_restart_columns_after_commit_step():
     plain = outcome_map(OutcomeMapConfig(landscape="beale", grid=5, steps=200,
                                          methods=("gd", "adam+moxco")))
     assert list(plain.outcomes.columns) == OUTCOME_COLUMNS  # no restart baseline: unchanged
+
+
+def _outside(fig) -> list[str]:
+    """Texts and legends of `fig` (drawn) that reach past its edges, by more than a pixel."""
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    box = fig.bbox
+    out = []
+    artists = [*fig.legends, *fig.texts, *(t for ax in fig.axes if ax.get_visible()
+                                          for t in (ax.title, ax._left_title, ax._right_title,
+                                                    ax.xaxis.label, ax.yaxis.label))]
+    for artist in artists:
+        if not artist.get_visible() or (hasattr(artist, "get_text") and not artist.get_text()):
+            continue
+        b = artist.get_window_extent(renderer)
+        if b.x0 < box.x0 - 1 or b.x1 > box.x1 + 1 or b.y0 < box.y0 - 1 or b.y1 > box.y1 + 1:
+            out.append(artist.get_text() if hasattr(artist, "get_text")
+                       else type(artist).__name__)
+    return out
+
+
+@pytest.mark.parametrize("landscape", ["two-wells", "beale"])
+def test_the_outcome_map_keeps_its_legend_and_titles_inside_the_figure(landscape):
+    # 1-D: five classes in one legend row ran off both sides of the 9-inch figure
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from moxco_cli.plots.outcome_map import outcome_map_figure
+
+    res = outcome_map(OutcomeMapConfig(landscape=landscape, grid=9, steps=5))
+    fig = outcome_map_figure(**res.figure_inputs())
+    try:
+        assert _outside(fig) == []
+    finally:
+        plt.close(fig)

@@ -23,7 +23,12 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.colors import LogNorm  # noqa: E402
-from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter  # noqa: E402
+from matplotlib.ticker import (  # noqa: E402
+    FormatStrFormatter,
+    LogLocator,
+    MaxNLocator,
+    NullFormatter,
+)
 
 from moxco_cli.plots.run import short_title, style  # noqa: E402
 
@@ -216,6 +221,10 @@ def paired_figure(paired, metrics: list[str], title: str):
             labels.append(f"{st['label']} - {style(r.against, names)['label']}, lr {r.lr:g}\n"
                           f"lower in {r.method_lower}/{r.pairs}, p = {r.sign_test_p:.2g}")
         ax.axvline(0.0, color="black", lw=1.0)
+        # differences of 1e-3 in 9 auto ticks ran into each other ("-0.0040-0.0035..."): at
+        # most 6, and a shared power of ten beside the axis for small or large values
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=6))
+        ax.ticklabel_format(axis="x", style="sci", scilimits=(-2, 3), useMathText=True)
         ax.set_yticks(range(len(labels)), labels, fontsize=7)
         ax.invert_yaxis()
         ax.set_xlabel(f"paired difference of {LABELS.get(metric, metric)}\n"
@@ -302,6 +311,34 @@ def selected_sharpness_figure(runs, methods: list[str], refs: dict, flattest: fl
     return fig
 
 
+PANEL_WIDTH_IN = 4.6  # about the width of one of thresholds_figure's two axes
+CHAR_WIDTH_IN = 0.075  # a tick label's character at fontsize 8, with room to spare
+TURNED_GAP_IN = 0.16  # between labels turned 45 degrees: about a line of fontsize 8
+
+
+def _threshold_ticks(ax, gaps, ticks, width_in: float) -> None:
+    """A tick at every threshold (x = 1 - threshold, log scale), labelled. Close thresholds
+    (0.9, 0.91, 0.92 beside 0.999) put their labels on top of each other: turned 45 degrees
+    when level ones would touch, and from left to right a label is left out while it would
+    touch the last one shown."""
+    labels = [f"{t:g}" for t in ticks]
+    lo, hi = np.log10(ax.get_xlim())
+    at = (np.log10(gaps) - lo) / (hi - lo) * width_in  # inches from the left end
+    order = np.argsort(at)
+    steps = np.diff(at[order])
+    need = max(len(text) for text in labels) * CHAR_WIDTH_IN
+    if not len(steps) or steps.min() >= need:
+        ax.set_xticks(gaps, labels, fontsize=8)
+        return
+    shown, last = set(), -np.inf
+    for k in order:
+        if at[k] - last >= TURNED_GAP_IN:
+            shown.add(int(k))
+            last = at[k]
+    ax.set_xticks(gaps, [text if k in shown else "" for k, text in enumerate(labels)],
+                  fontsize=8, rotation=45, ha="right", rotation_mode="anchor")
+
+
 def thresholds_figure(table, dist, primary: str, lr: float, title: str):
     """The authors' experiment, drawn raw: the primary metric's median (95% bootstrap
     interval) at every commit threshold tried, the inner optimizer's median as a band, and
@@ -346,7 +383,7 @@ def thresholds_figure(table, dist, primary: str, lr: float, title: str):
     for a in (ax, frac):
         a.set_xscale("log")
         a.set_xlim(gaps.max() * 1.5, gaps.min() / 1.5)  # stricter thresholds to the right
-        a.set_xticks(gaps, [f"{t:g}" for t in ticks], fontsize=8)
+        _threshold_ticks(a, gaps, ticks, PANEL_WIDTH_IN)
         a.minorticks_off()
     ax.set(xlabel="commit threshold (log scale of 1 - threshold; stricter to the right)",
            ylabel=f"{LABELS.get(primary, primary)}: median")

@@ -127,6 +127,6 @@ def _strips_1d(land, xs, images, fractions, classes, title, global_minima, other
         ax.set_title(_panel_title(name, *fractions[name]), fontsize=8, loc="right", pad=2)
     axs[-1].set_xlabel("start x")
     fig.legend(handles=_class_legend(classes), loc="outside lower center",
-               ncol=len(classes), fontsize=8, frameon=False)
+               ncol=min(3, len(classes)), fontsize=8, frameon=False)
     fig.suptitle(title)
     return fig
