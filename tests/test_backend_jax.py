@@ -88,8 +88,13 @@ KINK = "abs(x) + 2*abs(y - 1) + 0.1*(x**2 + y**2)"
 KINK_STARTS = np.array([[0.0, 0.0], [0.0, 1.0], [0.5, 1.0], [-0.3, 0.2]])
 
 
-def build_kink():
-    return landscapes.from_expression(KINK, "-2,2,-1,3", minima=[[0.0, 1.0]])
+def build_kink(minima=((0.0, 1.0),)):
+    return landscapes.from_expression(KINK, "-2,2,-1,3", minima=[list(m) for m in minima])
+
+
+# f_target = f at the first minimum: 0.1 and 0.625 (goodness reads |f - f_target|)
+TARGET_MINIMA = (((0.0, 1.0),), ((0.5, 1.0),))
+TARGET_METHOD = "gd+moxco:lr=0.01,threshold=0.5"
 
 
 def build_overflow():
@@ -172,6 +177,13 @@ with warnings.catch_warnings():
     t = jax_engine.simulate(land, m, cases.starts(land, 64), 50)
 out["overflow"] = {"final_loss": t.final_loss, "diverged_step": t.diverged_step}
 out["declared"] = {name: jax_pieces.inner(name).keys for name in jax_pieces.INNER}
+# one formula, two sets of minima (two f_targets), in one process
+out["f_target"] = {}
+for minima in cases.TARGET_MINIMA:
+    land = cases.build_kink(minima)
+    m = methods.build(methods.parse_spec(cases.TARGET_METHOD))
+    t = jax_engine.simulate(land, m, cases.starts(land, 256), 200)
+    out["f_target"][minima] = t.commit_step
 # eigenvalues alone: symmetric matrices of two sizes, a NaN one among them
 import re
 rng = np.random.default_rng(7)
@@ -731,3 +743,21 @@ def test_a_method_key_without_a_lowering_is_refused(tmp_path):
         "--backend jax: method key batch=5 of gd is not lowered (only at its default); run it "
         "with --backend numpy")
     assert not (tmp_path / "x").exists()
+
+
+@needs_jax
+def test_one_formula_with_two_sets_of_minima_is_two_programs(jax_results):
+    """The goodness kernel holds f_target as a constant; a formula's f_target comes from its
+    minima. The second landscape reused the first one's program (cache key: the formula)."""
+    from moxco_cli.backends import jax_landscapes
+
+    keys = {jax_landscapes.identity_key(build_kink(m)) for m in TARGET_MINIMA}
+    assert len(keys) == 2
+    m = methods.build(methods.parse_spec(TARGET_METHOD))
+    steps = []
+    for minima in TARGET_MINIMA:
+        land = build_kink(minima)
+        ref = simulate(land, m, starts(land, 256), 200).commit_step
+        np.testing.assert_array_equal(jax_results["f_target"][minima], ref)
+        steps.append(ref)
+    assert not np.array_equal(steps[0], steps[1])  # the two targets commit differently

@@ -240,7 +240,12 @@ def lower(landscape):
 
 
 def identity_key(landscape) -> tuple:
-    """What the lowered program depends on: the class and its parameters (cache key)."""
+    """What the lowered program depends on: the class and its parameters, and `f_target`,
+    which the goodness kernel holds as a constant (cache key). A formula's f_target comes
+    from its --minima, not from the formula: one formula with two sets of minima is two
+    programs (the first one's f_target was used for both)."""
+    target = repr(float(landscape.f_target))
     if type(landscape).__name__ == "ExpressionLandscape":
-        return ("expr", landscape.formula, landscape.dim)
-    return (type(landscape).__name__, landscape.dim, repr(sorted(landscape.params.items())))
+        return ("expr", landscape.formula, landscape.dim, target)
+    return (type(landscape).__name__, landscape.dim, repr(sorted(landscape.params.items())),
+            target)
