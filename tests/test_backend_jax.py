@@ -761,3 +761,37 @@ def test_one_formula_with_two_sets_of_minima_is_two_programs(jax_results):
         np.testing.assert_array_equal(jax_results["f_target"][minima], ref)
         steps.append(ref)
     assert not np.array_equal(steps[0], steps[1])  # the two targets commit differently
+
+
+CORRUPT_CACHE = r"""
+import sys, numpy as np, jax
+from pathlib import Path
+from moxco_cli import landscapes, methods
+from moxco_cli.backends import jax_engine
+land = landscapes.get("beale")
+x0 = np.random.default_rng(0).uniform(-4.5, 4.5, (64, 2))
+runs = [methods.build(methods.parse_spec(s)) for s in ("adam+moxco", "gd+moxco")]
+for m in runs:
+    jax_engine.simulate(land, m, x0, 5)  # compiles, and fills the cache
+for entry in Path(sys.argv[1]).iterdir():
+    if entry.is_file():
+        entry.write_bytes(b"garbage")  # every entry overwritten
+jax.clear_caches()
+jax_engine._PROGRAMS.clear()
+print("CORRUPTED", file=sys.stderr, flush=True)
+for m in runs:
+    t = jax_engine.simulate(land, m, x0, 5)
+    assert np.isfinite(t.final).all()
+"""
+
+
+@needs_jax
+def test_an_unreadable_cache_entry_is_one_warning_line_and_the_program_compiles_again(tmp_path):
+    env = child_env(tmp_path)
+    done = subprocess.run([sys.executable, "-c", CORRUPT_CACHE, env["MOXCO_JAX_CACHE"]],
+                          env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    after = done.stderr.split("CORRUPTED\n", 1)[1]
+    assert after.count("\n") == 1 and "UserWarning" not in after, after
+    assert after.startswith(f"Warning: the compiled-program cache {env['MOXCO_JAX_CACHE']} "
+                            "holds an entry that cannot be read (")

@@ -136,14 +136,40 @@ def jit(fn):
     def call(*args):
         nonlocal compiled, options
         try:
-            return compiled(*args)
+            return _cache_warnings_said(compiled, args)
         except Exception as exc:  # noqa: BLE001 - jaxlib's error types vary by version
             if not options or "compile option" not in str(exc):
                 raise
             forget_options()
             options, compiled = {}, jax.jit(fn)  # once: a second refusal is raised
-            return compiled(*args)
+            return _cache_warnings_said(compiled, args)
     return call
+
+
+CACHE_READ_ERROR = "Error reading persistent compilation cache entry"
+_CACHE_ERROR_SAID: list[bool] = []
+
+
+def _cache_warnings_said(compiled, args):
+    """`compiled(*args)`, with JAX's warning about a cache entry it could not read (a
+    truncated or overwritten file: JAX compiles the program again, and leaves the file as
+    it is) said once per process in one line naming the folder, instead of a UserWarning
+    and its source line per program. Other warnings pass through unchanged."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = compiled(*args)
+    for w in caught:
+        text = str(w.message)
+        if CACHE_READ_ERROR not in text:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
+        elif not _CACHE_ERROR_SAID:
+            _CACHE_ERROR_SAID.append(True)
+            cause = text.rsplit(": ", 1)[-1]
+            print(f"Warning: the compiled-program cache {cache_dir()} holds an entry that "
+                  f"cannot be read ({cause}); its program was compiled again, as it will be "
+                  "each time until the folder is removed (or MOXCO_JAX_CACHE=off)",
+                  file=sys.stderr)
+    return out
 
 
 def versions() -> dict:
