@@ -174,8 +174,13 @@ def test_tuning_without_lr_draws_and_a_tuned_key_in_a_spec_is_refused(tmp_path):
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["--lr", "0.01"], "--lr: sets lr, which compare tunes (--tune lr)"),
-    (["--tune", "lr,alpha", "--gd-moxco", "0.5,0.5"], "--gd-moxco: sets alpha, which compare"),
+    (["--lr", "0.01"], "--lr: sets lr of gd, which compare tunes (--tune lr)"),
+    (["--tune", "lr,alpha", "--gd-moxco", "0.5,0.5"],
+     "--gd-moxco: sets alpha of gd+moxco, which compare"),
+    (["--tune", "lr,threshold", "--threshold", "0.9"],
+     "--threshold: sets threshold of gd+moxco, which compare tunes"),
+    (["--tune", "lr,restart_alpha", "--restart", "0.2,0.1"],
+     "--restart: sets restart_alpha of gd+moxco, which compare tunes"),
 ])
 def test_a_shorthand_option_for_a_tuned_key_is_refused_not_ignored(args, message, tmp_path):
     """`compare --methods gd --lr 0.01` ran, tuning lr and never using 0.01, and said nothing."""
@@ -193,6 +198,14 @@ def test_a_shorthand_option_for_a_tuned_key_is_refused_not_ignored(args, message
         fixed.validate()
     cmp.CompareConfig(landscapes=(("beale", {}),), methods=("gd+moxco",), tune=("alpha",),
                       settings=OptimizerSettings(lr=0.01)).validate()
+    # --adam-moxco sets nothing of gd+moxco: allowed with alpha tuned (it was refused)
+    cmp.CompareConfig(landscapes=(("beale", {}),), methods=("gd", "gd+moxco"),
+                      tune=("lr", "alpha"),
+                      settings=OptimizerSettings(adam_moxco=(0.5, 0.5))).validate()
+    with pytest.raises(SettingsError, match="--adam-moxco: sets beta of adam"):
+        cmp.CompareConfig(landscapes=(("beale", {}),), methods=("adam+moxco",),
+                          tune=("lr", "beta"),
+                          settings=OptimizerSettings(adam_moxco=(0.95, 0.1))).validate()
 
 
 def test_compare_refuses_a_landscape_without_a_known_minimum_value():

@@ -135,18 +135,29 @@ class CompareConfig:
         return self
 
     def _refuse_tuned_shorthands(self) -> None:
-        """A shorthand option that sets a tuned key would be silently replaced by tuning
-        (`compare --lr 0.01` with lr tuned, the default): refused, naming the option."""
+        """A shorthand option that sets a tuned key of a compared method would be silently
+        replaced by tuning (`compare --lr 0.01` with lr tuned, the default): refused,
+        naming the option. Which option sets which key of which method is
+        `settings.shorthand_values`' (so `--adam-moxco` with only gd+moxco compared is
+        allowed: it sets nothing that is compared)."""
+        from dataclasses import fields, replace
+
         default = OptimizerSettings()
-        flags = {"lr": ["lr"], "alpha": ["gd_moxco", "adam_moxco"],
-                 "beta": ["gd_moxco", "adam_moxco"]}
-        for key in self.tune:
-            for name in flags.get(key, []):
-                if getattr(self.settings, name) != getattr(default, name):
-                    flag = "--" + name.replace("_", "-")
-                    raise SettingsError(flag, f"sets {key}, which compare tunes (--tune "
-                                        f"{','.join(self.tune)}); leave {flag} out, or leave "
-                                        f"{key} out of --tune to fix it")
+        for name in (f.name for f in fields(OptimizerSettings)):
+            value = getattr(self.settings, name)
+            if value == getattr(default, name):
+                continue
+            alone = replace(default, **{name: value})  # this option alone away from default
+            for method in self.methods:
+                base = method_specs.parse_spec(method).name
+                declared = {p.name for p in method_specs.params_of(base)}
+                was, now = shorthand_values(default, base), shorthand_values(alone, base)
+                for key in self.tune:
+                    if key in declared and key in now and now[key] != was[key]:
+                        flag = "--" + name.replace("_", "-")
+                        raise SettingsError(flag, f"sets {key} of {method}, which compare "
+                                            f"tunes (--tune {','.join(self.tune)}); leave "
+                                            f"{flag} out, or leave {key} out of --tune to fix it")
 
     def work(self, lands=None) -> int:
         """Trajectory-steps of the whole command (tuning and evaluation)."""
