@@ -148,6 +148,7 @@ def jit(fn):
 
 CACHE_READ_ERROR = "Error reading persistent compilation cache entry"
 _CACHE_ERROR_SAID: list[bool] = []
+_WARNED: dict = {}  # warnings passed on: shown once per place, as the filters would
 
 
 def _cache_warnings_said(compiled, args):
@@ -161,7 +162,8 @@ def _cache_warnings_said(compiled, args):
     for w in caught:
         text = str(w.message)
         if CACHE_READ_ERROR not in text:
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno,
+                                   registry=_WARNED, source=w.source)
         elif not _CACHE_ERROR_SAID:
             _CACHE_ERROR_SAID.append(True)
             cause = text.rsplit(": ", 1)[-1]
