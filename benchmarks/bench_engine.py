@@ -208,6 +208,21 @@ def _load() -> float:
     return os.getloadavg()[0]
 
 
+def cpu_model() -> str:
+    """The CPU's model name (/proc/cpuinfo; `platform.processor()` elsewhere): the ratios
+    against the NumPy engine differ by machine type (the engine ran Beale Adam+MoXCo at
+    N = 1e5 in 2.5 s on one of this project's machine types and 4.8 s on another, the
+    backend in 0.39 s and 0.79 s), so every table names the machine it was measured on."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.partition(":")[2].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown CPU"
+
+
 @dataclass
 class Row:
     case: str
@@ -337,7 +352,8 @@ def bench_baseline(sample: int, steps: int, repeats: int, settings) -> Row:
             naive_trajectory(x0, steps, settings)
 
     return _measure("baseline", sample, steps, run, repeats,
-                    note="naive per-trajectory loop; rate independent of N")
+                    note=f"naive per-trajectory loop; rate independent of N; every row of this "
+                    f"table measured on one machine: {os.cpu_count()} x {cpu_model()}")
 
 
 def bench_engine(case, fn_simulate, n, steps, repeats, method, workers=1) -> Row:
@@ -595,7 +611,8 @@ def bench_backend(steps: int, repeats: int, settings: OptimizerSettings) -> list
         finite = np.isfinite(ref.final).all(axis=1)
         same = float(np.mean(np.abs(got.final - ref.final).max(axis=1)[finite] <= 1e-9))
         jx = Row("backend-jax", n, steps, load=_load(),
-                 note=f"jax {info['jax']}, {info['devices']} devices, float64; compiled "
+                 note=f"jax {info['jax']}, {info['devices']} devices ({cpu_model()}), float64; "
+                      f"compiled "
                       f"program (first call untimed); final points within 1e-9 of the "
                       f"engine's on {same:.1%} of the finite rows")
         npy = Row("engine (vs backend-jax)", n, steps, load=_load(),
@@ -967,7 +984,7 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"moxco engine benchmark: {METHOD} on beale, float64, T={args.steps}, "
           f"goodness every step | python {platform.python_version()}, numpy {np.__version__}, "
-          f"{os.cpu_count()} cpus, load {_load():.2f}", flush=True)
+          f"{os.cpu_count()} cpus ({cpu_model()}), load {_load():.2f}", flush=True)
     if "equality" in only:
         print("equality:", check_equality(256, 300), flush=True)
     rows: list[Row] = []
