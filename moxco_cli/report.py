@@ -774,6 +774,19 @@ class ResultsFolder:
 
     def check(self) -> None:
         """Raise MoxcoError if publishing would overwrite or cannot work; writes nothing."""
+        try:
+            self._check()
+        except OSError as exc:  # e.g. a folder of the path named over NAME_MAX, or a loop
+            where = str(self.path)
+            where = where if len(where) <= 80 else f"{where[:60]}...{where[-17:]}"
+            raise MoxcoError(f"{self.option}: {where} cannot be used "
+                             f"({exc.strerror or exc})") from None
+
+    def _check(self) -> None:
+        # the name's length first: is_symlink() and exists() of a name over NAME_MAX raise
+        # OSError (ENAMETOOLONG) before any other check could say what is wrong
+        if len(os.fsencode(self.path.name)) + self._room() > 255:  # NAME_MAX, everywhere
+            self._name_too_long()
         if self.path.is_symlink():
             raise MoxcoError(f"{self.option}: {self.path} is a symbolic link; name the folder "
                              "itself")
@@ -792,8 +805,6 @@ class ResultsFolder:
             raise MoxcoError(f"{self.option}: {self.path} would be inside the moxco result "
                              f"{inside}, which would then no longer be one; choose a folder "
                              "outside it")
-        if len(os.fsencode(self.path.name)) + self._room() > 255:  # NAME_MAX, everywhere
-            self._name_too_long()
 
     @staticmethod
     def _room() -> int:

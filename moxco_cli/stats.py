@@ -148,27 +148,40 @@ def performance_profile(costs, ratios):
 # ------------------------------------------------------ distributions (moxco generalize)
 
 
-def bootstrap_median(values, resamples, confidence: float = CONFIDENCE):
+def bootstrap_median(values, resamples, confidence: float = CONFIDENCE,
+                     omit_nan: bool = False):
     """`(median, low, high)` of `values (N,)` (+inf allowed: a diverged run) with a
     percentile bootstrap interval over `resamples (B, N)` indices (drawn once by the caller,
     so that paired samples are resampled alike). The median of an even count is the mean of
-    the two middle values (inf if either is inf)."""
+    the two middle values (inf if either is inf). With `omit_nan`, NaN entries are left out:
+    of the sample and of each resample (the median of a resample's other values; a
+    resample of NaN only gives NaN, which the interval's quantiles skip)."""
     import numpy as np
 
     values = np.asarray(values, dtype=float)
     n = len(values)
-    if n == 0:
+    if n == 0 or (omit_nan and np.isnan(values).all()):
         return math.nan, math.nan, math.nan
 
     def middle(sorted_rows):
-        lo, hi = sorted_rows[..., (n - 1) // 2], sorted_rows[..., n // 2]
+        # NaN sorts last: the valid values of a row are its first `count`
+        count = (np.count_nonzero(~np.isnan(sorted_rows), axis=-1) if omit_nan
+                 else np.full(sorted_rows.shape[:-1], n))
+        lo_i, hi_i = np.maximum(count - 1, 0) // 2, count // 2
+        lo = np.take_along_axis(sorted_rows, lo_i[..., None], axis=-1)[..., 0]
+        hi = np.take_along_axis(sorted_rows, np.minimum(hi_i, n - 1)[..., None], axis=-1)[..., 0]
         with np.errstate(invalid="ignore"):
-            return np.where(lo == hi, lo, 0.5 * (lo + hi))
+            mid = np.where(lo == hi, lo, 0.5 * (lo + hi))
+        return np.where(count > 0, mid, np.nan)
 
     med = float(middle(np.sort(values)))
     rows = max(1, (1 << 20) // n)  # resamples at a time: at most 8 MiB of draws in memory
     boot = np.concatenate([middle(np.sort(values[resamples[lo:lo + rows]], axis=1))
                            for lo in range(0, len(resamples), rows)])
+    if omit_nan:
+        boot = boot[~np.isnan(boot)]
+        if len(boot) == 0:
+            return med, math.nan, math.nan
     q = (1 - confidence) / 2
     return med, quantile_with_inf(boot, q), quantile_with_inf(boot, 1 - q)
 

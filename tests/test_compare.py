@@ -219,3 +219,19 @@ def test_compare_refuses_a_landscape_without_a_known_minimum_value():
     cfg = cmp.CompareConfig(landscapes=(("two-layer-net", {}),), methods=("gd", "adam"))
     with pytest.raises(SettingsError, match="no known minimum value"):
         cfg.validate()
+
+
+def test_one_landscape_twice_is_refused_and_parameters_tell_landscapes_apart():
+    """`beale beale` made every table's rows collide (a traceback from the profile's pivot
+    after all the runs); two-wells at two widths are two landscapes, named by their labels
+    in every table and file."""
+    twice = cmp.CompareConfig(landscapes=(("beale", {}), ("beale", {})), methods=("gd",))
+    with pytest.raises(SettingsError, match="LANDSCAPE: beale is given twice"):
+        twice.validate()
+    cfg = cmp.CompareConfig(landscapes=(("two-wells", {"s": 0.1}), ("two-wells", {"s": 0.03})),
+                            methods=("gd", "gd+moxco"), trials=2, tuning_starts=4,
+                            eval_starts=8, steps=30)
+    result = cmp.run_compare(cfg)
+    assert list(result.headline.landscape.unique()) == ["two-wells:s=0.1", "two-wells:s=0.03"]
+    assert set(result.profile.method) == {"gd", "gd+moxco"}
+    assert "gd/IOHprofiler_f2_two-wells_s_0.03.json" in cmp.ioh_files(result)

@@ -490,6 +490,13 @@ def test_a_dangling_link_or_a_name_too_long_is_one_line_and_leaves_nothing_hidde
     assert result.output.count("\n") == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["link"]
     assert invoke(*RUN, "--out", tmp_path / ("a" * most)).exit_code == 0
+    # over NAME_MAX (the OS refuses even to look the name up), and a folder of the path over it
+    for out in (tmp_path / ("b" * 300), tmp_path / ("c" * 300) / "run"):
+        result = invoke(*RUN, "--out", out)
+        assert result.exit_code == 2 and result.output.count("\n") == 1, result.output
+        assert result.output.startswith("Error: --out: ")
+        assert "too long" in result.output.lower()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a" * most, "link"]
 
 
 # ------------------------------------------------- the last instant: publishing, same names

@@ -156,6 +156,45 @@ def test_statistics_by_hand():
     assert rho == pytest.approx(-1.0) and n == 5
 
 
+def test_a_pair_where_both_runs_diverged_is_left_out_not_a_zero_difference():
+    # 3 pairs both diverged (NaN = inf - inf), 2 where only MoXCo did (+inf), 1 finite:
+    # as zeros the median was 0 [0, 0]; left out, the median of (-0.5, inf, inf) is inf
+    diff = np.array([np.nan, np.nan, np.nan, np.inf, np.inf, -0.5])
+    resamples = np.array([[0, 1, 2, 3, 4, 5], [0, 1, 2, 0, 1, 5], [0, 0, 0, 0, 0, 0],
+                          [5, 5, 3, 0, 0, 0]])
+    med, lo, hi = stats.bootstrap_median(diff, resamples, omit_nan=True)
+    # per resample: median(inf, inf, -0.5) = inf; median(-0.5) = -0.5; all NaN: skipped;
+    # median(-0.5, -0.5, inf) = -0.5
+    assert med == math.inf and lo == -0.5 and hi == math.inf
+    assert stats.bootstrap_median(diff, resamples[[1, 3]], omit_nan=True) == (math.inf, -0.5,
+                                                                              -0.5)
+    # without omit_nan the old definition is unchanged (bit for bit: a sorted middle)
+    values = np.array([3.0, 1.0, 2.0, np.inf])
+    assert stats.bootstrap_median(values, np.array([[0, 1, 2, 3]]), omit_nan=True) == \
+        stats.bootstrap_median(values, np.array([[0, 1, 2, 3]]))
+
+
+def test_paired_rows_count_both_diverged_pairs_apart():
+    from moxco_cli.experiments.generalize import _paired
+
+    inf = math.inf
+    mox = [inf, inf, inf, inf, 1.0, 2.0]
+    gd = [inf, inf, 5.0, 6.0, 3.0, 1.0]
+    runs = pd.DataFrame({"method": ["gd+moxco"] * 6 + ["gd"] * 6, "lr": 0.5, "role": "lr",
+                         "final_lam_max": mox + gd})
+
+    class Cfg:
+        methods = ("gd", "gd+moxco")
+
+    resamples = np.random.default_rng(0).integers(0, 6, (200, 6))
+    row = _paired(runs, Cfg, ["final_lam_max"], resamples).iloc[0]
+    assert (row.pairs, row.both_diverged, row.method_lower, row.method_higher, row.ties) == \
+        (6, 2, 1, 3, 0)
+    # the four informative differences: inf, inf, -2, 1 -> median (1 + inf) / 2 = inf
+    assert row.median_difference == math.inf
+    assert row.sign_test_p == stats.sign_test([inf, inf, -2.0, 1.0])[2]
+
+
 def test_cli_writes_the_folder_and_rerun_gives_the_same_bytes(tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"
     args = ["generalize", "two-layer-net:hidden=3", "--inits", "10", "--steps", "25",

@@ -127,12 +127,18 @@ def show_summary(result, path) -> None:
     for r in paired.itertuples():
         print(f"{r.method} - {r.against} at lr {r.lr:g}, {r.metric}: median paired difference "
               f"{r.median_difference:.3g} [{r.ci_low:.3g}, {r.ci_high:.3g}]; lower on "
-              f"{r.method_lower}/{r.pairs}, higher on {r.method_higher}; sign test "
-              f"{p_equals(r.sign_test_p)}")
+              f"{r.method_lower}/{r.pairs}, higher on {r.method_higher}"
+              f"{both_diverged_text(r)}; sign test {p_equals(r.sign_test_p)}")
     for r in result.correlation[result.correlation.lr.astype(str) != "all"].itertuples():
         print(f"{r.method} at lr {r.lr:g}: Spearman rho({primary}, final lam_max) = "
               f"{r.rho:.3f} [{r.ci_low:.3f}, {r.ci_high:.3f}] over {r.runs} runs")
     print(f"Results: {path}")
+
+
+def both_diverged_text(r) -> str:
+    """`; both diverged on K (left out)` for a paired row with such pairs, else ``."""
+    k = int(r.both_diverged)
+    return f"; both diverged on {k} (left out)" if k else ""
 
 
 def register(app: typer.Typer) -> None:

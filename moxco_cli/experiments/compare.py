@@ -95,6 +95,11 @@ class CompareConfig:
         if not self.landscapes:
             raise SettingsError("LANDSCAPE", "name at least one landscape")
         lands = [build_landscape(name, params) for name, params in self.landscapes]
+        labels = [land.label for land in lands]
+        twice = next((label for k, label in enumerate(labels) if label in labels[:k]), None)
+        if twice is not None:  # one landscape twice: its rows and the profile would collide
+            raise SettingsError("LANDSCAPE", f"{twice} is given twice; name each landscape "
+                                "once")
         validate_methods(self.methods, "--methods")
         validate_int("--trials", self.trials, 1, MAX_TRIALS)
         validate_int("--tuning-starts", self.tuning_starts, 1, MAX_STARTS)
@@ -373,7 +378,7 @@ class CompareResult:
     def figure_args(self) -> dict:
         """`{png name: ("module:function", args)}` of every figure (shared with reproduce)."""
         cfg = self.config
-        names = [land.name for land in self.landscapes]
+        names = [land.label for land in self.landscapes]
         methods = list(cfg.methods)
         protocol = protocol_text(cfg, short=True)
         plots = "moxco_cli.plots.compare:"
@@ -418,13 +423,13 @@ def run_compare(cfg: CompareConfig, progress=None) -> CompareResult:
         for method in cfg.methods:
             table, values, edge, objective = tune_method(cfg, land, method, tune_starts,
                                                          progress)
-            tuning.append(table.assign(landscape=land.name, method=method))
-            chosen_rows.append({"landscape": land.name, "method": method, **{
+            tuning.append(table.assign(landscape=land.label, method=method))
+            chosen_rows.append({"landscape": land.label, "method": method, **{
                 f"chosen_{k}": v for k, v in values.items()}, "objective": objective,
                 "on_edge": ",".join(edge)})
             rt, at_steps, best_gap, best_step, best_x, trace = evaluate_method(
                 cfg, land, method, values, eval_starts, grid, progress)
-            runs[(land.name, method)] = (best_gap, best_step, best_x, trace, steps)
+            runs[(land.label, method)] = (best_gap, best_step, best_x, trace, steps)
             ok = np.isfinite(rt)
             hits[method] = ok[:, head_k]
             e = stats.ert(rt, steps)
@@ -432,21 +437,21 @@ def run_compare(cfg: CompareConfig, progress=None) -> CompareResult:
             for k, target in enumerate(TARGETS):
                 n_ok = int(ok[:, k].sum())
                 w_lo, w_hi = stats.wilson(n_ok, len(rt))
-                success.append({"landscape": land.name, "method": method, "target": target,
+                success.append({"landscape": land.label, "method": method, "target": target,
                                 "successes": n_ok, "runs": len(rt), "rate": n_ok / len(rt),
                                 "ci_low": w_lo, "ci_high": w_hi})
-                erts.append({"landscape": land.name, "method": method, "target": target,
+                erts.append({"landscape": land.label, "method": method, "target": target,
                              "ert": e[k], "ci_low": lo[k], "ci_high": hi[k],
                              "successes": n_ok})
             for t, frac in zip(grid, stats.ecdf(rt, grid), strict=True):
-                ecdfs.append({"landscape": land.name, "method": method, "step": int(t),
+                ecdfs.append({"landscape": land.label, "method": method, "step": int(t),
                               "fraction": float(frac)})
             for t, column in zip(grid, at_steps, strict=True):
-                fixed.append({"landscape": land.name, "method": method, "step": int(t), **{
+                fixed.append({"landscape": land.label, "method": method, "step": int(t), **{
                     f"q{int(q * 100):02d}": stats.quantile_with_inf(column, q)
                     for q in (0.1, 0.25, 0.5, 0.75, 0.9)}})
             grads, hvps = cost_per_run(method, land, steps)
-            costs.append({"landscape": land.name, "method": method, "steps": steps,
+            costs.append({"landscape": land.label, "method": method, "steps": steps,
                           "gradients_per_run": grads, "hvps_per_run": hvps,
                           "tuning_runs": cfg.trials * cfg.tuning_starts,
                           "eval_runs": cfg.eval_starts,
@@ -454,7 +459,7 @@ def run_compare(cfg: CompareConfig, progress=None) -> CompareResult:
                                                       + cfg.eval_starts),
                           "total_hvps": hvps * (cfg.trials * cfg.tuning_starts
                                                 + cfg.eval_starts)})
-            heads.append({"landscape": land.name, "method": method, "target": TARGETS[head_k],
+            heads.append({"landscape": land.label, "method": method, "target": TARGETS[head_k],
                           **{f"chosen_{k}": v for k, v in values.items()},
                           "on_edge": ",".join(edge), "successes": int(ok[:, head_k].sum()),
                           "runs": len(rt), "rate": float(ok[:, head_k].mean()),
@@ -465,7 +470,7 @@ def run_compare(cfg: CompareConfig, progress=None) -> CompareResult:
                           "median_final_gap": stats.quantile_with_inf(at_steps[-1], 0.5)})
         for mox, base in moxco_pairs(cfg.methods):
             only_mox, only_base, p = stats.mcnemar(hits[mox], hits[base])
-            tests.append({"landscape": land.name, "method": mox, "against": base,
+            tests.append({"landscape": land.label, "method": mox, "against": base,
                           "target": TARGETS[head_k], "only_method": only_mox,
                           "only_against": only_base, "p_value": p})
     ert_frame = pd.DataFrame(erts)
@@ -512,10 +517,10 @@ def ioh_files(result: CompareResult) -> dict[str, bytes]:
 
     files = {}
     for fid, land in enumerate(result.landscapes, 1):
-        fname = _safe(land.name)
+        fname = _safe(land.label)
         for method in result.config.methods:
             best_gap, best_step, best_x, (run_ids, t_log, y_log), steps = result.runs[
-                (land.name, method)]
+                (land.label, method)]
             algo = _safe(method)
             dat = f"data_f{fid}_{fname}/IOHprofiler_f{fid}_DIM{land.dim}.dat"
             lines, meta = [], []
@@ -530,7 +535,7 @@ def ioh_files(result: CompareResult) -> dict[str, bytes]:
             doc = {
                 "version": __version__, "suite": "moxco", "function_id": fid,
                 "function_name": fname, "maximization": False,
-                "algorithm": {"name": method, "info": _chosen_info(result, land.name, method)},
+                "algorithm": {"name": method, "info": _chosen_info(result, land.label, method)},
                 "attributes": ["evaluations", "raw_y"],
                 "scenarios": [{"dimension": land.dim, "path": dat, "runs": meta}],
             }

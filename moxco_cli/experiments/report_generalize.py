@@ -61,7 +61,9 @@ def _paired_rows(paired, dist, metric, landscape):
             f"[{_g(r.ci_low)}, {_g(r.ci_high)}]",
             "relative to the inner optimizer's median": f"{change:+.1%}"
             if math.isfinite(change) else "-",
-            "MoXCo lower / higher / tied": f"{r.method_lower} / {r.method_higher} / {r.ties}",
+            "MoXCo lower / higher / tied / both diverged":
+                f"{r.method_lower} / {r.method_higher} / {r.ties} / "
+                f"{int(r.both_diverged)}",
             "sign test p": p_value(r.sign_test_p, ".2g")})
     return rows, wins, losses, rel
 

@@ -218,8 +218,10 @@ def paired_figure(paired, metrics: list[str], title: str):
                 ax.errorbar(r.median_difference, y, xerr=[[r.median_difference - lo],
                                                           [hi - r.median_difference]],
                             fmt="o", color=st["color"], capsize=4, ms=6)
+            both = int(r.both_diverged)
             labels.append(f"{st['label']} - {style(r.against, names)['label']}, lr {r.lr:g}\n"
-                          f"lower in {r.method_lower}/{r.pairs}, p = {r.sign_test_p:.2g}")
+                          f"lower in {r.method_lower}/{r.pairs}, p = {r.sign_test_p:.2g}"
+                          + (f"\n(both diverged in {both}: left out)" if both else ""))
         ax.axvline(0.0, color="black", lw=1.0)
         # differences of 1e-3 in 9 auto ticks ran into each other ("-0.0040-0.0035..."): at
         # most 6, and a shared power of ten beside the axis for small or large values
@@ -231,7 +233,7 @@ def paired_figure(paired, metrics: list[str], title: str):
                       "(< 0: the MoXCo method is lower)", fontsize=8)
         ax.grid(alpha=0.3, lw=0.5)
     _title(fig, f"Paired differences, same initialization (median and 95% bootstrap "
-           f"interval; exact sign test). {title}")
+           f"interval; exact sign test; pairs where both runs diverged left out). {title}")
     return fig
 
 

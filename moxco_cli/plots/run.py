@@ -120,11 +120,18 @@ def draw_contours(ax, land, box: np.ndarray, resolution: int = 300):
 
 
 def draw_minima(ax, land, one_d: bool = False):
-    for k, m in enumerate(land.minima):
-        xy = (m.x[0], m.f) if one_d else (m.x[0], m.x[1])
-        label = f"{'global ' if m.f == land.f_target else ''}minimum"
-        ax.plot(*xy, marker="*", ms=17, color="black", mec="white", mew=1.0, ls="none",
-                zorder=6, label=label if k == 0 else None)
+    """The named minima: a black star for the global ones, a smaller white star for the
+    others (as the outcome maps draw them), each kind labelled once. Drawn below the end
+    markers (zorder 6 < 7), so a run that ends at a minimum still shows where it ended."""
+    glob, other = land.split_minima()
+    for group, label, look in ((glob, "global minimum", dict(ms=17, color="black",
+                                                              mec="white", mew=1.0)),
+                               (other, "other minimum", dict(ms=13, color="white",
+                                                             mec="black", mew=1.0))):
+        for k, m in enumerate(group):
+            xy = (m.x[0], m.f) if one_d else (m.x[0], m.x[1])
+            ax.plot(*xy, marker="*", ls="none", zorder=6, label=label if k == 0 else None,
+                    **look)
 
 
 def _annotate_event(ax, xy, text, color, offset, ha="left", va="baseline"):
@@ -265,15 +272,15 @@ def _trajectory_figure_1d(land, runs, title):
             out = exit_point(tr.records.x[:, 0, :], box)
             if out is not None:
                 ax.plot(out[0], land.f(out[None])[0], marker="X", ms=9, color=st["color"],
-                        mec="black", ls="none", clip_on=False,
+                        mec="black", ls="none", clip_on=False, zorder=7,
                         label=f"{st['label']} diverged, t={tr.diverged_step[0]}")
         else:
             ax.plot(p[-1], tr.records.loss[-1, 0], marker="D", ms=9, color=st["color"],
-                    mec="black", ls="none", label=f"{st['label']} end")
+                    mec="black", ls="none", label=f"{st['label']} end", zorder=7)
         c = tr.commit_step[0]
         if c >= 0:
             ax.plot(p[c], tr.records.loss[c, 0], marker="o", ms=10, mfc="none",
-                    mec=st["color"], mew=2.2)
+                    mec=st["color"], mew=2.2, zorder=7)
         steps = np.arange(len(p))
         ax2.plot(steps, p, color=st["color"], ls=st["ls"], lw=1.5, label=st["label"])
         if c >= 0:
@@ -467,24 +474,42 @@ def goodness_figure(runs: dict, inv_eta: dict, threshold: float, lrs: dict, titl
     by_lr = {}
     for name in plain:
         by_lr.setdefault(lrs[name], []).append(style(name, runs)["label"])
+    # named whenever the methods of the run do not all share one lr (a MoXCo method with
+    # its own lr has its own 1/eta~ line: "2/lr" alone would read as everyone's)
+    several = len({lrs[name] for name in runs}) > 1
+    refs = []
     for k, (lr, names) in enumerate(by_lr.items()):
-        who = f" ({', '.join(names)})" if len(by_lr) > 1 else ""
+        who = f" ({', '.join(names)})" if several else ""
+        refs.append(2.0 / lr)
         bottom.axhline(2.0 / lr, color="black", ls=_DASHES[1 + k % 3], lw=1.0,
                        label=f"2/lr = {2.0 / lr:.4g}{who}")
     for name, value in inv_eta.items():
         st = style(name, runs)
         label = rf"1/$\tilde\eta$ {st['label']} = {value:.4g} (Thm 2)"
         bottom.axhline(value, color=st["color"], ls=":", lw=1.3, label=label)
+        refs.append(value)
     lam = np.concatenate(lam_all)
-    if np.nanmin(lam) > 0 and np.nanmax(lam) / np.nanmin(lam) > 50:
-        bottom.set_yscale("log")
-    else:
-        bottom.set_yscale("symlog", linthresh=1.0)
+    log = bool(np.nanmin(lam) > 0 and np.nanmax(lam) / np.nanmin(lam) > 50)
+    bottom.set_yscale("log" if log else "symlog", **({} if log else {"linthresh": 1.0}))
+    # the reference lines inside the panel, not on its edge: the view spans the curves and
+    # every reference with a margin (autoscaling left a reference at the top edge unseen)
+    shown = np.concatenate([lam, refs])
+    shown = shown[np.isfinite(shown) & ((shown > 0) if log else True)]
+    if len(shown):  # a margin of 6% of the panel's height, in the scale's own coordinates
+        scale = bottom.yaxis.get_transform()
+        a, b = scale.transform(np.array([[shown.min()], [shown.max()]]))[:, 0]
+        pad = 0.06 * (b - a) if b > a else 0.5
+        lo, hi = scale.inverted().transform(np.array([[a - pad], [b + pad]]))[:, 0]
+        bottom.set_ylim(float(lo), float(hi))
     bottom.set(xlabel="step", ylabel=r"$\lambda_{max}(\nabla^2 f(\theta_t))$")
     if estimated:
         bottom.set_title("lam_max as each method scores it; thin solid lines: the exact value "
                          "beside an estimate", fontsize=8)
-    bottom.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3,
+    # as many columns as the longest label lets fit the figure's width (a spec label with
+    # its keys ran off both sides in three columns)
+    longest = max((len(t) for t in bottom.get_legend_handles_labels()[1]), default=1)
+    bottom.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.2),
+                  ncol=max(1, min(3, 120 // max(longest, 1))),
                   title="reference curvatures (curves: optimizers, colours as above)",
                   title_fontsize=8)
     bottom.grid(alpha=0.3, lw=0.5)
