@@ -92,13 +92,23 @@ def draw_png(path: Path, build, args: tuple = (), kwargs: dict | None = None) ->
     `build`: a function returning a matplotlib Figure, or its `"module:function"` name (so the
     caller need not import matplotlib). The renderer child and the in-process path both draw
     through here: the same bytes."""
-    import matplotlib.pyplot as plt
+    import warnings
 
-    fig = figure_function(build)(*args, **(kwargs or {}))
-    try:
-        atomic_write_bytes(path, png_bytes(fig))
-    finally:
-        plt.close(fig)
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    # Drawing values the results hold as they are (1e300, inf) makes NumPy and matplotlib
+    # warn from inside the scales and layout engines (an overflow in a log scale's exp,
+    # "Tight layout not applied"): lines about matplotlib's internals, not about the
+    # results, which the figure itself shows. An error still fails the figure, as before.
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        warnings.simplefilter("ignore", UserWarning)
+        fig = figure_function(build)(*args, **(kwargs or {}))
+        try:
+            atomic_write_bytes(path, png_bytes(fig))
+        finally:
+            plt.close(fig)
 
 
 def _storage_error(exc) -> bool:

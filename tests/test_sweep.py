@@ -386,3 +386,38 @@ def test_a_plain_file_in_place_of_the_cells_folder_is_one_line(tmp_path):
     with pytest.raises(MoxcoError, match=f"^--resume: {tmp_path / 'cells'} is not a folder"):
         run_sweep(TINY, store=CellStore(tmp_path / "cells"))
     assert (tmp_path / "cells").read_text() == "not a folder\n"
+
+
+def test_minima_of_one_curvature_share_one_theorem2_edge_and_note():
+    """rastrigin:dim=10 has 21 named minima of lam_max 397: the footer listed 42 notes
+    (21 per lr) over the panels; one per distinct curvature now."""
+    from moxco_cli.plots.sweep import _same_curvature
+
+    groups = _same_curvature({"global": 397.0, "local-x0+": 397.0 * (1 + 1e-12),
+                              "sharp": 330.0, **{f"m{k}": 397.0 for k in range(3)}})
+    assert groups == [("the global and 4 other minima", 397.0), ("the sharp minimum", 330.0)]
+    assert _same_curvature({"a": 1.0, "b": 1.0}) == [("the a and b minima", 1.0)]
+
+
+def test_matplotlib_warnings_while_drawing_do_not_reach_stderr(tmp_path):
+    """A log axis over 1e300 made matplotlib warn (overflow in exp) from the renderer: lines
+    about its internals, not the results."""
+    import matplotlib.pyplot as plt
+
+    from moxco_cli.report import draw_png
+
+    def build():
+        fig, ax = plt.subplots()
+        ax.plot([1e-3, 1e300], [1.0, 2.0])
+        ax.set_xscale("log")
+        np.exp(1000.0)  # a RuntimeWarning of NumPy's, as matplotlib's scale code raises
+        fig.tight_layout(rect=(0, 0.99, 1, 0.991))  # "Tight layout not applied"
+        return fig
+
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        draw_png(tmp_path / "f.png", build)
+    assert (tmp_path / "f.png").stat().st_size > 0
+    assert [str(w.message) for w in caught] == []

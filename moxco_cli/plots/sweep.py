@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import textwrap
 
 import matplotlib
 
@@ -101,6 +102,31 @@ def _facets(frame, x: str, y: str):
     return out
 
 
+def _minima_text(names: list[str]) -> str:
+    """`the global minimum`, `the local-1 and local-2 minima`, `the global and 20 other
+    minima` (more than three names)."""
+    if len(names) == 1:
+        return f"the {names[0]} minimum"
+    if len(names) <= 3:
+        return f"the {', '.join(names[:-1])} and {names[-1]} minima"
+    return f"the {names[0]} and {len(names) - 1} other minima"
+
+
+def _same_curvature(boundaries: dict[str, float]) -> list[tuple[str, float]]:
+    """`(text, lam)` per distinct curvature (to 1e-9 relative), in the minima's order: minima
+    of one lam_max share one Theorem 2 edge (rastrigin:dim=10's 21 named minima all have
+    lam_max 397: one curve and one note, not 21)."""
+    groups: list[tuple[list[str], float]] = []
+    for name, lam in boundaries.items():
+        for names, value in groups:
+            if abs(lam - value) <= 1e-9 * max(1.0, abs(value)):
+                names.append(name)
+                break
+        else:
+            groups.append(([name], lam))
+    return [(_minima_text(names), lam) for names, lam in groups]
+
+
 def _boundary(ax, sub, x, y, xs, ys, boundaries) -> list[str]:
     """Theorem 2 curves on an (alpha, beta) panel of one lr; returns notes for the curves
     that miss the panel."""
@@ -113,12 +139,13 @@ def _boundary(ax, sub, x, y, xs, ys, boundaries) -> list[str]:
     a = np.linspace(alphas[0], alphas[-1], 400)
     bound_lo = 2 * (1 + alphas[0]) / (lr * (1 + 2 * betas[-1]))
     bound_hi = 2 * (1 + alphas[-1]) / (lr * (1 + 2 * betas[0]))
-    for k, (name, lam) in enumerate(boundaries.items()):
+    for k, (which, lam) in enumerate(_same_curvature(boundaries)):
         b = (2 * (1 + a) / (lr * lam) - 1) / 2  # beta on the edge lam = 1/eta_eff
         inside = (b >= betas[0]) & (b <= betas[-1])
         if not inside.any():
             side = "stable" if lam < bound_lo else "unstable"
-            notes.append(f"Theorem 2 at lr {lr:g}: the {name} minimum (λmax {lam:.3g}) is {side} "
+            verb = "are" if which.endswith("minima") else "is"
+            notes.append(f"Theorem 2 at lr {lr:g}: {which} (λmax {lam:.3g}) {verb} {side} "
                          f"under the exploration momenta in every cell (2(1+α)/(lr(1+2β)) "
                          f"runs from {bound_lo:.3g} to {bound_hi:.3g} here).")
             continue
@@ -128,7 +155,7 @@ def _boundary(ax, sub, x, y, xs, ys, boundaries) -> list[str]:
         color = BOUNDARY_COLORS[k % len(BOUNDARY_COLORS)]
         ax.plot(px, py, color="black", lw=3.6, zorder=5)
         ax.plot(px, py, color=color, lw=2.0, zorder=6,
-                label=f"Theorem 2 edge for the {name} minimum (λmax {lam:.3g}): "
+                label=f"Theorem 2 edge for {which} (λmax {lam:.3g}): "
                       f"{'above' if x == 'alpha' else 'right of'} it, the exploration "
                       "momenta cannot settle there")
     return notes
@@ -245,8 +272,9 @@ def heatmap_figure(frame, x: str = "alpha", y: str = "beta", *,
             _heat_panel(fig, row_axes[1], sub, x, y, "other_minimum_fraction", Normalize(0, 1),
                         "Blues", "fraction of the runs ending at a non-global minimum "
                         "(cell text: %)", metric, {})
-            where = ", ".join(list(boundaries or {})[1:]) or "non-global"
-            row_axes[1].set_title(f"{name}: runs ending at the {where} minimum\n"
+            others = list(boundaries or {})[1:]
+            where = _minima_text(others) if 0 < len(others) <= 3 else "the non-global minima"
+            row_axes[1].set_title(f"{name}: runs ending at {where}\n"
                                   f"(of the runs counted in {metric})", fontsize=9)
         for ax in row_axes:
             footer += [n for n in _boundary(ax, sub, x, y, xs, ys, boundaries)
@@ -266,8 +294,9 @@ def heatmap_figure(frame, x: str = "alpha", y: str = "beta", *,
             how = f"vs plain {plain} at the same lr"
         rule = ("median outside its IQR" if metric == "final-loss"
                 else "95% intervals apart")
-        ax_m.set_title(f"{name}{lr_note}: {metric}\n+ better, − worse {how}, {rule}",
-                       fontsize=9)
+        # a long spec made the line wider than its panel, cut on both sides: wrapped
+        legend_line = textwrap.fill(f"+ better, − worse {how}, {rule}", 90)
+        ax_m.set_title(f"{name}{lr_note}: {metric}\n{legend_line}", fontsize=9)
         ax_d.set_title(f"{name}{lr_note}: diverged runs\n(left the box |x| <= 1e6)", fontsize=9)
     if title:
         fig.suptitle(title, fontsize=11)
