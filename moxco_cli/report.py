@@ -106,9 +106,41 @@ def draw_png(path: Path, build, args: tuple = (), kwargs: dict | None = None) ->
         warnings.simplefilter("ignore", UserWarning)
         fig = figure_function(build)(*args, **(kwargs or {}))
         try:
+            _say_empty_log_axes(fig)
             atomic_write_bytes(path, png_bytes(fig))
         finally:
             plt.close(fig)
+
+
+def _say_empty_log_axes(fig) -> None:
+    """A log axis with nothing positive and finite to show (every run diverged: the
+    results hold inf) made matplotlib refuse the whole figure ("Data cannot be log-scaled");
+    such an axis gets a fixed decade and says, in the panel, that it has nothing to draw.
+    Its other axis then spans its own data (autoscaling skips points without a y)."""
+    import numpy as np
+
+    for ax in fig.axes:
+        data = {}
+        for k, which in enumerate("xy"):
+            values = [np.asarray(line.get_xydata(), dtype=float)[:, k] for line in ax.lines]
+            values += [np.asarray(c.get_offsets(), dtype=float).reshape(-1, 2)[:, k]
+                       for c in ax.collections]
+            v = np.concatenate(values) if values else np.empty(0)
+            log = (ax.get_xscale() if which == "x" else ax.get_yscale()) == "log"
+            data[which] = (log, v[np.isfinite(v) & ((v > 0) if log else True)])
+        empty = [w for w, (log, v) in data.items() if log and not len(v)]
+        for which in empty:
+            (ax.set_xlim if which == "x" else ax.set_ylim)(1.0, 10.0)
+            other = "y" if which == "x" else "x"
+            log, v = data[other]
+            if len(v) and other not in empty:
+                lo, hi = float(v.min()), float(v.max())
+                lo, hi = (lo / 1.5, hi * 1.5) if log else (lo - 0.05 * (hi - lo) - 0.5 * (
+                    hi == lo), hi + 0.05 * (hi - lo) + 0.5 * (hi == lo))
+                (ax.set_xlim if other == "x" else ax.set_ylim)(lo, hi)
+        if empty and not ax.texts:  # a figure's own note ("every trial diverged") says it
+            ax.text(0.5, 0.5, "nothing finite to draw\n(every run here diverged)",
+                    transform=ax.transAxes, ha="center", va="center", fontsize=9, color="0.3")
 
 
 def _storage_error(exc) -> bool:

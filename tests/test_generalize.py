@@ -342,3 +342,17 @@ def test_paired_and_threshold_figures_keep_their_tick_labels_apart(thresholds):
     finally:
         for fig in figs:
             plt.close(fig)
+
+
+def test_every_run_diverged_still_draws_every_figure(tmp_path):
+    """At lr 1e300 every run diverges: the log axes had nothing positive to show and
+    matplotlib refused sharpness.png (exit 1, "could not be drawn"); the panel says so now."""
+    out = tmp_path / "f"
+    res = runner.invoke(app, ["generalize", "two-layer-net:hidden=3", "--inits", "4",
+                              "--steps", "5", "--lrs", "1e300", "--thresholds", "0.9",
+                              "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert {"sharpness.png", "distributions.png", "paired.png"} <= {p.name for p in
+                                                                    out.iterdir()}
+    runs = pd.read_csv(out / "runs.csv")
+    assert (runs.diverged_step >= 0).all()

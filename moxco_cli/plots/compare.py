@@ -154,8 +154,10 @@ def tuning_figure(tuning, chosen, landscapes: list[str], methods: list[str], pro
         ax.set_yscale("log")
         ax.set_xlabel("learning rate of the trial (log scale)" if key == "lr" else
                       f"{key} of the trial (other tuned keys vary too)")
-        ax.set_ylabel("tuning objective: median final f - f*\nover the tuning starts "
-                      "(gaps: over half diverged; 0 drawn at 1e-16)")
+        # three short lines: as two, the label was taller than the panel and ran into the
+        # caption above it
+        ax.set_ylabel("tuning objective: median final f - f*\nover the tuning starts\n"
+                      "(gaps: over half diverged; 0 at 1e-16)")
         _finish(ax, land)
         if lost:
             ax.text(0.5, 0.5, "every trial: over half the runs diverged\n(objective +inf): "
