@@ -356,3 +356,16 @@ def test_every_run_diverged_still_draws_every_figure(tmp_path):
                                                                     out.iterdir()}
     runs = pd.read_csv(out / "runs.csv")
     assert (runs.diverged_step >= 0).all()
+
+
+def test_an_impossible_size_is_refused_before_the_landscape_is_checked(monkeypatch):
+    """Building two-layer-net:hidden=256 checks lam_max over its domain (5.5 s); a study of
+    1e12 trajectory-steps is refused without waiting for it."""
+    def never(self):
+        raise AssertionError("the landscape was built and checked first")
+
+    monkeypatch.setattr(GeneralizeConfig, "land", never)
+    cfg = GeneralizeConfig(landscape="two-layer-net", landscape_params={"hidden": 256},
+                           methods=("gd",), inits=100_000, steps=10_000_000, lrs=(0.1,))
+    with pytest.raises(SettingsError, match="--inits: 1e\\+12 trajectory-steps"):
+        cfg.validate()

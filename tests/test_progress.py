@@ -113,3 +113,39 @@ def test_escape_count_gives_the_start_basins_their_own_stage(tmp_path, monkeypat
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "out" / "counts.csv"),
                                   alone.counts.reset_index(drop=True), check_dtype=False,
                                   check_categorical=False)
+
+
+def test_generalize_reports_its_end_point_measurements_as_a_stage(tmp_path, monkeypatch):
+    """After its runs, generalize measures every end point (metrics and an eigvalsh of the
+    exact d x d Hessian): for two-layer-net:hidden=256 (d = 769) minutes with no line after
+    "100%". Its own bar now, whose units add up; the results are those of one call."""
+    from contextlib import contextmanager
+
+    import pandas as pd
+
+    from moxco_cli.commands import generalize as command
+    from moxco_cli.experiments.generalize import GeneralizeConfig, run_generalize
+    from moxco_cli.report import ResultsFolder
+
+    bars = []
+
+    @contextmanager
+    def recording(description, total, enabled=True):
+        bar = {"description": description, "total": total, "done": 0}
+        bars.append(bar)
+        yield lambda n: bar.__setitem__("done", bar["done"] + n)
+
+    monkeypatch.setattr(command, "progress_bar", recording)
+    cfg = GeneralizeConfig(landscape="two-layer-net", landscape_params={"hidden": 3},
+                           methods=("gd", "gd+moxco"), inits=6, steps=10, lrs=(0.05, 50.0),
+                           thresholds=(0.9,)).validate()
+    command.execute(cfg, ResultsFolder(tmp_path / "out", force=False))
+    assert [b["description"] for b in bars] == [
+        "generalize two-layer-net, runs",
+        "generalize two-layer-net, end points (metrics, exact Hessian)"]
+    rows = 6 * 2 + 6 * 3  # gd at 2 lrs; gd+moxco at 2 lrs and the threshold 0.9
+    assert [b["total"] for b in bars] == [10 * rows, 2 * rows]
+    assert all(b["done"] == b["total"] for b in bars), bars
+    alone = run_generalize(cfg)
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "out" / "runs.csv"),
+                                  alone.runs, check_dtype=False)

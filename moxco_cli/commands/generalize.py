@@ -74,13 +74,22 @@ def config_from_options(options: dict):
 def execute(cfg, folder) -> None:
     """Run `cfg`, write its folder, print the verdict tables (shared with `moxco rerun`)."""
     from moxco_cli.allocator import keep_freed_memory
-    from moxco_cli.experiments.generalize import protocol_text, run_generalize
+    from moxco_cli.experiments.generalize import (
+        protocol_text,
+        run_generalize,
+        simulate_methods,
+    )
     from moxco_cli.report import config_document
 
     keep_freed_memory()  # a network's evaluations free many MiB-sized arrays per step
 
-    with progress_bar(f"generalize {cfg.landscape}", cfg.work()) as advance:
-        result = run_generalize(cfg, progress=advance)
+    # two stages, each with its own rate: the runs, then their end points (metrics and the
+    # exact Hessian's eigenvalues: for a wide network the longer stage)
+    with progress_bar(f"generalize {cfg.landscape}, runs", cfg.work()) as advance:
+        simulated = simulate_methods(cfg, progress=advance)
+    with progress_bar(f"generalize {cfg.landscape}, end points (metrics, exact Hessian)",
+                      simulated.end_points()) as advance:
+        result = run_generalize(cfg, measured=advance, simulated=simulated)
     with folder as out:
         write_outputs(result, out)
         out.write_json("config.json", config_document("generalize", cfg.to_options(), {

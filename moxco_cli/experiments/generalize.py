@@ -63,7 +63,9 @@ MIN_BLOCK_CHUNK = 256  # fewer initializations: the engine's own chunks (per-chu
 # at lam_max ~ 3).
 NEGATIVE_CURVATURE = 1e-3
 FLAT_HESSIAN = 1e-12  # |lam_max| below this: the level is 1e-3 of this instead
-HESSIAN_ROWS = 4096  # end points per batch of exact Hessians (N x d x d floats)
+HESSIAN_ROWS = 4096  # end points per batch of exact Hessians (N x d x d floats), at most
+# so many bytes of Hessians: 4096 of d = 769 (two-layer-net:hidden=256) would be 19 GB
+HESSIAN_BYTES = 256 * 2**20
 
 
 @dataclass(frozen=True)
@@ -93,10 +95,41 @@ class GeneralizeConfig:
         return build_landscape(self.landscape, self.landscape_params)
 
     def validate(self) -> GeneralizeConfig:
+        # the options first, the landscape after: building a wide network checks its value,
+        # gradient and lam_max over its domain (5.5 s for two-layer-net:hidden=256, d = 769),
+        # which an impossible --inits or --steps need not wait for
+        import landscapes
+
+        self._validate_options()
+        try:  # the study's size, before that check (the same count: rows per method)
+            unchecked = landscapes.get(self.landscape, **self.landscape_params)
+        except Exception:  # noqa: BLE001 - the checked build below says what is wrong
+            unchecked = None
+        if unchecked is not None and unchecked.METRICS:
+            self._validate_work(unchecked)
         land = self.land()
         if not land.METRICS:
             raise SettingsError("LANDSCAPE", f"{land.name} declares no per-run metrics; "
                                 "generalize studies two-layer-net or factorization")
+        from moxco_cli import minibatch
+
+        for spec in self.specs():
+            values = method_specs.resolve(spec, shorthand_values(self.settings, spec.name))
+            try:
+                minibatch.check(land, values["batch"])
+            except method_specs.SpecError as exc:
+                raise SettingsError("--methods", f"{spec.label}: {exc}") from None
+        self._validate_work(land)
+        self.settings.validate().numpy_only("generalize")
+        return self
+
+    def _validate_work(self, land) -> None:
+        work = self.work(land)
+        if work > MAX_WORK:
+            raise SettingsError("--inits", f"{work:.3g} trajectory-steps in all; at most "
+                                f"{MAX_WORK:.0e} (fewer inits, steps, lrs or thresholds)")
+
+    def _validate_options(self) -> None:
         validate_methods(self.methods, "--methods")
         validate_int("--inits", self.inits, 2, MAX_INITS)
         validate_steps(self.steps)
@@ -115,20 +148,6 @@ class GeneralizeConfig:
         if self.settings.lr != OptimizerSettings.lr:
             raise SettingsError("--lr", "generalize runs every rate of --lrs; give --lrs "
                                 "(or lr=... in a method spec)")
-        from moxco_cli import minibatch
-
-        for spec in self.specs():
-            values = method_specs.resolve(spec, shorthand_values(self.settings, spec.name))
-            try:
-                minibatch.check(land, values["batch"])
-            except method_specs.SpecError as exc:
-                raise SettingsError("--methods", f"{spec.label}: {exc}") from None
-        work = self.work(land)
-        if work > MAX_WORK:
-            raise SettingsError("--inits", f"{work:.3g} trajectory-steps in all; at most "
-                                f"{MAX_WORK:.0e} (fewer inits, steps, lrs or thresholds)")
-        self.settings.validate().numpy_only("generalize")
-        return self
 
     def specs(self):
         return [method_specs.parse_spec(m) for m in self.methods]
@@ -255,8 +274,23 @@ def _primary(land) -> str:
     return "test_mse" if "test_mse" in land.METRICS else "final_lam_max"
 
 
-def run_generalize(cfg: GeneralizeConfig, progress=None) -> GeneralizeResult:
-    """The whole protocol of the module docstring."""
+@dataclass
+class Simulated:
+    """Stage one of the study (`simulate_methods`): every method's one engine call, and the
+    starts it ran from; stage two (`run_generalize`) measures their end points."""
+
+    land: object
+    starts: np.ndarray  # (inits, d)
+    grid_starts: np.ndarray | None  # (grid^2, 2): factorization at depth 2, else None
+    calls: list  # per method: (spec, rows of cfg.cells, the built method, Trajectory)
+
+    def end_points(self) -> int:
+        """How many end points stage two measures (its progress total, 2 units each)."""
+        return 2 * sum(len(traj.final) for *_, traj in self.calls)
+
+
+def simulate_methods(cfg: GeneralizeConfig, progress=None) -> Simulated:
+    """Every method's rows as one batched engine call (`progress(n)`: trajectory-steps)."""
     cfg.validate()
     land = cfg.land()
     starts = land.sample_starts(cfg.inits, np.random.default_rng(cfg.seed))
@@ -265,7 +299,7 @@ def run_generalize(cfg: GeneralizeConfig, progress=None) -> GeneralizeResult:
         from moxco_cli.starts import grid_starts as make_grid
 
         _, grid_starts = make_grid(land.bounds, cfg.grid)
-    frames, references = [], {}
+    calls = []
     for spec in cfg.specs():
         rows = cfg.cells(spec, land)
         base = method_specs.resolve(spec, shorthand_values(cfg.settings, spec.name))
@@ -281,8 +315,24 @@ def run_generalize(cfg: GeneralizeConfig, progress=None) -> GeneralizeResult:
         chunk = cfg.inits if cfg.inits >= MIN_BLOCK_CHUNK else None
         traj = simulate(land, m, x0, cfg.steps, seed=cfg.seed, progress=progress,
                         chunk_size=chunk)
+        calls.append((spec, rows, m, traj))
+    return Simulated(land, starts, grid_starts, calls)
+
+
+def run_generalize(cfg: GeneralizeConfig, progress=None, measured=None,
+                   simulated: Simulated | None = None) -> GeneralizeResult:
+    """The whole protocol of the module docstring: `simulate_methods` (unless `simulated`
+    is given), then every end point's metrics and exact Hessian (`measured(n)`: 2 units per
+    end point, `Simulated.end_points`; for a wide network this stage is the longer one:
+    one eigvalsh of a d x d Hessian per end point, d = 769 at hidden = 256)."""
+    sim = simulated if simulated is not None else simulate_methods(cfg, progress)
+    land, grid_starts = sim.land, sim.grid_starts
+    measured = measured or (lambda n: None)
+    frames, references = [], {}
+    for spec, rows, m, traj in sim.calls:
         metrics = land.metrics(traj.final)
-        lam_min, grad_norm = end_curvature(land, traj.final, traj.diverged)
+        measured(len(traj.final))
+        lam_min, grad_norm = end_curvature(land, traj.final, traj.diverged, measured)
         lo = 0
         for lr, th, role, count in rows:
             part = slice(lo, lo + count)
@@ -317,17 +367,22 @@ def run_generalize(cfg: GeneralizeConfig, progress=None) -> GeneralizeResult:
     return result
 
 
-def end_curvature(land, final: np.ndarray, diverged: np.ndarray):
+def end_curvature(land, final: np.ndarray, diverged: np.ndarray, progress=None):
     """`(lam_min, grad_norm)`, `(N,)` each, at the end points `final (N, d)`: the smallest
     eigenvalue of the exact Hessian and the gradient's norm (NaN where the run diverged).
-    Whether an end point is a minimum at all: `negative_curvature`."""
+    Whether an end point is a minimum at all: `negative_curvature`. `progress(n)` after each
+    batch: its end points (the diverged ones at once)."""
+    progress = progress or (lambda n: None)
     lam_min = np.full(len(final), np.nan)
     grad_norm = np.full(len(final), np.nan)
     alive = np.flatnonzero(~diverged)
-    for lo in range(0, len(alive), HESSIAN_ROWS):
-        rows = alive[lo:lo + HESSIAN_ROWS]
+    progress(len(final) - len(alive))
+    per_batch = max(1, min(HESSIAN_ROWS, HESSIAN_BYTES // (8 * land.dim * land.dim)))
+    for lo in range(0, len(alive), per_batch):
+        rows = alive[lo:lo + per_batch]
         lam_min[rows] = np.linalg.eigvalsh(land.hess(final[rows]))[:, 0]
         grad_norm[rows] = np.linalg.norm(land.grad(final[rows]), axis=1)
+        progress(len(rows))
     return lam_min, grad_norm
 
 
