@@ -118,8 +118,14 @@ def _say_empty_log_axes(fig) -> None:
     such an axis gets a fixed decade and says, in the panel, that it has nothing to draw.
     Its other axis then spans its own data (autoscaling skips points without a y)."""
     import numpy as np
+    from matplotlib.collections import PathCollection
 
     for ax in fig.axes:
+        # only panels of points and lines: a colour bar or an image panel has no such data,
+        # and its scale is its own
+        if ax.images or any(not isinstance(c, PathCollection) for c in ax.collections) \
+                or not (ax.lines or ax.collections):
+            continue
         data = {}
         for k, which in enumerate("xy"):
             values = [np.asarray(line.get_xydata(), dtype=float)[:, k] for line in ax.lines]

@@ -421,3 +421,28 @@ def test_matplotlib_warnings_while_drawing_do_not_reach_stderr(tmp_path):
         draw_png(tmp_path / "f.png", build)
     assert (tmp_path / "f.png").stat().st_size > 0
     assert [str(w.message) for w in caught] == []
+
+
+def test_only_empty_panels_of_points_are_said_empty_not_colour_bars():
+    """The guard for log axes with nothing finite must leave a log colour bar (no lines,
+    its own scale) alone: it once wrote "nothing finite to draw" over every contour
+    figure's colour bar and reset its scale to 1..10."""
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import LogNorm
+
+    from moxco_cli.report import _say_empty_log_axes
+
+    fig, (ax, empty) = plt.subplots(1, 2)
+    g = np.linspace(1, 2, 20)
+    cs = ax.contourf(g, g, np.outer(g, g) ** 9, norm=LogNorm())
+    bar = fig.colorbar(cs, ax=ax)
+    bar.ax.set_yscale("log")
+    limits = bar.ax.get_ylim()
+    empty.plot([1.0, 2.0], [np.nan, np.nan])
+    empty.set_yscale("log")
+    _say_empty_log_axes(fig)
+    assert bar.ax.get_ylim() == limits and not bar.ax.texts
+    assert [t.get_text() for t in empty.texts] == [
+        "nothing finite to draw\n(every run here diverged)"]
+    assert empty.get_ylim() == (1.0, 10.0) and empty.get_xlim()[0] < 1.0 < empty.get_xlim()[1]
+    plt.close(fig)

@@ -7,6 +7,7 @@ Axes-level functions (`draw_*`) are reused by the run command and the reproducti
 from __future__ import annotations
 
 import functools
+import textwrap
 
 import matplotlib
 
@@ -135,11 +136,13 @@ def draw_minima(ax, land, one_d: bool = False):
 
 
 def _annotate_event(ax, xy, text, color, offset, ha="left", va="baseline"):
-    ax.annotate(text, xy=xy, xytext=offset, textcoords="offset points", fontsize=8,
-                color=color, fontweight="bold", ha=ha, va=va,
-                arrowprops=dict(arrowstyle="-", color=color, lw=0.8),
-                bbox=dict(boxstyle="round,pad=0.2", fc="white", ec=color, lw=0.6, alpha=0.9),
-                zorder=8)
+    note = ax.annotate(text, xy=xy, xytext=offset, textcoords="offset points", fontsize=8,
+                       color=color, fontweight="bold", ha=ha, va=va,
+                       arrowprops=dict(arrowstyle="-", color=color, lw=0.8),
+                       bbox=dict(boxstyle="round,pad=0.2", fc="white", ec=color, lw=0.6,
+                                 alpha=0.9), zorder=8)
+    # a note that still reaches past the axes must not make the layout shrink them
+    note.set_in_layout(False)
 
 
 def exit_point(path: np.ndarray, box: np.ndarray) -> np.ndarray | None:
@@ -171,6 +174,21 @@ def _inward(xy, box, offset):
             "top" if top else "bottom")
 
 
+def _keep_inside(xy, box, offset):
+    """`(offset, ha, va)`: `offset` as given, mirrored along an axis where the point lies in
+    the outer 30% of the view on the side the note would go (a commit near the right edge
+    had its note run out of the axes, and the layout squeezed the axes to fit it)."""
+    if box is None:
+        return offset, "left", "baseline"
+    (dx, dy), ha, va = offset, "left", "baseline"
+    where = (np.asarray(xy, dtype=float) - box[:, 0]) / (box[:, 1] - box[:, 0])
+    if (dx > 0 and where[0] > 0.7) or (dx < 0 and where[0] < 0.3):
+        dx, ha = -dx, "right" if dx > 0 else "left"
+    if (dy > 0 and where[1] > 0.7) or (dy < 0 and where[1] < 0.3):
+        dy, va = -dy, "top" if dy > 0 else "bottom"
+    return (dx, dy), ha, va
+
+
 def draw_paths_2d(ax, runs: dict, annotate: bool = True, box: np.ndarray | None = None):
     """Paths of `runs` ({name: Trajectory with records}, start 0) over existing contours.
 
@@ -198,7 +216,7 @@ def draw_paths_2d(ax, runs: dict, annotate: bool = True, box: np.ndarray | None 
             ax.plot(*p[c], marker="o", ms=10, mfc="none", mec=st["color"], mew=2.2, zorder=7)
             if annotate:
                 _annotate_event(ax, p[c], f"{st['label']} commits, t={c}", st["color"],
-                                offsets[k % len(offsets)])
+                                *_keep_inside(p[c], box, offsets[k % len(offsets)]))
         if diverged and annotate and end is not None:
             _annotate_event(ax, end, f"{st['label']} diverged, t={tr.diverged_step[0]}",
                             st["color"], *_inward(end, box, offsets[(k + 2) % len(offsets)]))
@@ -392,8 +410,11 @@ def trace_figure(land, runs: dict, title: str):
     where = "" if target is None else (
         "; dotted: the global minimum's coordinate value" +
         ("s" if len(np.unique(target)) > 1 else f" {float(np.unique(target)[0]):.4g}"))
-    fig.suptitle(f"{short_title(title)}\n{d}-D: every coordinate against step, not a picture of "
-                 f"the landscape{where}", fontsize=10)
+    # wrapped to the figure's width (one method: 6.2 in, where one line was cut on both sides)
+    width = int(fig.get_figwidth() * 13)  # characters of 10 pt per inch, about
+    caption = textwrap.fill(f"{d}-D: every coordinate against step, not a picture of the "
+                            f"landscape{where}", width)
+    fig.suptitle(f"{short_title(title)}\n{caption}", fontsize=10)
     return fig
 
 
