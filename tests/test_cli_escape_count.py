@@ -265,3 +265,12 @@ def test_sharp_width_help_states_the_range_the_landscape_declares():
     command = typer.main.get_command(app).commands["escape-count"]
     option = next(p for p in command.params if p.name == "sharp_width")
     assert f"{s.describe_range()}. Default: {s.default:g}." in option.help
+
+
+def test_the_footer_explains_escape_rows_only_where_there_are_some(tmp_path):
+    """Beale has one named minimum: no "escaped A->B" row, so no note about one."""
+    res = invoke("escape-count", "--landscape", "beale", "--inits", "20", "--steps", "50",
+                 "--out", tmp_path / "b")
+    assert res.exit_code == 0, res.output
+    assert "escaped" not in res.output
+    assert "Cells: count (fraction) and [95% Wilson interval]." in res.output

@@ -383,3 +383,10 @@ def test_nesterov_over_lr_and_alpha_is_one_facet_not_one_per_beta(tmp_path):
                          for t in (0.8, 0.9)])
     assert [n for n, _ in _facets(wrapped, "lr", "alpha")] == [  # a free axis still facets
         "GD+MoXCo (threshold = 0.8)", "GD+MoXCo (threshold = 0.9)"]
+
+
+def test_a_method_that_cannot_commit_shows_no_nan_commit_step(tmp_path):
+    res = runner.invoke(app, ["sweep", "beale", "--method", "nesterov", "--grid", "lr=1e-3,1e-2",
+                              "--starts", "grid:3", "--steps", "20", "--out", str(tmp_path / "s")])
+    assert res.exit_code == 0, res.output
+    assert "nan" not in res.output and "median_commit_step" in res.output

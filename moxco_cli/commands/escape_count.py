@@ -174,8 +174,10 @@ def show_counts(result, path) -> None:
     cfg = result.config
     print_table(frame, f"moxco escape-count {result.landscape.label}: N = {cfg.inits} starts, "
                 f"{cfg.steps} steps, seed {cfg.settings.seed}", list(frame.columns))
-    print("Cells: count (fraction) and [95% Wilson interval]. escaped A\u2192B: of the starts "
-          "in A's basin (where gradient flow takes them), how many ended in B.")
+    print("Cells: count (fraction) and [95% Wilson interval]." + (
+        " escaped A\u2192B: of the starts in A's basin (where gradient flow takes them), how "
+        "many ended in B." if any(str(r["ended in"]).startswith("escaped") for r in rows)
+        else ""))
     print(f"Results: {path}")
 
 

@@ -12,6 +12,7 @@ both the suffix and the INCOMPLETE note.
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import sys
@@ -366,6 +367,9 @@ def show_summary(result, path) -> None:
     best["interval"] = [f"[{lo:.4g}, {hi:.4g}]" for lo, hi in zip(best["ci_low"], best["ci_high"],
                                                                     strict=True)]
     best["baseline"] = [f"{v:.4g}" for v in best["baseline_value"]]
+    # no committed run (a method without a commit rule, or none reached it): "-", as in run
+    best["median_commit_step"] = ["-" if not math.isfinite(v) else f"{v:g}"
+                                  for v in best["median_commit_step"].astype(float)]
     columns = [*cfg.axis_names, "value", "interval", "baseline", "vs_baseline",
                "diverged_fraction", "median_commit_step"]
     print_table(best, f"moxco sweep {result.landscape.label} {cfg.optimizer}: {cfg.metric}, "
