@@ -58,6 +58,15 @@ def _shown(values) -> np.ndarray:
     return np.where(np.isfinite(v), v, np.nan)
 
 
+def _diverged_note(ax, k: int, n_div: int, infinite_median: bool, color) -> None:
+    """`N diverged` above method k's strip (at the bottom it covered the median's bar), and
+    where over half diverged, that the median is +inf (no bar is drawn for it)."""
+    text = f"{n_div} diverged" + ("\nmedian +inf" if infinite_median else "")
+    ax.annotate(text, (k, 0.985), xycoords=("data", "axes fraction"), ha="center", va="top",
+                fontsize=7, color=color,
+                bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.8))
+
+
 def _finite(v):
     v = np.asarray(v, dtype=float)
     return v[np.isfinite(v)]
@@ -180,9 +189,8 @@ def distributions_figure(dist, runs, methods: list[str], metrics: list[str], tit
                 shown.append(v[fin])
                 n_div = int((~fin).sum())
                 if n_div:
-                    ax.annotate(f"{n_div} diverged", (k, 0.01),
-                                xycoords=("data", "axes fraction"), ha="center", va="bottom",
-                                fontsize=7, color=st["color"])
+                    infinite = not row.empty and row["median"].iloc[0] == math.inf
+                    _diverged_note(ax, k, n_div, infinite, st["color"])
             ax.set_xticks(range(len(methods)), [style(m)["label"] for m in methods],
                           rotation=25, fontsize=7)
             if shown and _log_ok(np.concatenate(shown)):
@@ -292,9 +300,8 @@ def selected_sharpness_figure(runs, methods: list[str], refs: dict, flattest: fl
             if fin.any():
                 ax.plot(k, np.median(v), "_", ms=24, mew=2.5, color="black")
             if (~fin).any():
-                ax.annotate(f"{int((~fin).sum())} diverged", (k, 0.01),
-                            xycoords=("data", "axes fraction"), ha="center", va="bottom",
-                            fontsize=7)
+                _diverged_note(ax, k, int((~fin).sum()), 2 * int((~fin).sum()) > len(v),
+                               "black")
             inv = refs.get(m, {}).get(float(lr))
             if inv is not None and "+moxco" in m:
                 ax.axhline(inv, color=st["color"], ls=":", lw=1.3,
@@ -306,7 +313,9 @@ def selected_sharpness_figure(runs, methods: list[str], refs: dict, flattest: fl
         ax.set_xticks(range(len(methods)), [style(m)["label"] for m in methods], rotation=25,
                       fontsize=7)
         ax.set_title(f"lr = {lr:g}", fontsize=9)
-        ax.legend(fontsize=6.5, loc="upper right")
+        # below the panel: in it, the legend covered the top reference lines and the
+        # diverged counts
+        ax.legend(fontsize=6.5, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2)
         ax.grid(alpha=0.3, lw=0.5, axis="y", which="both")
     axes[0, 0].set_ylabel(r"final $\lambda_{max}$ (log; bar: median)")
     _title(fig, f"Which minimum does each method select? {title}")
