@@ -315,3 +315,18 @@ def test_two_variants_of_one_optimizer_are_drawn_apart_and_the_title_states_the_
     titles.clear()
     command.write_outputs(same, out)
     assert all(", 50 steps, lr=0.005" in t for t in titles), titles
+
+
+def test_a_commit_note_turns_inward_only_near_the_edge_of_the_view():
+    """A note 70 pt left of a point in the left 30% ran over the start dot and out of the
+    axes (the layout then squeezed the plot): it turns right there, and stays as given in the
+    middle; along y only the outer 10% turns it."""
+    import numpy as np
+
+    from moxco_cli.plots.run import _keep_inside
+
+    box = np.array([[-3.0, 3.0], [-3.0, 3.0]])
+    assert _keep_inside((-1.25, -1.25), box, (-70, -20)) == ((70, -20), "left", "baseline")
+    assert _keep_inside((0.0, 0.0), box, (-70, -20)) == ((-70, -20), "left", "baseline")
+    assert _keep_inside((2.5, 2.9), box, (12, 14)) == ((-12, -14), "right", "top")
+    assert _keep_inside((0.0, 0.0), None, (12, 14)) == ((12, 14), "left", "baseline")

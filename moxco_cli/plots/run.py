@@ -175,16 +175,19 @@ def _inward(xy, box, offset):
 
 
 def _keep_inside(xy, box, offset):
-    """`(offset, ha, va)`: `offset` as given, mirrored along an axis where the point lies in
-    the outer 30% of the view on the side the note would go (a commit near the right edge
-    had its note run out of the axes, and the layout squeezed the axes to fit it)."""
+    """`(offset, ha, va)`: `offset` as given, mirrored along x where the point lies in the
+    outer 30% of the view on the side the note would go, along y in the outer 10% (a commit
+    near the right edge had its note run out of the axes, and the layout squeezed the axes
+    to fit it)."""
     if box is None:
         return offset, "left", "baseline"
     (dx, dy), ha, va = offset, "left", "baseline"
     where = (np.asarray(xy, dtype=float) - box[:, 0]) / (box[:, 1] - box[:, 0])
     if (dx > 0 and where[0] > 0.7) or (dx < 0 and where[0] < 0.3):
         dx, ha = -dx, "right" if dx > 0 else "left"
-    if (dy > 0 and where[1] > 0.7) or (dy < 0 and where[1] < 0.3):
+    # a note is far wider than tall: along y only the outer 10% turns it (turning at 30%
+    # put two notes meant one above and one below a point on top of each other)
+    if (dy > 0 and where[1] > 0.9) or (dy < 0 and where[1] < 0.1):
         dy, va = -dy, "top" if dy > 0 else "bottom"
     return (dx, dy), ha, va
 
