@@ -40,7 +40,7 @@ def compare(
     tuning_starts: Annotated[int, typer.Option("--tuning-starts", help="Starts every trial is scored on (default_rng(\\[seed, 1])).")] = 256,
     eval_starts: Annotated[int, typer.Option("--eval-starts", help="Starts the chosen settings are evaluated on (default_rng(\\[seed, 0])), the same for every method.")] = 1024,
     steps: Annotated[int | None, typer.Option("--steps", help="Step budget of every run. Default: the landscape's usual budget (beale 800, two-wells 1000, else 1000).")] = None,
-    target: Annotated[float, typer.Option("--target", help="The headline target f - f* <= TARGET (summary, McNemar test, profile); the 51 targets 10^2 .. 10^-8 are all reported.")] = 1e-4,
+    target: Annotated[float, typer.Option("--target", help="The headline target f - f* <= TARGET (summary, McNemar test, profile), taken as the nearest of the 51 targets 10^2 .. 10^-8 (log scale), which are all reported.")] = 1e-4,
     export: Annotated[bool, typer.Option("--export/--no-export", help="Also write the IOHprofiler format under ioh/ (IOHanalyzer: upload the folder as a zip; iohinspector: DataManager().add_folder).")] = True,
     scheduler: Annotated[str | None, typer.Option("--scheduler", help=SCHEDULER_HELP)] = None,
     out: Annotated[Path | None, typer.Option("--out", help="Results folder. Default: results/runs/compare-<landscape>-<time>.")] = None,
