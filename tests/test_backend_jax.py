@@ -795,3 +795,21 @@ def test_an_unreadable_cache_entry_is_one_warning_line_and_the_program_compiles_
     assert after.count("\n") == 1 and "UserWarning" not in after, after
     assert after.startswith(f"Warning: the compiled-program cache {env['MOXCO_JAX_CACHE']} "
                             "holds an entry that cannot be read (")
+
+
+def test_a_cache_path_that_cannot_be_a_folder_is_said_once_and_not_used(tmp_path, monkeypatch,
+                                                                       capsys):
+    """MOXCO_JAX_CACHE naming a file (or a path that cannot be made) made JAX warn of an
+    unreadable *entry* at every program, with the advice to remove "the folder"."""
+    from moxco_cli.backends.jax_setup import usable_cache_dir
+
+    (tmp_path / "file").write_text("x")
+    for value, why in ((tmp_path / "file", "it is a file, not a folder"),
+                       (tmp_path / "file" / "below", "Not a directory")):
+        monkeypatch.setenv("MOXCO_JAX_CACHE", str(value))
+        assert usable_cache_dir() is None
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and why in err and "compiling without a disk cache" in err
+    monkeypatch.setenv("MOXCO_JAX_CACHE", str(tmp_path / "new" / "cache"))
+    assert usable_cache_dir() == tmp_path / "new" / "cache" and (tmp_path / "new").is_dir()
+    assert capsys.readouterr().err == ""

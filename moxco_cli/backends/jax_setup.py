@@ -41,6 +41,34 @@ def cache_dir() -> Path | None:
     return Path(value) if value else Path.home() / ".cache" / "moxco" / "jax"
 
 
+def usable_cache_dir() -> Path | None:
+    """`cache_dir()` if it is a folder that exists or can be made, else None after one line
+    on stderr saying why (a file, or a path that cannot be created: JAX then warned of an
+    unreadable *entry* at every program, and the advice to remove "the folder" was wrong)."""
+    folder = cache_dir()
+    if folder is None:
+        return None
+    if folder.exists() and not folder.is_dir():
+        usable, why = False, "it is a file, not a folder"
+    else:
+        usable, why = _writable_folder(folder)
+    if not usable:
+        print(f"Warning: MOXCO_JAX_CACHE={folder} cannot hold compiled programs ({why}); "
+              "compiling without a disk cache", file=sys.stderr)
+        return None
+    return folder
+
+
+def _writable_folder(folder: Path) -> tuple[bool, str]:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        usable = folder.is_dir() and os.access(folder, os.W_OK | os.X_OK)
+        why = "it is not a folder moxco can write to"
+    except OSError as exc:
+        return False, exc.strerror or str(exc)
+    return usable, why
+
+
 def _host_devices() -> int:
     from moxco_cli.workers import usable_cores
 
@@ -66,7 +94,7 @@ def load():
     except ImportError:
         raise BackendError("--backend jax needs JAX: pip install 'moxco[jax]'") from None
     jax.config.update("jax_enable_x64", True)
-    folder = cache_dir()
+    folder = usable_cache_dir()
     if folder is not None:
         jax.config.update("jax_compilation_cache_dir", str(folder))
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)

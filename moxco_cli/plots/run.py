@@ -523,8 +523,13 @@ def goodness_figure(runs: dict, inv_eta: dict, threshold: float, lrs: dict, titl
         scale = bottom.yaxis.get_transform()
         a, b = scale.transform(np.array([[shown.min()], [shown.max()]]))[:, 0]
         pad = 0.06 * (b - a) if b > a else 0.5
-        lo, hi = scale.inverted().transform(np.array([[a - pad], [b + pad]]))[:, 0]
-        bottom.set_ylim(float(lo), float(hi))
+        with np.errstate(over="ignore"):
+            lo, hi = scale.inverted().transform(np.array([[a - pad], [b + pad]]))[:, 0]
+        # near the float64 limit (lam_max 1e300) the margin overflows: the data's own range
+        lo = float(lo) if np.isfinite(lo) else float(shown.min())
+        hi = float(hi) if np.isfinite(hi) else float(shown.max())
+        if hi > lo:
+            bottom.set_ylim(lo, hi)
     bottom.set(xlabel="step", ylabel=r"$\lambda_{max}(\nabla^2 f(\theta_t))$")
     if estimated:
         bottom.set_title("lam_max as each method scores it; thin solid lines: the exact value "
