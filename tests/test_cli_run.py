@@ -330,3 +330,11 @@ def test_a_commit_note_turns_inward_only_near_the_edge_of_the_view():
     assert _keep_inside((0.0, 0.0), box, (-70, -20)) == ((-70, -20), "left", "baseline")
     assert _keep_inside((2.5, 2.9), box, (12, 14)) == ((-12, -14), "right", "top")
     assert _keep_inside((0.0, 0.0), None, (12, 14)) == ((12, 14), "left", "baseline")
+
+
+def test_a_curvature_near_the_float64_limit_still_draws_the_goodness_figure(tmp_path):
+    """lam_max 1e300: the lam_max panel's margin overflowed to inf and matplotlib refused the
+    figure (exit 1, goodness.png lost); the data's own range is used there."""
+    res = invoke("run", "quadratic:a=1e300", "--steps", "20", "--out", tmp_path / "q")
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "q" / "goodness.png").stat().st_size > 0
