@@ -176,3 +176,9 @@ def test_one_alpha_beta_pair_is_drawn_on_its_formula_curve_below_the_legend():
     curve = left.get_lines()[0]
     assert curve.get_xdata().min() == 0.4 and curve.get_xdata().max() == 1.4
     assert left.get_ylim()[1] > 1.25 * curve.get_ydata().max()  # above the curve's top
+
+
+def test_the_table_shows_a_momentum_as_given_not_rounded_out_of_its_range():
+    from moxco_cli.commands.eos_check import repr_number
+
+    assert repr_number(0.99999) == "0.99999" and repr_number(0.9) == "0.9"

@@ -95,13 +95,20 @@ def execute(cfg, folder) -> None:
     show(result, folder.path)
 
 
+def repr_number(v) -> str:
+    """The shortest text that reads back as the float `v` (0.99999, not 1)."""
+    return repr(float(v))
+
+
 def show(result, path) -> None:
     frame = result.table.copy()
     frame["in bracket"] = frame["theory_in_bracket"].map({True: "yes", False: "NO"})
     print_table(frame, f"moxco eos-check: lr={result.config.lr:g}, {result.config.steps} "
                 "steps per run", ["alpha", "beta", "a_theory", "a_measured", "rel_error",
                                   "in bracket"],
-                {"a_theory": lambda v: f"{v:.7g}", "a_measured": lambda v: f"{v:.7g}",
+                # momenta as given (0.99999 at 4 digits read 1, outside [0, 1))
+                {"alpha": repr_number, "beta": repr_number,
+                 "a_theory": lambda v: f"{v:.7g}", "a_measured": lambda v: f"{v:.7g}",
                  "rel_error": lambda v: f"{v:.1e}"})
     agree, counted, near = result.eigen_agreement()
     dim = int(result.eigenpairs.component.max()) + 1
