@@ -80,15 +80,10 @@ def test_a_command_logs_plain_lines_when_stderr_is_a_pipe(tmp_path):
     assert "\r" not in done.stderr and "\x1b" not in done.stderr  # no bar, no escapes
 
 
-def test_escape_count_gives_the_start_basins_their_own_stage(tmp_path, monkeypatch):
-    """The gradient flow labelling the starts and the optimizers' steps run at rates far
-    apart (Beale, N = 2000: 7 s against 1 s), so one bar for both promised "about 59 s left"
-    with 1 s to go. Each stage has its own bar, and every bar's units add up to its total."""
+def _record_bars(monkeypatch, command) -> list[dict]:
+    """Replace `command.progress_bar` by one that records each bar's description, total and
+    units done; returns the list it fills."""
     from contextlib import contextmanager
-
-    from moxco_cli.commands import escape_count as command
-    from moxco_cli.experiments.escape_count import EscapeConfig, run_escape_count
-    from moxco_cli.report import ResultsFolder
 
     bars = []
 
@@ -99,6 +94,18 @@ def test_escape_count_gives_the_start_basins_their_own_stage(tmp_path, monkeypat
         yield lambda n: bar.__setitem__("done", bar["done"] + n)
 
     monkeypatch.setattr(command, "progress_bar", recording)
+    return bars
+
+
+def test_escape_count_gives_the_start_basins_their_own_stage(tmp_path, monkeypatch):
+    """The gradient flow labelling the starts and the optimizers' steps run at rates far
+    apart (Beale, N = 2000: 7 s against 1 s), so one bar for both promised "about 59 s left"
+    with 1 s to go. Each stage has its own bar, and every bar's units add up to its total."""
+    from moxco_cli.commands import escape_count as command
+    from moxco_cli.experiments.escape_count import EscapeConfig, run_escape_count
+    from moxco_cli.report import ResultsFolder
+
+    bars = _record_bars(monkeypatch, command)
     cfg = EscapeConfig(landscape="two-wells", inits=40, steps=30).validate()
     folder = ResultsFolder(tmp_path / "out", force=False)
     command.execute(cfg, folder)
@@ -119,23 +126,13 @@ def test_generalize_reports_its_end_point_measurements_as_a_stage(tmp_path, monk
     """After its runs, generalize measures every end point (metrics and an eigvalsh of the
     exact d x d Hessian): for two-layer-net:hidden=256 (d = 769) minutes with no line after
     "100%". Its own bar now, whose units add up; the results are those of one call."""
-    from contextlib import contextmanager
-
     import pandas as pd
 
     from moxco_cli.commands import generalize as command
     from moxco_cli.experiments.generalize import GeneralizeConfig, run_generalize
     from moxco_cli.report import ResultsFolder
 
-    bars = []
-
-    @contextmanager
-    def recording(description, total, enabled=True):
-        bar = {"description": description, "total": total, "done": 0}
-        bars.append(bar)
-        yield lambda n: bar.__setitem__("done", bar["done"] + n)
-
-    monkeypatch.setattr(command, "progress_bar", recording)
+    bars = _record_bars(monkeypatch, command)
     cfg = GeneralizeConfig(landscape="two-layer-net", landscape_params={"hidden": 3},
                            methods=("gd", "gd+moxco"), inits=6, steps=10, lrs=(0.05, 50.0),
                            thresholds=(0.9,)).validate()
