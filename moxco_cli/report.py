@@ -141,8 +141,11 @@ def _say_empty_log_axes(fig) -> None:
             log, v = data[other]
             if len(v) and other not in empty:
                 lo, hi = float(v.min()), float(v.max())
-                lo, hi = (lo / 1.5, hi * 1.5) if log else (lo - 0.05 * (hi - lo) - 0.5 * (
-                    hi == lo), hi + 0.05 * (hi - lo) + 0.5 * (hi == lo))
+                if log:
+                    lo, hi = lo / 1.5, hi * 1.5
+                else:
+                    pad = 0.05 * (hi - lo) if hi > lo else 0.5
+                    lo, hi = lo - pad, hi + pad
                 (ax.set_xlim if other == "x" else ax.set_ylim)(lo, hi)
         if empty and not ax.texts:  # a figure's own note ("every trial diverged") says it
             ax.text(0.5, 0.5, "nothing finite to draw\n(every run here diverged)",

@@ -48,25 +48,21 @@ def usable_cache_dir() -> Path | None:
     folder = cache_dir()
     if folder is None:
         return None
+    why = None
     if folder.exists() and not folder.is_dir():
-        usable, why = False, "it is a file, not a folder"
+        why = "it is a file, not a folder"
     else:
-        usable, why = _writable_folder(folder)
-    if not usable:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            if not os.access(folder, os.W_OK | os.X_OK):
+                why = "it is not a folder moxco can write to"
+        except OSError as exc:
+            why = exc.strerror or str(exc)
+    if why is not None:
         print(f"Warning: MOXCO_JAX_CACHE={folder} cannot hold compiled programs ({why}); "
               "compiling without a disk cache", file=sys.stderr)
         return None
     return folder
-
-
-def _writable_folder(folder: Path) -> tuple[bool, str]:
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        usable = folder.is_dir() and os.access(folder, os.W_OK | os.X_OK)
-        why = "it is not a folder moxco can write to"
-    except OSError as exc:
-        return False, exc.strerror or str(exc)
-    return usable, why
 
 
 def _host_devices() -> int:

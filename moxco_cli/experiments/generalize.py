@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+import landscapes
 from moxco_cli import methods as method_specs
 from moxco_cli import stats
 from moxco_cli.engine import simulate
@@ -98,8 +99,6 @@ class GeneralizeConfig:
         # the options first, the landscape after: building a wide network checks its value,
         # gradient and lam_max over its domain (5.5 s for two-layer-net:hidden=256, d = 769),
         # which an impossible --inits or --steps need not wait for
-        import landscapes
-
         self._validate_options()
         try:  # the study's size, before that check (the same count: rows per method)
             unchecked = landscapes.get(self.landscape, **self.landscape_params)
@@ -119,7 +118,8 @@ class GeneralizeConfig:
                 minibatch.check(land, values["batch"])
             except method_specs.SpecError as exc:
                 raise SettingsError("--methods", f"{spec.label}: {exc}") from None
-        self._validate_work(land)
+        if unchecked is None:  # counted above otherwise (the same landscape, unchecked)
+            self._validate_work(land)
         self.settings.validate().numpy_only("generalize")
         return self
 
@@ -276,11 +276,10 @@ def _primary(land) -> str:
 
 @dataclass
 class Simulated:
-    """Stage one of the study (`simulate_methods`): every method's one engine call, and the
-    starts it ran from; stage two (`run_generalize`) measures their end points."""
+    """Stage one of the study (`simulate_methods`): every method's one engine call (and the
+    outcome map's grid of starts); stage two (`run_generalize`) measures their end points."""
 
     land: object
-    starts: np.ndarray  # (inits, d)
     grid_starts: np.ndarray | None  # (grid^2, 2): factorization at depth 2, else None
     calls: list  # per method: (spec, rows of cfg.cells, the built method, Trajectory)
 
@@ -316,7 +315,7 @@ def simulate_methods(cfg: GeneralizeConfig, progress=None) -> Simulated:
         traj = simulate(land, m, x0, cfg.steps, seed=cfg.seed, progress=progress,
                         chunk_size=chunk)
         calls.append((spec, rows, m, traj))
-    return Simulated(land, starts, grid_starts, calls)
+    return Simulated(land, grid_starts, calls)
 
 
 def run_generalize(cfg: GeneralizeConfig, progress=None, measured=None,

@@ -514,7 +514,10 @@ def goodness_figure(runs: dict, inv_eta: dict, threshold: float, lrs: dict, titl
         refs.append(value)
     lam = np.concatenate(lam_all)
     log = bool(np.nanmin(lam) > 0 and np.nanmax(lam) / np.nanmin(lam) > 50)
-    bottom.set_yscale("log" if log else "symlog", **({} if log else {"linthresh": 1.0}))
+    if log:
+        bottom.set_yscale("log")
+    else:
+        bottom.set_yscale("symlog", linthresh=1.0)
     # the reference lines inside the panel, not on its edge: the view spans the curves and
     # every reference with a margin (autoscaling left a reference at the top edge unseen)
     shown = np.concatenate([lam, refs])
