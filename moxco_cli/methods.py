@@ -105,6 +105,19 @@ def per_row_keys(name: str) -> tuple[str, ...]:
     return tuple(p.name for p in params_of(name) if p.per_row)
 
 
+def indexed_streams(values: dict) -> bool:
+    """Whether a start's numbers depend on its index in the engine's batch, for a method
+    with resolved `values`: gradient noise (block `i // 4096` of its stream), a curvature
+    estimator's seeded start vector and minibatches (row `i % 4096` of block `i // 4096`).
+    Stacking copies of the same starts into one call (sweep cells, compare's tuning trials)
+    gives copy k's start j the index `k S + j`, so such runs are made one copy per call."""
+    from moxco_cli.curvature import parse_curvature
+
+    kind, _ = parse_curvature(values.get("curvature", "exact"))
+    return (float(values.get("noise_std", 0.0)) > 0 or kind != "exact"
+            or int(values.get("batch", 0) or 0) > 0)
+
+
 @dataclass(frozen=True)
 class MethodSpec:
     """A method and the keys the user set: frozen, hashable, serializable as `label`."""

@@ -35,7 +35,7 @@ def test_every_method_gets_the_same_trials_starts_and_steps(small):
     counts = small.tuning.groupby("method").size()
     assert set(counts) == {5} and set(counts.index) == {"adam", "adam+moxco", "gd"}
     np.testing.assert_allclose(small.tuning[small.tuning.method == "gd"].lr,
-                               10.0 ** np.linspace(-4, 0, 5))
+                               10.0 ** (np.linspace(-12, 0, 5) / 3))
     assert set(small.cost.steps) == {120}
     assert set(small.cost.tuning_runs) == {5 * 24} and set(small.cost.eval_runs) == {40}
     assert (small.success.groupby("method").runs.unique().map(list) == [[40]] * 3).all()
@@ -78,6 +78,41 @@ def test_mcnemar_pairs_each_moxco_method_with_its_inner_optimizer(small):
         ("adam+moxco", "adam")]
     assert cmp.moxco_pairs(["gd", "adam:lr=1", "adam+moxco:lr=0.01", "rmsprop+moxco"]) == [
         ("adam+moxco:lr=0.01", "adam:lr=1")]
+
+
+def test_every_moxco_label_is_tested_against_every_label_of_its_inner_optimizer():
+    """Labels, not names: the second `adam+moxco` variant was never tested (the pairs were
+    keyed by method name, keeping the first label of each)."""
+    names = ["adam", "adam+moxco", "adam+moxco:commit=none", "gd", "adam:lr=1"]
+    assert cmp.moxco_pairs(names) == [
+        ("adam+moxco", "adam"), ("adam+moxco", "adam:lr=1"),
+        ("adam+moxco:commit=none", "adam"), ("adam+moxco:commit=none", "adam:lr=1")]
+
+
+def test_the_default_lr_grid_is_ten_to_the_k_thirds_exactly():
+    grid = cmp.trial_values(cmp.CompareConfig(landscapes=(("beale", {}),), methods=("gd",)),
+                            "gd")["lr"]
+    assert len(grid) == 13
+    assert list(grid) == [10.0 ** (k / 3) for k in range(-12, 1)]  # was 1-2 ulps off 5 values
+
+
+def test_cost_is_what_the_engine_counts_for_each_method():
+    """Estimators, score_every and commit=none change the cost (it was `2 T` gradients and
+    `d T` HVPs for every +moxco label); a plain method's monitor goodness is free. On
+    `quadratic:a=1` no trial diverges, so every run takes all T = 100 steps."""
+    cfg = cmp.CompareConfig(landscapes=(("quadratic", {"a": 1.0}),), steps=100, trials=3,
+                            tuning_starts=8, eval_starts=16, methods=(
+                                "gd", "gd+moxco", "gd+moxco:curvature=power:2,score_every=4",
+                                "gd+moxco:commit=none"))
+    cost = cmp.run_compare(cfg).cost.set_index("method")
+    want = {"gd": (100, 0), "gd+moxco": (200, 100),  # d = 1: one HVP's worth per scoring
+            "gd+moxco:curvature=power:2,score_every=4": (125, 50),
+            "gd+moxco:commit=none": (100, 0)}
+    runs = 3 * 8 + 16
+    for method, (grads, hvps) in want.items():
+        row = cost.loc[method]
+        assert (row.gradients_per_run, row.hvps_per_run) == (grads, hvps), method
+        assert (row.total_gradients, row.total_hvps) == (grads * runs, hvps * runs), method
 
 
 def test_targets_are_the_51_decades_from_100_to_1e_minus_8():
@@ -235,3 +270,19 @@ def test_one_landscape_twice_is_refused_and_parameters_tell_landscapes_apart():
     assert list(result.headline.landscape.unique()) == ["two-wells:s=0.1", "two-wells:s=0.03"]
     assert set(result.profile.method) == {"gd", "gd+moxco"}
     assert "gd/IOHprofiler_f2_two-wells_s_0.03.json" in cmp.ioh_files(result)
+
+
+def test_tuning_trials_with_indexed_draws_each_draw_the_streams_of_their_starts():
+    """Stacked in one call, trial i's start j was start i S + j and drew other noise (or
+    another curvature start vector, or other minibatches): the trials were not run from the
+    same tuning starts' streams."""
+    cfg = cmp.CompareConfig(landscapes=(("beale", {}),), methods=("gd:noise_std=0.1",),
+                            trials=4, tuning_starts=20, eval_starts=8, steps=100)
+    beale = landscapes.get("beale")
+    starts = np.random.default_rng([0, 1]).uniform(-4.5, 4.5, (20, 2))
+    table = cmp.tune_method(cfg, beale, cfg.methods[0], starts)[0]
+    for row in table.itertuples():
+        method = build_method(f"gd:noise_std=0.1,lr={float(row.lr)!r}", OptimizerSettings())
+        traj = simulate(beale, method, starts, 100)
+        gap = np.where(traj.diverged, np.inf, traj.final_loss - beale.f_target)
+        assert row.objective == stats.quantile_with_inf(gap, 0.5), row.trial

@@ -299,7 +299,7 @@ def test_only_numeric_keys_are_axes_and_integer_keys_need_integers():
 @pytest.mark.parametrize("optimizer, axis", [
     ("adam+moxco", Axis("b1", (0.5, 0.95))), ("rmsprop+moxco", Axis("rho", (0.8, 0.9))),
     ("gd+moxco", Axis("prox_weight", (0.0, 0.1))), ("gd+moxco", Axis("score_every", (1, 3))),
-    ("gd+moxco", Axis("alpha_restart", (0.1, 0.2)))])
+    ("gd+moxco", Axis("restart_alpha", (0.1, 0.2)))])
 def test_a_config_over_any_sweepable_key_loads_again(optimizer, axis):
     """Before: from_options knew AXES only, so a sweep over b1 or rho could be started but
     neither resumed nor rerun (`--grid: unknown axis 'b1'`)."""
@@ -307,6 +307,17 @@ def test_a_config_over_any_sweepable_key_loads_again(optimizer, axis):
 
     cfg = SweepConfig(optimizer=optimizer, grid=(axis,), starts="random:3", steps=3).validate()
     assert SweepConfig.from_options(json.loads(json.dumps(cfg.to_options()))) == cfg
+
+
+def test_restart_columns_are_named_as_the_method_keys_and_old_names_still_parse():
+    """SPEC: restart_alpha, restart_beta everywhere (sweep.csv said alpha_restart)."""
+    frame = run_sweep(TINY).frame
+    assert {"restart_alpha", "restart_beta"} <= set(frame.columns)
+    assert not {"alpha_restart", "beta_restart"} & set(frame.columns)
+    assert parse_grid("alpha_restart=0.1,0.2") == parse_grid("restart_alpha=0.1,0.2")
+    assert parse_grid("beta-restart=0.1").name == "restart_beta"
+    old = {**TINY.to_options(), "grid": [{"name": "alpha_restart", "values": [0.1, 0.2]}]}
+    assert SweepConfig.from_options(old).grid == (Axis("restart_alpha", (0.1, 0.2)),)
 
 
 @pytest.mark.parametrize("change, words", [
@@ -446,3 +457,25 @@ def test_only_empty_panels_of_points_are_said_empty_not_colour_bars():
         "nothing finite to draw\n(every run here diverged)"]
     assert empty.get_ylim() == (1.0, 10.0) and empty.get_xlim()[0] < 1.0 < empty.get_xlim()[1]
     plt.close(fig)
+
+
+def test_cells_with_indexed_streams_give_the_numbers_of_the_cell_run_alone():
+    """A curvature estimator's start vector (like noise and minibatches) is drawn by the
+    start's index in the batch: stacked with other cells, cell k's start j was start k S + j
+    and drew another vector, so a cell's numbers depended on which cells shared its job
+    (and so on the worker count). Such cells run alone."""
+    from moxco_cli.experiments import sweep as sweep_module
+
+    cfg = SweepConfig(landscape="beale", optimizer="gd+moxco:curvature=lanczos:1",
+                      grid=(Axis("alpha", (0.5, 0.7, 0.9)), Axis("beta", (0.5, 0.7, 0.9))),
+                      starts="random:200", steps=400, metric="success")
+    tasks = [t for t in tasks_for(cfg) if t.kind == "cell"]
+    assert all(len(job) == 1 for job in sweep_module.plan_jobs(cfg, tasks, 200))
+    starts, group = make_starts(cfg.build_landscape(), cfg.starts, cfg.settings.seed), None
+    together = sweep_module.run_job(cfg, tasks, starts, group)  # what a stacked job gives
+    alone = [sweep_module.run_task(cfg, t, starts, group) for t in tasks]
+    frame = run_sweep(cfg).frame
+    assert list(frame["committed_fraction"]) == [r["committed_fraction"] for r in alone]
+    assert list(frame["median_commit_step"]) == [r["median_commit_step"] for r in alone]
+    # the reason for running alone is real: stacked, some cell's numbers change
+    assert together != alone

@@ -3,7 +3,7 @@
 Protocol, per landscape, the same for every method:
 
 1. Tuning. Every method gets the same number of trials (`trials`). Tuning only `lr` (the
-   default), the trials are the log grid `10^linspace(-4, 0, trials)` (13 trials:
+   default), the trials are the log grid `10^(linspace(-12, 0, trials) / 3)` (13 trials:
    `10^(k/3)`, k = -12..0); tuning more keys, the first `trials` points of a scrambled Sobol
    sequence (`scipy.stats.qmc.Sobol(seed=seed)`) over the box of those keys (`TUNE_BOX`; `lr`
    on a log scale), each method over the tuned keys it has. Every trial runs from the same
@@ -24,9 +24,12 @@ Protocol, per landscape, the same for every method:
    McNemar test of each `X+moxco` against `X` at the headline target; over several
    landscapes, the performance profile of ERT at the headline target.
 
-Cost is counted as the engine does the work: one gradient per step at the query point, plus,
-for methods that can commit, one gradient and `d` Hessian-vector products' worth of
-curvature (the exact Hessian) per scoring; the monitor goodness of a plain method is free.
+Cost is what the engine counts for every run (`Trajectory.grad_evals`, `.hvps`): one
+gradient per step taken at the query point, plus, for methods that can commit, one gradient
+and the curvature's HVPs per scoring (K for power:K, those taken for lanczos:K, d for the
+exact Hessian; a scoring every `score_every` steps); steps after a divergence cost nothing
+and the monitor goodness of a plain method is free. `cost.csv`: the evaluation runs' mean
+per run, and the totals over tuning and evaluation.
 """
 
 from __future__ import annotations
@@ -237,7 +240,9 @@ def trial_values(cfg: CompareConfig, method: str) -> dict[str, np.ndarray]:
     own = {p.name for p in method_specs.params_of(spec.name)}
     keys = [k for k in cfg.tune if k in own]
     if keys == ["lr"]:
-        return {"lr": 10.0 ** np.linspace(-4.0, 0.0, cfg.trials)}
+        # 10^(k/3), k = -12..0 for 13 trials, the exponent divided last: 10 ** linspace(-4, 0)
+        # was 1-2 ulps off five of the 13 values (e.g. 0.002154434690031882)
+        return {"lr": 10.0 ** (np.linspace(-12.0, 0.0, cfg.trials) / 3.0)}
     import warnings
 
     from scipy.stats import qmc
@@ -266,20 +271,26 @@ def _per_row_method(method: str, base: dict, rows: dict[str, np.ndarray], repeat
 
 
 def tune_method(cfg: CompareConfig, land, method: str, starts: np.ndarray, progress=None):
-    """`(table, chosen)`: every trial's values and objective (a DataFrame), and the chosen
-    trial's values. All trials run in one engine call when every tuned key can vary per row
-    (else one call per trial)."""
+    """`(table, chosen, edge, objective, cost)`: every trial's values and objective (a
+    DataFrame), the chosen trial's values, the tuned keys chosen on the edge of their range,
+    its objective and the engine's `[gradients, HVPs]` over all trials. All trials run in one
+    engine call when every tuned key can vary per row and no draw depends on a start's place
+    in the batch (`methods.indexed_streams`), else one call per trial."""
     trials = trial_values(cfg, method)
     base = base_values(cfg, method)
     steps, n = cfg.budget(land), len(starts)
     spec = method_specs.parse_spec(method)
     per_row = set(method_specs.per_row_keys(spec.name))
-    if set(trials) <= per_row:
+    cost = np.zeros(2, dtype=np.int64)  # gradients, HVPs: the engine's counts
+    # one call for all trials when every tuned key varies per row, unless a start's draws
+    # depend on its place in the batch: then each trial runs alone, from the same streams
+    if set(trials) <= per_row and not method_specs.indexed_streams(base):
         m = _per_row_method(method, base, trials, n)
         traj = simulate(land, m, np.tile(starts, (cfg.trials, 1)), steps, seed=cfg.seed,
                         progress=progress)
         final, diverged = traj.final_loss.reshape(cfg.trials, n), traj.diverged.reshape(
             cfg.trials, n)
+        cost += engine_cost(traj)
     else:
         final, diverged = np.empty((cfg.trials, n)), np.empty((cfg.trials, n), dtype=bool)
         for i in range(cfg.trials):
@@ -287,6 +298,7 @@ def tune_method(cfg: CompareConfig, land, method: str, starts: np.ndarray, progr
             m = method_specs.build_from_values(spec.name, values, label=spec.label)
             traj = simulate(land, m, starts, steps, seed=cfg.seed, progress=progress)
             final[i], diverged[i] = traj.final_loss, traj.diverged
+            cost += engine_cost(traj)
     gap = np.where(diverged | ~np.isfinite(final), np.inf, final - land.f_star)
     objective = np.array([stats.quantile_with_inf(row, 0.5) for row in gap])
     lr = trials.get("lr", np.full(cfg.trials, base["lr"]))
@@ -297,7 +309,15 @@ def tune_method(cfg: CompareConfig, land, method: str, starts: np.ndarray, progr
                           "chosen": np.arange(cfg.trials) == best})
     chosen = {k: float(v[best]) for k, v in trials.items()}
     edge = [k for k, v in trials.items() if chosen[k] in (float(v.min()), float(v.max()))]
-    return table, chosen, edge, float(objective[best])
+    return table, chosen, edge, float(objective[best]), cost
+
+
+def engine_cost(traj) -> np.ndarray:
+    """`[gradient evaluations, HVPs]` summed over a run's trajectories, as the engine counts
+    them (`Trajectory.grad_evals`, `.hvps`: steps after a divergence cost nothing, a scoring
+    every `score_every` steps, K HVPs per scoring for power:K, those taken for lanczos:K,
+    d for exact)."""
+    return np.array([int(traj.grad_evals.sum()), int(traj.hvps.sum())], dtype=np.int64)
 
 
 # ----------------------------------------------------------------------------- evaluation
@@ -316,11 +336,12 @@ def evaluate_method(cfg: CompareConfig, land, method: str, values: dict, starts:
     at_steps = np.empty((len(steps_grid), n))
     best_gap, best_step = np.empty(n), np.empty(n, dtype=np.int64)
     best_x = np.empty((n, land.dim))
-    trace = []
+    trace, cost = [], np.zeros(2, dtype=np.int64)
     for lo in range(0, n, EVAL_CHUNK):
         hi = min(n, lo + EVAL_CHUNK)
         traj = simulate(land, m, starts[lo:hi], steps, record=True, seed=cfg.seed,
                         progress=progress)
+        cost += engine_cost(traj)
         gap = traj.records.loss[1:] - land.f_star  # (T, n): theta_1 .. theta_T
         t = np.arange(1, steps + 1)[:, None]
         dead = (traj.diverged_step >= 0)[None, :] & (t > traj.diverged_step[None, :])
@@ -339,24 +360,15 @@ def evaluate_method(cfg: CompareConfig, land, method: str, values: dict, starts:
         runs, t_idx = np.nonzero(changed.T)  # sorted by run, then step
         trace.append((runs + lo, t_idx + 1, so_far[t_idx, runs]))
     trace = tuple(np.concatenate(parts) for parts in zip(*trace, strict=True))
-    return rt, at_steps, best_gap, best_step, best_x, trace
-
-
-def cost_per_run(method: str, land, steps: int) -> tuple[int, int]:
-    """`(gradient evaluations, Hessian-vector products)` of one run (see module docstring)."""
-    spec = method_specs.parse_spec(method)
-    commits = "+moxco" in spec.name
-    grads = steps * (2 if commits else 1)
-    return grads, (land.dim * steps if commits else 0)
+    return rt, at_steps, best_gap, best_step, best_x, trace, cost
 
 
 def moxco_pairs(names) -> list[tuple[str, str]]:
-    """`(X+moxco, X)` label pairs present in `names` (by method name, keys ignored)."""
-    by_name = {}
-    for label in names:
-        by_name.setdefault(method_specs.parse_spec(label).name, label)
-    return [(by_name[n], by_name[n.removesuffix("+moxco")]) for n in by_name
-            if n.endswith("+moxco") and n.removesuffix("+moxco") in by_name]
+    """`(X+moxco, X)` label pairs present in `names` (by method name, keys ignored): every
+    `X+moxco` label with every `X` label, in the order given."""
+    parsed = [(label, method_specs.parse_spec(label).name) for label in names]
+    return [(mox, plain) for mox, name in parsed if name.endswith("+moxco")
+            for plain, other in parsed if other == name.removesuffix("+moxco")]
 
 
 @dataclass
@@ -421,13 +433,13 @@ def run_compare(cfg: CompareConfig, progress=None) -> CompareResult:
         grid = _log_steps(steps)
         hits = {}
         for method in cfg.methods:
-            table, values, edge, objective = tune_method(cfg, land, method, tune_starts,
-                                                         progress)
+            table, values, edge, objective, tune_cost = tune_method(cfg, land, method,
+                                                                    tune_starts, progress)
             tuning.append(table.assign(landscape=land.label, method=method))
             chosen_rows.append({"landscape": land.label, "method": method, **{
                 f"chosen_{k}": v for k, v in values.items()}, "objective": objective,
                 "on_edge": ",".join(edge)})
-            rt, at_steps, best_gap, best_step, best_x, trace = evaluate_method(
+            rt, at_steps, best_gap, best_step, best_x, trace, eval_cost = evaluate_method(
                 cfg, land, method, values, eval_starts, grid, progress)
             runs[(land.label, method)] = (best_gap, best_step, best_x, trace, steps)
             ok = np.isfinite(rt)
@@ -450,15 +462,13 @@ def run_compare(cfg: CompareConfig, progress=None) -> CompareResult:
                 fixed.append({"landscape": land.label, "method": method, "step": int(t), **{
                     f"q{int(q * 100):02d}": stats.quantile_with_inf(column, q)
                     for q in (0.1, 0.25, 0.5, 0.75, 0.9)}})
-            grads, hvps = cost_per_run(method, land, steps)
+            total = tune_cost + eval_cost
             costs.append({"landscape": land.label, "method": method, "steps": steps,
-                          "gradients_per_run": grads, "hvps_per_run": hvps,
+                          "gradients_per_run": float(eval_cost[0] / cfg.eval_starts),
+                          "hvps_per_run": float(eval_cost[1] / cfg.eval_starts),
                           "tuning_runs": cfg.trials * cfg.tuning_starts,
                           "eval_runs": cfg.eval_starts,
-                          "total_gradients": grads * (cfg.trials * cfg.tuning_starts
-                                                      + cfg.eval_starts),
-                          "total_hvps": hvps * (cfg.trials * cfg.tuning_starts
-                                                + cfg.eval_starts)})
+                          "total_gradients": int(total[0]), "total_hvps": int(total[1])})
             heads.append({"landscape": land.label, "method": method, "target": TARGETS[head_k],
                           **{f"chosen_{k}": v for k, v in values.items()},
                           "on_edge": ",".join(edge), "successes": int(ok[:, head_k].sum()),

@@ -70,11 +70,12 @@ from moxco_cli.settings import (
 )
 from moxco_cli.starts import check_starts, grid_starts, start_box, uniform_starts
 
-AXES = ("alpha", "beta", "lr", "threshold", "tau", "alpha_restart", "beta_restart")
-# sweep.csv's fixed columns are AXES; their method keys (moxco_cli.methods) where the names
-# differ. Any other numeric key of the method may be swept too; it gets a column after AXES.
-COLUMN_KEYS = {"alpha_restart": "restart_alpha", "beta_restart": "restart_beta"}
-KEY_COLUMNS = {v: k for k, v in COLUMN_KEYS.items()}
+AXES = ("alpha", "beta", "lr", "threshold", "tau", "restart_alpha", "restart_beta")
+# sweep.csv's fixed columns are AXES, named as the method keys (moxco_cli.methods). Any other
+# numeric key of the method may be swept too; it gets a column after AXES. The names before
+# the method keys (alpha_restart, beta_restart; sweep.csv's columns until 2026-12-03) are
+# still read as the keys' (`--grid`, a config.json given to rerun).
+LEGACY_AXES = method_specs.LEGACY_KEYS
 METRICS = ("success", "escape", "final-loss")
 CONFIDENCE = 0.95
 MAX_AXIS_VALUES = 1000
@@ -135,14 +136,14 @@ def axis_params() -> dict[str, Param]:
     for name in method_specs.method_names():
         for p in method_specs.params_of(name):
             if p.kind in SWEEPABLE_KINDS:
-                out.setdefault(KEY_COLUMNS.get(p.name, p.name), p)
+                out.setdefault(p.name, p)
     return {**{a: out[a] for a in AXES}, **{k: v for k, v in out.items() if k not in AXES}}
 
 
 def unknown_axis(typed: str) -> SettingsError:
     """The one-line error for an axis name that is not sweepable, listing those that are (as a
     method spec names them): the same words from `--grid` and from a config.json."""
-    keys = [COLUMN_KEYS.get(a, a) for a in axis_params()]
+    keys = list(axis_params())
     return SettingsError("--grid", f"unknown axis {typed!r}; choose from: {', '.join(keys)}")
 
 
@@ -179,7 +180,7 @@ def parse_grid(spec: str) -> Axis:
     name, eq, rhs = text.partition("=")
     typed = name.strip()
     name = typed.replace("-", "_")
-    name = KEY_COLUMNS.get(name, name)  # restart_alpha is the alpha_restart column
+    name = LEGACY_AXES.get(name, name)  # alpha_restart is the key restart_alpha
     if not eq or not name:
         raise SettingsError("--grid", f"expects NAME=LO:HI:COUNT or NAME=V1,V2,..., got {spec!r}")
     if name not in axis_params():
@@ -254,7 +255,7 @@ class SweepConfig:
     own keys, then `settings` (the shorthand options), then the declared defaults give every
     value that is not swept; a swept axis overrides it in each cell (`alpha`, `beta` are the
     exploration momenta of `optimizer`, e.g. `settings.gd_moxco` for gd+moxco, or a
-    baseline's momentum; `alpha_restart`, `beta_restart` are `settings.restart`).
+    baseline's momentum; `restart_alpha`, `restart_beta` are `settings.restart`).
     """
 
     landscape: str = "beale"
@@ -292,16 +293,16 @@ class SweepConfig:
             if name in names[:k]:
                 raise SettingsError("--grid", f"axis {name!r} is given twice")
             if name not in axis_params():
-                raise unknown_axis(COLUMN_KEYS.get(name, name))
+                raise unknown_axis(name)
             _check_values(name, tuple(self.grid[k].values), name)
-            if COLUMN_KEYS.get(name, name) not in keys:
+            if name not in keys:
                 wrapped = {p.name for p in method_specs.params_of(spec.name + "+moxco")} if (
                     "+" not in spec.name and spec.name not in method_specs.BASELINES) else set()
-                if COLUMN_KEYS.get(name, name) in wrapped:
+                if name in wrapped:
                     raise SettingsError("--grid", f"{name} has no effect on plain {spec.name}; "
                                         f"sweep lr only, or use {spec.name}+moxco")
                 raise SettingsError("--grid", f"{name} has no effect on {spec.name}; its keys: "
-                                    f"{', '.join(sorted(KEY_COLUMNS.get(k, k) for k in keys))}")
+                                    f"{', '.join(sorted(keys))}")
         self._check_batch(land)
         cells = math.prod(len(a.values) for a in self.grid)
         if cells > MAX_CELLS:
@@ -375,7 +376,7 @@ class SweepConfig:
         extra = [n for n in self.axis_names if n not in AXES]
         out = []
         for combo in itertools.product(*(a.values for a in self.grid)):
-            values = {**base, **{COLUMN_KEYS.get(n, n): v
+            values = {**base, **{n: v
                                  for n, v in zip(self.axis_names, combo, strict=True)}}
             row = axes_columns(self.method_spec.name, values, self.settings)
             row.update({n: values[n] for n in extra})
@@ -386,7 +387,7 @@ class SweepConfig:
         """The distinct plain-optimizer runs in grid order (one per distinct value of the
         inner optimizer's keys among the cells: lr, and e.g. b1 when swept)."""
         inner = _inner_spec(self.method_spec)
-        own = [KEY_COLUMNS.get(p.name, p.name) for p in method_specs.params_of(inner.name)]
+        own = [p.name for p in method_specs.params_of(inner.name)]
         swept = [n for n in self.axis_names if n in own and n not in AXES]
         inner_base = method_specs.resolve(inner, shorthand_values(self.settings, inner.name))
         rows = {}
@@ -427,7 +428,7 @@ class SweepConfig:
                                     f"got {item!r}")
             # every axis a sweep can be started with (b1, rho, batch, ...), not AXES alone:
             # a sweep over b1 could be started, but neither resumed nor rerun
-            name = KEY_COLUMNS.get(item["name"], item["name"])
+            name = LEGACY_AXES.get(item["name"], item["name"])
             if name not in axis_params():
                 raise unknown_axis(item["name"])
             if not all(isinstance(v, (int, float)) and not isinstance(v, bool)
@@ -459,8 +460,8 @@ def axes_columns(name: str, values: dict, settings: OptimizerSettings) -> dict[s
         beta = 0.0 if baseline.beta == "zero" else alpha
     return {"alpha": alpha, "beta": beta, "lr": values["lr"],
             "threshold": values.get("threshold", settings.threshold), "tau": values["tau"],
-            "alpha_restart": values.get("restart_alpha", settings.restart[0]),
-            "beta_restart": values.get("restart_beta", settings.restart[1])}
+            "restart_alpha": values.get("restart_alpha", settings.restart[0]),
+            "restart_beta": values.get("restart_beta", settings.restart[1])}
 
 
 def baseline_key(values: dict) -> tuple:
@@ -498,9 +499,8 @@ def task_values(cfg: SweepConfig, task: Task) -> dict:
     spec = _method_spec(task.optimizer)
     values = method_specs.resolve(spec, shorthand_values(cfg.settings, spec.name))
     swept = set(cfg.axis_names) | {"lr"}
-    for column, value in task.values:
-        key = COLUMN_KEYS.get(column, column)
-        if column in swept and key in values:
+    for key, value in task.values:
+        if key in swept and key in values:
             values[key] = value
     return values
 
@@ -549,13 +549,14 @@ JOBS_PER_WORKER = 4
 
 def batch_key(cfg: SweepConfig, task: Task) -> tuple:
     """Tasks with the same key can share one engine call: the same method and the same values
-    of every key that cannot differ per row. With gradient noise a task runs alone, so
-    that each start keeps the noise stream of the cell run by itself."""
+    of every key that cannot differ per row. A task whose starts draw from streams indexed by
+    their place in the batch (`methods.indexed_streams`) runs alone, so that each start keeps the
+    numbers of the cell run by itself, whatever the worker count."""
     spec = _method_spec(task.optimizer)
     values = task_values(cfg, task)
     rows = set(method_specs.per_row_keys(spec.name))
     fixed = tuple((k, v) for k, v in values.items() if k not in rows)
-    return (spec.name, fixed, task.key if values["noise_std"] > 0 else None)
+    return (spec.name, fixed, task.key if method_specs.indexed_streams(values) else None)
 
 
 def plan_jobs(cfg: SweepConfig, tasks: list[Task], n_starts: int, workers: int = 1
@@ -1097,7 +1098,7 @@ def sweep_frame(cfg: SweepConfig, tasks: list[Task], results: dict[str, dict],
     base_by_key = {baseline_key(dict(t.values)): results[t.key]
                    for t in tasks if t.kind == "baseline"}
     inner = _inner_spec(cfg.method_spec)
-    inner_keys = {KEY_COLUMNS.get(p.name, p.name) for p in method_specs.params_of(inner.name)}
+    inner_keys = {p.name for p in method_specs.params_of(inner.name)}
     extra = [n for n in cfg.axis_names if n not in AXES]
     rows = []
     for task in tasks:

@@ -29,15 +29,15 @@ AXIS_LABELS = {
     "lr": "learning rate lr (nominal, per step)",
     "threshold": "goodness threshold (dimensionless)",
     "tau": r"goodness temperature $\tau$",
-    "alpha_restart": r"restart momentum $\alpha$ after commit",
-    "beta_restart": r"restart momentum $\beta$ after commit",
+    "restart_alpha": r"restart momentum $\alpha$ after commit",
+    "restart_beta": r"restart momentum $\beta$ after commit",
 }
 SHORT = {"alpha": "α", "beta": "β", "lr": "lr", "threshold": "threshold", "tau": "τ",
-         "alpha_restart": "α_restart", "beta_restart": "β_restart"}
+         "restart_alpha": "α_restart", "restart_beta": "β_restart"}
 PLAIN = {"gd": "GD", "adam": "Adam"}
 BOUNDARY_COLORS = ["#ffffff", "#00e5ff", "#ff4081", "#ffd600"]
 MAX_TEXT_CELLS = 20  # per side: beyond this, cells carry no text
-AXES_COLUMNS = ("alpha", "beta", "lr", "threshold", "tau", "alpha_restart", "beta_restart")
+AXES_COLUMNS = ("alpha", "beta", "lr", "threshold", "tau", "restart_alpha", "restart_beta")
 # Matplotlib's tick locators overflow near the float64 limit (an axis holding the one value
 # 1e308 failed with "arange: cannot compute length"); a line figure's axis with a value beyond
 # this magnitude is drawn by position instead, each value labelled, as the heatmaps are.
