@@ -235,13 +235,20 @@ def parse_landscape(text: str, option: str = "LANDSCAPE") -> tuple[str, dict]:
         raise SettingsError(option, f"{text}: {exc}") from None
 
 
-def landscape_spec(name: str, expr: str | None, minima: str | None,
-                   domain: list[float] | None = None) -> tuple[str, dict]:
-    """(registry name, params) for a named landscape or, with `--expr`, a formula landscape.
+def landscape_spec(name: str | None, expr: str | None, minima: str | None,
+                   domain: list[float] | None = None, *, default: str = "beale",
+                   option: str = "LANDSCAPE") -> tuple[str, dict]:
+    """(registry name, params) for a named landscape (`name`, None: `default`) or, with
+    `--expr`, a formula landscape; a `name` given beside `--expr` is refused (it would be
+    silently replaced by the formula: `run beale --expr "x**2"` ran the formula).
 
     The formula itself is checked when the landscape is built (`build_landscape`), with
     errors naming `--expr`.
     """
+    if expr is not None and name is not None:
+        raise SettingsError("--expr", f"the formula replaces the landscape; give {option} or "
+                                      "--expr, not both")
+    name = default if name is None else name
     if expr is None:
         if minima is not None:
             raise SettingsError("--minima", "only applies together with --expr")

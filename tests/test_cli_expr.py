@@ -107,3 +107,17 @@ def test_a_formula_that_is_not_real_everywhere_draws_its_figures_without_warning
     assert proc.returncode == 0, proc.stderr
     assert "Warning" not in proc.stderr and "could not be drawn" not in proc.stderr, proc.stderr
     assert (out / "trajectory.png").stat().st_size > 10_000
+
+
+@pytest.mark.parametrize("args, option", [
+    (["run", "beale"], "LANDSCAPE"), (["outcome-map", "beale"], "LANDSCAPE"),
+    (["sweep", "beale", "--grid", "alpha=0.1"], "LANDSCAPE"),
+    (["escape-count", "--landscape", "beale"], "--landscape")])
+def test_a_landscape_given_beside_a_formula_is_refused_not_replaced(args, option, tmp_path):
+    """`run beale --expr "x**2"` ran the formula (exit 0, config.json "expr"): the landscape
+    typed was silently dropped."""
+    result = invoke(*args, "--expr", "x**2", "--out", tmp_path / "out")
+    assert result.exit_code == 2
+    assert result.output.strip() == (f"Error: --expr: the formula replaces the landscape; give "
+                                     f"{option} or --expr, not both")
+    assert not (tmp_path / "out").exists()

@@ -35,7 +35,7 @@ EPILOG = (
 def escape_count(
     inits: Annotated[int, typer.Option("--inits", help="Number of random starts N, >= 1.")] = 50,
     steps: Annotated[int, typer.Option("--steps", help="Optimizer steps from every start, >= 1.")] = 1000,
-    landscape: Annotated[str, typer.Option("--landscape", help="Any landscape with named minima, as a spec NAME[:key=value,...]: two-wells, two-wells:s=0.03, beale, quadratic:a=1;50, ...")] = "two-wells",
+    landscape: Annotated[str | None, typer.Option("--landscape", help="Any landscape with named minima, as a spec NAME[:key=value,...]: two-wells, two-wells:s=0.03, beale, quadratic:a=1;50, ... Default: two-wells (not with --expr).")] = None,
     sharp_width: Annotated[float | None, typer.Option("--sharp-width", help="Width s of the two-wells sharp well, in [1e-12, 1]. Default: 0.055.")] = None,
     domain: Annotated[str | None, typer.Option("--domain", help="LO,HI: starts are uniform on [LO, HI] in every coordinate. Default: the landscape's domain (two-wells: -4,4).")] = None,
     tol: Annotated[float | None, typer.Option("--tol", help="Distance to a named minimum that counts as ending in it. Default: 0.05 (1-D), 1e-2 (2-D).")] = None,
@@ -63,9 +63,10 @@ def escape_count(
         except ExpressionError as exc:
             raise SettingsError("--expr", str(exc)) from None
         landscape, params = landscape_spec(landscape, expr, minima,
-                                           None if box is None else list(box) * dim)
+                                           None if box is None else list(box) * dim,
+                                           option="--landscape")
     else:
-        landscape, params = parse_landscape(landscape, "--landscape")
+        landscape, params = parse_landscape(landscape or "two-wells", "--landscape")
         if sharp_width is not None:  # an alias of the landscape spec's two-wells:s=...
             if landscape != "two-wells":
                 raise SettingsError("--sharp-width", "only applies to --landscape two-wells")

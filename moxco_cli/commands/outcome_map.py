@@ -37,7 +37,7 @@ EPILOG = (
 
 
 def outcome_map(
-    landscape: Annotated[str, typer.Argument(help="Landscape spec NAME[:key=value,...] (1-D or 2-D, with named minima): beale, two-wells, two-wells:s=0.03, ...")] = "beale",
+    landscape: Annotated[str | None, typer.Argument(help="Landscape spec NAME[:key=value,...] (1-D or 2-D, with named minima): beale, two-wells, two-wells:s=0.03, ... Default: beale (not with --expr).")] = None,
     grid: Annotated[int, typer.Option("--grid", help="Starts per coordinate: N x N starts in 2-D (N in [2, 501]), N in 1-D (N in [2, 100000]); endpoints included.")] = 101,
     steps: Annotated[int, typer.Option("--steps", help="Number of optimizer steps, >= 1.")] = 800,
     domain: Annotated[str | None, typer.Option("--domain", help="Start box LO0,HI0[,LO1,HI1]. Default: the landscape's domain (beale: -4.5,4.5,-4.5,4.5).")] = None,

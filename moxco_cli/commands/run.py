@@ -37,7 +37,7 @@ EPILOG = (
 
 
 def run(
-    landscape: Annotated[str, typer.Argument(help="Landscape spec NAME[:key=value,...]: beale, two-wells, two-wells:s=0.03, quadratic:a=1;50 (a list is separated by ;), ...")] = "beale",
+    landscape: Annotated[str | None, typer.Argument(help="Landscape spec NAME[:key=value,...]: beale, two-wells, two-wells:s=0.03, quadratic:a=1;50 (a list is separated by ;), ... Default: beale (not with --expr).")] = None,
     start: Annotated[str | None, typer.Option("--start", help="Start point X,Y (one number for 1-D). Default: beale -2.5,1.2 (Figure 1); two-wells 2.3.")] = None,
     steps: Annotated[int, typer.Option("--steps", help="Number of optimizer steps, >= 1.")] = 800,
     tol: Annotated[float | None, typer.Option("--tol", help="Distance to a named minimum that counts as reaching it. Default: 1e-2 (2-D), 0.05 (1-D).")] = None,

@@ -53,7 +53,7 @@ def _title(fig, text: str) -> None:
     import textwrap
 
     width = int(fig.get_figwidth() * 11)
-    fig.suptitle("\n".join(textwrap.wrap(text, width)), fontsize=10)
+    fig.suptitle("\n".join(textwrap.wrap(text, width, break_on_hyphens=False)), fontsize=10)
 
 
 def ecdf_figure(ecdf, landscapes: list[str], methods: list[str], protocol: str,
@@ -133,6 +133,9 @@ def tuning_figure(tuning, chosen, landscapes: list[str], methods: list[str], pro
     tuned = [c for c in tuning.columns if c not in ("landscape", "method", "trial", "objective",
                                                     "diverged_fraction", "chosen")]
     key = "lr" if "lr" in tuned else tuned[0]  # the x axis: lr, else the first tuned key
+    # several tuned keys: trials are Sobol points of a box, their neighbours in `key` differ
+    # in the other keys, so a line joining them drew a zigzag nobody can read: dots only
+    several = len(tuned) > 1
     for ax, land in zip(axes, landscapes, strict=True):
         lost = []
         for m in methods:
@@ -144,16 +147,18 @@ def tuning_figure(tuning, chosen, landscapes: list[str], methods: list[str], pro
             if not np.isfinite(obj).any():
                 lost.append(st["label"])
             shown = _shown(obj, 1e-16)
-            ax.plot(part[key], shown, color=st["color"], ls=st["ls"], lw=1.4, marker="o", ms=3,
-                    label=st["label"])
+            ax.plot(part[key], shown, color=st["color"], ls="none" if several else st["ls"],
+                    lw=1.4, marker="o", ms=4 if several else 3, label=st["label"])
             pick = part[part.chosen]
             ax.plot(pick[key], np.maximum(pick.objective.to_numpy(dtype=float), 1e-16),
                     marker="*", ms=14, color=st["color"], mec="black", ls="none")
         if key in ("lr", "tau"):
             ax.set_xscale("log")
         ax.set_yscale("log")
-        ax.set_xlabel("learning rate of the trial (log scale)" if key == "lr" else
-                      f"{key} of the trial (other tuned keys vary too)")
+        what = "learning rate of the trial (log scale)" if key == "lr" else f"{key} of the trial"
+        others = [k for k in tuned if k != key]
+        ax.set_xlabel(what + (f"\n({', '.join(others)} var{'ies' if len(others) == 1 else 'y'}"
+                              " too: one dot per trial)" if several else ""))
         # three short lines: as two, the label was taller than the panel and ran into the
         # caption above it
         ax.set_ylabel("tuning objective: median final f - f*\nover the tuning starts\n"
@@ -163,8 +168,14 @@ def tuning_figure(tuning, chosen, landscapes: list[str], methods: list[str], pro
             ax.text(0.5, 0.5, "every trial: over half the runs diverged\n(objective +inf): "
                     + ", ".join(lost), transform=ax.transAxes, ha="center", va="center",
                     fontsize=9, bbox=dict(fc="white", ec="0.6"))
-    _title(fig, f"Tuning (stars: chosen; a star at either end of the range tried was chosen "
-           f"on its edge: the optimum may lie outside). {protocol}")
+    if several:
+        edge = (f"stars: chosen; each trial is a point of a scrambled Sobol sequence over "
+                f"{', '.join(tuned)}, drawn against {key} alone; chosen.csv names any key "
+                f"chosen on the edge of its range (the optimum may lie outside)")
+    else:
+        edge = ("stars: chosen; a star at either end of the range tried was chosen on its "
+                "edge: the optimum may lie outside")
+    _title(fig, f"Tuning ({edge}). {protocol}")
     return fig
 
 

@@ -39,15 +39,34 @@ LABELS = {"test_mse": "test MSE vs the noise-free truth", "train_loss": "train l
 def _title(fig, text: str) -> None:
     import textwrap
 
-    fig.suptitle("\n".join(textwrap.wrap(text, int(fig.get_figwidth() * 11))), fontsize=10)
+    fig.suptitle("\n".join(textwrap.wrap(text, int(fig.get_figwidth() * 11),
+                                          break_on_hyphens=False)), fontsize=10)
+
+
+class _Log125(LogLocator):
+    """Ticks at 1, 2, 5 x 10^k over at most MAX_125_DECADES decades, else at decades
+    (strided by matplotlib as it needs). Over many decades matplotlib's LogLocator with
+    several `subs` returns no tick at all: a panel from 0.03 to 6.6e7 had no y label."""
+
+    MAX_125_DECADES = 3.0
+
+    def __init__(self):
+        super().__init__(subs=(1.0, 2.0, 5.0))
+
+    def tick_values(self, vmin, vmax):
+        lo, hi = sorted((vmin, vmax))
+        if lo > 0 and np.isfinite(hi) and math.log10(hi / lo) > self.MAX_125_DECADES:
+            return LogLocator(numticks=self.numticks).tick_values(vmin, vmax)
+        return super().tick_values(vmin, vmax)
 
 
 def _log(ax, which: str = "y") -> None:
     """A log axis labelled at 1, 2, 5 x 10^k in plain numbers (matplotlib's default labels
-    every minor tick of an axis shorter than a decade, in overlapping scientific notation)."""
+    every minor tick of an axis shorter than a decade, in overlapping scientific notation);
+    over more than three decades, at decades (`_Log125`)."""
     axis = ax.yaxis if which == "y" else ax.xaxis
     (ax.set_yscale if which == "y" else ax.set_xscale)("log")
-    axis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    axis.set_major_locator(_Log125())
     axis.set_major_formatter(FormatStrFormatter("%g"))
     axis.set_minor_formatter(NullFormatter())
 
@@ -63,8 +82,14 @@ def _diverged_note(ax, k: int, n_div: int, infinite_median: bool, color) -> None
     where over half diverged, that the median is +inf (no bar is drawn for it)."""
     text = f"{n_div} diverged" + ("\nmedian +inf" if infinite_median else "")
     ax.annotate(text, (k, 0.985), xycoords=("data", "axes fraction"), ha="center", va="top",
-                fontsize=7, color=color,
-                bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.8))
+                fontsize=7, color=color, zorder=6,
+                bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.9))
+
+
+def _strips_xlim(count: int) -> tuple[float, float]:
+    """x limits of `count` strips at 0..count-1: room for a note centred on the first and last
+    ("311 diverged" ran over the left spine when matplotlib's margins hugged the dots)."""
+    return -0.7, count - 0.3
 
 
 def _finite(v):
@@ -193,6 +218,7 @@ def distributions_figure(dist, runs, methods: list[str], metrics: list[str], tit
                     _diverged_note(ax, k, n_div, infinite, st["color"])
             ax.set_xticks(range(len(methods)), [style(m)["label"] for m in methods],
                           rotation=25, fontsize=7)
+            ax.set_xlim(*_strips_xlim(len(methods)))
             if shown and _log_ok(np.concatenate(shown)):
                 _log(ax)
             if i == 0:
@@ -312,6 +338,7 @@ def selected_sharpness_figure(runs, methods: list[str], refs: dict, flattest: fl
         _log(ax)
         ax.set_xticks(range(len(methods)), [style(m)["label"] for m in methods], rotation=25,
                       fontsize=7)
+        ax.set_xlim(*_strips_xlim(len(methods)))
         ax.set_title(f"lr = {lr:g}", fontsize=9)
         # below the panel: in it, the legend covered the top reference lines and the
         # diverged counts
@@ -357,7 +384,7 @@ def thresholds_figure(table, dist, primary: str, lr: float, title: str):
     fig, (ax, frac) = plt.subplots(1, 2, figsize=(11.0, 4.6), layout="constrained")
     shown = []
     names = list(table.method.unique())
-    names += [m.partition(":")[0].removesuffix("+moxco") for m in names]  # the inner ones
+    names += [m for m in dist.method.unique() if m not in names]  # the inner ones
     for method, part in table.groupby("method", sort=False):
         st = style(method, names)
         part = part.sort_values("threshold")
@@ -371,7 +398,12 @@ def thresholds_figure(table, dist, primary: str, lr: float, title: str):
         ax.errorbar(gap, med, yerr=err, fmt="o-", lw=1.0, color=st["color"], capsize=4,
                     label=st["label"])
         shown.append(np.concatenate([med, lo, hi]))
-        inner = method.partition(":")[0].removesuffix("+moxco")
+        # the plain method's label as given (`gd:batch=5` for `gd+moxco:batch=5`): matched by
+        # name alone, a spec with keys found no baseline and its band was silently missing
+        from moxco_cli.experiments.compare import moxco_pairs
+
+        inner = next((plain for mox, plain in moxco_pairs(list(dist.method.unique()))
+                      if mox == method), method.partition(":")[0].removesuffix("+moxco"))
         ref = dist[(dist.method == inner) & (dist.lr == lr) & (dist.metric == primary)]
         if not ref.empty and math.isfinite(ref["median"].iloc[0]):
             r = ref.iloc[0]

@@ -328,16 +328,19 @@ def _trajectory_figure_1d(land, runs, title):
 
 def trace_figure(land, runs: dict, title: str):
     """d > 2: one panel per optimizer with every coordinate `x_i(t)` against step (colour =
-    coordinate index), the global minimum's coordinate values as dotted lines, the commit
-    step and a divergence marked; and a last panel with the distance to the global minimum.
-    Every panel has the same y range: the values the non-diverged runs visit."""
+    coordinate index), the global minima's coordinate values as dotted lines, the commit
+    step and a divergence marked; and a last panel with the distance to the nearest global
+    minimum (factorization has several: the distance to one alone was 2.0 where the run
+    ended 1.65 from another). Every panel has the same y range: the values the non-diverged
+    runs visit."""
     from matplotlib import cm
     from matplotlib.colors import Normalize
 
     d = land.dim
     names = list(runs)
     glob = land.split_minima()[0]
-    target = glob[0].x if glob else None
+    targets = np.stack([m.x for m in glob]) if glob else None  # (minima, d)
+    target = targets[0] if glob else None
     panels = len(names) + (target is not None)  # no distance panel without a named minimum
     cols = 2 if len(names) > 1 else 1
     rows = -(-panels // cols)
@@ -348,7 +351,7 @@ def trace_figure(land, runs: dict, title: str):
     # the domain when every run diverged. Diverged runs leave it at their divergence.
     seen = [tr.records.x[:, 0, :] for tr in runs.values() if not tr.diverged[0]]
     if target is not None:
-        seen.append(target[None, :])
+        seen.append(targets)
     if len(seen) > (target is not None):
         lo = float(min(np.nanmin(p) for p in seen))
         hi = float(max(np.nanmax(p) for p in seen))
@@ -364,7 +367,7 @@ def trace_figure(land, runs: dict, title: str):
         for i in range(d):
             ax.plot(steps, p[:, i], color=cmap(norm(i)), lw=0.9, alpha=0.85)
         if target is not None:
-            for value in np.unique(target):
+            for value in np.unique(targets):
                 ax.axhline(value, color="black", ls=":", lw=1.0)
         c = tr.commit_step[0]
         if c >= 0:
@@ -391,7 +394,8 @@ def trace_figure(land, runs: dict, title: str):
         p = tr.records.x[:, 0, :]
         if target is None:
             break
-        dist = np.maximum(np.linalg.norm(p - target, axis=1), 1e-16)
+        gaps = np.linalg.norm(p[:, None, :] - targets[None, :, :], axis=2)  # (T + 1, minima)
+        dist = np.maximum(gaps.min(axis=1), 1e-16)
         ax.semilogy(np.arange(len(p)), dist, color=st["color"], ls=st["ls"], lw=1.5,
                     label=st["label"])
         c = tr.commit_step[0]
@@ -399,7 +403,8 @@ def trace_figure(land, runs: dict, title: str):
             ax.plot(c, dist[c], marker="o", ms=8, mfc="none", mec=st["color"], mew=2)
     if target is not None:
         ax.set(ylabel=r"$\|\theta_t - \theta^*\|$ (log)",
-               title="distance to the global minimum (o: commit)")
+               title="distance to the " + ("nearest global minimum" if len(targets) > 1
+                                           else "global minimum") + " (o: commit)")
         ax.legend(fontsize=8)
         ax.grid(alpha=0.3, which="both", lw=0.5)
     for extra in flat[panels:]:
@@ -411,12 +416,13 @@ def trace_figure(land, runs: dict, title: str):
                         shrink=0.9)
     cbar.set_label(f"coordinate index i (0..{d - 1})")
     where = "" if target is None else (
-        "; dotted: the global minimum's coordinate value" +
-        ("s" if len(np.unique(target)) > 1 else f" {float(np.unique(target)[0]):.4g}"))
+        ("; dotted: the global minima's" if len(targets) > 1 else
+         "; dotted: the global minimum's") + " coordinate value" +
+        ("s" if len(np.unique(targets)) > 1 else f" {float(np.unique(targets)[0]):.4g}"))
     # wrapped to the figure's width (one method: 6.2 in, where one line was cut on both sides)
     width = int(fig.get_figwidth() * 13)  # characters of 10 pt per inch, about
     caption = textwrap.fill(f"{d}-D: every coordinate against step, not a picture of the "
-                            f"landscape{where}", width)
+                            f"landscape{where}", width, break_on_hyphens=False)
     fig.suptitle(f"{short_title(title)}\n{caption}", fontsize=10)
     return fig
 

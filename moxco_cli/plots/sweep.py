@@ -295,7 +295,8 @@ def heatmap_figure(frame, x: str = "alpha", y: str = "beta", *,
         rule = ("median outside its IQR" if metric == "final-loss"
                 else "95% intervals apart")
         # a long spec made the line wider than its panel, cut on both sides: wrapped
-        legend_line = textwrap.fill(f"+ better, − worse {how}, {rule}", 90)
+        legend_line = textwrap.fill(f"+ better, − worse {how}, {rule}", 90,
+                                    break_on_hyphens=False)
         ax_m.set_title(f"{name}{lr_note}: {metric}\n{legend_line}", fontsize=9)
         ax_d.set_title(f"{name}{lr_note}: diverged runs\n(left the box |x| <= 1e6)", fontsize=9)
     if title:

@@ -1,0 +1,88 @@
+"""Figure details a reader relies on, each once drawn wrong (a new-user pass, 2026-12-03)."""
+
+import json
+
+import numpy as np
+import pandas as pd
+from typer.testing import CliRunner
+
+from moxco_cli.cli import app
+
+runner = CliRunner()
+
+
+def test_a_log_strip_axis_over_many_decades_still_has_ticks():
+    """LogLocator with subs 1, 2, 5 returned no tick over 0.03 .. 6.6e7: a panel without a
+    single y label."""
+    import matplotlib.pyplot as plt
+
+    from moxco_cli.plots.generalize import _log
+
+    for lo, hi in ((0.03, 6.6e7), (0.5, 40.0), (1e-9, 1e9)):
+        fig, ax = plt.subplots()
+        ax.plot([0, 1], [lo, hi])
+        _log(ax)
+        fig.canvas.draw()
+        ticks = [t for t in ax.get_yticks() if lo <= t <= hi]
+        plt.close(fig)
+        assert 2 <= len(ticks) <= 12, (lo, hi, ticks)
+
+
+def test_tuning_over_several_keys_draws_trials_as_dots_not_a_line():
+    import matplotlib.pyplot as plt
+
+    from moxco_cli.plots.compare import tuning_figure
+
+    rng = np.random.default_rng(0)
+    tuning = pd.DataFrame({"landscape": "beale", "method": "gd+moxco", "trial": range(8),
+                           "lr": 10 ** rng.uniform(-4, 0, 8), "alpha": rng.uniform(0, 1, 8),
+                           "objective": rng.uniform(0.1, 1, 8), "diverged_fraction": 0.0,
+                           "chosen": [True] + [False] * 7})
+    fig = tuning_figure(tuning, None, ["beale"], ["gd+moxco"], "protocol")
+    ax = fig.axes[0]
+    trials = [line for line in ax.get_lines() if line.get_marker() == "o"]
+    assert trials and all(line.get_linestyle() == "None" for line in trials)
+    assert "alpha varies too" in ax.get_xlabel()
+    plt.close(fig)
+
+
+def test_thresholds_band_is_the_plain_method_given_as_a_spec(tmp_path):
+    """With `--methods gd:tau=0.15,gd+moxco:tau=0.15` the plain method's band was missing
+    (looked up as `gd`)."""
+    out = tmp_path / "g"
+    result = runner.invoke(app, ["generalize", "two-layer-net", "--methods",
+                                 "gd:tau=0.15,gd+moxco:tau=0.15", "--inits", "20",
+                                 "--steps", "50", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    import matplotlib.pyplot as plt
+
+    from moxco_cli.plots.generalize import thresholds_figure
+
+    table = pd.read_csv(out / "thresholds.csv")
+    dist = pd.read_csv(out / "distributions.csv")
+    lr = float(json.loads((out / "config.json").read_text())["options"]["lrs"][1])
+    fig = thresholds_figure(table[table.lr == lr] if "lr" in table else table, dist,
+                            "test_mse", lr, "t")
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    plt.close(fig)
+    assert "gd:tau=0.15 (no commit rule), median and CI" in labels
+
+
+def test_d_above_two_distance_is_to_the_nearest_of_several_global_minima(tmp_path):
+    import matplotlib.pyplot as plt
+
+    from moxco_cli import landscapes
+    from moxco_cli.engine import simulate
+    from moxco_cli.plots.run import trace_figure
+    from moxco_cli.settings import OptimizerSettings, build_method
+
+    land = landscapes.get("factorization", depth=3)
+    start = np.array([[0.9, -0.9, -1.1]])  # next to flat+-- (1, -1, -1), far from (1, 1, 1)
+    runs = {"gd": simulate(land, build_method("gd", OptimizerSettings()), start, 5,
+                           record=True)}
+    fig = trace_figure(land, runs, "t")
+    ax = [a for a in fig.axes if "distance" in a.get_title()][0]
+    dist = ax.get_lines()[0].get_ydata()
+    plt.close(fig)
+    assert "nearest global minimum" in ax.get_title()
+    assert dist[0] == np.linalg.norm(start[0] - [1, -1, -1])
