@@ -55,7 +55,7 @@ def sweep(
     optimizer: Annotated[str, typer.Option("--optimizer", help=f"The method swept, a spec NAME[:key=value,...] (keys as in moxco run --help), e.g. adam+moxco, rmsprop+moxco:rho=0.8, nesterov. NAME: {', '.join(ALL_METHOD_NAMES)}.")] = "adam+moxco",
     method: Annotated[str | None, typer.Option("--method", help="Same as --optimizer (give one of the two).")] = None,
     grid: Annotated[list[str] | None, typer.Option("--grid", help="NAME=LO:HI:COUNT (inclusive linspace) or NAME=V1,V2,...; repeat per axis. NAME: any numeric key of the method: alpha, beta (exploration momenta of +moxco; a baseline's momentum), lr, threshold, tau, restart_alpha, restart_beta (alpha_restart, beta_restart: the same keys), and e.g. b1, rho, eps, prox_weight. A swept axis overrides its fixed option. Cells that differ only in lr, momenta, threshold, tau or restart values run as one batched engine call.")] = None,
-    starts: Annotated[str, typer.Option("--starts", help="grid:N (N x N grid over the domain; N points in 1-D) or random:N (uniform, from --seed).")] = "grid:21",
+    starts: Annotated[str, typer.Option("--starts", help="grid:N (N points per coordinate over the domain: N in 1-D, N x N in 2-D, N^d in d-D, at most 10^6 starts) or random:N (uniform, from --seed).")] = "grid:21",
     steps: Annotated[int, typer.Option("--steps", help="Optimizer steps from every start, >= 1.")] = 800,
     metric: Annotated[str, typer.Option("--metric", help="success (end within --tol of the global minimum) | escape (from a non-global basin to the global minimum) | final-loss (median, IQR).")] = "success",
     tol: Annotated[float | None, typer.Option("--tol", help="Distance to a minimum that counts as reaching it. Default: 1e-2 (2-D), 0.05 (1-D).")] = None,

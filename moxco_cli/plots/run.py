@@ -427,6 +427,18 @@ def trace_figure(land, runs: dict, title: str):
     return fig
 
 
+def _drawn(tr) -> int:
+    """Steps of a recorded run to draw: through its divergence step, after which the run is
+    frozen at theta_t (drawn on, a diverged run read as a run that had stalled at 1e11)."""
+    return int(tr.diverged_step[0]) + 1 if tr.diverged[0] else tr.records.loss.shape[0]
+
+
+def _label(name: str, tr, runs) -> str:
+    st = style(name, runs)
+    return st["label"] + (f" (diverged t={int(tr.diverged_step[0])})" if tr.diverged[0]
+                          else "")
+
+
 def draw_loss(ax, runs: dict, land):
     """`f - f_target` per step on a log axis, commit steps as dashed verticals. On a
     landscape whose minimum value is not known (`f_star` None: a network's f_target is its
@@ -444,8 +456,9 @@ def draw_loss(ax, runs: dict, land):
         gap = tr.records.loss[:, 0] if level else np.maximum(tr.records.loss[:, 0] - f_target,
                                                              1e-16)
         plot = ax.plot if level and not positive else ax.semilogy
-        plot(np.arange(len(gap)), gap, color=st["color"], ls=st["ls"], lw=1.6,
-             label=st["label"])
+        end = _drawn(tr)
+        plot(np.arange(end), gap[:end], color=st["color"], ls=st["ls"], lw=1.6,
+             label=_label(name, tr, runs))
         c = tr.commit_step[0]
         if c >= 0:
             ax.axvline(c, color=st["color"], ls=(0, (2, 2)), lw=1.0)
@@ -482,15 +495,17 @@ def goodness_figure(runs: dict, inv_eta: dict, threshold: float, lrs: dict, titl
     lam_all, estimated = [], []
     for name, tr in runs.items():
         st = style(name, runs)
-        steps = np.arange(tr.records.goodness.shape[0])
-        top.plot(steps, tr.records.goodness[:, 0], color=st["color"], ls=st["ls"], lw=1.4,
-                 label=st["label"])
-        bottom.plot(steps, tr.records.lam_max[:, 0], color=st["color"], ls=st["ls"], lw=1.4)
-        lam_all.append(tr.records.lam_max[:, 0])
+        end = _drawn(tr)
+        steps = np.arange(end)
+        top.plot(steps, tr.records.goodness[:end, 0], color=st["color"], ls=st["ls"], lw=1.4,
+                 label=_label(name, tr, runs))
+        bottom.plot(steps, tr.records.lam_max[:end, 0], color=st["color"], ls=st["ls"],
+                    lw=1.4)
+        lam_all.append(tr.records.lam_max[:end, 0])
         exact = tr.records.lam_max_exact
         if exact is not None:  # the method estimates lam_max: the exact value beside it
-            bottom.plot(steps, exact[:, 0], color=st["color"], ls="-", lw=0.6, alpha=0.6)
-            lam_all.append(exact[:, 0])
+            bottom.plot(steps, exact[:end, 0], color=st["color"], ls="-", lw=0.6, alpha=0.6)
+            lam_all.append(exact[:end, 0])
             estimated.append(st["label"])
         c = tr.commit_step[0]
         if c >= 0:

@@ -157,7 +157,8 @@ def _boundary(ax, sub, x, y, xs, ys, boundaries) -> list[str]:
         ax.plot(px, py, color=color, lw=2.0, zorder=6,
                 label=f"Theorem 2 edge for {which} (λmax {lam:.3g}): "
                       f"{'above' if x == 'alpha' else 'right of'} it, the exploration "
-                      "momenta cannot settle there")
+                      "momenta cannot converge there (a run may still oscillate within "
+                      "tol of it and be counted there)")
     return notes
 
 
