@@ -141,7 +141,11 @@ def test_generalize_reports_its_end_point_measurements_as_a_stage(tmp_path, monk
         "generalize two-layer-net, runs",
         "generalize two-layer-net, end points (metrics, exact Hessian)"]
     rows = 6 * 2 + 6 * 3  # gd at 2 lrs; gd+moxco at 2 lrs and the threshold 0.9
-    assert [b["total"] for b in bars] == [10 * rows, 2 * rows]
+    # a step weighs its engine cost in gradients: gd 1; gd+moxco 1 + (1 + 2 d) per scoring
+    # (the exact Hessian: d HVPs, two gradients each), d = 10 for hidden = 3
+    d = cfg.land().dim
+    assert d == 10
+    assert [b["total"] for b in bars] == [10 * (6 * 2 + 6 * 3 * (2 + 2 * d)), 2 * rows]
     assert all(b["done"] == b["total"] for b in bars), bars
     alone = run_generalize(cfg)
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "out" / "runs.csv"),

@@ -75,6 +75,7 @@ def execute(cfg, folder) -> None:
     """Run `cfg`, write its folder, print the verdict tables (shared with `moxco rerun`)."""
     from moxco_cli.allocator import keep_freed_memory
     from moxco_cli.experiments.generalize import (
+        progress_total,
         protocol_text,
         run_generalize,
         simulate_methods,
@@ -85,7 +86,7 @@ def execute(cfg, folder) -> None:
 
     # two stages, each with its own rate: the runs, then their end points (metrics and the
     # exact Hessian's eigenvalues: for a wide network the longer stage)
-    with progress_bar(f"generalize {cfg.landscape}, runs", cfg.work()) as advance:
+    with progress_bar(f"generalize {cfg.landscape}, runs", progress_total(cfg)) as advance:
         simulated = simulate_methods(cfg, progress=advance)
     with progress_bar(f"generalize {cfg.landscape}, end points (metrics, exact Hessian)",
                       simulated.end_points()) as advance:

@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import math
+
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.colors import LogNorm
@@ -49,8 +51,12 @@ def eos_figure(table, *, lr: float, steps: int, tol: float, max_rel_error: float
     err = (table.pivot(index="alpha", columns="beta", values="rel_error")
            .reindex(index=alphas, columns=betas).to_numpy())
     shown = np.clip(err, 1e-12, None)
-    lo = min(shown.min(), tol / 10)
-    hi = max(shown.max(), tol)
+    # whole decades, at least two: over one decade (a single pair near 1e-7, tol 1e-6) the
+    # colour bar carried the one label 10^-6 and the cell's value could not be read off it
+    lo = 10.0 ** math.floor(math.log10(min(shown.min(), tol / 10)) + 1e-9)
+    hi = 10.0 ** math.ceil(math.log10(max(shown.max(), tol)) - 1e-9)
+    if hi / lo < 99.0:
+        lo /= 10.0
     image = right.imshow(shown, origin="lower", cmap="magma_r", aspect="auto",
                          norm=LogNorm(vmin=lo, vmax=hi))
     for (r, c), v in np.ndenumerate(err):
