@@ -17,8 +17,10 @@ from matplotlib.ticker import LogFormatterMathtext  # noqa: E402
 from moxco_cli.experiments.escape_count import POOLED  # noqa: E402
 from moxco_cli.plots.run import draw_contours, draw_minima, style  # noqa: E402
 
-# start-basin colours: apart from the optimizer colours (blue, orange, red, purple)
-BASIN_COLORS = ["#4daf4a", "#a6761d", "#1b9e77", "#e7298a", "#66a61e", "#7f7f00"]
+# start-basin colours: apart from the optimizer colours (blue, orange, red, purple) and
+# from each other (three greens and an olive made six-hump-camel's global-1 and local-3 one
+# colour); the first two, the only ones two-wells uses, are as before
+BASIN_COLORS = ["#4daf4a", "#a6761d", "#e7298a", "#17becf", "#e6ab02", "#000000"]
 NONE_COLOR = "#8c8c8c"
 MAX_SCATTER = 4000  # 2-D start scatter: the first starts only (they are in random order)
 MAX_RUG = 1000  # 1-D: one tick per start under the curve, up to this many starts

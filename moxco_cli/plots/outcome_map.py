@@ -59,9 +59,13 @@ def outcome_map_figure(landscape, axes, images: dict, fractions: dict, classes, 
     names = list(images)
     ncols = 1 if len(names) == 1 else 2 if len(names) <= 4 else 3
     nrows = -(-len(names) // ncols)
-    fig, grid = plt.subplots(nrows, ncols, figsize=(4.9 * ncols, 4.6 * nrows + 0.9),
-                             squeeze=False, sharex=True, sharey=True, layout="constrained")
     xs, ys = axes
+    # rows as tall as the domain's aspect asks (equal axes): a 9 x 4 domain in square rows
+    # left bands of white between them; a square domain keeps 4.6 in per row
+    shape = float(np.clip((ys[-1] - ys[0]) / (xs[-1] - xs[0]), 0.3, 2.5))
+    fig, grid = plt.subplots(nrows, ncols, figsize=(4.9 * ncols, (0.6 + 4.0 * shape) * nrows
+                                                    + 0.9),
+                             squeeze=False, sharex=True, sharey=True, layout="constrained")
     dx = (xs[-1] - xs[0]) / (len(xs) - 1)
     dy = (ys[-1] - ys[0]) / (len(ys) - 1)
     extent = (xs[0] - dx / 2, xs[-1] + dx / 2, ys[0] - dy / 2, ys[-1] + dy / 2)
