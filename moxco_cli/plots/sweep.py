@@ -162,6 +162,15 @@ def _boundary(ax, sub, x, y, xs, ys, boundaries) -> list[str]:
     return notes
 
 
+def axis_label(name: str, optimizers) -> str:
+    """`name`'s axis label; the momenta of a baseline (heavy-ball, Nesterov: no exploration
+    phase, no commit) are plain momenta, not "exploration momenta"."""
+    label = AXIS_LABELS.get(name, name)
+    if name in ("alpha", "beta") and not any("+moxco" in str(o) for o in optimizers):
+        label = label.replace("exploration momentum", "momentum")
+    return label
+
+
 def _heat_panel(fig, ax, sub, x, y, values_col, norm, cmap, cbar_label, metric, marks,
                 baseline=None):
     xs = np.array(sorted(sub[x].unique()))
@@ -194,8 +203,9 @@ def _heat_panel(fig, ax, sub, x, y, values_col, norm, cmap, cbar_label, metric, 
                         color=color, zorder=4)
     _ticks(ax, xs, "x")
     _ticks(ax, ys, "y")
-    ax.set_xlabel(AXIS_LABELS.get(x, x), fontsize=9)
-    ax.set_ylabel(AXIS_LABELS.get(y, y), fontsize=9)
+    optimizers = sub["optimizer"].unique() if "optimizer" in sub else ["+moxco"]
+    ax.set_xlabel(axis_label(x, optimizers), fontsize=9)
+    ax.set_ylabel(axis_label(y, optimizers), fontsize=9)
     cbar = fig.colorbar(im, ax=ax, fraction=0.06, pad=0.03)
     cbar.set_label(cbar_label, fontsize=8)
     cbar.ax.tick_params(labelsize=7)
@@ -381,8 +391,9 @@ def line_figure(frame, x: str, *, title: str = "", tol: float | None = None):
     ax_d.set_ylabel("fraction of runs that diverged", fontsize=9)
     ax_d.set_ylim(-0.02, 1.02)
     for ax in (ax_m, ax_d):
-        ax.set_xlabel(AXIS_LABELS.get(x, x) + (" (one position per value)" if by_position
-                                               else ""), fontsize=9)
+        ax.set_xlabel(axis_label(x, frame["optimizer"].unique() if "optimizer" in frame
+                                 else ["+moxco"])
+                      + (" (one position per value)" if by_position else ""), fontsize=9)
         ax.grid(alpha=0.3, lw=0.5)
         ax.legend(fontsize=8)
     ax_m.set_title(f"{metric} (band: 95% interval; IQR for final-loss)", fontsize=9)
