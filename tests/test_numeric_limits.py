@@ -120,8 +120,10 @@ def option_cases():
                     texts = [_negated(value) + "," + value, *[
                         ",".join([_negated(value), value] * 2 if k == 2 else
                                  [_negated(value), value, "-1", "1"]) for k in (1, 2)]]
+                # a landscape given beside --expr is refused (the formula replaces it)
+                args = [a for a in base if a != "beale"] if extra else base
                 for text in texts:
-                    cases.append((name, flag, [*base, *extra, flag, text]))
+                    cases.append((name, flag, [*args, *extra, flag, text]))
     return cases
 
 
