@@ -811,3 +811,21 @@ def test_a_stopped_pool_worker_fails_reproduce_and_keeps_the_earlier_figures(tmp
                                                "(stopped (SIGSTOP?) for 5 s); nothing was "
                                                "published")
     assert snapshot(out) == before and hidden(out) == []  # no temporary folder left
+
+
+@pytest.mark.slow
+def test_sweep_pool_workers_die_with_a_sigkilled_parent(tmp_path, children):
+    """SIGKILL of the command (what the out-of-memory killer sends): its pool workers lived
+    on under pid 1, ignoring INT, TERM and HUP and holding the caller's stdout open (so
+    `moxco sweep ... | cat` never ended). They now die with it (PR_SET_PDEATHSIG)."""
+    proc = _long_pool_sweep(tmp_path / "sw")
+    try:
+        pool = _pool_computing(proc, children)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.communicate(timeout=60)
+        deadline = time.monotonic() + 10
+        while _session(proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert pool and _session(proc.pid) == []  # workers, renderer: none left
+    finally:
+        stop(proc, group=True)

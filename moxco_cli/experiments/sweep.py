@@ -651,11 +651,16 @@ class LocalExecutor:
             import scipy.stats  # noqa: F401  (the metric's Wilson interval: forked workers
             # inherit it instead of each importing it, ~0.5 s, on its first task)
 
+            from moxco_cli.workers import libc_prctl
+
             method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
             self._hook = _PoolBugHook()
+            # forked workers get libc's prctl from here (a forked child should not dlopen)
+            prctl = libc_prctl() if method == "fork" else None
             self.pool = ProcessPoolExecutor(max_workers=self.workers,
                                             mp_context=multiprocessing.get_context(method),
-                                            initializer=_ignore_sigint)
+                                            initializer=_settle_worker,
+                                            initargs=(os.getpid(), prctl))
             for fut in [self.pool.submit(int, 0) for _ in range(self.workers)]:
                 fut.result()  # start every worker now
 
@@ -812,12 +817,15 @@ def _let_exit(processes, grace: float) -> None:
         alive[0].join(timeout=min(0.05, max(0.0, deadline - time.monotonic())))
 
 
-def _ignore_sigint() -> None:
+def _settle_worker(parent: int, prctl) -> None:
     """Pool workers leave Ctrl-C, SIGTERM and SIGHUP to the parent, which cancels what is
-    queued and kills them (`moxco_cli.signals`)."""
-    from moxco_cli.signals import reset_in_child
+    queued and kills them (`moxco_cli.signals`), and die with it (`PR_SET_PDEATHSIG`): after
+    a SIGKILL of the parent (the out-of-memory killer's), they lived on under pid 1, holding
+    the caller's stdout open (`moxco sweep ... | cat` never ended)."""
+    from moxco_cli.workers import settle_child
 
-    reset_in_child()
+    if not settle_child(parent, prctl):  # the parent died before prctl took effect
+        os._exit(1)
 
 
 class DaskExecutor:
