@@ -1,5 +1,5 @@
 """`python -m moxco_cli` == `moxco`."""
 
-from moxco_cli.cli import main
+from moxco_cli.entry import main
 
 main()

@@ -39,6 +39,7 @@ import struct
 import sys
 import threading
 import time
+import warnings
 from collections import deque
 from pathlib import Path
 
@@ -231,6 +232,13 @@ def _end_child(pid: int) -> None:
             time.sleep(0.002)
 
 
+def _exits_unreported(hook):
+    def unraisable(info) -> None:
+        if not issubclass(info.exc_type, (SystemExit, KeyboardInterrupt)):
+            hook(info)
+    return unraisable
+
+
 def _on_sigterm(*_) -> None:
     signal.alarm(int(STOP_GRACE_S) + 1)  # if the orderly exit hangs, SIGALRM ends it
     sys.exit(1)
@@ -249,8 +257,16 @@ def _serve(requests: int, answers: int, parent_ends: tuple[int, int], parent: in
             os.close(fd)
         if not settle_child(parent, prctl, signal.SIGTERM, ignore_term=False):
             return
-        for name in preload:
-            importlib.import_module(name)
+        # A SIGTERM while importing (the command refused its input at once) unwinds from
+        # wherever it lands: inside a callback of the import machinery Python printed
+        # "Exception ignored in ... SystemExit: 1", and an interrupted matplotlib import
+        # warned "Unable to import Axes3D", after the command's one-line error. Neither says
+        # anything to the user: an exit is not reported, and no warning while preloading.
+        sys.unraisablehook = _exits_unreported(sys.unraisablehook)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for name in preload:
+                importlib.import_module(name)
         from moxco_cli.report import draw_png
 
         with os.fdopen(requests, "rb") as reader:
