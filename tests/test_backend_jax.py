@@ -813,3 +813,23 @@ def test_a_cache_path_that_cannot_be_a_folder_is_said_once_and_not_used(tmp_path
     monkeypatch.setenv("MOXCO_JAX_CACHE", str(tmp_path / "new" / "cache"))
     assert usable_cache_dir() == tmp_path / "new" / "cache" and (tmp_path / "new").is_dir()
     assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize("name, value, expects", [
+    ("MOXCO_JAX_VECTOR_WIDTH", "999999999999999999999", "one of 0, 128, 256, 512"),
+    ("MOXCO_JAX_VECTOR_WIDTH", "384", "one of 0, 128, 256, 512"),
+    ("MOXCO_JAX_DEVICES", "abc", "a whole number >= 0 (0: every device)"),
+    ("MOXCO_JAX_DEVICES", "1.5", "a whole number >= 0 (0: every device)")])
+def test_a_bad_backend_environment_variable_is_one_line_naming_it(name, value, expects,
+                                                                  monkeypatch):
+    """`MOXCO_JAX_VECTOR_WIDTH=1e21` reached XLA (a JaxRuntimeError traceback) and
+    `MOXCO_JAX_DEVICES=abc` failed in int(). Checked before JAX is asked anything."""
+    from moxco_cli.backends.jax_setup import BackendError, env_count
+
+    monkeypatch.setenv(name, value)
+    choices = (0, 128, 256, 512) if name.endswith("WIDTH") else None
+    with pytest.raises(BackendError) as err:
+        env_count(name, choices)
+    assert str(err.value) == f"{name}={value!r}: expects {expects}"
+    monkeypatch.setenv(name, "256" if choices else "2")
+    assert env_count(name, choices) == (256 if choices else 2)

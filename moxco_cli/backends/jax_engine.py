@@ -26,14 +26,13 @@ Differences from the NumPy engine, all documented in docs/method.md:
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass
 
 import numpy as np
 
 from moxco_cli.backends import jax_landscapes, jax_pieces
-from moxco_cli.backends.jax_setup import BackendError, jit, load, on_cpu
+from moxco_cli.backends.jax_setup import BackendError, env_count, jit, load, on_cpu
 
 DIVERGENCE_LIMIT = 1e6  # moxco_cli.engine.DIVERGENCE_LIMIT (checked equal by the tests)
 SEGMENTS = 20  # progress is reported after each of about this many stretches of steps
@@ -585,7 +584,7 @@ def device_count(n: int, st: Structure) -> int:
     """Host devices for `n` starts: all of them (`MOXCO_JAX_DEVICES` at most), one for
     programs that call the eigensolver (`Structure.eigvalsh`)."""
     jax, _ = load()
-    limit = int(os.environ.get("MOXCO_JAX_DEVICES", "0")) or len(jax.devices())
+    limit = env_count("MOXCO_JAX_DEVICES") or len(jax.devices())
     if st.eigvalsh:
         limit = 1
     return max(1, min(len(jax.devices()), limit, n))

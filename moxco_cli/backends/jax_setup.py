@@ -137,11 +137,25 @@ def compiler_options() -> dict:
         jax, _ = load()
         value = os.environ.get("MOXCO_JAX_VECTOR_WIDTH", "").strip()
         if value:
-            width = int(value) if value.isdigit() else 0
+            width = env_count("MOXCO_JAX_VECTOR_WIDTH", choices=(0, 128, 256, 512))
         else:
             width = 512 if on_cpu() and _has_avx512() else 0
         _OPTIONS = {VECTOR_WIDTH_OPTION: width} if width else {}
     return dict(_OPTIONS)
+
+
+def env_count(name: str, choices=None) -> int:
+    """The environment variable `name` as a whole number >= 0 (one of `choices` when given);
+    BackendError naming it otherwise (`MOXCO_JAX_VECTOR_WIDTH=1e21` reached XLA, which
+    failed with a traceback; `MOXCO_JAX_DEVICES=abc` failed in int())."""
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return 0
+    if not text.isdigit() or (choices is not None and int(text) not in choices):
+        allowed = ("one of " + ", ".join(map(str, choices)) if choices is not None
+                   else "a whole number >= 0 (0: every device)")
+        raise BackendError(f"{name}={text!r}: expects {allowed}")
+    return int(text)
 
 
 def forget_options() -> None:
