@@ -390,3 +390,43 @@ def test_a_method_that_cannot_commit_shows_no_nan_commit_step(tmp_path):
                               "--starts", "grid:3", "--steps", "20", "--out", str(tmp_path / "s")])
     assert res.exit_code == 0, res.output
     assert "nan" not in res.output and "median_commit_step" in res.output
+
+
+@pytest.mark.parametrize("what, how, words", [
+    ("cell", "nested", "maximum recursion depth exceeded"),
+    ("cell", "fifo", "is not a regular file"),
+    ("config", "nested", "maximum recursion depth exceeded"),
+    ("config", "fifo", "is not a regular file")])
+def test_a_saved_file_that_cannot_be_read_back_is_one_line_not_a_hang(what, how, words,
+                                                                     tmp_path, monkeypatch):
+    """A JSON nested 100000 deep was a RecursionError traceback; a FIFO in its place blocked
+    the resume forever (rerun refused both already)."""
+    import os
+
+    from moxco_cli.experiments import sweep as sweep_module
+
+    real, calls = sweep_module.run_job, []
+
+    def interrupted_after_two(*args, **kwargs):
+        calls.append(1)
+        if len(calls) > 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(sweep_module, "ROWS_PER_JOB", 1)
+    monkeypatch.setattr(sweep_module, "run_job", interrupted_after_two)
+    assert invoke("sweep", *SMALL, "--out", tmp_path / "cut").exit_code == 130
+    monkeypatch.setattr(sweep_module, "run_job", real)
+    work = tmp_path / "cut.incomplete"
+    path = (sorted((work / "cells").glob("cell-*.json"))[0] if what == "cell"
+            else work / "config.json")
+    path.unlink()
+    if how == "fifo":
+        os.mkfifo(path)
+    else:
+        path.write_text("[" * 100000 + "]" * 100000)
+    result = invoke("sweep", "--resume", work)
+    assert result.exit_code == 2
+    line = result.output.strip()
+    assert line.startswith(f"Error: --resume: cannot read {path} (") and words in line, line
+    assert "\n" not in line

@@ -131,7 +131,7 @@ def resume_target(resume: Path, force: bool):
     """`(cfg, ResultsFolder)` for `--resume DIR` (DIR = `<out>.incomplete` or `<out>`)."""
     import json
 
-    from moxco_cli.report import ResultsFolder
+    from moxco_cli.report import ResultsFolder, read_json_text
 
     work = resume
     if not work.name.endswith(SUFFIX) and work_path(work).exists():
@@ -149,9 +149,9 @@ def resume_target(resume: Path, force: bool):
                              f"publishing {target}); removed it, nothing to resume")
         raise MoxcoError(f"--resume: {work} is not an unfinished sweep (no {MARKER} file)")
     try:
-        doc = json.loads((work / "config.json").read_text())
+        doc = json.loads(read_json_text(work / "config.json"))
         options = doc["options"]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, RecursionError) as exc:
         raise MoxcoError(f"--resume: cannot read {work / 'config.json'} ({exc})") from None
     if doc.get("command") != "sweep":
         raise MoxcoError(f"--resume: {work} holds a {doc.get('command')!r} run, not a sweep")

@@ -1011,8 +1011,10 @@ class CellStore:
                 return CellError(f"--resume: {path} {why}; delete it to recompute that cell")
 
             try:
-                doc = json.loads(path.read_text())
-            except (OSError, ValueError) as exc:
+                from moxco_cli.report import read_json_text
+
+                doc = json.loads(read_json_text(path))
+            except (OSError, ValueError, RecursionError) as exc:
                 raise CellError(f"--resume: cannot read {path} ({exc}); delete it to "
                                  "recompute that cell") from None
             if not isinstance(doc, dict):
