@@ -37,8 +37,12 @@ PARAMS = (
 
 def inv_eta_eff(lr, alpha, beta):
     """Theorem 2's curvature bound `2(1+alpha)/(lr(1+2 beta))` (units of 1/lr); scalars or
-    `(N,)` arrays."""
-    return 2.0 * (1.0 + alpha) / (lr * (1.0 + 2.0 * beta))
+    `(N,)` arrays. An lr near the float64 limit overflows the denominator to inf, and the
+    bound to its limit 0, without a warning (an array of such lrs warned on stderr)."""
+    import numpy as np
+
+    with np.errstate(over="ignore"):
+        return 2.0 * (1.0 + alpha) / (lr * (1.0 + 2.0 * beta))
 
 
 def goodness(f: np.ndarray, grad_sq: np.ndarray, lam_max: np.ndarray, *, f_target: float,

@@ -286,3 +286,19 @@ def test_tuning_trials_with_indexed_draws_each_draw_the_streams_of_their_starts(
         traj = simulate(beale, method, starts, 100)
         gap = np.where(traj.diverged, np.inf, traj.final_loss - beale.f_target)
         assert row.objective == stats.quantile_with_inf(gap, 0.5), row.trial
+
+
+def test_every_run_diverged_still_draws_the_fixed_budget_figure(tmp_path):
+    """Every median +inf: the fixed-budget panel had no finite point, matplotlib refused its
+    log axes, and compare exited 1 ("figure could not be drawn")."""
+    from typer.testing import CliRunner
+
+    from moxco_cli.cli import app
+
+    out = tmp_path / "c"
+    result = CliRunner().invoke(app, ["compare", "beale", "--tune", "alpha", "--methods",
+                                      "gd+moxco", "--lr", "1e308", "--trials", "2",
+                                      "--tuning-starts", "3", "--eval-starts", "3", "--steps",
+                                      "5", "--no-export", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert (out / "fixed_budget.png").stat().st_size > 0

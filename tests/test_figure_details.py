@@ -86,3 +86,21 @@ def test_d_above_two_distance_is_to_the_nearest_of_several_global_minima(tmp_pat
     plt.close(fig)
     assert "nearest global minimum" in ax.get_title()
     assert dist[0] == np.linalg.norm(start[0] - [1, -1, -1])
+
+
+def test_no_floating_point_warning_from_a_zero_gradient_start_or_an_lr_near_the_limit():
+    """rastrigin's origin (gradient 0) warned "divide by zero" from the gradient flow that
+    labels start basins; an array of lrs near 1e308 warned "overflow" from Theorem 2's
+    bound (its limit, 0, is right)."""
+    import warnings
+
+    from moxco_cli import landscapes
+    from moxco_cli.experiments.escape_count import gradient_flow
+    from moxco_cli.goodness import inv_eta_eff
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        end, _ = gradient_flow(landscapes.get("rastrigin", dim=2), np.zeros((1, 2)))
+        assert np.all(end == 0)
+        assert inv_eta_eff(np.array([1e308, 0.1]), 0.9, 0.9).tolist() == [
+            0.0, 2 * 1.9 / (0.1 * 2.8)]

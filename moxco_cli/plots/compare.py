@@ -120,6 +120,13 @@ def fixed_budget_figure(fixed, landscapes: list[str], methods: list[str], protoc
         ax.set_yscale("log")
         if top:  # the medians decide the view; wide bands (early divergence) are clipped
             ax.set_ylim(max(1e-16, min(bottom) / 1e3), max(top) * 1e2)
+        else:  # nothing finite: log axes without limits made matplotlib refuse the figure
+            ax.set_ylim(1.0, 10.0)
+            steps = fixed[fixed.landscape == land].step
+            ax.set_xlim(1.0, max(10.0, float(steps.max())) if len(steps) else 10.0)
+            ax.text(0.5, 0.5, "nothing finite to draw: every median is +inf\n(over half the "
+                    "runs diverged at every step)", transform=ax.transAxes, ha="center",
+                    va="center", fontsize=9, bbox=dict(fc="white", ec="0.6"))
         ax.set_xlabel("steps (log scale)")
         ax.set_ylabel("f - f* at that step: median and IQR\n(diverged runs count as +inf)")
         _finish(ax, land, "lower left")
