@@ -758,6 +758,13 @@ class PendingReport:
         Path(self.new).unlink(missing_ok=True)
 
 
+def _read_only(path: Path) -> bool:
+    try:
+        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
 def figures_folder(out: Path, option: str = "--out") -> tuple[ResultsFolder, PendingReport]:
     """`moxco reproduce --out OUT`: the ResultsFolder for OUT/figures and the pending
     OUT/REPRODUCTION.md, both checked now (before anything is computed). OUT itself is never
@@ -769,6 +776,13 @@ def figures_folder(out: Path, option: str = "--out") -> tuple[ResultsFolder, Pen
         raise MoxcoError(f"{option}: {out} is the filesystem root; choose a folder")
     if os.path.lexists(out) and not out.is_dir():
         raise MoxcoError(f"{option}: {out} exists and is not a folder")
+    if out.is_dir() and not os.access(out, os.W_OK | os.X_OK):
+        # as every command says of a parent it cannot write (exit 2); an existing OUT on a
+        # read-only file system was "read-only file system while writing OUT", exit 1
+        import errno
+
+        why = os.strerror(errno.EROFS) if _read_only(out) else "permission denied"
+        raise MoxcoError(f"{option}: cannot write to {out} ({why})")
     figures = ResultsFolder(out / "figures", force=True, make_parents=True, option=option,
                             command="reproduce", figures=True)
     figures.check()

@@ -560,3 +560,20 @@ def test_two_runs_taking_the_same_default_folder_both_publish(tmp_path, monkeypa
     assert f"Results: {other}" in second.output, second.output
     assert snapshot(taken) == snapshot(model)
     assert read_json(other / "config.json")["options"]["steps"] == 6
+
+
+def test_reproduce_into_an_existing_folder_it_cannot_write_is_one_line_naming_out(
+        tmp_path, monkeypatch):
+    """An existing --out on a read-only file system was "read-only file system while
+    writing ...", exit 1, not naming --out (every other command: --out, exit 2)."""
+    from moxco_cli import report
+    from moxco_cli.errors import MoxcoError
+
+    out = tmp_path / "existing"
+    out.mkdir()
+    monkeypatch.setattr(report.os, "access", lambda path, mode: Path(path) != out)
+    monkeypatch.setattr(report, "_read_only", lambda path: True)
+    with pytest.raises(MoxcoError) as err:
+        report.figures_folder(out)
+    assert str(err.value) == f"--out: cannot write to {out} (Read-only file system)"
+    assert err.value.exit_code == 2
