@@ -124,7 +124,9 @@ def check_finite(land: Landscape) -> Landscape:
     finite = np.isfinite(f) & np.all(np.isfinite(grad), axis=1) & np.isfinite(lam)
     if not finite.all():
         i = int(np.argmin(finite))
-        where = ", ".join(f"x{j}={v:g}" for j, v in enumerate(points[i]))
+        # at most six coordinates named: a dim=1000 landscape wrote a 9 KB "one line"
+        shown = [f"x{j}={v:g}" for j, v in enumerate(points[i][:6])]
+        where = ", ".join(shown + ([f"... {land.dim - 6} more"] if land.dim > 6 else []))
         what = next(name for name, v in (("f", f), ("the gradient", grad), ("lam_max", lam))
                     if not np.all(np.isfinite(v[i])))
         raise ValueError(f"{what} is not finite at ({where}) of its domain: a parameter is "

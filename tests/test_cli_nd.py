@@ -137,3 +137,13 @@ def test_run_two_layer_net_with_choice_keys_and_no_named_minimum(tmp_path):
     assert result.exit_code == 0, result.output
     assert "two-layer-net:activation=tanh,target=sine" in result.output
     assert (out / "trajectory.png").stat().st_size > 0
+
+
+def test_a_wide_landscape_out_of_float64_names_a_few_coordinates_not_all(tmp_path):
+    """quadratic:dim=1000 with condition 1e308 listed all 1000 coordinates: a 9 KB line."""
+    result = invoke("run", "quadratic:dim=1000,condition=1e308", "--steps", "5", "--out",
+                    tmp_path / "o")
+    assert result.exit_code == 2
+    line = result.output.strip()
+    assert "\n" not in line and len(line) < 300, line
+    assert "(x0=-2, x1=-2, x2=-2, x3=-2, x4=-2, x5=-2, ... 994 more)" in line

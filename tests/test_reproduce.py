@@ -127,6 +127,8 @@ def test_rerun_accepts_the_committed_reproduce_config_into_the_default_folder(tm
     ({"steps": ["fig9"]}, "'steps' must be a list of reproduce steps"),
     ({"steps": []}, "'steps' must be a list of reproduce steps"),
     ({"sizes": {"fig2_small": 7}}, "cannot be re-run exactly"),
+    ({"seed": 3}, "unknown key 'seed' (a reproduce config holds command, quick, sizes and "
+                  "steps)"),  # an extra key was silently ignored
 ])
 def test_rerun_refuses_a_reproduce_config_it_cannot_run_exactly(tmp_path, change, words):
     import json

@@ -130,6 +130,10 @@ def _reproduce_steps(config: Path, doc: dict) -> tuple[bool, tuple[str, ...]]:
     from moxco_cli.experiments.reproduce import FULL, QUICK, STEPS
 
     quick, steps = doc.get("quick"), doc.get("steps")
+    extra = sorted(set(doc) - {"command", "quick", "sizes", "steps"})
+    if extra:  # as every other config: a key nobody reads is refused, not ignored
+        raise MoxcoError(f"CONFIG: {config}: unknown key {extra[0]!r} (a reproduce config "
+                         "holds command, quick, sizes and steps)")
     if not isinstance(quick, bool):
         raise MoxcoError(f"CONFIG: {config}: 'quick' must be true or false, got {quick!r}")
     known = [s.name for s in STEPS]
