@@ -96,13 +96,9 @@ def test_a_config_asking_sweep_for_jax_is_refused_by_rerun(small_sweep, tmp_path
     assert not (tmp_path / "again").exists()
 
 
-def test_interrupted_sweep_keeps_its_cells_and_resumes_to_the_same_bytes(small_sweep, tmp_path,
-                                                                          monkeypatch):
-    from moxco_cli.experiments import sweep as sweep_module
-
-    out, _ = small_sweep
-    target = tmp_path / "cut"
-    real, calls = sweep_module.run_job, []
+def _interrupt_after_two_jobs(monkeypatch, sweep_module, calls: list) -> None:
+    """One task per engine call, and a Ctrl-C at the third (`calls` counts them)."""
+    real = sweep_module.run_job
 
     def interrupted_after_two(*args, **kwargs):
         calls.append(1)
@@ -110,8 +106,18 @@ def test_interrupted_sweep_keeps_its_cells_and_resumes_to_the_same_bytes(small_s
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(sweep_module, "ROWS_PER_JOB", 1)  # one task per engine call
+    monkeypatch.setattr(sweep_module, "ROWS_PER_JOB", 1)
     monkeypatch.setattr(sweep_module, "run_job", interrupted_after_two)
+
+
+def test_interrupted_sweep_keeps_its_cells_and_resumes_to_the_same_bytes(small_sweep, tmp_path,
+                                                                          monkeypatch):
+    from moxco_cli.experiments import sweep as sweep_module
+
+    out, _ = small_sweep
+    target = tmp_path / "cut"
+    real, calls = sweep_module.run_job, []
+    _interrupt_after_two_jobs(monkeypatch, sweep_module, calls)
     result = invoke("sweep", *SMALL, "--out", target)
     assert result.exit_code == 130
     work = tmp_path / "cut.incomplete"
@@ -405,16 +411,8 @@ def test_a_saved_file_that_cannot_be_read_back_is_one_line_not_a_hang(what, how,
 
     from moxco_cli.experiments import sweep as sweep_module
 
-    real, calls = sweep_module.run_job, []
-
-    def interrupted_after_two(*args, **kwargs):
-        calls.append(1)
-        if len(calls) > 2:
-            raise KeyboardInterrupt
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(sweep_module, "ROWS_PER_JOB", 1)
-    monkeypatch.setattr(sweep_module, "run_job", interrupted_after_two)
+    real = sweep_module.run_job
+    _interrupt_after_two_jobs(monkeypatch, sweep_module, [])
     assert invoke("sweep", *SMALL, "--out", tmp_path / "cut").exit_code == 130
     monkeypatch.setattr(sweep_module, "run_job", real)
     work = tmp_path / "cut.incomplete"
