@@ -263,6 +263,9 @@ def _serve(requests: int, answers: int, parent_ends: tuple[int, int], parent: in
         # warned "Unable to import Axes3D", after the command's one-line error. Neither says
         # anything to the user: an exit is not reported, and no warning while preloading.
         sys.unraisablehook = _exits_unreported(sys.unraisablehook)
+        from moxco_cli.mplconfig import use_writable_config
+
+        use_writable_config()  # a read-only HOME: matplotlib said so on every command
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             for name in preload:

@@ -94,6 +94,9 @@ def draw_png(path: Path, build, args: tuple = (), kwargs: dict | None = None) ->
     through here: the same bytes."""
     import warnings
 
+    from moxco_cli.mplconfig import use_writable_config
+
+    use_writable_config()  # before matplotlib's first import (a read-only HOME)
     import matplotlib.pyplot as plt
     import numpy as np
 

@@ -104,3 +104,25 @@ def test_no_floating_point_warning_from_a_zero_gradient_start_or_an_lr_near_the_
         assert np.all(end == 0)
         assert inv_eta_eff(np.array([1e308, 0.1]), 0.9, 0.9).tolist() == [
             0.0, 2 * 1.9 / (0.1 * 2.8)]
+
+
+def test_a_home_that_cannot_hold_matplotlibs_config_says_nothing(tmp_path):
+    """HOME a file (or read-only): matplotlib logged "mkdir -p failed ..." and "Matplotlib
+    created a temporary cache directory ..." on every command."""
+    import os
+    import subprocess
+    import sys
+
+    home = tmp_path / "home-is-a-file"
+    home.write_text("")
+    env = {k: v for k, v in os.environ.items() if k not in ("MPLCONFIGDIR", "XDG_CONFIG_HOME")}
+    code = ("from moxco_cli.mplconfig import use_writable_config; use_writable_config(); "
+            "import os, matplotlib.pyplot; print(os.environ['MPLCONFIGDIR'])")
+    done = subprocess.run([sys.executable, "-c", code], env={**env, "HOME": str(home)},
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    folder = done.stdout.strip()
+    assert os.path.basename(folder).startswith("matplotlib-")
+    import shutil
+
+    shutil.rmtree(folder, ignore_errors=True)
