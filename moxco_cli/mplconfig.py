@@ -3,8 +3,10 @@
 With HOME read-only (or a file), importing matplotlib logged two lines on every command
 ("mkdir -p failed for path ..." and "Matplotlib created a temporary cache directory ...")
 and the figures were the same. `use_writable_config()`, called before matplotlib is first
-imported, points `MPLCONFIGDIR` at a fresh temporary folder in that case only, which
-matplotlib then uses without a word. A user's own MPLCONFIGDIR is never changed.
+imported, points `MPLCONFIGDIR` in that case only at one folder per user in the temporary
+directory (`moxco-matplotlib-<uid>`, made once and kept: a fresh folder per command would
+pile up, as the process ends without running exit handlers), which matplotlib then uses
+without a word and keeps its font cache in. A user's own MPLCONFIGDIR is never changed.
 """
 
 from __future__ import annotations
@@ -38,4 +40,11 @@ def use_writable_config() -> None:
         pass
     import tempfile
 
-    os.environ["MPLCONFIGDIR"] = tempfile.mkdtemp(prefix="matplotlib-")
+    folder = Path(tempfile.gettempdir()) / f"moxco-matplotlib-{os.getuid()}"
+    try:
+        folder.mkdir(mode=0o700, exist_ok=True)
+        mine = folder.is_dir() and not folder.is_symlink() and folder.stat().st_uid == \
+            os.getuid() and os.access(folder, os.W_OK | os.X_OK)
+    except OSError:
+        mine = False
+    os.environ["MPLCONFIGDIR"] = str(folder) if mine else tempfile.mkdtemp(prefix="matplotlib-")

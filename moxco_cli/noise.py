@@ -8,8 +8,9 @@ Why the stream tag: NumPy's seeding ignores trailing zeros of a seed list, so th
 `default_rng([seed, block])` made block 0 the generator `default_rng(seed)` that draws the
 random starts (and `[seed, 0]`, `[seed, 1]`, `[seed, 3]` compare's evaluation starts, tuning
 starts and bootstrap resamples): a start's step-0 noise came from the same 64-bit words as its
-coordinates. Every stream of moxco now has its own tag (0, 1, 3: compare; 5: noise;
-7: curvature start vectors; 11: minibatches).
+coordinates. The noise's tag 5 is used by no other draw (the others: `default_rng(seed)`
+for random starts, which `[seed, 0]` equals; `[seed, 1]`, `[seed, 3]`: compare's tuning
+starts and bootstrap; 7: curvature start vectors; 11: minibatches).
 """
 
 from __future__ import annotations

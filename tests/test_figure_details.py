@@ -122,7 +122,8 @@ def test_a_home_that_cannot_hold_matplotlibs_config_says_nothing(tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and done.stderr == "", done.stderr
     folder = done.stdout.strip()
-    assert os.path.basename(folder).startswith("matplotlib-")
-    import shutil
-
-    shutil.rmtree(folder, ignore_errors=True)
+    # one folder per user, kept: a fresh one per command piled up in /tmp
+    assert os.path.basename(folder) == f"moxco-matplotlib-{os.getuid()}"
+    again = subprocess.run([sys.executable, "-c", code], env={**env, "HOME": str(home)},
+                           capture_output=True, text=True, timeout=120)
+    assert again.stdout.strip() == folder and again.stderr == ""

@@ -316,8 +316,12 @@ def test_restart_columns_are_named_as_the_method_keys_and_old_names_still_parse(
     assert not {"alpha_restart", "beta_restart"} & set(frame.columns)
     assert parse_grid("alpha_restart=0.1,0.2") == parse_grid("restart_alpha=0.1,0.2")
     assert parse_grid("beta-restart=0.1").name == "restart_beta"
-    old = {**TINY.to_options(), "grid": [{"name": "alpha_restart", "values": [0.1, 0.2]}]}
-    assert SweepConfig.from_options(old).grid == (Axis("restart_alpha", (0.1, 0.2)),)
+    old = {**TINY.to_options(), "grid": [{"name": "alpha_restart", "values": [0.1, 0.2]},
+                                         {"name": "beta_restart", "values": [0.1, 0.2]}],
+           "heatmap": ["alpha_restart", "beta_restart"]}
+    cfg = SweepConfig.from_options(old)  # an old config.json: rerun and --resume read it
+    assert cfg.grid == (Axis("restart_alpha", (0.1, 0.2)), Axis("restart_beta", (0.1, 0.2)))
+    assert cfg.plot_axes == ("restart_alpha", "restart_beta")
 
 
 @pytest.mark.parametrize("change, words", [

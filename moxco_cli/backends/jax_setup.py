@@ -130,7 +130,7 @@ def compiler_options() -> dict:
     backend's Beale step ran 1.25x to 1.4x faster with 512 (measured, alternating), with
     the same final points bit for bit (Beale, with and without noise; a vectorized
     reduction over coordinates, d > 16, or over a network's units may round otherwise).
-    `MOXCO_JAX_VECTOR_WIDTH` sets the width (256, 512; 0: XLA's default). A jaxlib that does
+    `MOXCO_JAX_VECTOR_WIDTH` sets the width (128, 256, 512; 0: XLA's default). A jaxlib that does
     not know the option makes `jit` drop it (`forget_options`), never fail."""
     global _OPTIONS
     if _OPTIONS is None:
@@ -151,7 +151,9 @@ def env_count(name: str, choices=None) -> int:
     text = os.environ.get(name, "").strip()
     if not text:
         return 0
-    if not text.isdigit() or (choices is not None and int(text) not in choices):
+    # isascii: str.isdigit accepts digits int() refuses ("²")
+    if not (text.isascii() and text.isdigit()) or (choices is not None
+                                                   and int(text) not in choices):
         allowed = ("one of " + ", ".join(map(str, choices)) if choices is not None
                    else "a whole number >= 0 (0: every device)")
         raise BackendError(f"{name}={text!r}: expects {allowed}")

@@ -66,7 +66,8 @@ def escape_count(
                                            None if box is None else list(box) * dim,
                                            option="--landscape")
     else:
-        landscape, params = parse_landscape(landscape or "two-wells", "--landscape")
+        landscape, params = parse_landscape("two-wells" if landscape is None else landscape,
+                                             "--landscape")
         if sharp_width is not None:  # an alias of the landscape spec's two-wells:s=...
             if landscape != "two-wells":
                 raise SettingsError("--sharp-width", "only applies to --landscape two-wells")

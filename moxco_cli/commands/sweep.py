@@ -54,7 +54,7 @@ def sweep(
     landscape: Annotated[str | None, typer.Argument(help="Landscape spec NAME[:key=value,...]: beale, two-wells, two-wells:s=0.03, ... (omit with --resume).")] = None,
     optimizer: Annotated[str, typer.Option("--optimizer", help=f"The method swept, a spec NAME[:key=value,...] (keys as in moxco run --help), e.g. adam+moxco, rmsprop+moxco:rho=0.8, nesterov. NAME: {', '.join(ALL_METHOD_NAMES)}.")] = "adam+moxco",
     method: Annotated[str | None, typer.Option("--method", help="Same as --optimizer (give one of the two).")] = None,
-    grid: Annotated[list[str] | None, typer.Option("--grid", help="NAME=LO:HI:COUNT (inclusive linspace) or NAME=V1,V2,...; repeat per axis. NAME: any numeric key of the method: alpha, beta (exploration momenta of +moxco; a baseline's momentum), lr, threshold, tau, restart_alpha, restart_beta (alpha_restart, beta_restart: the same keys), and e.g. b1, rho, eps, prox_weight. A swept axis overrides its fixed option. Cells that differ only in lr, momenta, threshold, tau or restart values run as one batched engine call.")] = None,
+    grid: Annotated[list[str] | None, typer.Option("--grid", help="NAME=LO:HI:COUNT (inclusive linspace) or NAME=V1,V2,...; repeat per axis. NAME: any numeric key of the method: alpha, beta (exploration momenta of +moxco; a baseline's momentum), lr, threshold, tau, restart_alpha, restart_beta (alpha_restart, beta_restart: the same keys), and e.g. b1, rho, eps, prox_weight. A swept axis overrides its fixed option. Cells that differ only in lr, momenta, threshold, tau or restart values run as one batched engine call (one call each with gradient noise, a curvature estimator or minibatches).")] = None,
     starts: Annotated[str, typer.Option("--starts", help="grid:N (N points per coordinate over the domain: N in 1-D, N x N in 2-D, N^d in d-D, at most 10^6 starts) or random:N (uniform, from --seed).")] = "grid:21",
     steps: Annotated[int, typer.Option("--steps", help="Optimizer steps from every start, >= 1.")] = 800,
     metric: Annotated[str, typer.Option("--metric", help="success (end within --tol of the global minimum) | escape (from a non-global basin to the global minimum) | final-loss (median, IQR).")] = "success",
@@ -113,12 +113,14 @@ def sweep(
 
 
 def _config(landscape, params, optimizer, axes, starts, steps, metric, tol, settings, heatmap):
-    from moxco_cli.experiments.sweep import SweepConfig
+    from moxco_cli.experiments.sweep import LEGACY_AXES, SweepConfig
 
     return SweepConfig(
         landscape=landscape, landscape_params=params, optimizer=optimizer, grid=axes,
         starts=starts, steps=steps, metric=metric, tol=tol, settings=settings,
-        plot_axes=tuple(s.strip() for s in heatmap.split(",")) if heatmap is not None else None,
+        plot_axes=(tuple(LEGACY_AXES.get(a, a) for a in (s.strip().replace("-", "_")
+                                                         for s in heatmap.split(",")))
+                   if heatmap is not None else None),
     ).validate()
 
 

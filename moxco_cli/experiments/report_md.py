@@ -566,7 +566,7 @@ def section_compare(folder: Path):
     target = float(head.target.iloc[0])
     trials = sizes.get("compare_trials", 13)
     grid = ("the log grid 10^(k/3), k = -12..0" if trials == 13
-            else f"the log grid 10^linspace(-4, 0, {trials})")
+            else f"the log grid 10^(linspace(-12, 0, {trials}) / 3)")
     rows = []
     for r in head.itertuples():
         rows.append({

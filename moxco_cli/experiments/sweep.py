@@ -445,7 +445,8 @@ class SweepConfig:
             metric=own.get("metric", "success"),
             tol=own.get("tol"),
             settings=OptimizerSettings.from_dict(opts),
-            plot_axes=tuple(own["heatmap"]) if own.get("heatmap") is not None else None,
+            plot_axes=(tuple(LEGACY_AXES.get(a, a) for a in own["heatmap"])
+                       if own.get("heatmap") is not None else None),
         ).validate()
 
 
@@ -1034,8 +1035,12 @@ class CellStore:
                         f"--resume: {path} was computed with {name} {old!r}, but {config} "
                         f"now gives {new!r}; cells of two different sweeps are never mixed: "
                         f"put {name} back, or delete {self.folder} to recompute every cell")
+            # a cell saved before the restart columns took the keys' names says
+            # alpha_restart, beta_restart: the same values
+            values = ({LEGACY_AXES.get(k, k): v for k, v in doc["values"].items()}
+                      if isinstance(doc["values"], dict) else doc["values"])
             if (doc["key"] != task.key or doc["optimizer"] != task.optimizer
-                    or doc["values"] != dict(task.values)):
+                    or values != dict(task.values)):
                 raise CellError(f"--resume: {path} belongs to a different sweep than {config}")
             if self.config is not None:
                 why = result_problem(self.config, doc["result"], starts)

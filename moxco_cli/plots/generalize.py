@@ -402,8 +402,11 @@ def thresholds_figure(table, dist, primary: str, lr: float, title: str):
         # name alone, a spec with keys found no baseline and its band was silently missing
         from moxco_cli.experiments.compare import moxco_pairs
 
-        inner = next((plain for mox, plain in moxco_pairs(list(dist.method.unique()))
-                      if mox == method), method.partition(":")[0].removesuffix("+moxco"))
+        plains = [plain for mox, plain in moxco_pairs(list(dist.method.unique()))
+                  if mox == method]
+        keys = method.partition(":")[2]  # the plain label with the same keys, if given
+        inner = next((p for p in plains if p.partition(":")[2] == keys),
+                     plains[0] if plains else method.partition(":")[0].removesuffix("+moxco"))
         ref = dist[(dist.method == inner) & (dist.lr == lr) & (dist.metric == primary)]
         if not ref.empty and math.isfinite(ref["median"].iloc[0]):
             r = ref.iloc[0]
