@@ -277,21 +277,24 @@ class Ownership:
     why: str = ""
 
 
+def _regular_file(path: Path) -> bool:
+    """Whether `path` is a regular file (reading a FIFO there blocks forever)."""
+    import stat
+
+    return stat.S_ISREG(os.stat(path).st_mode)
+
+
 def read_json_text(path: Path) -> str:
     """The text of a JSON file moxco reads back (a saved cell, a config.json): OSError for
     what is not a regular file (a FIFO there blocked the reader forever), else its text."""
-    import stat
-
-    if not stat.S_ISREG(os.stat(path).st_mode):
+    if not _regular_file(path):
         raise OSError(f"{path} is not a regular file")
     return Path(path).read_text()
 
 
 def _read_json(path: Path, limit: int = 1 << 20):
     try:
-        import stat
-
-        if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO would block the read
+        if not _regular_file(path):
             return None
         with open(path, "rb") as fh:
             data = fh.read(limit + 1)

@@ -428,3 +428,27 @@ def test_a_saved_file_that_cannot_be_read_back_is_one_line_not_a_hang(what, how,
     line = result.output.strip()
     assert line.startswith(f"Error: --resume: cannot read {path} (") and words in line, line
     assert "\n" not in line
+
+
+def test_cells_saved_with_the_old_restart_column_names_resume(small_sweep, tmp_path,
+                                                             monkeypatch):
+    """Saved cells before 2026-12-03 name their values alpha_restart, beta_restart: a resume
+    said they "belong to a different sweep"."""
+    import json
+
+    from moxco_cli.experiments import sweep as sweep_module
+
+    out, _ = small_sweep
+    real = sweep_module.run_job
+    _interrupt_after_two_jobs(monkeypatch, sweep_module, [])
+    assert invoke("sweep", *SMALL, "--out", tmp_path / "cut").exit_code == 130
+    monkeypatch.setattr(sweep_module, "run_job", real)
+    work = tmp_path / "cut.incomplete"
+    for path in (work / "cells").glob("*.json"):
+        doc = json.loads(path.read_text())
+        doc["values"] = {{"restart_alpha": "alpha_restart", "restart_beta": "beta_restart"}
+                         .get(k, k): v for k, v in doc["values"].items()}
+        path.write_text(json.dumps(doc))
+    resumed = invoke("sweep", "--resume", work)
+    assert resumed.exit_code == 0, resumed.output
+    assert (tmp_path / "cut" / "sweep.csv").read_bytes() == (out / "sweep.csv").read_bytes()

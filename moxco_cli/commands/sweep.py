@@ -113,13 +113,12 @@ def sweep(
 
 
 def _config(landscape, params, optimizer, axes, starts, steps, metric, tol, settings, heatmap):
-    from moxco_cli.experiments.sweep import LEGACY_AXES, SweepConfig
+    from moxco_cli.experiments.sweep import SweepConfig, axis_key
 
     return SweepConfig(
         landscape=landscape, landscape_params=params, optimizer=optimizer, grid=axes,
         starts=starts, steps=steps, metric=metric, tol=tol, settings=settings,
-        plot_axes=(tuple(LEGACY_AXES.get(a, a) for a in (s.strip().replace("-", "_")
-                                                         for s in heatmap.split(",")))
+        plot_axes=(tuple(axis_key(a) for a in heatmap.split(","))
                    if heatmap is not None else None),
     ).validate()
 

@@ -188,10 +188,9 @@ def gradient_flow(land: Landscape, x0: np.ndarray, *, max_steps: int = FLOW_MAX_
     active = np.arange(n)
     g = land.grad(x)
     g_size = np.sqrt(np.sum(g * g, axis=1))
-    with np.errstate(divide="ignore"):  # a start where the gradient is 0 (rastrigin's origin)
-        h = np.where(g_size > 0, move / g_size, 1.0)  # first step: one longest move
     reported, steps = 0, 0
-    with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"):  # also a start where the gradient is 0 (rastrigin's 0)
+        h = np.where(g_size > 0, move / g_size, 1.0)  # first step: one longest move
         while active.size and steps < max_steps:
             steps += 1
             xa, ga = x[active], g[active]

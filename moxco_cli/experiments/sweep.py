@@ -76,6 +76,15 @@ AXES = ("alpha", "beta", "lr", "threshold", "tau", "restart_alpha", "restart_bet
 # the method keys (alpha_restart, beta_restart; sweep.csv's columns until 2026-12-03) are
 # still read as the keys' (`--grid`, a config.json given to rerun).
 LEGACY_AXES = method_specs.LEGACY_KEYS
+
+
+def axis_key(name: str) -> str:
+    """The method key an axis name as typed or stored stands for: `beta-restart` and
+    `alpha_restart` (the columns' names until 2026-12-03) are `restart_beta`, `restart_alpha`;
+    every other name is itself, with `-` read as `_`. The one place `--grid`, `--heatmap`,
+    config.json and saved cells name axes through."""
+    name = str(name).strip().replace("-", "_")
+    return LEGACY_AXES.get(name, name)
 METRICS = ("success", "escape", "final-loss")
 CONFIDENCE = 0.95
 MAX_AXIS_VALUES = 1000
@@ -179,8 +188,7 @@ def parse_grid(spec: str) -> Axis:
     text = str(spec).strip()
     name, eq, rhs = text.partition("=")
     typed = name.strip()
-    name = typed.replace("-", "_")
-    name = LEGACY_AXES.get(name, name)  # alpha_restart is the key restart_alpha
+    name = axis_key(typed)
     if not eq or not name:
         raise SettingsError("--grid", f"expects NAME=LO:HI:COUNT or NAME=V1,V2,..., got {spec!r}")
     if name not in axis_params():
@@ -428,7 +436,7 @@ class SweepConfig:
                                     f"got {item!r}")
             # every axis a sweep can be started with (b1, rho, batch, ...), not AXES alone:
             # a sweep over b1 could be started, but neither resumed nor rerun
-            name = LEGACY_AXES.get(item["name"], item["name"])
+            name = axis_key(item["name"])
             if name not in axis_params():
                 raise unknown_axis(item["name"])
             if not all(isinstance(v, (int, float)) and not isinstance(v, bool)
@@ -445,7 +453,7 @@ class SweepConfig:
             metric=own.get("metric", "success"),
             tol=own.get("tol"),
             settings=OptimizerSettings.from_dict(opts),
-            plot_axes=(tuple(LEGACY_AXES.get(a, a) for a in own["heatmap"])
+            plot_axes=(tuple(axis_key(a) for a in own["heatmap"])
                        if own.get("heatmap") is not None else None),
         ).validate()
 
@@ -1037,7 +1045,7 @@ class CellStore:
                         f"put {name} back, or delete {self.folder} to recompute every cell")
             # a cell saved before the restart columns took the keys' names says
             # alpha_restart, beta_restart: the same values
-            values = ({LEGACY_AXES.get(k, k): v for k, v in doc["values"].items()}
+            values = ({axis_key(k): v for k, v in doc["values"].items()}
                       if isinstance(doc["values"], dict) else doc["values"])
             if (doc["key"] != task.key or doc["optimizer"] != task.optimizer
                     or values != dict(task.values)):

@@ -385,6 +385,9 @@ def thresholds_figure(table, dist, primary: str, lr: float, title: str):
     shown = []
     names = list(table.method.unique())
     names += [m for m in dist.method.unique() if m not in names]  # the inner ones
+    from moxco_cli.experiments.compare import moxco_pairs
+
+    pairs = moxco_pairs(list(dist.method.unique()))
     for method, part in table.groupby("method", sort=False):
         st = style(method, names)
         part = part.sort_values("threshold")
@@ -400,10 +403,7 @@ def thresholds_figure(table, dist, primary: str, lr: float, title: str):
         shown.append(np.concatenate([med, lo, hi]))
         # the plain method's label as given (`gd:batch=5` for `gd+moxco:batch=5`): matched by
         # name alone, a spec with keys found no baseline and its band was silently missing
-        from moxco_cli.experiments.compare import moxco_pairs
-
-        plains = [plain for mox, plain in moxco_pairs(list(dist.method.unique()))
-                  if mox == method]
+        plains = [plain for mox, plain in pairs if mox == method]
         keys = method.partition(":")[2]  # the plain label with the same keys, if given
         inner = next((p for p in plains if p.partition(":")[2] == keys),
                      plains[0] if plains else method.partition(":")[0].removesuffix("+moxco"))
